@@ -1,0 +1,71 @@
+//! The one error type every use case returns. The UI branches on `code`,
+//! never on the message; the message is for people.
+
+use serde::{Deserialize, Serialize};
+use shouyin_core::AmountError;
+use shouyin_ledger::LedgerError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ErrorCode {
+    InvalidAmount,
+    InvalidInput,
+    ChannelUnavailable,
+    NotFound,
+    Conflict,
+    LedgerLocked,
+    LedgerCorrupt,
+    LedgerTooNew,
+    Storage,
+    ChannelRejected,
+    ChannelUntrusted,
+    ChannelUnreachable,
+    Internal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error, ts_rs::TS)]
+#[error("{message}")]
+#[ts(export)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::Internal, message)
+    }
+}
+
+impl From<AmountError> for ApiError {
+    fn from(e: AmountError) -> Self {
+        ApiError::new(ErrorCode::InvalidAmount, e.to_string())
+    }
+}
+
+impl From<LedgerError> for ApiError {
+    fn from(e: LedgerError) -> Self {
+        let code = match &e {
+            LedgerError::Missing(_) | LedgerError::NoSuchOrder(_) => ErrorCode::NotFound,
+            LedgerError::AlreadyExists(_) | LedgerError::Conflict { .. } | LedgerError::Transition(_) => {
+                ErrorCode::Conflict
+            }
+            LedgerError::NotALedger { .. } => ErrorCode::LedgerCorrupt,
+            LedgerError::TooNew { .. } => ErrorCode::LedgerTooNew,
+            LedgerError::Locked => ErrorCode::LedgerLocked,
+            LedgerError::Invalid(_) => ErrorCode::InvalidInput,
+            LedgerError::Sqlite(_) | LedgerError::Migration(_) | LedgerError::Io { .. } => {
+                ErrorCode::Storage
+            }
+        };
+        ApiError::new(code, e.to_string())
+    }
+}

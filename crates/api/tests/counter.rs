@@ -1,0 +1,86 @@
+//! The counter's use cases on a real ledger file.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use shouyin_api::{amount_check, ChargeRequest, Counter, ErrorCode, LEDGER_FILE};
+use shouyin_core::{ChannelKind, OrderState};
+
+fn cash(amount: &str) -> ChargeRequest {
+    ChargeRequest {
+        amount: amount.into(),
+        channel: ChannelKind::Cash,
+        cashier: Some(" 王芳 ".into()),
+        note: None,
+    }
+}
+
+#[tokio::test]
+async fn a_fresh_data_dir_gets_the_demo_terminal_and_takes_cash() {
+    let dir = tempfile::tempdir().unwrap();
+    let counter = Counter::open(dir.path()).await.unwrap();
+    let terminal = counter.terminal_get().await.unwrap();
+    assert_eq!(terminal.terminal, "T01");
+    assert_eq!(terminal.sale_limit, "50000.00");
+    let cash_ok = terminal.channels.iter().find(|c| c.channel == ChannelKind::Cash).unwrap();
+    assert!(cash_ok.available);
+
+    let mut changes = counter.subscribe();
+    let order = counter.order_charge(cash("１２．３")).await.unwrap();
+    assert_eq!(order.state, OrderState::Paid);
+    assert_eq!((order.amount_fen, order.amount.as_str()), (1230, "12.30"));
+    assert_eq!(order.cashier.as_deref(), Some("王芳"));
+    assert_eq!(changes.recv().await.unwrap().order_no, order.order_no);
+
+    let recent = counter.orders_recent(10).await.unwrap();
+    assert_eq!(recent.len(), 1);
+    assert_eq!(recent[0].order_no, order.order_no);
+    let (_, events) = counter.order_events(order.order_no.clone()).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["order_created", "order_paid"]);
+
+    // Reopening finds the same ledger, not a new demo.
+    drop(counter);
+    let again = Counter::open(dir.path()).await.unwrap();
+    assert_eq!(again.orders_recent(10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_bad_amount_is_a_clear_error_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let counter = Counter::open(dir.path()).await.unwrap();
+    for bad in ["", "12.345", "-1", "0", "1e3", "abc", "50000.01"] {
+        let err = counter.order_charge(cash(bad)).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidAmount, "{bad}: {err}");
+        assert!(!err.message.is_empty());
+    }
+    assert!(counter.orders_recent(10).await.unwrap().is_empty());
+    let conn = rusqlite::Connection::open(dir.path().join(LEDGER_FILE)).unwrap();
+    let n: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn unconfigured_channels_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let counter = Counter::open(dir.path()).await.unwrap();
+    let err = counter
+        .order_charge(ChargeRequest { channel: ChannelKind::Alipay, ..cash("1") })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::ChannelUnavailable);
+}
+
+#[tokio::test]
+async fn a_corrupt_ledger_is_reported_not_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(LEDGER_FILE);
+    std::fs::write(&path, b"not a database at all").unwrap();
+    let err = Counter::open(dir.path()).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::LedgerCorrupt, "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"not a database at all");
+}
+
+#[test]
+fn amount_check_formats() {
+    let a = amount_check("12.3").unwrap();
+    assert_eq!((a.fen, a.display.as_str(), a.decimal.as_str()), (1230, "¥12.30", "12.30"));
+    assert_eq!(amount_check("12.345").unwrap_err().code, ErrorCode::InvalidAmount);
+}

@@ -38,6 +38,7 @@ pub struct OrderDto {
     pub channel_trade_no: Option<String>,
     pub refunded: String,
     pub business_date: String,
+    pub reason: Option<String>,
 }
 
 impl From<&Order> for OrderDto {
@@ -59,6 +60,7 @@ impl From<&Order> for OrderDto {
             channel_trade_no: o.channel_trade_no.clone(),
             refunded: shouyin_core::format_fen(o.refunded_fen),
             business_date: o.business_date.to_string(),
+            reason: o.reason.clone(),
         }
     }
 }
@@ -136,4 +138,51 @@ impl From<Money> for AmountDto {
             decimal: m.to_decimal_string(),
         }
     }
+}
+
+/// How a channel is doing right now, as the channel buttons show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ChannelHealthState {
+    /// Recent calls succeed.
+    Ok,
+    /// Some recent calls failed; it may be slow or flaky.
+    Degraded,
+    /// Unreachable or failing repeatedly: take another channel or cash.
+    Offline,
+    /// Nothing has been tried yet.
+    Untested,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ChannelHealthDto {
+    pub channel: ChannelKind,
+    pub state: ChannelHealthState,
+    /// Successes among the recent calls, 0–100.
+    pub success_percent: u32,
+    /// Median latency of recent calls in milliseconds.
+    pub latency_ms: Option<u32>,
+    pub consecutive_failures: u32,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct AlarmDto {
+    pub at: String,
+    pub channel: Option<ChannelKind>,
+    pub order_no: Option<String>,
+    pub message: String,
+}
+
+/// What the backend pushes to the UI (one Tauri event, `counter`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[ts(export)]
+pub enum CounterEvent {
+    OrderChanged { order: OrderDto },
+    ChannelHealth { channels: Vec<ChannelHealthDto> },
+    Alarm { alarm: AlarmDto },
 }

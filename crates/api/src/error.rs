@@ -55,9 +55,9 @@ impl From<LedgerError> for ApiError {
     fn from(e: LedgerError) -> Self {
         let code = match &e {
             LedgerError::Missing(_) | LedgerError::NoSuchOrder(_) => ErrorCode::NotFound,
-            LedgerError::AlreadyExists(_) | LedgerError::Conflict { .. } | LedgerError::Transition(_) => {
-                ErrorCode::Conflict
-            }
+            LedgerError::AlreadyExists(_)
+            | LedgerError::Conflict { .. }
+            | LedgerError::Transition(_) => ErrorCode::Conflict,
             LedgerError::NotALedger { .. } => ErrorCode::LedgerCorrupt,
             LedgerError::TooNew { .. } => ErrorCode::LedgerTooNew,
             LedgerError::Locked => ErrorCode::LedgerLocked,

@@ -19,7 +19,10 @@ use shouyin_core::{AmountRules, BusinessCalendar, ChannelKind, Money, OrderState
 use shouyin_ledger::{seed::SeedPlan, Change, Ledger, NewOrder, OrderFilter, TerminalSetup};
 use tokio::sync::broadcast;
 
-pub use dto::{AmountDto, ChannelAvailabilityDto, ChargeRequest, EventDto, OrderDto, TerminalDto};
+pub use dto::{
+    AlarmDto, AmountDto, ChannelAvailabilityDto, ChannelHealthDto, ChannelHealthState,
+    ChargeRequest, CounterEvent, EventDto, OrderDto, TerminalDto,
+};
 pub use error::{ApiError, ErrorCode};
 
 /// The ledger file inside an app data directory.
@@ -63,7 +66,11 @@ impl InitRequest {
 }
 
 /// Create a terminal's ledger file. Refuses an existing file.
-pub fn init_ledger(path: &Path, req: &InitRequest, now: DateTime<Utc>) -> Result<TerminalDto, ApiError> {
+pub fn init_ledger(
+    path: &Path,
+    req: &InitRequest,
+    now: DateTime<Utc>,
+) -> Result<TerminalDto, ApiError> {
     let terminal = TerminalId::parse(&req.terminal)
         .map_err(|e| ApiError::new(ErrorCode::InvalidInput, e.to_string()))?;
     let calendar = BusinessCalendar::parse(&req.timezone, &req.day_cutoff)
@@ -98,7 +105,7 @@ pub struct Counter {
 struct Inner {
     ledger: Mutex<Ledger>,
     clock: Arc<dyn Clock>,
-    changes: broadcast::Sender<OrderDto>,
+    changes: broadcast::Sender<CounterEvent>,
 }
 
 impl Counter {
@@ -112,7 +119,10 @@ impl Counter {
             std::fs::create_dir_all(&data_dir).map_err(|e| {
                 ApiError::new(
                     ErrorCode::Storage,
-                    format!("cannot create the data directory {}: {e}", data_dir.display()),
+                    format!(
+                        "cannot create the data directory {}: {e}",
+                        data_dir.display()
+                    ),
                 )
             })?;
             let path = data_dir.join(LEDGER_FILE);
@@ -145,7 +155,7 @@ impl Counter {
 
     /// Order changes as they are committed, for the UI (Tauri events) and
     /// the customer display.
-    pub fn subscribe(&self) -> broadcast::Receiver<OrderDto> {
+    pub fn subscribe(&self) -> broadcast::Receiver<CounterEvent> {
         self.inner.changes.subscribe()
     }
 
@@ -161,18 +171,23 @@ impl Counter {
     {
         let inner = Arc::clone(&self.inner);
         blocking(move || {
-            let mut ledger = inner
-                .ledger
-                .lock()
-                .map_err(|_| ApiError::internal("the ledger lock was poisoned by an earlier panic"))?;
+            let mut ledger = inner.ledger.lock().map_err(|_| {
+                ApiError::internal("the ledger lock was poisoned by an earlier panic")
+            })?;
             f(&mut ledger)
         })
         .await
     }
 
     pub(crate) fn publish(&self, order: &OrderDto) {
+        self.emit(CounterEvent::OrderChanged {
+            order: order.clone(),
+        });
+    }
+
+    pub(crate) fn emit(&self, event: CounterEvent) {
         // Nobody listening is fine: the CLI has no UI.
-        let _ = self.inner.changes.send(order.clone());
+        let _ = self.inner.changes.send(event);
     }
 
     pub async fn terminal_get(&self) -> Result<TerminalDto, ApiError> {
@@ -248,23 +263,32 @@ impl Counter {
 
     /// Orders matching a filter, newest first.
     pub async fn orders_list(&self, filter: OrderFilter) -> Result<Vec<OrderDto>, ApiError> {
-        self.with_ledger(move |ledger| Ok(ledger.orders(&filter)?.iter().map(OrderDto::from).collect()))
-            .await
+        self.with_ledger(move |ledger| {
+            Ok(ledger.orders(&filter)?.iter().map(OrderDto::from).collect())
+        })
+        .await
     }
 
     /// One order and its events, for the detail view.
-    pub async fn order_events(&self, order_no: String) -> Result<(OrderDto, Vec<EventDto>), ApiError> {
+    pub async fn order_events(
+        &self,
+        order_no: String,
+    ) -> Result<(OrderDto, Vec<EventDto>), ApiError> {
         self.with_ledger(move |ledger| {
             let order = ledger.order_by_no(&order_no)?;
             let events = ledger.events_for(order.id)?;
-            Ok((OrderDto::from(&order), events.iter().map(EventDto::from).collect()))
+            Ok((
+                OrderDto::from(&order),
+                events.iter().map(EventDto::from).collect(),
+            ))
         })
         .await
     }
 
     /// Fill the ledger with deterministic history (benchmarks, demos).
     pub async fn seed(&self, plan: SeedPlan) -> Result<shouyin_ledger::seed::SeedReport, ApiError> {
-        self.with_ledger(move |ledger| Ok(ledger.seed(&plan)?)).await
+        self.with_ledger(move |ledger| Ok(ledger.seed(&plan)?))
+            .await
     }
 }
 

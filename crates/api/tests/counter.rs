@@ -20,7 +20,11 @@ async fn a_fresh_data_dir_gets_the_demo_terminal_and_takes_cash() {
     let terminal = counter.terminal_get().await.unwrap();
     assert_eq!(terminal.terminal, "T01");
     assert_eq!(terminal.sale_limit, "50000.00");
-    let cash_ok = terminal.channels.iter().find(|c| c.channel == ChannelKind::Cash).unwrap();
+    let cash_ok = terminal
+        .channels
+        .iter()
+        .find(|c| c.channel == ChannelKind::Cash)
+        .unwrap();
     assert!(cash_ok.available);
 
     let mut changes = counter.subscribe();
@@ -28,13 +32,21 @@ async fn a_fresh_data_dir_gets_the_demo_terminal_and_takes_cash() {
     assert_eq!(order.state, OrderState::Paid);
     assert_eq!((order.amount_fen, order.amount.as_str()), (1230, "12.30"));
     assert_eq!(order.cashier.as_deref(), Some("王芳"));
-    assert_eq!(changes.recv().await.unwrap().order_no, order.order_no);
+    match changes.recv().await.unwrap() {
+        shouyin_api::CounterEvent::OrderChanged { order: changed } => {
+            assert_eq!(changed.order_no, order.order_no)
+        }
+        other => panic!("unexpected event {other:?}"),
+    }
 
     let recent = counter.orders_recent(10).await.unwrap();
     assert_eq!(recent.len(), 1);
     assert_eq!(recent[0].order_no, order.order_no);
     let (_, events) = counter.order_events(order.order_no.clone()).await.unwrap();
-    assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["order_created", "order_paid"]);
+    assert_eq!(
+        events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+        ["order_created", "order_paid"]
+    );
 
     // Reopening finds the same ledger, not a new demo.
     drop(counter);
@@ -53,7 +65,9 @@ async fn a_bad_amount_is_a_clear_error_and_writes_nothing() {
     }
     assert!(counter.orders_recent(10).await.unwrap().is_empty());
     let conn = rusqlite::Connection::open(dir.path().join(LEDGER_FILE)).unwrap();
-    let n: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(n, 0);
 }
 
@@ -62,7 +76,10 @@ async fn unconfigured_channels_say_so() {
     let dir = tempfile::tempdir().unwrap();
     let counter = Counter::open(dir.path()).await.unwrap();
     let err = counter
-        .order_charge(ChargeRequest { channel: ChannelKind::Alipay, ..cash("1") })
+        .order_charge(ChargeRequest {
+            channel: ChannelKind::Alipay,
+            ..cash("1")
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::ChannelUnavailable);
@@ -81,6 +98,12 @@ async fn a_corrupt_ledger_is_reported_not_replaced() {
 #[test]
 fn amount_check_formats() {
     let a = amount_check("12.3").unwrap();
-    assert_eq!((a.fen, a.display.as_str(), a.decimal.as_str()), (1230, "¥12.30", "12.30"));
-    assert_eq!(amount_check("12.345").unwrap_err().code, ErrorCode::InvalidAmount);
+    assert_eq!(
+        (a.fen, a.display.as_str(), a.decimal.as_str()),
+        (1230, "¥12.30", "12.30")
+    );
+    assert_eq!(
+        amount_check("12.345").unwrap_err().code,
+        ErrorCode::InvalidAmount
+    );
 }

@@ -73,7 +73,9 @@ impl Ledger {
             return Err(LedgerError::Invalid("the store name is empty".into()));
         }
         if setup.sale_limit_fen <= 0 {
-            return Err(LedgerError::Invalid("the per-sale limit must be above zero".into()));
+            return Err(LedgerError::Invalid(
+                "the per-sale limit must be above zero".into(),
+            ));
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
@@ -101,7 +103,8 @@ impl Ledger {
     pub fn open(path: &Path) -> Result<Ledger> {
         check_file(path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let mut conn = Connection::open_with_flags(path, flags).map_err(|e| not_a_ledger(path, e))?;
+        let mut conn =
+            Connection::open_with_flags(path, flags).map_err(|e| not_a_ledger(path, e))?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // Look before writing anything: even switching the journal mode
         // rewrites the header of someone else's database.
@@ -312,7 +315,9 @@ pub fn ts(at: DateTime<Utc>) -> String {
 }
 
 pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 pub fn parse_date(s: &str) -> Option<NaiveDate> {

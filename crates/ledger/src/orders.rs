@@ -38,6 +38,8 @@ pub struct Order {
     pub refunded_fen: i64,
     pub note: Option<String>,
     pub business_date: NaiveDate,
+    /// Why the order ended as it did, when that is worth saying.
+    pub reason: Option<String>,
 }
 
 /// A state change and the facts learned with it. Fields left `None` keep
@@ -50,6 +52,7 @@ pub struct Change {
     pub expires_at: Option<DateTime<Utc>>,
     pub paid_at: Option<DateTime<Utc>>,
     pub refunded_fen: Option<i64>,
+    pub reason: Option<String>,
     /// Extra facts for the event payload (reason, approver, channel answer).
     pub detail: Map<String, Value>,
 }
@@ -63,8 +66,14 @@ impl Change {
             expires_at: None,
             paid_at: None,
             refunded_fen: None,
+            reason: None,
             detail: Map::new(),
         }
+    }
+
+    pub fn because(mut self, reason: impl Into<String>) -> Change {
+        self.reason = Some(reason.into());
+        self
     }
 
     pub fn with_detail(mut self, key: &str, value: impl Into<Value>) -> Change {
@@ -96,7 +105,7 @@ pub struct OrderFilter {
 
 const ORDER_COLUMNS: &str = "id, out_trade_no, store, terminal, cashier, amount_fen, currency, channel, \
     state, channel_trade_no, qr_payload, created_at, updated_at, paid_at, expires_at, refunded_fen, \
-    note, business_date";
+    note, business_date, reason";
 
 fn order_from_row(row: &Row<'_>) -> rusqlite::Result<Order> {
     let bad = |i: usize, what: &str| {
@@ -140,6 +149,7 @@ fn order_from_row(row: &Row<'_>) -> rusqlite::Result<Order> {
         refunded_fen: row.get(15)?,
         note: row.get(16)?,
         business_date: parse_date(&date).ok_or_else(|| bad(17, "date"))?,
+        reason: row.get(18)?,
     })
 }
 
@@ -151,7 +161,9 @@ pub(crate) fn append_event(
     payload: &Value,
     at: DateTime<Utc>,
 ) -> rusqlite::Result<i64> {
-    let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM events", [], |r| r.get(0))?;
+    let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM events", [], |r| {
+        r.get(0)
+    })?;
     tx.execute(
         "INSERT INTO events (seq, order_id, kind, payload, at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![seq, order_id, kind, payload.to_string(), ts(at)],
@@ -165,7 +177,10 @@ fn order_payload(order: &Order) -> Map<String, Value> {
     m.insert("amount_fen".into(), json!(order.amount.fen()));
     m.insert("currency".into(), json!(order.amount.currency().code()));
     m.insert("channel".into(), json!(order.channel.as_str()));
-    m.insert("business_date".into(), json!(order.business_date.to_string()));
+    m.insert(
+        "business_date".into(),
+        json!(order.business_date.to_string()),
+    );
     m
 }
 
@@ -175,7 +190,9 @@ impl Ledger {
     /// order and its `out_trade_no` are durable.
     pub fn create_order(&mut self, new: &NewOrder, now: DateTime<Utc>) -> Result<Order> {
         if new.amount.fen() <= 0 {
-            return Err(LedgerError::Invalid("an order amount must be above zero".into()));
+            return Err(LedgerError::Invalid(
+                "an order amount must be above zero".into(),
+            ));
         }
         if new.amount.fen() > self.terminal.sale_limit_fen {
             return Err(LedgerError::Invalid(format!(
@@ -190,13 +207,16 @@ impl Ledger {
         // AUTOINCREMENT never reuses an id, so the counter inside the order
         // number is unique for the life of the ledger.
         let next_id: i64 = tx
-            .query_row("SELECT seq FROM sqlite_sequence WHERE name = 'orders'", [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'orders'",
+                [],
+                |r| r.get(0),
+            )
             .optional()?
             .unwrap_or(0)
             + 1;
-        let counter = u64::try_from(next_id).map_err(|_| LedgerError::Invalid("order id".into()))?;
+        let counter =
+            u64::try_from(next_id).map_err(|_| LedgerError::Invalid("order id".into()))?;
         let out_trade_no = shouyin_core::out_trade_no(&terminal.terminal, now, counter)
             .map_err(|e| LedgerError::Invalid(e.to_string()))?;
         let business_date = terminal.calendar.business_date(now);
@@ -222,7 +242,13 @@ impl Ledger {
         let mut payload = order_payload(&order);
         payload.insert("cashier".into(), json!(order.cashier));
         payload.insert("created_at".into(), json!(ts(order.created_at)));
-        append_event(&tx, Some(order.id), "order_created", &Value::Object(payload), now)?;
+        append_event(
+            &tx,
+            Some(order.id),
+            "order_created",
+            &Value::Object(payload),
+            now,
+        )?;
         tx.commit()?;
         Ok(order)
     }
@@ -230,7 +256,12 @@ impl Ledger {
     /// Move an order to a new state, appending its event in the same
     /// transaction. Moving to the state it is already in is a no-op (two
     /// watchers may learn the same thing), except for repeated partial refunds.
-    pub fn transition(&mut self, order_id: i64, change: &Change, now: DateTime<Utc>) -> Result<Order> {
+    pub fn transition(
+        &mut self,
+        order_id: i64,
+        change: &Change,
+        now: DateTime<Utc>,
+    ) -> Result<Order> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -243,11 +274,15 @@ impl Ledger {
         payload.insert("from".into(), json!(current.state.as_str()));
         payload.insert("to".into(), json!(change.to.as_str()));
         for (key, value) in [
-            ("channel_trade_no", change.channel_trade_no.as_ref().map(|v| json!(v))),
+            (
+                "channel_trade_no",
+                change.channel_trade_no.as_ref().map(|v| json!(v)),
+            ),
             ("qr_payload", change.qr_payload.as_ref().map(|v| json!(v))),
             ("expires_at", change.expires_at.map(|v| json!(ts(v)))),
             ("paid_at", change.paid_at.map(|v| json!(ts(v)))),
             ("refunded_fen", change.refunded_fen.map(|v| json!(v))),
+            ("reason", change.reason.as_ref().map(|v| json!(v))),
         ] {
             if let Some(value) = value {
                 payload.insert(key.into(), value);
@@ -267,6 +302,7 @@ impl Ledger {
                 expires_at = COALESCE(?5, expires_at),
                 paid_at = COALESCE(?6, paid_at),
                 refunded_fen = COALESCE(?7, refunded_fen),
+                reason = COALESCE(?9, reason),
                 updated_at = ?8
              WHERE id = ?1",
             params![
@@ -278,6 +314,7 @@ impl Ledger {
                 change.paid_at.map(ts),
                 change.refunded_fen,
                 ts(now),
+                change.reason,
             ],
         )?;
         let updated = get_order(&tx, order_id)?;
@@ -330,8 +367,16 @@ impl Ledger {
             args.push(Box::new(date.to_string()));
             sql.push_str(&format!(" AND business_date = ?{}", args.len()));
         }
-        if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            let escaped = search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        if let Some(search) = filter
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let escaped = search
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
             args.push(Box::new(format!("%{escaped}%")));
             let n = args.len();
             let mut clause = format!(
@@ -392,7 +437,8 @@ impl Ledger {
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (seq, order_id, kind, payload, at): (i64, Option<i64>, String, String, String) = row?;
+            let (seq, order_id, kind, payload, at): (i64, Option<i64>, String, String, String) =
+                row?;
             out.push(Event {
                 seq,
                 order_id,

@@ -58,6 +58,11 @@ BEGIN SELECT RAISE(ABORT, 'ledger events are append-only'); END;
 CREATE TRIGGER events_are_append_only_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'ledger events are append-only'); END;
 "#,
+    // 2: why an order ended as it did (the channel's refusal, "expired",
+    // "cancelled by the cashier"), for the screen and the history.
+    r#"
+ALTER TABLE orders ADD COLUMN reason TEXT;
+"#,
 ];
 
 pub(crate) fn migrations() -> Migrations<'static> {

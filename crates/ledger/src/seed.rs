@@ -61,14 +61,11 @@ impl Ledger {
 
         self.conn.execute_batch("PRAGMA synchronous = OFF")?;
         let result = (|| -> Result<SeedReport> {
-            let mut next_order: i64 = self
-                .conn
-                .query_row(
-                    "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'orders'), 0)",
-                    [],
-                    |r| r.get::<_, i64>(0),
-                )?
-                + 1;
+            let mut next_order: i64 = self.conn.query_row(
+                "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'orders'), 0)",
+                [],
+                |r| r.get::<_, i64>(0),
+            )? + 1;
             let mut next_seq = self.last_seq()? + 1;
             let mut report = SeedReport {
                 orders: 0,
@@ -116,13 +113,16 @@ impl Ledger {
                         let id = next_order;
                         next_order += 1;
                         let counter = u64::try_from(id).unwrap_or(0);
-                        let out_trade_no = shouyin_core::out_trade_no(&terminal.terminal, created, counter)
-                            .map_err(|e| crate::LedgerError::Invalid(e.to_string()))?;
+                        let out_trade_no =
+                            shouyin_core::out_trade_no(&terminal.terminal, created, counter)
+                                .map_err(|e| crate::LedgerError::Invalid(e.to_string()))?;
                         let business_date = terminal.calendar.business_date(created).to_string();
                         let settle = created + Duration::seconds(rng.gen_range(4..40));
                         let qr = sale.channel != ChannelKind::Cash;
                         let paid_at = sale.state.is_paid().then_some(settle);
-                        let trade_no = (qr && sale.state != OrderState::Failed && sale.state != OrderState::Closed)
+                        let trade_no = (qr
+                            && sale.state != OrderState::Failed
+                            && sale.state != OrderState::Closed)
                             .then(|| trade_no(sale.channel, created, &mut rng));
                         let expires = qr.then(|| created + Duration::minutes(5));
                         let cashier = CASHIERS[rng.gen_range(0..CASHIERS.len())];
@@ -148,10 +148,14 @@ impl Ledger {
                             sale.amount_fen,
                             sale.channel.as_str()
                         );
-                        let mut events: Vec<(String, String, DateTime<Utc>)> = Vec::with_capacity(4);
+                        let mut events: Vec<(String, String, DateTime<Utc>)> =
+                            Vec::with_capacity(4);
                         events.push((
                             "order_created".into(),
-                            format!(r#"{{{base},"cashier":"{cashier}","created_at":"{}"}}"#, ts(created)),
+                            format!(
+                                r#"{{{base},"cashier":"{cashier}","created_at":"{}"}}"#,
+                                ts(created)
+                            ),
                             created,
                         ));
                         let mut from = "created";
@@ -163,7 +167,11 @@ impl Ledger {
                             ));
                             from = "pending";
                         }
-                        let final_state = if sale.state.is_paid() { OrderState::Paid } else { sale.state };
+                        let final_state = if sale.state.is_paid() {
+                            OrderState::Paid
+                        } else {
+                            sale.state
+                        };
                         let trade = trade_no
                             .as_deref()
                             .map(|t| format!(r#","channel_trade_no":"{t}""#))
@@ -173,7 +181,10 @@ impl Ledger {
                             .unwrap_or_default();
                         events.push((
                             format!("order_{}", final_state.as_str()),
-                            format!(r#"{{{base},"from":"{from}","to":"{}"{trade}{paid}}}"#, final_state.as_str()),
+                            format!(
+                                r#"{{{base},"from":"{from}","to":"{}"{trade}{paid}}}"#,
+                                final_state.as_str()
+                            ),
                             settle,
                         ));
                         if sale.refunded_fen > 0 {
@@ -239,7 +250,11 @@ fn draw_sale(rng: &mut ChaCha8Rng) -> Sale {
     };
     let yuan: i64 = rng.gen_range(yuan_range);
     // Half the tickets are whole yuan, as shelf prices often are.
-    let fen = if rng.gen_bool(0.5) { 0 } else { rng.gen_range(0..100) };
+    let fen = if rng.gen_bool(0.5) {
+        0
+    } else {
+        rng.gen_range(0..100)
+    };
     let amount_fen = yuan * 100 + fen;
     let roll = rng.gen_range(0..100);
     let (state, refunded_fen) = if channel == ChannelKind::Cash {

@@ -7,10 +7,14 @@ use std::process::{Command, Stdio};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use shouyin_core::{BusinessCalendar, ChannelKind, Money, OrderState, TerminalId};
-use shouyin_ledger::{seed::SeedPlan, Change, Ledger, LedgerError, NewOrder, OrderFilter, TerminalSetup};
+use shouyin_ledger::{
+    seed::SeedPlan, Change, Ledger, LedgerError, NewOrder, OrderFilter, TerminalSetup,
+};
 
 fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 21, 6, 30, 0).single().unwrap()
+    Utc.with_ymd_and_hms(2026, 11, 21, 6, 30, 0)
+        .single()
+        .unwrap()
 }
 
 fn setup() -> TerminalSetup {
@@ -42,13 +46,21 @@ fn sale(fen: i64, channel: ChannelKind) -> NewOrder {
 fn a_new_ledger_is_a_wal_file_with_durable_commits() {
     let (_dir, path, ledger) = new_ledger();
     let conn = ledger.connection();
-    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(mode, "wal");
-    let sync: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+    let sync: i64 = conn
+        .query_row("PRAGMA synchronous", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(sync, 2, "synchronous must be FULL");
-    let fk: i64 = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+    let fk: i64 = conn
+        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(fk, 1);
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(version, shouyin_ledger::SCHEMA_VERSION);
     drop(ledger);
     let reopened = Ledger::open(&path).unwrap();
@@ -69,12 +81,21 @@ fn create_refuses_an_existing_file() {
 #[test]
 fn a_cash_sale_is_an_order_and_two_events() {
     let (_dir, _path, mut ledger) = new_ledger();
-    let order = ledger.create_order(&sale(1230, ChannelKind::Cash), now()).unwrap();
+    let order = ledger
+        .create_order(&sale(1230, ChannelKind::Cash), now())
+        .unwrap();
     assert_eq!(order.state, OrderState::Created);
     assert!(order.out_trade_no.starts_with("T01_20261121063000_"));
     assert_eq!(order.business_date.to_string(), "2026-11-21");
     let paid = ledger
-        .transition(order.id, &Change { paid_at: Some(now()), ..Change::to(OrderState::Paid) }, now())
+        .transition(
+            order.id,
+            &Change {
+                paid_at: Some(now()),
+                ..Change::to(OrderState::Paid)
+            },
+            now(),
+        )
         .unwrap();
     assert_eq!(paid.state, OrderState::Paid);
     assert_eq!(paid.paid_at, Some(now()));
@@ -92,11 +113,18 @@ fn order_numbers_are_unique_sortable_and_short() {
     let mut last = String::new();
     for i in 0..50 {
         let o = ledger
-            .create_order(&sale(100 + i, ChannelKind::Alipay), now() + Duration::seconds(i / 3))
+            .create_order(
+                &sale(100 + i, ChannelKind::Alipay),
+                now() + Duration::seconds(i / 3),
+            )
             .unwrap();
         assert!(o.out_trade_no.len() <= 32);
         assert!(shouyin_core::is_valid_out_trade_no(&o.out_trade_no));
-        assert!(o.out_trade_no > last, "{} must sort after {last}", o.out_trade_no);
+        assert!(
+            o.out_trade_no > last,
+            "{} must sort after {last}",
+            o.out_trade_no
+        );
         last = o.out_trade_no;
     }
     // A clock that steps back still gives a new, unique number.
@@ -110,27 +138,41 @@ fn order_numbers_are_unique_sortable_and_short() {
 #[test]
 fn illegal_transitions_are_errors_and_change_nothing() {
     let (_dir, _path, mut ledger) = new_ledger();
-    let order = ledger.create_order(&sale(500, ChannelKind::Wechat), now()).unwrap();
+    let order = ledger
+        .create_order(&sale(500, ChannelKind::Wechat), now())
+        .unwrap();
     let err = ledger
         .transition(order.id, &Change::to(OrderState::Refunded), now())
         .unwrap_err();
     assert!(matches!(err, LedgerError::Transition(_)), "{err}");
-    ledger.transition(order.id, &Change::to(OrderState::Pending), now()).unwrap();
-    ledger.transition(order.id, &Change::to(OrderState::Closed), now()).unwrap();
-    let err = ledger.transition(order.id, &Change::to(OrderState::Paid), now()).unwrap_err();
+    ledger
+        .transition(order.id, &Change::to(OrderState::Pending), now())
+        .unwrap();
+    ledger
+        .transition(order.id, &Change::to(OrderState::Closed), now())
+        .unwrap();
+    let err = ledger
+        .transition(order.id, &Change::to(OrderState::Paid), now())
+        .unwrap_err();
     assert!(matches!(err, LedgerError::Transition(_)));
     assert_eq!(ledger.order(order.id).unwrap().state, OrderState::Closed);
     assert_eq!(ledger.events_for(order.id).unwrap().len(), 3);
     // Learning the same state twice is not an error and adds no event.
-    ledger.transition(order.id, &Change::to(OrderState::Closed), now()).unwrap();
+    ledger
+        .transition(order.id, &Change::to(OrderState::Closed), now())
+        .unwrap();
     assert_eq!(ledger.events_for(order.id).unwrap().len(), 3);
 }
 
 #[test]
 fn a_failure_between_event_and_projection_leaves_neither() {
     let (_dir, path, mut ledger) = new_ledger();
-    let order = ledger.create_order(&sale(1000, ChannelKind::Cash), now()).unwrap();
-    ledger.transition(order.id, &Change::to(OrderState::Paid), now()).unwrap();
+    let order = ledger
+        .create_order(&sale(1000, ChannelKind::Cash), now())
+        .unwrap();
+    ledger
+        .transition(order.id, &Change::to(OrderState::Paid), now())
+        .unwrap();
     let seq_before = ledger.last_seq().unwrap();
     // The event insert succeeds, then the projection update violates the
     // refunded <= amount check: the whole change must roll back.
@@ -140,7 +182,11 @@ fn a_failure_between_event_and_projection_leaves_neither() {
     };
     let err = ledger.transition(order.id, &over, now()).unwrap_err();
     assert!(matches!(err, LedgerError::Sqlite(_)), "{err}");
-    assert_eq!(ledger.last_seq().unwrap(), seq_before, "no event may survive");
+    assert_eq!(
+        ledger.last_seq().unwrap(),
+        seq_before,
+        "no event may survive"
+    );
     drop(ledger);
     let reopened = Ledger::open(&path).unwrap();
     let o = reopened.order(order.id).unwrap();
@@ -151,7 +197,9 @@ fn a_failure_between_event_and_projection_leaves_neither() {
 #[test]
 fn events_are_append_only() {
     let (_dir, _path, mut ledger) = new_ledger();
-    ledger.create_order(&sale(1000, ChannelKind::Cash), now()).unwrap();
+    ledger
+        .create_order(&sale(1000, ChannelKind::Cash), now())
+        .unwrap();
     let conn = ledger.connection();
     assert!(conn.execute("UPDATE events SET kind = 'x'", []).is_err());
     assert!(conn.execute("DELETE FROM events", []).is_err());
@@ -160,32 +208,60 @@ fn events_are_append_only() {
 #[test]
 fn open_orders_are_listed_for_recovery() {
     let (_dir, path, mut ledger) = new_ledger();
-    let a = ledger.create_order(&sale(100, ChannelKind::Alipay), now()).unwrap();
-    let b = ledger.create_order(&sale(200, ChannelKind::Wechat), now()).unwrap();
-    let c = ledger.create_order(&sale(300, ChannelKind::Cash), now()).unwrap();
-    ledger.transition(b.id, &Change::to(OrderState::Unknown), now()).unwrap();
-    ledger.transition(c.id, &Change::to(OrderState::Paid), now()).unwrap();
+    let a = ledger
+        .create_order(&sale(100, ChannelKind::Alipay), now())
+        .unwrap();
+    let b = ledger
+        .create_order(&sale(200, ChannelKind::Wechat), now())
+        .unwrap();
+    let c = ledger
+        .create_order(&sale(300, ChannelKind::Cash), now())
+        .unwrap();
+    ledger
+        .transition(b.id, &Change::to(OrderState::Unknown), now())
+        .unwrap();
+    ledger
+        .transition(c.id, &Change::to(OrderState::Paid), now())
+        .unwrap();
     drop(ledger);
     let ledger = Ledger::open(&path).unwrap();
-    let open: Vec<_> = ledger.open_orders().unwrap().into_iter().map(|o| o.id).collect();
+    let open: Vec<_> = ledger
+        .open_orders()
+        .unwrap()
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
     assert_eq!(open, [a.id, b.id]);
 }
 
 #[test]
 fn search_and_filters() {
     let (_dir, _path, mut ledger) = new_ledger();
-    let a = ledger.create_order(&sale(1230, ChannelKind::Alipay), now()).unwrap();
-    ledger.create_order(&sale(999, ChannelKind::Cash), now()).unwrap();
+    let a = ledger
+        .create_order(&sale(1230, ChannelKind::Alipay), now())
+        .unwrap();
+    ledger
+        .create_order(&sale(999, ChannelKind::Cash), now())
+        .unwrap();
     let by_amount = ledger
-        .orders(&OrderFilter { search: Some("12.30".into()), ..Default::default() })
+        .orders(&OrderFilter {
+            search: Some("12.30".into()),
+            ..Default::default()
+        })
         .unwrap();
     assert_eq!(by_amount.len(), 1);
     let by_no = ledger
-        .orders(&OrderFilter { search: Some(a.out_trade_no[4..].to_string()), ..Default::default() })
+        .orders(&OrderFilter {
+            search: Some(a.out_trade_no[4..].to_string()),
+            ..Default::default()
+        })
         .unwrap();
     assert_eq!(by_no.len(), 1);
     let cash = ledger
-        .orders(&OrderFilter { channel: Some(ChannelKind::Cash), ..Default::default() })
+        .orders(&OrderFilter {
+            channel: Some(ChannelKind::Cash),
+            ..Default::default()
+        })
         .unwrap();
     assert_eq!(cash.len(), 1);
 }
@@ -203,11 +279,17 @@ fn a_file_that_is_not_a_ledger_is_refused_and_untouched() {
     let err = Ledger::open(&garbage).unwrap_err();
     assert!(matches!(err, LedgerError::NotALedger { .. }), "{err}");
     assert!(err.to_string().contains("not a Shouyin ledger"), "{err}");
-    assert!(std::fs::read(&garbage).unwrap() == bytes, "the file must be untouched");
+    assert!(
+        std::fs::read(&garbage).unwrap() == bytes,
+        "the file must be untouched"
+    );
 
     let empty = dir.path().join("empty.db");
     write(&empty, b"");
-    assert!(matches!(Ledger::open(&empty), Err(LedgerError::NotALedger { .. })));
+    assert!(matches!(
+        Ledger::open(&empty),
+        Err(LedgerError::NotALedger { .. })
+    ));
     assert_eq!(std::fs::metadata(&empty).unwrap().len(), 0);
 
     // A header that says SQLite over garbage pages.
@@ -217,10 +299,16 @@ fn a_file_that_is_not_a_ledger_is_refused_and_untouched() {
     write(&corrupt, &bytes);
     let err = Ledger::open(&corrupt).unwrap_err();
     assert!(matches!(err, LedgerError::NotALedger { .. }), "{err}");
-    assert!(std::fs::read(&corrupt).unwrap() == bytes, "the file must be untouched");
+    assert!(
+        std::fs::read(&corrupt).unwrap() == bytes,
+        "the file must be untouched"
+    );
 
     let missing = dir.path().join("missing.db");
-    assert!(matches!(Ledger::open(&missing), Err(LedgerError::Missing(_))));
+    assert!(matches!(
+        Ledger::open(&missing),
+        Err(LedgerError::Missing(_))
+    ));
     assert!(!missing.exists(), "opening must not create a file");
 }
 
@@ -229,18 +317,25 @@ fn another_programs_database_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let other = dir.path().join("other.db");
     let conn = rusqlite::Connection::open(&other).unwrap();
-    conn.execute_batch("CREATE TABLE customers (name TEXT); INSERT INTO customers VALUES ('x');").unwrap();
+    conn.execute_batch("CREATE TABLE customers (name TEXT); INSERT INTO customers VALUES ('x');")
+        .unwrap();
     drop(conn);
     let before = std::fs::read(&other).unwrap();
     let err = Ledger::open(&other).unwrap_err();
     assert!(matches!(err, LedgerError::NotALedger { .. }), "{err}");
-    assert!(std::fs::read(&other).unwrap() == before, "the file must be untouched");
+    assert!(
+        std::fs::read(&other).unwrap() == before,
+        "the file must be untouched"
+    );
 }
 
 #[test]
 fn a_ledger_from_a_newer_version_is_refused() {
     let (_dir, path, ledger) = new_ledger();
-    ledger.connection().execute_batch("PRAGMA user_version = 99").unwrap();
+    ledger
+        .connection()
+        .execute_batch("PRAGMA user_version = 99")
+        .unwrap();
     drop(ledger);
     let err = Ledger::open(&path).unwrap_err();
     assert!(
@@ -248,7 +343,10 @@ fn a_ledger_from_a_newer_version_is_refused() {
         "{err}"
     );
     assert!(err.to_string().contains("newer than this program"));
-    assert!(matches!(Ledger::open_read_only(&path), Err(LedgerError::TooNew { .. })));
+    assert!(matches!(
+        Ledger::open_read_only(&path),
+        Err(LedgerError::TooNew { .. })
+    ));
 }
 
 #[test]
@@ -264,11 +362,15 @@ fn a_ledger_locked_by_another_process_is_reported_not_a_hang() {
     writeln!(stdin, "BEGIN EXCLUSIVE;\nINSERT INTO events (seq, order_id, kind, payload, at) VALUES (1000, NULL, 'x', '{{}}', 'x');\n.print holding").unwrap();
     stdin.flush().unwrap();
     let mut line = String::new();
-    BufReader::new(holder.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(holder.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     assert_eq!(line.trim(), "holding");
 
     let started = std::time::Instant::now();
-    let err = ledger.create_order(&sale(100, ChannelKind::Cash), now()).unwrap_err();
+    let err = ledger
+        .create_order(&sale(100, ChannelKind::Cash), now())
+        .unwrap_err();
     assert!(matches!(err, LedgerError::Locked), "{err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
     assert!(err.to_string().contains("locked by another program"));
@@ -277,7 +379,9 @@ fn a_ledger_locked_by_another_process_is_reported_not_a_hang() {
     drop(stdin);
     holder.wait().unwrap();
     // Once released, the till goes on.
-    ledger.create_order(&sale(100, ChannelKind::Cash), now()).unwrap();
+    ledger
+        .create_order(&sale(100, ChannelKind::Cash), now())
+        .unwrap();
 }
 
 #[test]
@@ -313,18 +417,60 @@ fn seeding_is_deterministic_and_realistic() {
     assert_eq!(a, summary(&p2), "the same seed must give the same ledger");
     assert_eq!(a.0, 1200);
     assert_eq!(a.3, 4, "all channels appear");
-    assert!(a.4 > 0 && a.5 > 0, "some closes, failures and refunds: {a:?}");
+    assert!(
+        a.4 > 0 && a.5 > 0,
+        "some closes, failures and refunds: {a:?}"
+    );
     assert_eq!(a.6, 0, "event sequence has no gaps");
     let l = Ledger::open(&p1).unwrap();
     let small: i64 = l
         .connection()
-        .query_row("SELECT count(*) FROM orders WHERE amount_fen < 3000", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM orders WHERE amount_fen < 3000",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert!(small > 500, "many small tickets: {small}");
     // A new sale after seeding continues the counters.
     drop(l);
     let mut l = Ledger::open(&p1).unwrap();
-    let o = l.create_order(&sale(100, ChannelKind::Cash), now()).unwrap();
+    let o = l
+        .create_order(&sale(100, ChannelKind::Cash), now())
+        .unwrap();
     assert_eq!(o.id, 1201);
     assert_eq!(l.last_seq().unwrap(), report.events as i64 + 1);
+}
+
+#[test]
+fn an_older_ledger_is_upgraded_on_open() {
+    let (_dir, path, mut ledger) = new_ledger();
+    let order = ledger
+        .create_order(&sale(800, ChannelKind::Cash), now())
+        .unwrap();
+    // Make it look like a ledger written by the first release.
+    ledger
+        .connection()
+        .execute_batch("ALTER TABLE orders DROP COLUMN reason; PRAGMA user_version = 1;")
+        .unwrap();
+    drop(ledger);
+    assert!(matches!(
+        Ledger::open_read_only(&path),
+        Err(LedgerError::Migration(_))
+    ));
+    let mut ledger = Ledger::open(&path).unwrap();
+    let version: i64 = ledger
+        .connection()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, shouyin_ledger::SCHEMA_VERSION);
+    let closed = ledger
+        .transition(
+            order.id,
+            &Change::to(OrderState::Failed).because("declined"),
+            now(),
+        )
+        .unwrap();
+    assert_eq!(closed.reason.as_deref(), Some("declined"));
+    assert_eq!(closed.amount.fen(), 800);
 }

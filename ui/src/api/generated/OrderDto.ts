@@ -2,4 +2,4 @@
 import type { ChannelKind } from "./ChannelKind";
 import type { OrderState } from "./OrderState";
 
-export type OrderDto = { id: number, order_no: string, amount: string, amount_fen: number, currency: string, channel: ChannelKind, state: OrderState, cashier: string | null, note: string | null, created_at: string, paid_at: string | null, expires_at: string | null, qr_payload: string | null, channel_trade_no: string | null, refunded: string, business_date: string, };
+export type OrderDto = { id: number, order_no: string, amount: string, amount_fen: number, currency: string, channel: ChannelKind, state: OrderState, cashier: string | null, note: string | null, created_at: string, paid_at: string | null, expires_at: string | null, qr_payload: string | null, channel_trade_no: string | null, refunded: string, business_date: string, reason: string | null, };

@@ -15,6 +15,11 @@ pub struct ChargeRequest {
     pub cashier: Option<String>,
     #[ts(optional)]
     pub note: Option<String>,
+    /// Charge even though another QR payment is still unresolved (the
+    /// cashier confirmed it is a different sale).
+    #[serde(default)]
+    #[ts(optional, as = "Option<bool>")]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -182,7 +187,7 @@ pub struct AlarmDto {
 #[serde(tag = "type", rename_all = "snake_case")]
 #[ts(export)]
 pub enum CounterEvent {
-    OrderChanged { order: OrderDto },
+    OrderChanged { order: Box<OrderDto> },
     ChannelHealth { channels: Vec<ChannelHealthDto> },
     Alarm { alarm: AlarmDto },
 }

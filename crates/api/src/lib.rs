@@ -10,14 +10,21 @@
 
 pub mod dto;
 mod error;
+mod health;
+pub mod payments;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
+use shouyin_channels::{Channel, ChannelsFile};
 use shouyin_core::{AmountRules, BusinessCalendar, ChannelKind, Money, OrderState, TerminalId};
 use shouyin_ledger::{seed::SeedPlan, Change, Ledger, NewOrder, OrderFilter, TerminalSetup};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch, Semaphore};
+use tokio::task::JoinHandle;
+
+pub use payments::{PaymentSettings, PollSchedule};
 
 pub use dto::{
     AlarmDto, AmountDto, ChannelAvailabilityDto, ChannelHealthDto, ChannelHealthState,
@@ -27,6 +34,43 @@ pub use error::{ApiError, ErrorCode};
 
 /// The ledger file inside an app data directory.
 pub const LEDGER_FILE: &str = "ledger.db";
+/// The channels file (the simulator's `credentials.json` shape) inside an
+/// app data directory. It holds private keys: it is never part of the ledger.
+pub const CHANNELS_FILE: &str = "channels.json";
+
+/// What a counter is opened with besides its ledger.
+#[derive(Debug, Clone)]
+pub struct CounterOptions {
+    pub channels: HashMap<ChannelKind, Arc<dyn Channel>>,
+    pub payments: PaymentSettings,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for CounterOptions {
+    fn default() -> Self {
+        CounterOptions {
+            channels: HashMap::new(),
+            payments: PaymentSettings::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// Build the channel clients of a channels file.
+pub fn load_channels(path: &Path) -> Result<HashMap<ChannelKind, Arc<dyn Channel>>, ApiError> {
+    let file = ChannelsFile::load(path).map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidInput,
+            format!("channels file {}: {e}", path.display()),
+        )
+    })?;
+    file.build().map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidInput,
+            format!("channels file {}: {e}", path.display()),
+        )
+    })
+}
 
 /// Where time comes from; tests pass a fixed or stepped clock.
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -106,15 +150,33 @@ struct Inner {
     ledger: Mutex<Ledger>,
     clock: Arc<dyn Clock>,
     changes: broadcast::Sender<CounterEvent>,
+    channels: HashMap<ChannelKind, Arc<dyn Channel>>,
+    settings: PaymentSettings,
+    health: Mutex<HashMap<ChannelKind, health::ChannelHealth>>,
+    watchers: Mutex<HashMap<i64, JoinHandle<()>>>,
+    watch_slots: Arc<Semaphore>,
+    shutdown: watch::Sender<bool>,
+    store_name: String,
+    terminal_id: String,
 }
 
 impl Counter {
     /// Open the ledger in an app data directory, creating the demo terminal
     /// there on first start.
+    /// A channels file in the directory configures the QR channels.
     pub async fn open(data_dir: &Path) -> Result<Counter, ApiError> {
+        let channels_path = data_dir.join(CHANNELS_FILE);
+        let channels = if channels_path.exists() {
+            load_channels(&channels_path)?
+        } else {
+            HashMap::new()
+        };
         let data_dir = data_dir.to_owned();
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let now = clock.now();
+        let options = CounterOptions {
+            channels,
+            ..CounterOptions::default()
+        };
+        let now = options.clock.now();
         let ledger = blocking(move || {
             std::fs::create_dir_all(&data_dir).map_err(|e| {
                 ApiError::new(
@@ -132,25 +194,66 @@ impl Counter {
             Ok(Ledger::open(&path)?)
         })
         .await?;
-        Ok(Counter::from_ledger(ledger, clock))
+        Ok(Counter::from_ledger(ledger, options))
     }
 
     /// Open an existing ledger file (the CLI's `--db`).
-    pub async fn open_ledger(path: &Path, clock: Arc<dyn Clock>) -> Result<Counter, ApiError> {
+    pub async fn open_ledger(path: &Path, options: CounterOptions) -> Result<Counter, ApiError> {
         let path: PathBuf = path.to_owned();
         let ledger = blocking(move || Ok(Ledger::open(&path)?)).await?;
-        Ok(Counter::from_ledger(ledger, clock))
+        Ok(Counter::from_ledger(ledger, options))
     }
 
-    fn from_ledger(ledger: Ledger, clock: Arc<dyn Clock>) -> Counter {
-        let (changes, _) = broadcast::channel(256);
-        Counter {
+    fn from_ledger(ledger: Ledger, options: CounterOptions) -> Counter {
+        let (changes, _) = broadcast::channel(1024);
+        let (shutdown, _) = watch::channel(false);
+        let store_name = ledger.terminal().store.clone();
+        let terminal_id = ledger.terminal().terminal.to_string();
+        let health = options
+            .channels
+            .keys()
+            .map(|k| (*k, health::ChannelHealth::new(*k)))
+            .collect();
+        let counter = Counter {
             inner: Arc::new(Inner {
                 ledger: Mutex::new(ledger),
-                clock,
+                clock: options.clock,
                 changes,
+                watch_slots: Arc::new(Semaphore::new(options.payments.max_watchers.max(1))),
+                channels: options.channels,
+                settings: options.payments,
+                health: Mutex::new(health),
+                watchers: Mutex::new(HashMap::new()),
+                shutdown,
+                store_name,
+                terminal_id,
             }),
-        }
+        };
+        counter.spawn_prober();
+        counter
+    }
+
+    pub(crate) fn lock_health(
+        &self,
+    ) -> MutexGuard<'_, HashMap<ChannelKind, health::ChannelHealth>> {
+        // Health is advisory; a panic elsewhere must not take the till down.
+        self.inner.health.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn lock_watchers(&self) -> MutexGuard<'_, HashMap<i64, JoinHandle<()>>> {
+        self.inner
+            .watchers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How each configured channel is doing.
+    pub fn health_snapshot(&self) -> Vec<ChannelHealthDto> {
+        let health = self.lock_health();
+        let mut list: Vec<ChannelHealthDto> =
+            health.values().map(health::ChannelHealth::dto).collect();
+        list.sort_by_key(|h| h.channel.as_str());
+        list
     }
 
     /// Order changes as they are committed, for the UI (Tauri events) and
@@ -181,7 +284,7 @@ impl Counter {
 
     pub(crate) fn publish(&self, order: &OrderDto) {
         self.emit(CounterEvent::OrderChanged {
-            order: order.clone(),
+            order: Box::new(order.clone()),
         });
     }
 
@@ -191,20 +294,37 @@ impl Counter {
     }
 
     pub async fn terminal_get(&self) -> Result<TerminalDto, ApiError> {
-        self.with_ledger(|ledger| {
+        let health: HashMap<ChannelKind, ChannelHealthDto> = self
+            .health_snapshot()
+            .into_iter()
+            .map(|h| (h.channel, h))
+            .collect();
+        let configured: Vec<ChannelKind> = self.inner.channels.keys().copied().collect();
+        self.with_ledger(move |ledger| {
             let channels = ChannelKind::ALL
                 .into_iter()
-                .map(|channel| match channel {
-                    ChannelKind::Cash => ChannelAvailabilityDto {
+                .map(|channel| {
+                    let (available, reason) = if channel == ChannelKind::Cash {
+                        (true, None)
+                    } else if !configured.contains(&channel) {
+                        (false, Some("not configured".to_owned()))
+                    } else {
+                        match health.get(&channel) {
+                            Some(h) if h.state == ChannelHealthState::Offline => (
+                                false,
+                                Some(format!(
+                                    "offline: {}",
+                                    h.last_error.as_deref().unwrap_or("no answer")
+                                )),
+                            ),
+                            _ => (true, None),
+                        }
+                    };
+                    ChannelAvailabilityDto {
                         channel,
-                        available: true,
-                        reason: None,
-                    },
-                    _ => ChannelAvailabilityDto {
-                        channel,
-                        available: false,
-                        reason: Some("not configured".into()),
-                    },
+                        available,
+                        reason,
+                    }
                 })
                 .collect();
             Ok(TerminalDto::new(ledger.terminal(), channels))
@@ -212,14 +332,24 @@ impl Counter {
         .await
     }
 
-    /// Take a sale. Cash is recorded as paid at once; QR channels are taken
-    /// by the payment service.
+    /// Take a sale. Cash is recorded as paid at once; a QR channel returns
+    /// the order with its code (`pending`) and is watched until final.
     pub async fn order_charge(&self, req: ChargeRequest) -> Result<OrderDto, ApiError> {
         if req.channel != ChannelKind::Cash {
-            return Err(ApiError::new(
-                ErrorCode::ChannelUnavailable,
-                format!("{} is not configured on this terminal", req.channel),
-            ));
+            let channel = self.channel(req.channel)?;
+            let limit = self
+                .with_ledger(|l| Ok(l.terminal().sale_limit_fen))
+                .await?;
+            let amount = Money::parse(&req.amount, &AmountRules::sale(limit))?;
+            return self
+                .charge_qr(
+                    channel.kind(),
+                    amount,
+                    clean(req.cashier),
+                    clean(req.note),
+                    req.force,
+                )
+                .await;
         }
         let now = self.now();
         let order = self

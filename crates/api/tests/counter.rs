@@ -10,6 +10,7 @@ fn cash(amount: &str) -> ChargeRequest {
         channel: ChannelKind::Cash,
         cashier: Some(" 王芳 ".into()),
         note: None,
+        force: false,
     }
 }
 

@@ -1,1 +1,39 @@
-//! placeholder
+//! Payment-channel clients behind one trait.
+//!
+//! * [`Channel`] is what the api crate holds (`Arc<dyn Channel>`): create a
+//!   QR, query, close, refund, query a refund, fetch the daily bill.
+//! * [`ChannelError`] says what kind of failure happened: `Definite` (the
+//!   channel answered no), `Indeterminate` (no usable answer; query later),
+//!   `Untrusted` (the answer's signature is missing or wrong: an alarm).
+//! * [`alipay`] and [`wechatpay`] each have a behaviour module and a
+//!   `wire` module of wire structs and pure mappings, plus a bill parser
+//!   that also reads files an accountant downloaded.
+//! * [`ChannelsFile`] is the credentials file; it builds the clients.
+//!
+//! Signatures are checked over the exact bytes received, never over a
+//! re-serialised copy; keys never print.
+
+pub mod alipay;
+pub mod bill;
+pub mod channel;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod keys;
+pub mod model;
+pub mod rawjson;
+pub mod wechatpay;
+
+mod http;
+#[cfg(test)]
+mod parser_fuzz;
+
+pub use bill::BillFileError;
+pub use channel::{Channel, ChannelFuture};
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use config::{AlipayConfig, ChannelsFile, SecretText, Timeouts, WechatPayConfig};
+pub use error::ChannelError;
+pub use model::{
+    BillKind, BillLine, CloseOutcome, CreateQr, QrCreated, RefundRequest, RefundResult,
+    RefundStatus, RemotePayment, RemoteStatus,
+};

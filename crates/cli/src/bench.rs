@@ -59,7 +59,9 @@ fn ledger(orders: u32) -> anyhow::Result<()> {
     // same rows, one transaction per sale.
     let base_path = dir.path().join("sqlite3.db");
     shouyin_api::init_ledger(&base_path, &req, now)?;
-    let mut script = String::from("PRAGMA journal_mode=WAL;\nPRAGMA synchronous=FULL;\nPRAGMA foreign_keys=ON;\n");
+    let mut script = String::from(
+        "PRAGMA journal_mode=WAL;\nPRAGMA synchronous=FULL;\nPRAGMA foreign_keys=ON;\n",
+    );
     let at = shouyin_ledger::ts(now);
     for i in 0..orders {
         let id = i + 1;
@@ -76,7 +78,9 @@ fn ledger(orders: u32) -> anyhow::Result<()> {
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
-        .context("the sqlite3 command-line tool is needed for the baseline (Debian package sqlite3)")?;
+        .context(
+            "the sqlite3 command-line tool is needed for the baseline (Debian package sqlite3)",
+        )?;
     child
         .stdin
         .take()

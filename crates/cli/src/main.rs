@@ -7,18 +7,23 @@
 
 mod bench;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use shouyin_api::{ChargeRequest, Counter, InitRequest, SystemClock};
+use shouyin_api::{ChargeRequest, Counter, CounterOptions, InitRequest};
 use shouyin_core::{ChannelKind, OrderState};
 use shouyin_ledger::OrderFilter;
 
 #[derive(Debug, Parser)]
-#[command(name = "shouyin", version, about = "收银 Shouyin point of sale: the counter from a terminal")]
+#[command(
+    name = "shouyin",
+    version,
+    about = "收银 Shouyin point of sale: the counter from a terminal"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -43,10 +48,14 @@ enum Command {
         #[arg(long)]
         sale_limit: Option<String>,
     },
-    /// Take a sale.
+    /// Take a sale. Prints `order_no=` and, for a QR channel, `qr=` as soon
+    /// as the code exists; with `--wait`, then `state=` once final.
     Charge {
         #[arg(long)]
         db: PathBuf,
+        /// The channels file (the simulator's credentials.json shape).
+        #[arg(long)]
+        channels: Option<PathBuf>,
         /// alipay, wechat or cash.
         #[arg(long)]
         channel: ChannelKind,
@@ -57,6 +66,23 @@ enum Command {
         cashier: Option<String>,
         #[arg(long)]
         note: Option<String>,
+        /// Wait until the payment is final; exit 0 only when paid.
+        #[arg(long)]
+        wait: bool,
+        /// With --wait: give up after this many seconds and cancel the
+        /// payment at the channel (a payment that wins the race still counts).
+        #[arg(long)]
+        timeout: Option<u64>,
+        /// Charge even though another QR payment is unresolved.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Resolve every order that is not final against its channel.
+    Recover {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        channels: PathBuf,
     },
     /// List orders, newest first.
     Orders {
@@ -94,7 +120,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -137,24 +166,82 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Charge {
             db,
+            channels,
             channel,
             amount,
             cashier,
             note,
+            wait,
+            timeout,
+            force,
         } => {
-            let counter = open(&db).await?;
+            let counter = open_with(&db, channels.as_deref()).await?;
             let order = counter
                 .order_charge(ChargeRequest {
                     amount,
                     channel,
                     cashier,
                     note,
+                    force,
                 })
                 .await?;
             println!("order_no={}", order.order_no);
             println!("amount={}", order.amount);
+            if let Some(qr) = &order.qr_payload {
+                println!("qr={qr}");
+            }
+            // Scripts read the code while we wait.
+            std::io::stdout().flush()?;
+            let order = if wait && !order.state.is_final() {
+                let limit = Duration::from_secs(timeout.unwrap_or(600));
+                let waited = counter.wait_final(&order.order_no, limit).await?;
+                if waited.state.is_final() {
+                    waited
+                } else {
+                    match counter.order_cancel(order.order_no.clone()).await {
+                        Ok(after) => after,
+                        Err(e) => {
+                            eprintln!("error: {e}");
+                            waited
+                        }
+                    }
+                }
+            } else {
+                order
+            };
             println!("state={}", order.state);
-            Ok(if order.state.is_paid() {
+            if let Some(reason) = &order.reason {
+                println!("reason={reason}");
+            }
+            counter.shutdown().await;
+            let ok = if wait {
+                order.state.is_paid()
+            } else {
+                !matches!(order.state, OrderState::Failed | OrderState::Closed)
+            };
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Recover { db, channels } => {
+            let counter = open_with(&db, Some(&channels)).await?;
+            let orders = counter.recover().await?;
+            counter.shutdown().await;
+            let mut unresolved = 0;
+            for o in &orders {
+                if !o.state.is_final() {
+                    unresolved += 1;
+                }
+                println!(
+                    "order_no={} channel={} amount={} state={}",
+                    o.order_no, o.channel, o.amount, o.state
+                );
+            }
+            println!("resolved={}", orders.len() - unresolved);
+            println!("unresolved={unresolved}");
+            Ok(if unresolved == 0 {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
@@ -194,7 +281,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let counter = open(&db).await?;
             let last_day = {
                 let t = counter.terminal_get().await?;
-                let tz: chrono_tz::Tz = t.timezone.parse().map_err(|_| anyhow::anyhow!("bad time zone"))?;
+                let tz: chrono_tz::Tz = t
+                    .timezone
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("bad time zone"))?;
                 chrono::Utc::now().with_timezone(&tz).date_naive()
             };
             let started = std::time::Instant::now();
@@ -217,7 +307,28 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn open(db: &std::path::Path) -> anyhow::Result<Counter> {
-    Counter::open_ledger(db, Arc::new(SystemClock))
+    open_with(db, None).await
+}
+
+/// Open a ledger with the channels of a channels file. A one-shot command
+/// has no use for the idle-channel prober.
+async fn open_with(
+    db: &std::path::Path,
+    channels: Option<&std::path::Path>,
+) -> anyhow::Result<Counter> {
+    let channels = match channels {
+        Some(path) => shouyin_api::load_channels(path)?,
+        None => Default::default(),
+    };
+    let options = CounterOptions {
+        channels,
+        payments: shouyin_api::PaymentSettings {
+            probe_every: None,
+            ..Default::default()
+        },
+        ..CounterOptions::default()
+    };
+    Counter::open_ledger(db, options)
         .await
         .with_context(|| format!("cannot open the ledger {}", db.display()))
 }

@@ -5,7 +5,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn shouyin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_shouyin")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_shouyin"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn stdout(o: &Output) -> String {
@@ -19,7 +22,17 @@ fn value<'a>(out: &'a str, key: &str) -> &'a str {
 }
 
 fn init(db: &Path) {
-    let o = shouyin(&["init", "--db", db.to_str().unwrap(), "--store", "南京路店", "--terminal", "T07", "--day-cutoff", "04:00"]);
+    let o = shouyin(&[
+        "init",
+        "--db",
+        db.to_str().unwrap(),
+        "--store",
+        "南京路店",
+        "--terminal",
+        "T07",
+        "--day-cutoff",
+        "04:00",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
@@ -29,7 +42,19 @@ fn init_charge_and_list() {
     let db = dir.path().join("t.db");
     init(&db);
     let db_s = db.to_str().unwrap();
-    let o = shouyin(&["charge", "--db", db_s, "--channel", "cash", "--amount", "12.30", "--cashier", "李娜", "--note", "两瓶水"]);
+    let o = shouyin(&[
+        "charge",
+        "--db",
+        db_s,
+        "--channel",
+        "cash",
+        "--amount",
+        "12.30",
+        "--cashier",
+        "李娜",
+        "--note",
+        "两瓶水",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = stdout(&o);
     assert_eq!(value(&out, "state"), "paid");
@@ -44,7 +69,10 @@ fn init_charge_and_list() {
     assert_eq!(list[0]["amount_fen"], 1230);
     assert_eq!(list[0]["note"], "两瓶水");
     let o = shouyin(&["orders", "--db", db_s, "--state", "pending", "--json"]);
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap(), serde_json::json!([]));
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap(),
+        serde_json::json!([])
+    );
     let o = shouyin(&["orders", "--db", db_s, "--state", "bogus"]);
     assert!(!o.status.success());
 }
@@ -62,9 +90,14 @@ fn a_bad_amount_exits_non_zero_and_writes_nothing() {
         assert!(err.contains("error:"), "{bad}: {err}");
     }
     let o = shouyin(&["orders", "--db", db_s, "--json"]);
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap(), serde_json::json!([]));
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap(),
+        serde_json::json!([])
+    );
     let conn = rusqlite::Connection::open(&db).unwrap();
-    let events: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap();
+    let events: i64 = conn
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(events, 0);
 }
 
@@ -75,7 +108,17 @@ fn init_refuses_bad_settings_and_existing_files() {
     let db_s = db.to_str().unwrap();
     let o = shouyin(&["init", "--db", db_s, "--store", "x", "--terminal", "T-1"]);
     assert!(!o.status.success());
-    let o = shouyin(&["init", "--db", db_s, "--store", "x", "--terminal", "T1", "--timezone", "Mars/Base"]);
+    let o = shouyin(&[
+        "init",
+        "--db",
+        db_s,
+        "--store",
+        "x",
+        "--terminal",
+        "T1",
+        "--timezone",
+        "Mars/Base",
+    ]);
     assert!(!o.status.success());
     assert!(!db.exists());
     init(&db);
@@ -94,7 +137,15 @@ fn a_missing_or_foreign_ledger_is_a_clear_error() {
     assert!(!missing.exists());
     let junk = dir.path().join("junk.db");
     std::fs::write(&junk, "hello").unwrap();
-    let o = shouyin(&["charge", "--db", junk.to_str().unwrap(), "--channel", "cash", "--amount", "1"]);
+    let o = shouyin(&[
+        "charge",
+        "--db",
+        junk.to_str().unwrap(),
+        "--channel",
+        "cash",
+        "--amount",
+        "1",
+    ]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a Shouyin ledger"));
     assert_eq!(std::fs::read(&junk).unwrap(), b"hello");
@@ -107,12 +158,26 @@ fn seed_is_deterministic() {
     for name in ["a.db", "b.db"] {
         let db = dir.path().join(name);
         init(&db);
-        let o = shouyin(&["seed", "--db", db.to_str().unwrap(), "--days", "2", "--per-day", "300", "--seed", "42"]);
+        let o = shouyin(&[
+            "seed",
+            "--db",
+            db.to_str().unwrap(),
+            "--days",
+            "2",
+            "--per-day",
+            "300",
+            "--seed",
+            "42",
+        ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         assert_eq!(value(&stdout(&o), "orders"), "600");
         let conn = rusqlite::Connection::open(&db).unwrap();
         let s: (i64, i64) = conn
-            .query_row("SELECT sum(amount_fen), count(*) FROM orders WHERE state = 'paid'", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row(
+                "SELECT sum(amount_fen), count(*) FROM orders WHERE state = 'paid'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .unwrap();
         sums.push(s);
     }
@@ -124,7 +189,11 @@ fn bench_ledger_prints_both_figures_and_the_ratio() {
     let o = shouyin(&["bench", "ledger", "--orders", "50"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = stdout(&o);
-    for key in ["shouyin_appends_per_sec", "sqlite3_cli_appends_per_sec", "ratio_shouyin_over_sqlite3"] {
+    for key in [
+        "shouyin_appends_per_sec",
+        "sqlite3_cli_appends_per_sec",
+        "ratio_shouyin_over_sqlite3",
+    ] {
         let v: f64 = value(&out, key).parse().unwrap();
         assert!(v > 0.0, "{key}={v}");
     }

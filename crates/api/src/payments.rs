@@ -1,0 +1,781 @@
+//! QR payments: charge, watch, cancel, expire and recover.
+//!
+//! The rules of DESIGN.md, in order of importance:
+//! - write before you send: the order and its number are durable before the
+//!   channel hears of it;
+//! - unknown is a state: no usable answer never means "failed"; the order is
+//!   resolved by asking the channel again;
+//! - a cancel can lose the race: if the channel says the customer paid, the
+//!   order is paid, whatever the cashier pressed;
+//! - trust nothing unsigned: an untrustworthy answer changes no order, it
+//!   raises an alarm.
+//!
+//! The desktop has no public address, so payments are confirmed by polling
+//! the channel's query API on an adaptive schedule: every second at first,
+//! slower as the wait grows, faster again once an Alipay buyer has scanned.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use shouyin_channels::{
+    Channel, ChannelError, CloseOutcome, CreateQr, RemotePayment, RemoteStatus,
+};
+use shouyin_core::{ChannelKind, OrderState};
+use shouyin_ledger::{Change, Order};
+
+use crate::dto::{AlarmDto, CounterEvent, OrderDto};
+use crate::{ApiError, Counter, ErrorCode};
+
+/// How often a pending payment is asked about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollSchedule {
+    /// About every second at first, slower as the wait grows; every half
+    /// second once an Alipay buyer has scanned and is paying.
+    Adaptive,
+    /// A fixed interval (the classic demo poller, for comparison).
+    Fixed(Duration),
+}
+
+impl PollSchedule {
+    /// The wait before the next query, given how long the order has waited
+    /// and, for Alipay, how long ago the buyer scanned.
+    pub fn delay(&self, waited: Duration, since_scan: Option<Duration>) -> Duration {
+        match self {
+            PollSchedule::Fixed(d) => *d,
+            PollSchedule::Adaptive => {
+                if since_scan.is_some_and(|s| s < Duration::from_secs(60)) {
+                    return Duration::from_millis(500);
+                }
+                let secs = waited.as_secs();
+                Duration::from_millis(match secs {
+                    0..=29 => 1000,
+                    30..=89 => 2000,
+                    90..=179 => 3000,
+                    _ => 5000,
+                })
+            }
+        }
+    }
+}
+
+/// Timing and limits of the payment service.
+#[derive(Debug, Clone)]
+pub struct PaymentSettings {
+    /// How long a QR code stays payable.
+    pub expiry: Duration,
+    pub schedule: PollSchedule,
+    /// Orders watched at once; more wait for a slot.
+    pub max_watchers: usize,
+    /// How often an idle channel is probed for health; `None` turns it off.
+    pub probe_every: Option<Duration>,
+    /// While an unknown order cannot reach its channel, retry at most this often.
+    pub retry_cap: Duration,
+}
+
+impl Default for PaymentSettings {
+    fn default() -> Self {
+        PaymentSettings {
+            expiry: Duration::from_secs(300),
+            schedule: PollSchedule::Adaptive,
+            max_watchers: 64,
+            probe_every: Some(Duration::from_secs(20)),
+            retry_cap: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Counter {
+    pub(crate) fn channel(&self, kind: ChannelKind) -> Result<Arc<dyn Channel>, ApiError> {
+        self.inner.channels.get(&kind).cloned().ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::ChannelUnavailable,
+                format!("{kind} is not configured on this terminal"),
+            )
+        })
+    }
+
+    /// Call a channel, recording the outcome in its health and raising the
+    /// alarm for an untrustworthy answer.
+    async fn call<T, F, Fut>(
+        &self,
+        kind: ChannelKind,
+        order_no: Option<&str>,
+        f: F,
+    ) -> Result<T, ChannelError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ChannelError>>,
+    {
+        let started = Instant::now();
+        let result = f().await;
+        let changed = {
+            let mut health = self.lock_health();
+            let entry = health
+                .entry(kind)
+                .or_insert_with(|| crate::health::ChannelHealth::new(kind));
+            let before = entry.state();
+            entry.record(&result, started.elapsed());
+            before != entry.state()
+        };
+        if changed {
+            self.emit(CounterEvent::ChannelHealth {
+                channels: self.health_snapshot(),
+            });
+        }
+        if let Err(ChannelError::Untrusted { reason }) = &result {
+            self.raise_alarm(kind, order_no, reason).await;
+        }
+        result
+    }
+
+    async fn raise_alarm(&self, kind: ChannelKind, order_no: Option<&str>, reason: &str) {
+        let message = format!("{kind} sent an answer whose signature does not verify: {reason}");
+        tracing::error!(channel = %kind, order_no, "{message}");
+        let now = self.now();
+        let order_no_owned = order_no.map(str::to_owned);
+        let payload =
+            json!({ "channel": kind.as_str(), "order_no": order_no_owned, "reason": reason });
+        let recorded = self
+            .with_ledger(move |ledger| {
+                let order_id = match &order_no_owned {
+                    Some(no) => ledger.order_by_no(no).ok().map(|o| o.id),
+                    None => None,
+                };
+                Ok(ledger.record(order_id, "alarm_untrusted_answer", &payload, now)?)
+            })
+            .await;
+        if let Err(e) = recorded {
+            tracing::error!("could not record the alarm in the ledger: {e}");
+        }
+        self.emit(CounterEvent::Alarm {
+            alarm: AlarmDto {
+                at: shouyin_ledger::ts(now),
+                channel: Some(kind),
+                order_no: order_no.map(str::to_owned),
+                message,
+            },
+        });
+    }
+
+    /// Take a QR payment: commit the order, ask the channel for a code, and
+    /// watch it until it is final. Returns once the code exists (`pending`)
+    /// or the answer is unknown (`unknown`, resolved in the background).
+    pub(crate) async fn charge_qr(
+        &self,
+        kind: ChannelKind,
+        amount: shouyin_core::Money,
+        cashier: Option<String>,
+        note: Option<String>,
+        force: bool,
+    ) -> Result<OrderDto, ApiError> {
+        let channel = self.channel(kind)?;
+        let now = self.now();
+        let expires_at = now + chrono_duration(self.inner.settings.expiry);
+        let order = self
+            .with_ledger(move |ledger| {
+                if !force {
+                    if let Some(open) = ledger
+                        .open_orders()?
+                        .into_iter()
+                        .find(|o| o.channel != ChannelKind::Cash)
+                    {
+                        return Err(ApiError::new(
+                            ErrorCode::Conflict,
+                            format!(
+                                "order {} ({}, ¥{}) is still {}; wait for it, cancel it, or confirm a new charge",
+                                open.out_trade_no,
+                                open.channel,
+                                open.amount.to_decimal_string(),
+                                open.state
+                            ),
+                        ));
+                    }
+                }
+                Ok(ledger.create_order(
+                    &shouyin_ledger::NewOrder {
+                        amount,
+                        channel: kind,
+                        cashier,
+                        note,
+                    },
+                    now,
+                )?)
+            })
+            .await?;
+        let subject = format!("{} 收银", self.inner.store_name);
+        let request = CreateQr {
+            out_trade_no: order.out_trade_no.clone(),
+            amount_fen: order.amount.fen(),
+            subject,
+            expires_at,
+        };
+        let result = self
+            .call(kind, Some(&order.out_trade_no), || {
+                channel.create_qr(&request)
+            })
+            .await;
+        let updated = match result {
+            Ok(qr) => {
+                let change = Change {
+                    qr_payload: Some(qr.qr_payload),
+                    expires_at: Some(expires_at),
+                    ..Change::to(OrderState::Pending)
+                };
+                self.apply(order.id, change).await?
+            }
+            Err(ChannelError::Definite { code, message }) => {
+                let change = Change::to(OrderState::Failed)
+                    .because(format!("{code}: {message}"))
+                    .with_detail("channel_code", code.as_str());
+                self.apply(order.id, change).await?
+            }
+            Err(ChannelError::Config(message)) => {
+                self.apply(order.id, Change::to(OrderState::Failed).because(message))
+                    .await?
+            }
+            Err(ChannelError::Indeterminate { reason }) => {
+                let change = Change {
+                    expires_at: Some(expires_at),
+                    ..Change::to(OrderState::Unknown).because(reason)
+                };
+                self.apply(order.id, change).await?
+            }
+            // The alarm is raised; the order stays `created` and the watcher
+            // finds out what the channel really has.
+            Err(ChannelError::Untrusted { .. }) => OrderDto::from(&order),
+        };
+        if !updated.state.is_final() {
+            self.spawn_watcher(order.id);
+        }
+        Ok(updated)
+    }
+
+    /// Commit a change and tell the UI.
+    async fn apply(&self, order_id: i64, change: Change) -> Result<OrderDto, ApiError> {
+        let now = self.now();
+        let order = self
+            .with_ledger(move |ledger| {
+                Ok(OrderDto::from(&ledger.transition(order_id, &change, now)?))
+            })
+            .await?;
+        self.publish(&order);
+        Ok(order)
+    }
+
+    async fn load(&self, order_id: i64) -> Result<Order, ApiError> {
+        self.with_ledger(move |ledger| Ok(ledger.order(order_id)?))
+            .await
+    }
+
+    /// Bring the ledger in line with what the channel reports.
+    async fn apply_remote(
+        &self,
+        order: &Order,
+        remote: &RemotePayment,
+    ) -> Result<OrderDto, ApiError> {
+        if let Some(paid_fen) = remote.amount_fen.filter(|fen| *fen != order.amount.fen()) {
+            if remote.status == RemoteStatus::Paid {
+                let reason = format!(
+                    "paid amount {} differs from the order amount {}",
+                    shouyin_core::format_fen(paid_fen),
+                    order.amount.to_decimal_string()
+                );
+                self.raise_alarm(order.channel, Some(&order.out_trade_no), &reason)
+                    .await;
+            }
+        }
+        let paid = |order: &Order| {
+            Change {
+                channel_trade_no: remote.channel_trade_no.clone(),
+                paid_at: Some(remote.paid_at.unwrap_or_else(|| self.now())),
+                ..Change::to(OrderState::Paid)
+            }
+            .with_detail("confirmed_by", "query")
+            .with_detail("amount_fen", order.amount.fen())
+        };
+        match remote.status {
+            RemoteStatus::Paid => self.apply(order.id, paid(order)).await,
+            RemoteStatus::Refunded => {
+                if !order.state.is_paid() {
+                    self.apply(order.id, paid(order)).await?;
+                }
+                let change = Change {
+                    refunded_fen: Some(order.amount.fen()),
+                    ..Change::to(OrderState::Refunded).because("refunded at the channel")
+                };
+                self.apply(order.id, change).await
+            }
+            RemoteStatus::Closed => {
+                self.apply(
+                    order.id,
+                    Change::to(OrderState::Closed).because("closed at the channel"),
+                )
+                .await
+            }
+            RemoteStatus::Failed => {
+                self.apply(
+                    order.id,
+                    Change::to(OrderState::Failed)
+                        .because("the channel reports the payment failed"),
+                )
+                .await
+            }
+            RemoteStatus::Waiting | RemoteStatus::NotFound => Ok(OrderDto::from(order)),
+        }
+    }
+
+    /// Close a payment at the channel and record how it ended. Used by the
+    /// cashier's cancel, by expiry and by recovery.
+    async fn close_at_channel(&self, order: &Order, reason: &str) -> Result<OrderDto, ApiError> {
+        let channel = self.channel(order.channel)?;
+        // A `created` order never heard back from its create call: that is
+        // the unknown state, which is what a close resolves.
+        let order = &if order.state == OrderState::Created {
+            self.apply(
+                order.id,
+                Change::to(OrderState::Unknown).because("the create call was not answered"),
+            )
+            .await?;
+            self.load(order.id).await?
+        } else {
+            order.clone()
+        };
+        let no = order.out_trade_no.clone();
+        let outcome = self
+            .call(order.channel, Some(&no), || channel.close(&no))
+            .await;
+        match outcome {
+            Ok(CloseOutcome::Closed) => {
+                // The channel closed it; ask once more in case a payment
+                // slipped in just before (late success is never dropped).
+                let after = self
+                    .call(order.channel, Some(&no), || channel.query(&no))
+                    .await;
+                if let Ok(remote) = &after {
+                    if matches!(remote.status, RemoteStatus::Paid | RemoteStatus::Refunded) {
+                        return self.apply_remote(order, remote).await;
+                    }
+                }
+                self.apply(order.id, Change::to(OrderState::Closed).because(reason))
+                    .await
+            }
+            Ok(CloseOutcome::AlreadyPaid) => {
+                let remote = self
+                    .call(order.channel, Some(&no), || channel.query(&no))
+                    .await;
+                match remote {
+                    Ok(remote)
+                        if remote.status == RemoteStatus::Paid
+                            || remote.status == RemoteStatus::Refunded =>
+                    {
+                        self.apply_remote(order, &remote).await
+                    }
+                    // The channel said "paid" to the close; record it even if the
+                    // follow-up query gave no usable answer.
+                    _ => {
+                        let change = Change {
+                            paid_at: Some(self.now()),
+                            ..Change::to(OrderState::Paid)
+                        }
+                        .with_detail("confirmed_by", "close_refused_paid");
+                        self.apply(order.id, change).await
+                    }
+                }
+            }
+            Ok(CloseOutcome::ReversedAfterPayment) => {
+                if !order.state.is_paid() {
+                    let paid = Change {
+                        paid_at: Some(self.now()),
+                        ..Change::to(OrderState::Paid)
+                    }
+                    .with_detail("confirmed_by", "cancel_reversed");
+                    self.apply(order.id, paid).await?;
+                }
+                let change = Change {
+                    refunded_fen: Some(order.amount.fen()),
+                    ..Change::to(OrderState::Refunded).because(
+                        "the customer paid, and the channel reversed the payment on cancel",
+                    )
+                };
+                self.apply(order.id, change).await
+            }
+            Err(ChannelError::Definite { code, message }) => {
+                // A refusal to close: find out why from the trade itself.
+                let remote = self
+                    .call(order.channel, Some(&no), || channel.query(&no))
+                    .await;
+                match remote {
+                    Ok(remote) if remote.status == RemoteStatus::NotFound => {
+                        // The channel never had it: nothing can be paid.
+                        self.apply(order.id, Change::to(OrderState::Closed).because(reason))
+                            .await
+                    }
+                    Ok(remote) if remote.status != RemoteStatus::Waiting => {
+                        self.apply_remote(order, &remote).await
+                    }
+                    _ => Err(ApiError::new(
+                        ErrorCode::ChannelRejected,
+                        format!("the channel refused to close the payment: {code}: {message}"),
+                    )),
+                }
+            }
+            Err(ChannelError::Indeterminate { reason }) | Err(ChannelError::Config(reason)) => {
+                if order.state == OrderState::Pending {
+                    self.apply(
+                        order.id,
+                        Change::to(OrderState::Unknown).because(reason.clone()),
+                    )
+                    .await?;
+                }
+                Err(ApiError::new(
+                    ErrorCode::ChannelUnreachable,
+                    format!("could not reach the channel to close the payment ({reason}); it is being checked"),
+                ))
+            }
+            Err(ChannelError::Untrusted { reason }) => Err(ApiError::new(
+                ErrorCode::ChannelUntrusted,
+                format!("the channel's answer did not verify: {reason}"),
+            )),
+        }
+    }
+
+    /// The cashier cancels a payment. The channel decides: if the customer
+    /// paid meanwhile, the order is paid and the answer says so.
+    pub async fn order_cancel(&self, order_no: String) -> Result<OrderDto, ApiError> {
+        let order = self
+            .with_ledger(move |ledger| Ok(ledger.order_by_no(&order_no)?))
+            .await?;
+        if order.state.is_final() {
+            return Ok(OrderDto::from(&order));
+        }
+        if order.channel == ChannelKind::Cash {
+            return self
+                .apply(
+                    order.id,
+                    Change::to(OrderState::Failed).because("cancelled by the cashier"),
+                )
+                .await;
+        }
+        let result = self
+            .close_at_channel(&order, "cancelled by the cashier")
+            .await;
+        if result.is_err() {
+            // Keep resolving in the background whatever happened here.
+            self.spawn_watcher(order.id);
+        }
+        result
+    }
+
+    /// Resolve every order that is not final: ask its channel, and close
+    /// what is still unpaid (its QR code is no longer on any screen).
+    /// Orders whose channel cannot be reached stay open and are watched.
+    pub async fn recover(&self) -> Result<Vec<OrderDto>, ApiError> {
+        let open = self.with_ledger(|ledger| Ok(ledger.open_orders()?)).await?;
+        let mut out = Vec::with_capacity(open.len());
+        for order in open {
+            let resolved = self.resolve_now(&order).await;
+            match resolved {
+                Ok(dto) => {
+                    if !dto.state.is_final() {
+                        self.spawn_watcher(order.id);
+                    }
+                    out.push(dto);
+                }
+                Err(e) => {
+                    tracing::warn!(order_no = %order.out_trade_no, "not resolved yet: {e}");
+                    self.spawn_watcher(order.id);
+                    out.push(OrderDto::from(&self.load(order.id).await?));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn resolve_now(&self, order: &Order) -> Result<OrderDto, ApiError> {
+        if order.state == OrderState::Unverified {
+            // A manager's manual confirmation is checked against the channel
+            // elsewhere (query or bill); recovery leaves it alone.
+            return Ok(OrderDto::from(order));
+        }
+        if order.channel == ChannelKind::Cash {
+            return self
+                .apply(
+                    order.id,
+                    Change::to(OrderState::Failed)
+                        .because("interrupted before the cash sale was completed"),
+                )
+                .await;
+        }
+        let channel = self.channel(order.channel)?;
+        let no = order.out_trade_no.clone();
+        let remote = self
+            .call(order.channel, Some(&no), || channel.query(&no))
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::ChannelUnreachable, e.to_string()))?;
+        let dto = self.apply_remote(order, &remote).await?;
+        if dto.state.is_final() {
+            return Ok(dto);
+        }
+        let current = self.load(order.id).await?;
+        self.close_at_channel(&current, "closed on recovery: the sale was interrupted")
+            .await
+    }
+
+    pub(crate) fn spawn_watcher(&self, order_id: i64) {
+        let mut watchers = self.lock_watchers();
+        watchers.retain(|_, handle| !handle.is_finished());
+        if watchers.contains_key(&order_id) {
+            return;
+        }
+        let counter = self.clone();
+        let handle = tokio::spawn(async move { counter.watch(order_id).await });
+        watchers.insert(order_id, handle);
+    }
+
+    /// Watch one order until it is final, or the counter shuts down.
+    async fn watch(&self, order_id: i64) {
+        let Ok(_slot) = Arc::clone(&self.inner.watch_slots).acquire_owned().await else {
+            return;
+        };
+        let mut shutdown = self.inner.shutdown.subscribe();
+        let started = Instant::now();
+        let mut scanned_at: Option<Instant> = None;
+        let mut failures: u32 = 0;
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let order = match self.load(order_id).await {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::error!(order_id, "watcher cannot read the order: {e}");
+                    return;
+                }
+            };
+            if order.state.is_final() || order.state == OrderState::Unverified {
+                return;
+            }
+            let Ok(channel) = self.channel(order.channel) else {
+                return;
+            };
+            let expires_at = order
+                .expires_at
+                .unwrap_or(order.created_at + chrono_duration(self.inner.settings.expiry));
+            let now = self.now();
+            if now >= expires_at {
+                match self
+                    .close_at_channel(&order, "expired: not paid in time")
+                    .await
+                {
+                    Ok(dto) if dto.state.is_final() => return,
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(order_no = %order.out_trade_no, "close on expiry: {e}")
+                    }
+                }
+                failures += 1;
+                if self.pause(&mut shutdown, self.backoff(failures)).await {
+                    return;
+                }
+                continue;
+            }
+            let mut delay = self
+                .inner
+                .settings
+                .schedule
+                .delay(started.elapsed(), scanned_at.map(|s| s.elapsed()));
+            if failures > 0 {
+                delay = delay.max(self.backoff(failures));
+            }
+            let until_expiry = (expires_at - now).to_std().unwrap_or_default();
+            if self.pause(&mut shutdown, delay.min(until_expiry)).await {
+                return;
+            }
+            if self.now() >= expires_at {
+                continue;
+            }
+            let no = order.out_trade_no.clone();
+            let queried = self
+                .call(order.channel, Some(&no), || channel.query(&no))
+                .await;
+            match queried {
+                Ok(remote) => {
+                    failures = 0;
+                    if remote.status == RemoteStatus::Waiting
+                        && scanned_at.is_none()
+                        && order.channel == ChannelKind::Alipay
+                    {
+                        scanned_at = Some(Instant::now());
+                    }
+                    let needs_code =
+                        matches!(order.state, OrderState::Created | OrderState::Unknown)
+                            && matches!(
+                                remote.status,
+                                RemoteStatus::Waiting | RemoteStatus::NotFound
+                            );
+                    let applied = if needs_code {
+                        self.recreate_code(&order, &channel, expires_at).await
+                    } else {
+                        self.apply_remote(&order, &remote).await
+                    };
+                    if let Err(e) = applied {
+                        tracing::warn!(order_no = %no, "could not apply the channel's answer: {e}");
+                    }
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::debug!(order_no = %no, "query: {e}");
+                }
+            }
+        }
+    }
+
+    /// The create call's answer was lost: ask again with the same order
+    /// number and parameters (both channels treat that as the same trade).
+    async fn recreate_code(
+        &self,
+        order: &Order,
+        channel: &Arc<dyn Channel>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<OrderDto, ApiError> {
+        let request = CreateQr {
+            out_trade_no: order.out_trade_no.clone(),
+            amount_fen: order.amount.fen(),
+            subject: format!("{} 收银", self.inner.store_name),
+            expires_at,
+        };
+        match self
+            .call(order.channel, Some(&order.out_trade_no), || {
+                channel.create_qr(&request)
+            })
+            .await
+        {
+            Ok(qr) => {
+                let change = Change {
+                    qr_payload: Some(qr.qr_payload),
+                    expires_at: Some(expires_at),
+                    ..Change::to(OrderState::Pending)
+                };
+                self.apply(order.id, change).await
+            }
+            Err(e) => Err(ApiError::new(ErrorCode::ChannelUnreachable, e.to_string())),
+        }
+    }
+
+    fn backoff(&self, failures: u32) -> Duration {
+        let exp = Duration::from_millis(500u64.saturating_mul(1u64 << failures.min(6)));
+        exp.min(self.inner.settings.retry_cap)
+    }
+
+    /// Sleep, or return true when the counter shuts down first.
+    async fn pause(&self, shutdown: &mut tokio::sync::watch::Receiver<bool>, d: Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => false,
+            _ = shutdown.changed() => true,
+        }
+    }
+
+    /// Probe idle channels now and then, so their buttons show "offline"
+    /// before anyone presses them. A query for an order number that cannot
+    /// exist answers "not found" from a healthy channel.
+    pub(crate) fn spawn_prober(&self) {
+        let Some(every) = self.inner.settings.probe_every else {
+            return;
+        };
+        if self.inner.channels.is_empty() {
+            return;
+        }
+        let counter = self.clone();
+        tokio::spawn(async move {
+            let mut shutdown = counter.inner.shutdown.subscribe();
+            let probe_no = format!("{}_PROBE_000000", counter.inner.terminal_id);
+            loop {
+                for (kind, channel) in counter.inner.channels.iter() {
+                    let _ = counter.call(*kind, None, || channel.query(&probe_no)).await;
+                }
+                if counter.pause(&mut shutdown, every).await {
+                    return;
+                }
+            }
+        });
+    }
+
+    /// Stop every watcher and the prober; open orders stay open in the
+    /// ledger and are recovered on the next start.
+    pub async fn shutdown(&self) {
+        let _ = self.inner.shutdown.send(true);
+        let handles: Vec<_> = self.lock_watchers().drain().map(|(_, h)| h).collect();
+        for handle in handles {
+            let _ = handle.await;
+        }
+    }
+
+    /// Wait until an order is final, or `timeout` passes. Returns the order
+    /// as it then stands.
+    pub async fn wait_final(
+        &self,
+        order_no: &str,
+        timeout: Duration,
+    ) -> Result<OrderDto, ApiError> {
+        let mut events = self.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let no = order_no.to_owned();
+            let order = self
+                .with_ledger(move |ledger| Ok(ledger.order_by_no(&no)?))
+                .await?;
+            if order.state.is_final() {
+                return Ok(OrderDto::from(&order));
+            }
+            let next = tokio::time::timeout_at(deadline, async {
+                loop {
+                    match events.recv().await {
+                        Ok(CounterEvent::OrderChanged { order }) if order.order_no == order_no => {
+                            return
+                        }
+                        Ok(_) => continue,
+                        // Lagged or closed: re-read the ledger.
+                        Err(_) => return,
+                    }
+                }
+            })
+            .await;
+            if next.is_err() {
+                return Ok(OrderDto::from(&order));
+            }
+        }
+    }
+}
+
+fn chrono_duration(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or_else(|_| chrono::Duration::minutes(5))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_adaptive_schedule_starts_fast_and_slows_down() {
+        let s = PollSchedule::Adaptive;
+        let d = |secs| s.delay(Duration::from_secs(secs), None).as_millis();
+        assert_eq!(d(0), 1000);
+        assert_eq!(d(29), 1000);
+        assert_eq!(d(30), 2000);
+        assert_eq!(d(100), 3000);
+        assert_eq!(d(200), 5000);
+        assert_eq!(
+            s.delay(Duration::from_secs(200), Some(Duration::from_secs(2)))
+                .as_millis(),
+            500
+        );
+        assert_eq!(
+            PollSchedule::Fixed(Duration::from_secs(5))
+                .delay(Duration::ZERO, None)
+                .as_secs(),
+            5
+        );
+    }
+}

@@ -1,0 +1,542 @@
+//! The payment service against the channel simulator over loopback HTTP,
+//! with a real ledger file.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use shouyin_api::{
+    ChargeRequest, Counter, CounterEvent, CounterOptions, ErrorCode, InitRequest, OrderDto,
+    PaymentSettings, PollSchedule,
+};
+use shouyin_channels::ChannelsFile;
+use shouyin_core::{ChannelKind, OrderState};
+
+struct Sim {
+    base: String,
+    http: reqwest::Client,
+    credentials: Value,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Sim {
+    async fn start(dir: &Path) -> Sim {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let state = dir.to_owned();
+        tokio::spawn(async move {
+            shouyin_sim::run(listener, &state, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        let base = format!("http://{addr}");
+        let http = reqwest::Client::new();
+        let creds_path = dir.join("credentials.json");
+        let started = Instant::now();
+        while !creds_path.exists()
+            || http
+                .get(format!("{base}/_sim/trades"))
+                .send()
+                .await
+                .is_err()
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the simulator did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let credentials: Value =
+            serde_json::from_str(&std::fs::read_to_string(&creds_path).unwrap()).unwrap();
+        Sim {
+            base,
+            http,
+            credentials,
+            _stop: stop,
+        }
+    }
+
+    /// The channels, with a short request timeout so lost answers show quickly.
+    fn channels(&self) -> HashMap<ChannelKind, Arc<dyn shouyin_channels::Channel>> {
+        let mut creds = self.credentials.clone();
+        for section in ["alipay", "wechatpay"] {
+            creds[section]["timeout_ms"] = json!(1500);
+            creds[section]["cancel_retry_gap_ms"] = json!(100);
+        }
+        ChannelsFile::from_json(&creds.to_string())
+            .unwrap()
+            .build()
+            .unwrap()
+    }
+
+    async fn control(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.unwrap()
+    }
+
+    async fn pay(&self, order_no: &str) {
+        let r = self
+            .control(
+                reqwest::Method::POST,
+                &format!("/_sim/trades/{order_no}/pay"),
+                None,
+            )
+            .await;
+        assert!(
+            r.status().is_success(),
+            "pay {order_no}: {}",
+            r.text().await.unwrap()
+        );
+    }
+
+    async fn decline(&self, order_no: &str) {
+        let r = self
+            .control(
+                reqwest::Method::POST,
+                &format!("/_sim/trades/{order_no}/decline"),
+                None,
+            )
+            .await;
+        assert!(
+            r.status().is_success(),
+            "decline {order_no}: {}",
+            r.text().await.unwrap()
+        );
+    }
+
+    async fn faults(&self, faults: Value) {
+        let r = self
+            .control(reqwest::Method::PUT, "/_sim/faults", Some(faults))
+            .await;
+        assert!(r.status().is_success());
+    }
+
+    async fn clear_faults(&self) {
+        let r = self
+            .control(reqwest::Method::DELETE, "/_sim/faults", None)
+            .await;
+        assert!(r.status().is_success());
+    }
+
+    async fn trade_state(&self, order_no: &str) -> Option<String> {
+        let list: Value = self
+            .control(reqwest::Method::GET, "/_sim/trades", None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["out_trade_no"] == order_no)
+            .map(|t| t["state"].as_str().unwrap().to_owned())
+    }
+}
+
+struct Till {
+    _dir: tempfile::TempDir,
+    sim: Sim,
+    counter: Counter,
+}
+
+async fn till(settings: PaymentSettings) -> Till {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(&dir.path().join("sim")).await;
+    let db = dir.path().join("ledger.db");
+    shouyin_api::init_ledger(&db, &InitRequest::demo(), chrono::Utc::now()).unwrap();
+    let counter = Counter::open_ledger(
+        &db,
+        CounterOptions {
+            channels: sim.channels(),
+            payments: settings,
+            ..CounterOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    Till {
+        _dir: dir,
+        sim,
+        counter,
+    }
+}
+
+fn fast() -> PaymentSettings {
+    PaymentSettings {
+        probe_every: None,
+        retry_cap: Duration::from_millis(500),
+        ..PaymentSettings::default()
+    }
+}
+
+fn charge(channel: ChannelKind, amount: &str) -> ChargeRequest {
+    ChargeRequest {
+        amount: amount.into(),
+        channel,
+        cashier: Some("王芳".into()),
+        note: None,
+        force: false,
+    }
+}
+
+async fn charged(t: &Till, channel: ChannelKind) -> OrderDto {
+    let order = t
+        .counter
+        .order_charge(charge(channel, "12.30"))
+        .await
+        .unwrap();
+    assert_eq!(order.state, OrderState::Pending, "{order:?}");
+    let qr = order.qr_payload.clone().unwrap();
+    match channel {
+        ChannelKind::Alipay => assert!(qr.starts_with("https://qr.alipay.com/"), "{qr}"),
+        _ => assert!(qr.starts_with("weixin://wxpay/bizpayurl?pr="), "{qr}"),
+    }
+    order
+}
+
+const QR: [ChannelKind; 2] = [ChannelKind::Alipay, ChannelKind::Wechat];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paid_qr_shows_paid_within_two_seconds() {
+    let t = till(fast()).await;
+    for channel in QR {
+        let order = charged(&t, channel).await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let paid_at = Instant::now();
+        t.sim.pay(&order.order_no).await;
+        let done = t
+            .counter
+            .wait_final(&order.order_no, Duration::from_secs(10))
+            .await
+            .unwrap();
+        let took = paid_at.elapsed();
+        assert_eq!(done.state, OrderState::Paid, "{channel}: {done:?}");
+        assert!(
+            took < Duration::from_secs(2),
+            "{channel}: paid after {took:?}"
+        );
+        assert!(done.channel_trade_no.is_some());
+        let (_, events) = t
+            .counter
+            .order_events(order.order_no.clone())
+            .await
+            .unwrap();
+        let kinds: Vec<_> = events.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            ["order_created", "order_pending", "order_paid"],
+            "{channel}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_payment_ends_closed() {
+    let t = till(fast()).await;
+    for channel in QR {
+        let order = charged(&t, channel).await;
+        t.sim.decline(&order.order_no).await;
+        let done = t
+            .counter
+            .wait_final(&order.order_no, Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(done.state, OrderState::Closed, "{channel}: {done:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_payment_is_closed_at_the_channel() {
+    let t = till(PaymentSettings {
+        expiry: Duration::from_secs(3),
+        ..fast()
+    })
+    .await;
+    for channel in QR {
+        let order = charged(&t, channel).await;
+        let done = t
+            .counter
+            .wait_final(&order.order_no, Duration::from_secs(15))
+            .await
+            .unwrap();
+        assert_eq!(done.state, OrderState::Closed, "{channel}: {done:?}");
+        assert!(
+            done.reason.as_deref().unwrap_or("").contains("expired"),
+            "{done:?}"
+        );
+        // The code can no longer be paid at the channel.
+        let r = t
+            .sim
+            .control(
+                reqwest::Method::POST,
+                &format!("/_sim/trades/{}/pay", order.order_no),
+                None,
+            )
+            .await;
+        assert!(
+            !r.status().is_success(),
+            "{channel}: an expired, closed trade must refuse payment"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_closes_and_a_second_charge_needs_a_choice() {
+    let t = till(fast()).await;
+    for channel in QR {
+        let order = charged(&t, channel).await;
+        let err = t
+            .counter
+            .order_charge(charge(channel, "12.30"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::Conflict, "{err}");
+        assert!(err.message.contains(&order.order_no));
+        let cancelled = t
+            .counter
+            .order_cancel(order.order_no.clone())
+            .await
+            .unwrap();
+        assert_eq!(
+            cancelled.state,
+            OrderState::Closed,
+            "{channel}: {cancelled:?}"
+        );
+        assert!(!matches!(
+            t.sim.trade_state(&order.order_no).await.as_deref(),
+            Some("paid")
+        ));
+        let r = t
+            .sim
+            .control(
+                reqwest::Method::POST,
+                &format!("/_sim/trades/{}/pay", order.order_no),
+                None,
+            )
+            .await;
+        assert!(
+            !r.status().is_success(),
+            "{channel}: a cancelled code must not be payable"
+        );
+    }
+    // With an explicit choice a second charge goes ahead while one is open.
+    let first = charged(&t, ChannelKind::Wechat).await;
+    let second = t
+        .counter
+        .order_charge(ChargeRequest {
+            force: true,
+            ..charge(ChannelKind::Alipay, "3")
+        })
+        .await
+        .unwrap();
+    assert_eq!(second.state, OrderState::Pending);
+    assert_ne!(first.order_no, second.order_no);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_that_loses_the_race_shows_paid() {
+    let t = till(PaymentSettings {
+        schedule: PollSchedule::Fixed(Duration::from_secs(30)),
+        ..fast()
+    })
+    .await;
+    for channel in QR {
+        let order = charged(&t, channel).await;
+        // The customer pays; the cashier presses cancel before any query saw it.
+        t.sim.pay(&order.order_no).await;
+        let cancelled = t
+            .counter
+            .order_cancel(order.order_no.clone())
+            .await
+            .unwrap();
+        assert_eq!(
+            cancelled.state,
+            OrderState::Paid,
+            "{channel}: money arrived, the order is paid: {cancelled:?}"
+        );
+        assert_eq!(
+            t.sim.trade_state(&order.order_no).await.as_deref(),
+            Some("paid")
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_create_answer_is_unknown_then_resolved() {
+    let t = till(fast()).await;
+    for channel in QR {
+        t.sim.faults(json!({"drop_rate": 1.0})).await;
+        let order = t
+            .counter
+            .order_charge(charge(channel, "8.80"))
+            .await
+            .unwrap();
+        assert_eq!(order.state, OrderState::Unknown, "{channel}: {order:?}");
+        assert!(order.qr_payload.is_none());
+        t.sim.clear_faults().await;
+        // The watcher asks again and gets the code.
+        let mut events = t.counter.subscribe();
+        let pending = tokio::time::timeout(Duration::from_secs(15), async {
+            loop {
+                if let Ok(CounterEvent::OrderChanged { order: o }) = events.recv().await {
+                    if o.order_no == order.order_no && o.state == OrderState::Pending {
+                        return o;
+                    }
+                }
+            }
+        })
+        .await
+        .expect("the unknown order must be resolved to pending");
+        assert!(pending.qr_payload.is_some());
+        t.sim.pay(&order.order_no).await;
+        let done = t
+            .counter
+            .wait_final(&order.order_no, Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(done.state, OrderState::Paid, "{channel}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_percent_server_errors_while_waiting_still_confirm() {
+    let t = till(fast()).await;
+    for channel in QR {
+        let order = charged(&t, channel).await;
+        t.sim.faults(json!({"error_rate": 0.3})).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        t.sim.pay(&order.order_no).await;
+        let done = t
+            .counter
+            .wait_final(&order.order_no, Duration::from_secs(20))
+            .await
+            .unwrap();
+        assert_eq!(done.state, OrderState::Paid, "{channel}: {done:?}");
+        t.sim.clear_faults().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_signature_raises_the_alarm_and_changes_nothing() {
+    let t = till(fast()).await;
+    for channel in QR {
+        let order = charged(&t, channel).await;
+        let mut events = t.counter.subscribe();
+        t.sim.faults(json!({"bad_signature_rate": 1.0})).await;
+        t.sim.pay(&order.order_no).await;
+        let alarm = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                if let Ok(CounterEvent::Alarm { alarm }) = events.recv().await {
+                    return alarm;
+                }
+            }
+        })
+        .await
+        .expect("an alarm must be raised");
+        assert_eq!(alarm.channel, Some(channel));
+        assert!(alarm.message.contains("signature"), "{}", alarm.message);
+        // Untrusted answers changed nothing, even though the trade is paid.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let (now, events_list) = t
+            .counter
+            .order_events(order.order_no.clone())
+            .await
+            .unwrap();
+        assert_eq!(now.state, OrderState::Pending, "{channel}");
+        assert!(events_list
+            .iter()
+            .any(|e| e.kind == "alarm_untrusted_answer"));
+        t.sim.clear_faults().await;
+        let done = t
+            .counter
+            .wait_final(&order.order_no, Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(done.state, OrderState::Paid, "{channel}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovery_resolves_every_open_order() {
+    let t = till(PaymentSettings {
+        schedule: PollSchedule::Fixed(Duration::from_secs(600)),
+        ..fast()
+    })
+    .await;
+    let paid = charged(&t, ChannelKind::Wechat).await;
+    let unpaid = t
+        .counter
+        .order_charge(ChargeRequest {
+            force: true,
+            ..charge(ChannelKind::Alipay, "5")
+        })
+        .await
+        .unwrap();
+    t.sim.pay(&paid.order_no).await;
+    t.counter.shutdown().await;
+    let recovered = t.counter.recover().await.unwrap();
+    let state = |no: &str| recovered.iter().find(|o| o.order_no == no).unwrap().state;
+    assert_eq!(state(&paid.order_no), OrderState::Paid);
+    assert_eq!(state(&unpaid.order_no), OrderState::Closed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_channel_is_marked_offline_before_anyone_presses_it() {
+    let t = till(PaymentSettings {
+        probe_every: Some(Duration::from_millis(200)),
+        ..fast()
+    })
+    .await;
+    t.sim.faults(json!({"drop_rate": 1.0})).await;
+    let started = Instant::now();
+    loop {
+        let terminal = t.counter.terminal_get().await.unwrap();
+        let alipay = terminal
+            .channels
+            .iter()
+            .find(|c| c.channel == ChannelKind::Alipay)
+            .unwrap();
+        if !alipay.available {
+            assert!(alipay.reason.as_deref().unwrap().starts_with("offline"));
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "never marked offline"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    t.sim.clear_faults().await;
+    let started = Instant::now();
+    loop {
+        let terminal = t.counter.terminal_get().await.unwrap();
+        if terminal
+            .channels
+            .iter()
+            .filter(|c| QR.contains(&c.channel))
+            .all(|c| c.available)
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "never back online: {terminal:?} {:?}",
+            t.counter.health_snapshot()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

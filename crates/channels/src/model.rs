@@ -1,0 +1,132 @@
+//! What every channel is asked and what it answers, in the program's own
+//! terms: integer fen, UTC instants, closed enums.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Ask the channel for a payment QR code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateQr {
+    pub out_trade_no: String,
+    pub amount_fen: i64,
+    pub subject: String,
+    /// After this instant the code must no longer be payable.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The string to render as a QR code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QrCreated {
+    pub qr_payload: String,
+}
+
+/// A payment as the channel sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemoteStatus {
+    /// The channel has no such trade. For an Alipay precreate this is the
+    /// normal state before the buyer scans (ACQ.TRADE_NOT_EXIST), not a failure.
+    NotFound,
+    /// Created and not paid yet.
+    Waiting,
+    Paid,
+    /// Closed without payment (or, for Alipay, closed after a full refund is
+    /// reported as `Refunded`).
+    Closed,
+    /// Paid and then refunded (WeChat `REFUND`; Alipay closed after payment).
+    Refunded,
+    /// The channel says the payment failed.
+    Failed,
+}
+
+/// The answer to a query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemotePayment {
+    pub status: RemoteStatus,
+    pub channel_trade_no: Option<String>,
+    pub amount_fen: Option<i64>,
+    pub paid_at: Option<DateTime<Utc>>,
+}
+
+impl RemotePayment {
+    pub(crate) fn not_found() -> RemotePayment {
+        RemotePayment {
+            status: RemoteStatus::NotFound,
+            channel_trade_no: None,
+            amount_fen: None,
+            paid_at: None,
+        }
+    }
+}
+
+/// How a close ended. Every variant is a definite answer; errors are errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseOutcome {
+    /// The trade can no longer be paid and no money moved.
+    Closed,
+    /// The customer paid before the close arrived: the sale is paid.
+    AlreadyPaid,
+    /// Alipay only: the close was done with `alipay.trade.cancel`, which found
+    /// the trade paid and refunded it in full (`action=refund`). The customer
+    /// paid and has been given the money back; the order ends refunded, and
+    /// the cashier must be told the payment was reversed.
+    ReversedAfterPayment,
+}
+
+/// Give money back for (part of) a paid trade.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundRequest {
+    pub out_trade_no: String,
+    /// The idempotency key: the same value on a retry moves money once.
+    pub out_refund_no: String,
+    pub refund_fen: i64,
+    /// The amount of the original payment.
+    pub total_fen: i64,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    Success,
+    /// Accepted; the money is on its way. Query again later.
+    Processing,
+    Closed,
+    /// The refund failed at the bank; needs a person.
+    Abnormal,
+}
+
+/// A refund as the channel sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundResult {
+    pub status: RefundStatus,
+    pub out_refund_no: String,
+    /// This refund's amount, when the channel says it.
+    pub refund_fen: Option<i64>,
+    /// Everything refunded on the trade so far (Alipay reports this).
+    pub refunded_total_fen: Option<i64>,
+    pub channel_refund_no: Option<String>,
+    pub refunded_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BillKind {
+    Payment,
+    Refund,
+}
+
+/// One row of a channel's daily bill.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillLine {
+    pub channel_trade_no: String,
+    pub out_trade_no: String,
+    pub kind: BillKind,
+    /// Always positive; `kind` says which way the money went.
+    pub amount_fen: i64,
+    pub out_refund_no: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+    /// The channel's own status or business-type text, as printed.
+    pub status: String,
+}

@@ -1,0 +1,213 @@
+//! Every parser of channel answers and bill files gets random input and
+//! must answer with a value or an error, never a panic.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::{TimeZone, Utc};
+use proptest::prelude::*;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::keys::tests::vector;
+use crate::keys::{parse_private_key, parse_public_key, sign_sha256};
+use crate::wechatpay::wire::{self, open_reply, PlatformVerifier, Reply};
+use crate::ChannelError;
+
+fn platform() -> (rsa::RsaPrivateKey, PlatformVerifier) {
+    let key = parse_private_key(&vector("wechatpay_go_test_private_key_pkcs8.pem")).unwrap();
+    let verifier = PlatformVerifier::new().with_key(
+        "PUB_KEY_ID_TEST",
+        parse_public_key(&vector("wechatpay_go_test_platform_cert.pem")).unwrap(),
+    );
+    (key, verifier)
+}
+
+fn signed_headers(key: &rsa::RsaPrivateKey, ts: i64, body: &[u8]) -> HeaderMap {
+    let mut message = format!("{ts}\nn0nce\n").into_bytes();
+    message.extend_from_slice(body);
+    message.push(b'\n');
+    let mut h = HeaderMap::new();
+    h.insert(
+        "Wechatpay-Timestamp",
+        HeaderValue::from_str(&ts.to_string()).unwrap(),
+    );
+    h.insert("Wechatpay-Nonce", HeaderValue::from_static("n0nce"));
+    h.insert(
+        "Wechatpay-Serial",
+        HeaderValue::from_static("PUB_KEY_ID_TEST"),
+    );
+    h.insert(
+        "Wechatpay-Signature-Type",
+        HeaderValue::from_static(wire::SCHEME),
+    );
+    h.insert(
+        "Wechatpay-Signature",
+        HeaderValue::from_str(&sign_sha256(key, &message)).unwrap(),
+    );
+    h
+}
+
+const NOW: i64 = 1_800_000_000;
+
+#[test]
+fn wechat_reply_classification() {
+    let (key, verifier) = platform();
+    let now = Utc.timestamp_opt(NOW, 0).unwrap();
+    let open = |status: u16, headers: &HeaderMap, body: &[u8]| {
+        open_reply(status, headers, body.to_vec(), &verifier, now)
+    };
+
+    let ok = br#"{"code_url":"weixin://wxpay/bizpayurl?pr=p4lpSuKzz"}"#;
+    assert_eq!(
+        open(200, &signed_headers(&key, NOW, ok), ok),
+        Ok(Reply::Ok(ok.to_vec()))
+    );
+    assert_eq!(
+        open(204, &signed_headers(&key, NOW, b""), b""),
+        Ok(Reply::Ok(vec![]))
+    );
+
+    let not_found = r#"{"code":"ORDER_NOT_EXIST","message":"订单不存在"}"#.as_bytes();
+    match open(404, &signed_headers(&key, NOW, not_found), not_found) {
+        Ok(Reply::Refused { status: 404, error }) => assert_eq!(error.code, "ORDER_NOT_EXIST"),
+        other => panic!("{other:?}"),
+    }
+    // An unsigned refusal is untrusted and says what it claimed.
+    let e = open(
+        400,
+        &HeaderMap::new(),
+        br#"{"code":"ORDERPAID","message":"paid"}"#,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, ChannelError::Untrusted { reason } if reason.contains("ORDERPAID")),
+        "{e}"
+    );
+    // 5xx is indeterminate whatever it carries.
+    for body in [
+        &b""[..],
+        b"{\"code\":\"SYSTEM_ERROR\",\"message\":\"x\"}",
+        b"<html>",
+    ] {
+        assert!(matches!(
+            open(500, &HeaderMap::new(), body),
+            Err(ChannelError::Indeterminate { .. })
+        ));
+    }
+    // A cut-off body is indeterminate even though its signature cannot match.
+    assert!(matches!(
+        open(200, &signed_headers(&key, NOW, ok), &ok[..20]),
+        Err(ChannelError::Indeterminate { .. })
+    ));
+    assert!(matches!(
+        open(403, &HeaderMap::new(), b"Forbidden"),
+        Err(ChannelError::Indeterminate { .. })
+    ));
+    assert!(matches!(
+        open(302, &HeaderMap::new(), b""),
+        Err(ChannelError::Indeterminate { .. })
+    ));
+    // A readable body with a wrong or stale signature is untrusted.
+    let tampered = br#"{"code_url":"weixin://wxpay/bizpayurl?pr=EVIL00000"}"#;
+    assert!(matches!(
+        open(200, &signed_headers(&key, NOW, ok), tampered),
+        Err(ChannelError::Untrusted { .. })
+    ));
+    assert!(matches!(
+        open(200, &signed_headers(&key, NOW - 300, ok), ok),
+        Err(ChannelError::Untrusted { .. })
+    ));
+    assert!(open(200, &signed_headers(&key, NOW + 299, ok), ok).is_ok());
+}
+
+fn header_strategy() -> impl Strategy<Value = Vec<(String, String)>> {
+    let names = prop::sample::select(vec![
+        "Wechatpay-Timestamp",
+        "Wechatpay-Nonce",
+        "Wechatpay-Signature",
+        "Wechatpay-Serial",
+        "Wechatpay-Signature-Type",
+        "Request-ID",
+    ]);
+    prop::collection::vec((names.prop_map(str::to_owned), "[ -~]{0,40}"), 0..8)
+}
+
+fn to_headers(pairs: &[(String, String)]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for (k, v) in pairs {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(v),
+        ) {
+            h.append(name, value);
+        }
+    }
+    h
+}
+
+/// Bodies that look a little like JSON, to reach the deeper branches.
+fn jsonish() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "\\PC{0,80}",
+        "[{}\\[\\]\":,\\\\a-z_0-9 ]{0,80}",
+        ("[a-z_]{0,30}", "[{}\":,\\\\a-z0-9 ]{0,60}").prop_map(|(k, v)| format!(
+            "{{\"{k}_response\":{{\"code\":\"10000\",\"x\":\"{v}\"}},\"sign\":\"{v}\"}}"
+        )),
+        "[{}\":,a-z0-9]{0,60}".prop_map(|v| format!("{{\"code\":\"{v}\",\"message\":{v}}}")),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn raw_json_walker_never_panics(body in jsonish()) {
+        let _ = crate::rawjson::top_level_members(&body);
+    }
+
+    #[test]
+    fn alipay_answers_never_panic(body in jsonish(), method in "[a-z.]{0,30}") {
+        let public = parse_public_key(&vector("python_alipay_sdk_tests_ali_ali_public_key.pem")).unwrap();
+        let _ = crate::alipay::wire::open_response(&body, &method, &public);
+        let _ = crate::alipay::wire::open_response(&body, "alipay.trade.query", &public);
+        if let Ok(answer) = crate::alipay::wire::Answer::open(body.clone(), "alipay.trade.query", &public) {
+            let _ = answer.read::<crate::alipay::wire::QueryResp>();
+        }
+    }
+
+    #[test]
+    fn wechat_answers_never_panic(status in 0u16..700, headers in header_strategy(), body in jsonish()) {
+        let (_, verifier) = platform();
+        let now = Utc.timestamp_opt(NOW, 0).unwrap();
+        let h = to_headers(&headers);
+        let _ = open_reply(status, &h, body.clone().into_bytes(), &verifier, now);
+        let _ = verifier.verify(&h, body.as_bytes(), now);
+        let _ = wire::open_notification(&verifier, b"0123456789abcdef0123456789abcdef", &h, body.as_bytes(), now);
+    }
+
+    #[test]
+    fn decryption_never_panics(key in prop::collection::vec(any::<u8>(), 0..40), nonce in "\\PC{0,16}", aad in "\\PC{0,10}", ct in "[A-Za-z0-9+/=]{0,64}") {
+        let _ = wire::decrypt_resource(&key, &nonce, &aad, &ct);
+    }
+
+    #[test]
+    fn bill_parsers_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300), text in "[`#,\\n0-9.\\-a-zA-Z交易退款时间商户订单号状态金额微信支付宝业务类型完成（）元 ]{0,300}") {
+        let _ = crate::alipay::parse_bill_file(&bytes);
+        let _ = crate::wechatpay::parse_bill_file(&bytes);
+        let _ = crate::alipay::parse_bill_file(text.as_bytes());
+        let _ = crate::wechatpay::parse_bill_file(text.as_bytes());
+        let mut zip = b"PK\x03\x04".to_vec();
+        zip.extend_from_slice(&bytes);
+        let _ = crate::alipay::parse_bill_file(&zip);
+    }
+
+    #[test]
+    fn key_parsers_never_panic(text in "\\PC{0,200}", der in prop::collection::vec(any::<u8>(), 0..200)) {
+        use base64::Engine as _;
+        let armoured = base64::engine::general_purpose::STANDARD.encode(&der);
+        let _ = crate::keys::parse_public_key(&format!("-----BEGIN CERTIFICATE-----\n{armoured}\n-----END CERTIFICATE-----"));
+        let _ = crate::keys::parse_private_key(&armoured);
+        let _ = crate::keys::parse_private_key(&text);
+        let _ = crate::keys::parse_public_key(&text);
+        let _ = crate::keys::parse_public_key(&format!("-----BEGIN CERTIFICATE-----\n{text}\n-----END CERTIFICATE-----"));
+    }
+}

@@ -1,0 +1,188 @@
+//! Fault injection on the channel protocol endpoints.
+//!
+//! Each request draws one plan from a seeded generator: `drop`, `error`,
+//! `garble` and `bad_signature` are tried in that order, each with its own
+//! probability, so at most one applies. Latency applies to every request.
+//!
+//! What each fault means for the business state matters to the client under
+//! test, so it is fixed here:
+//! * `error` answers before anything is done (the channel's own "system busy").
+//! * `drop`, `garble` and `bad_signature` happen on the way back: the call has
+//!   taken effect (a trade exists, a refund moved money) but the client does
+//!   not get a usable answer. That is the case that forces a client to treat
+//!   the outcome as unknown and to retry idempotently.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::net::ConnHandle;
+use crate::SimState;
+
+/// Current fault settings. Rates are probabilities in 0.0–1.0 (not money).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Faults {
+    pub latency_ms: u64,
+    pub drop_rate: f64,
+    pub error_rate: f64,
+    pub garble_rate: f64,
+    pub bad_signature_rate: f64,
+}
+
+/// A partial update (`PUT /_sim/faults`); absent fields keep their value.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultPatch {
+    pub latency_ms: Option<u64>,
+    pub drop_rate: Option<f64>,
+    pub error_rate: Option<f64>,
+    pub garble_rate: Option<f64>,
+    pub bad_signature_rate: Option<f64>,
+    /// Reseed the generator, to replay a fault pattern.
+    pub seed: Option<u64>,
+}
+
+/// Why a patch was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FaultError {
+    #[error("{0} must be between 0.0 and 1.0")]
+    RateOutOfRange(&'static str),
+    #[error("latency_ms must be at most 600000")]
+    LatencyTooLong,
+}
+
+/// What happens to one protocol request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FaultPlan {
+    #[default]
+    None,
+    /// Close the connection without an answer (after doing the work).
+    Drop,
+    /// Answer the channel's "system error" without doing anything.
+    Error,
+    /// Do the work, then send a truncated body.
+    Garble,
+    /// Do the work, then send a valid body with a wrong signature.
+    BadSignature,
+}
+
+/// Settings plus the generator that draws plans from them.
+#[derive(Debug)]
+pub struct FaultBox {
+    inner: Mutex<(Faults, ChaCha8Rng)>,
+}
+
+impl FaultBox {
+    pub fn new(seed: u64) -> FaultBox {
+        FaultBox {
+            inner: Mutex::new((Faults::default(), ChaCha8Rng::seed_from_u64(seed))),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Faults, ChaCha8Rng)> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn get(&self) -> Faults {
+        self.lock().0
+    }
+
+    pub fn clear(&self) {
+        self.lock().0 = Faults::default();
+    }
+
+    pub fn patch(&self, patch: &FaultPatch) -> Result<Faults, FaultError> {
+        let rates = [
+            ("drop_rate", patch.drop_rate),
+            ("error_rate", patch.error_rate),
+            ("garble_rate", patch.garble_rate),
+            ("bad_signature_rate", patch.bad_signature_rate),
+        ];
+        for (name, rate) in rates {
+            if let Some(r) = rate {
+                if !(0.0..=1.0).contains(&r) {
+                    return Err(FaultError::RateOutOfRange(name));
+                }
+            }
+        }
+        if patch.latency_ms.is_some_and(|l| l > 600_000) {
+            return Err(FaultError::LatencyTooLong);
+        }
+        let mut guard = self.lock();
+        let (faults, rng) = &mut *guard;
+        if let Some(seed) = patch.seed {
+            *rng = ChaCha8Rng::seed_from_u64(seed);
+        }
+        faults.latency_ms = patch.latency_ms.unwrap_or(faults.latency_ms);
+        faults.drop_rate = patch.drop_rate.unwrap_or(faults.drop_rate);
+        faults.error_rate = patch.error_rate.unwrap_or(faults.error_rate);
+        faults.garble_rate = patch.garble_rate.unwrap_or(faults.garble_rate);
+        faults.bad_signature_rate = patch
+            .bad_signature_rate
+            .unwrap_or(faults.bad_signature_rate);
+        Ok(*faults)
+    }
+
+    /// Draw the plan and latency for one request.
+    pub fn draw(&self) -> (FaultPlan, Duration) {
+        let mut guard = self.lock();
+        let (faults, rng) = &mut *guard;
+        let latency = Duration::from_millis(faults.latency_ms);
+        let candidates = [
+            (FaultPlan::Drop, faults.drop_rate),
+            (FaultPlan::Error, faults.error_rate),
+            (FaultPlan::Garble, faults.garble_rate),
+            (FaultPlan::BadSignature, faults.bad_signature_rate),
+        ];
+        for (plan, rate) in candidates {
+            // A zero rate draws nothing, so enabling one fault does not shift
+            // the sequence another fault sees.
+            if rate > 0.0 && rng.gen::<f64>() < rate {
+                return (plan, latency);
+            }
+        }
+        (FaultPlan::None, latency)
+    }
+}
+
+/// Middleware on the protocol routes: wait, hand the plan to the handler
+/// (which knows how to fail in its channel's dialect), and cut the
+/// connection afterwards for `drop`.
+pub async fn apply(State(sim): State<SimState>, mut req: Request, next: Next) -> Response {
+    let (plan, latency) = sim.faults().draw();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let conn = req
+        .extensions()
+        .get::<ConnectInfo<ConnHandle>>()
+        .map(|c| c.0.clone());
+    req.extensions_mut().insert(plan);
+    let response = next.run(req).await;
+    if plan == FaultPlan::Drop {
+        tracing::debug!("fault: dropping the connection");
+        match conn {
+            Some(conn) => conn.cut(),
+            // Served without the cuttable listener (in-process use): answer
+            // only long after any client would have given up.
+            None => tokio::time::sleep(Duration::from_secs(120)).await,
+        }
+    }
+    response
+}
+
+/// Cut a body short, as a connection lost mid-answer would.
+pub fn garble(body: &[u8]) -> Vec<u8> {
+    let keep = body.len() / 2;
+    let mut out = body[..keep].to_vec();
+    out.extend_from_slice(b"\x00\xff");
+    out
+}

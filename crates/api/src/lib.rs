@@ -24,7 +24,7 @@ use shouyin_ledger::{seed::SeedPlan, Change, Ledger, NewOrder, OrderFilter, Term
 use tokio::sync::{broadcast, watch, Semaphore};
 use tokio::task::JoinHandle;
 
-pub use payments::{PaymentSettings, PollSchedule};
+pub use payments::{BuyerSignal, PaymentSettings, PollSchedule};
 
 pub use dto::{
     AlarmDto, AmountDto, ChannelAvailabilityDto, ChannelHealthDto, ChannelHealthState,

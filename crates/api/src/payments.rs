@@ -26,35 +26,58 @@ use shouyin_core::{ChannelKind, OrderState};
 use shouyin_ledger::{Change, Order};
 
 use crate::dto::{AlarmDto, CounterEvent, OrderDto};
+
 use crate::{ApiError, Counter, ErrorCode};
 
 /// How often a pending payment is asked about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PollSchedule {
-    /// About every second at first, slower as the wait grows; every half
-    /// second once an Alipay buyer has scanned and is paying.
+    /// Shaped by when customers actually pay; see [`PollSchedule::delay`].
     Adaptive,
     /// A fixed interval (the classic demo poller, for comparison).
     Fixed(Duration),
 }
 
+/// What the channel has told us about the customer so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuyerSignal {
+    /// Alipay says the trade does not exist yet: nobody has scanned, so
+    /// nobody can be paying.
+    NotScanned,
+    /// Alipay says the trade exists and waits: the buyer scanned this long
+    /// ago and is confirming in the app.
+    Scanned(Duration),
+    /// The channel does not reveal a scan (WeChat Native).
+    Hidden,
+}
+
 impl PollSchedule {
-    /// The wait before the next query, given how long the order has waited
-    /// and, for Alipay, how long ago the buyer scanned.
-    pub fn delay(&self, waited: Duration, since_scan: Option<Duration>) -> Duration {
+    /// The wait before the next query, given how long the order has waited.
+    ///
+    /// Nobody pays within two seconds of the code appearing (a phone has to
+    /// scan it and the payer has to confirm), so the first query waits that
+    /// long. Then, while a payment is likely, about once a second (0.7 s once
+    /// an Alipay buyer is seen to have scanned, 2 s while Alipay shows no
+    /// scan); as the wait grows, less often.
+    pub fn delay(&self, waited: Duration, signal: BuyerSignal) -> Duration {
         match self {
             PollSchedule::Fixed(d) => *d,
             PollSchedule::Adaptive => {
-                if since_scan.is_some_and(|s| s < Duration::from_secs(60)) {
-                    return Duration::from_millis(500);
+                let ms = |n| Duration::from_millis(n);
+                if waited < Duration::from_secs(2) {
+                    return ms(2000) - waited;
                 }
                 let secs = waited.as_secs();
-                Duration::from_millis(match secs {
-                    0..=29 => 1000,
-                    30..=89 => 2000,
-                    90..=179 => 3000,
-                    _ => 5000,
-                })
+                match signal {
+                    BuyerSignal::Scanned(since) if since < Duration::from_secs(30) => ms(700),
+                    BuyerSignal::NotScanned if secs < 60 => ms(2000),
+                    _ => ms(match secs {
+                        0..=24 => 900,
+                        25..=89 => 2000,
+                        90..=179 => 3000,
+                        _ => 5000,
+                    }),
+                }
             }
         }
     }
@@ -308,11 +331,17 @@ impl Counter {
                 self.apply(order.id, change).await
             }
             RemoteStatus::Closed => {
-                self.apply(
-                    order.id,
-                    Change::to(OrderState::Closed).because("closed at the channel"),
-                )
-                .await
+                // Channels keep expiry to the second: allow for the fraction.
+                let expired = order
+                    .expires_at
+                    .is_some_and(|at| self.now() + chrono::Duration::seconds(1) >= at);
+                let reason = if expired {
+                    "expired: not paid in time"
+                } else {
+                    "closed at the channel"
+                };
+                self.apply(order.id, Change::to(OrderState::Closed).because(reason))
+                    .await
             }
             RemoteStatus::Failed => {
                 self.apply(
@@ -542,6 +571,7 @@ impl Counter {
         let mut shutdown = self.inner.shutdown.subscribe();
         let started = Instant::now();
         let mut scanned_at: Option<Instant> = None;
+        let mut last_status: Option<RemoteStatus> = None;
         let mut failures: u32 = 0;
         loop {
             if *shutdown.borrow() {
@@ -581,11 +611,18 @@ impl Counter {
                 }
                 continue;
             }
-            let mut delay = self
-                .inner
-                .settings
-                .schedule
-                .delay(started.elapsed(), scanned_at.map(|s| s.elapsed()));
+            let signal = match (order.channel, scanned_at, last_status) {
+                (ChannelKind::Alipay, Some(at), _) => BuyerSignal::Scanned(at.elapsed()),
+                (ChannelKind::Alipay, None, Some(RemoteStatus::NotFound)) => {
+                    BuyerSignal::NotScanned
+                }
+                _ => BuyerSignal::Hidden,
+            };
+            let waited = (now - order.created_at)
+                .to_std()
+                .unwrap_or_default()
+                .max(started.elapsed());
+            let mut delay = self.inner.settings.schedule.delay(waited, signal);
             if failures > 0 {
                 delay = delay.max(self.backoff(failures));
             }
@@ -609,6 +646,7 @@ impl Counter {
                     {
                         scanned_at = Some(Instant::now());
                     }
+                    last_status = Some(remote.status);
                     let needs_code =
                         matches!(order.state, OrderState::Created | OrderState::Unknown)
                             && matches!(
@@ -758,23 +796,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_adaptive_schedule_starts_fast_and_slows_down() {
+    fn the_adaptive_schedule_follows_the_buyer() {
         let s = PollSchedule::Adaptive;
-        let d = |secs| s.delay(Duration::from_secs(secs), None).as_millis();
-        assert_eq!(d(0), 1000);
-        assert_eq!(d(29), 1000);
-        assert_eq!(d(30), 2000);
-        assert_eq!(d(100), 3000);
-        assert_eq!(d(200), 5000);
+        let d = |secs, signal| s.delay(Duration::from_secs(secs), signal).as_millis();
         assert_eq!(
-            s.delay(Duration::from_secs(200), Some(Duration::from_secs(2)))
-                .as_millis(),
-            500
+            d(0, BuyerSignal::Hidden),
+            2000,
+            "nobody pays in the first two seconds"
         );
+        assert_eq!(d(2, BuyerSignal::Hidden), 900);
+        assert_eq!(d(24, BuyerSignal::Hidden), 900);
+        assert_eq!(d(30, BuyerSignal::Hidden), 2000);
+        assert_eq!(d(100, BuyerSignal::Hidden), 3000);
+        assert_eq!(d(200, BuyerSignal::Hidden), 5000);
+        assert_eq!(d(5, BuyerSignal::NotScanned), 2000);
+        assert_eq!(d(5, BuyerSignal::Scanned(Duration::from_secs(1))), 700);
+        assert_eq!(d(100, BuyerSignal::Scanned(Duration::from_secs(40))), 3000);
+        let fixed = PollSchedule::Fixed(Duration::from_secs(5));
         assert_eq!(
-            PollSchedule::Fixed(Duration::from_secs(5))
-                .delay(Duration::ZERO, None)
-                .as_secs(),
+            fixed.delay(Duration::ZERO, BuyerSignal::Hidden).as_secs(),
             5
         );
     }

@@ -103,6 +103,18 @@ impl Sim {
         );
     }
 
+    /// The customer scans the code (opens it on the customer page).
+    async fn scan(&self, qr: &str) {
+        let r = self
+            .http
+            .get(format!("{}/pay", self.base))
+            .query(&[("code", qr)])
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "scan: {}", r.status());
+    }
+
     async fn decline(&self, order_no: &str) {
         let r = self
             .control(
@@ -216,6 +228,8 @@ async fn a_paid_qr_shows_paid_within_two_seconds() {
     for channel in QR {
         let order = charged(&t, channel).await;
         tokio::time::sleep(Duration::from_millis(1500)).await;
+        t.sim.scan(order.qr_payload.as_deref().unwrap()).await;
+        tokio::time::sleep(Duration::from_millis(2500)).await;
         let paid_at = Instant::now();
         t.sim.pay(&order.order_no).await;
         let done = t

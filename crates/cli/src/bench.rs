@@ -18,12 +18,49 @@ pub enum Which {
         #[arg(long, default_value_t = 2000)]
         orders: u32,
     },
+    /// A backlog of events synced to head office over signed HTTP, beside a
+    /// raw bulk insert of the same rows, for SQLite and PostgreSQL.
+    Sync {
+        #[arg(long, default_value_t = 100_000)]
+        events: u64,
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// sqlite or postgres (default: both).
+        #[arg(long)]
+        backend: Option<String>,
+    },
+    /// Payment to ledger latency (p50, p95) and queries per order, adaptive
+    /// poller beside a fixed 5-second poller, against the simulator.
+    Confirm {
+        #[arg(long, default_value_t = 200)]
+        orders: usize,
+        #[arg(long, default_value_t = 50)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 pub async fn run(which: Which) -> anyhow::Result<ExitCode> {
     match which {
         Which::Ledger { orders } => {
             tokio::task::spawn_blocking(move || ledger(orders)).await??;
+            Ok(ExitCode::SUCCESS)
+        }
+        Which::Sync {
+            events,
+            batch,
+            backend,
+        } => {
+            crate::cmd_hq::bench(events, batch, backend.as_deref()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Which::Confirm {
+            orders,
+            concurrency,
+            seed,
+        } => {
+            crate::bench_confirm::run(orders, concurrency, seed).await?;
             Ok(ExitCode::SUCCESS)
         }
     }

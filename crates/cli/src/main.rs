@@ -6,6 +6,9 @@
 //! Errors go to stderr and the exit status is non-zero.
 
 mod bench;
+mod bench_confirm;
+mod cmd_hq;
+mod cmd_sim;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -104,10 +107,59 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Run the payment-channel simulator (Alipay and WeChat Pay on loopback,
+    /// with a customer page) until Ctrl-C.
+    Sim {
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: std::net::SocketAddr,
+        /// Keeps the demo credentials (credentials.json) and every trade.
+        #[arg(long)]
+        state: PathBuf,
+    },
+    /// The head-office server: `shouyin hq --listen ADDR --db URL`, or one of
+    /// its administrative actions.
+    Hq(HqArgs),
     /// Benchmarks that print their figures beside a baseline.
     Bench {
         #[command(subcommand)]
         which: bench::Which,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct HqArgs {
+    #[command(subcommand)]
+    action: Option<HqAction>,
+    #[arg(long, default_value = "127.0.0.1:8788")]
+    listen: String,
+    /// sqlite://PATH or postgres://…
+    #[arg(long)]
+    db: Option<String>,
+    /// Bearer token for the read side (reports, terminal list, the page);
+    /// else SHOUYIN_HQ_ADMIN_TOKEN.
+    #[arg(long)]
+    admin_token: Option<String>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long)]
+    body_limit: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+enum HqAction {
+    /// Print a one-time enrolment code for a new terminal of a store.
+    EnrollCode {
+        #[arg(long)]
+        db: String,
+        #[arg(long)]
+        store: String,
+    },
+    /// Revoke a terminal: its requests are refused from now on.
+    Revoke {
+        #[arg(long)]
+        db: String,
+        #[arg(long)]
+        terminal: String,
     },
 }
 
@@ -300,6 +352,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("orders={}", report.orders);
             println!("events={}", report.events);
             println!("seconds={secs:.2}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sim { listen, state } => {
+            cmd_sim::run(listen, state).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Hq(args) => {
+            match args.action {
+                Some(HqAction::EnrollCode { db, store }) => {
+                    cmd_hq::enroll_code(&db, &store).await?
+                }
+                Some(HqAction::Revoke { db, terminal }) => cmd_hq::revoke(&db, &terminal).await?,
+                None => {
+                    let db = args
+                        .db
+                        .context("--db sqlite://PATH or postgres://… is required to serve")?;
+                    cmd_hq::serve(&args.listen, &db, args.admin_token, args.body_limit).await?
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { which } => bench::run(which).await,

@@ -11,7 +11,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let state = PathBuf::from(args.next().unwrap_or_else(|| "sim-state".into()));
     let listener = tokio::net::TcpListener::bind(listen).await?;
     println!("customer page: http://{}/", listener.local_addr()?);
-    println!("credentials: {}", state.join(shouyin_sim::CREDENTIALS_FILE).display());
+    println!(
+        "credentials: {}",
+        state.join(shouyin_sim::CREDENTIALS_FILE).display()
+    );
     shouyin_sim::run(listener, &state, async {
         let _ = tokio::signal::ctrl_c().await;
     })

@@ -10,7 +10,9 @@
 //! * WeChat Pay: one UTF-8 CSV with a BOM; every data field starts with a
 //!   backtick; the last two lines are the summary header and values.
 //!
-//! Service fees are 0.6% of the amount, rounded half up to the fen.
+//! Service fees are 0.6% of the amount, rounded half up to the fen. In the
+//! Alipay detail the id columns (trade number, order number, refund request
+//! number) end in a tab, as in the real files; readers should trim cells.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -140,6 +142,12 @@ const ALIPAY_SUMMARY_HEADER: [&str; 12] = [
     "实收净额（元）",
 ];
 
+/// Number-like ids carry a trailing tab in the real file, so that a
+/// spreadsheet keeps them as text instead of rounding them to 2.0E+27.
+fn excel_text(id: &str) -> String {
+    format!("{id}\t")
+}
+
 fn store_name(t: &Trade) -> String {
     if t.store_id.is_empty() {
         String::new()
@@ -184,8 +192,8 @@ pub fn alipay_zip(
     for t in &paid {
         let fee = fee_fen(t.amount_fen);
         let row = [
-            t.trade_no.clone(),
-            t.out_trade_no.clone(),
+            excel_text(&t.trade_no),
+            excel_text(&t.out_trade_no),
             "交易".into(),
             t.subject.clone(),
             china_time(t.created_at),
@@ -221,8 +229,8 @@ pub fn alipay_zip(
     for (r, t) in &refunds {
         let fee_back = fee_fen(r.amount_fen);
         let row = [
-            t.trade_no.clone(),
-            t.out_trade_no.clone(),
+            excel_text(&t.trade_no),
+            excel_text(&t.out_trade_no),
             "退款".into(),
             t.subject.clone(),
             china_time(t.created_at),
@@ -242,7 +250,7 @@ pub fn alipay_zip(
             String::new(),
             zero.clone(),
             zero.clone(),
-            r.out_refund_no.clone(),
+            excel_text(&r.out_refund_no),
             format_fen(fee_back),
             zero.clone(),
             r.reason.clone(),
@@ -256,10 +264,17 @@ pub fn alipay_zip(
     }
     detail.push_str(&String::from_utf8_lossy(&rows));
     detail.push_str("#-----------------------------------------业务明细列表结束------------------------------------\r\n");
+    let paid_fen: i64 = paid.iter().map(|t| t.amount_fen).sum();
+    let refunded_fen: i64 = refunds.iter().map(|(r, _)| r.amount_fen).sum();
     detail.push_str(&format!(
-        "#交易合计：{}笔，退款合计：{}笔\r\n",
+        "#交易合计：{}笔，商家实收：{}元，商家优惠：0.00元\r\n",
         paid.len(),
-        refunds.len()
+        format_fen(paid_fen)
+    ));
+    detail.push_str(&format!(
+        "#退款合计：{}笔，商家实收：{}元，商家优惠：0.00元\r\n",
+        refunds.len(),
+        format_fen(-refunded_fen)
     ));
     detail.push_str(&format!("#导出时间：[{}]\r\n", cn_stamp(now)));
 

@@ -278,6 +278,7 @@ tr:last-child td{border-bottom:none}
 .dot{display:inline-block;width:8px;height:8px;border-radius:50%;margin-right:8px;vertical-align:middle}
 .dot.alipay{background:var(--alipay)}
 .dot.wechat{background:var(--wechat)}
+.single{padding-top:28px}
 .single .cards{grid-template-columns:minmax(300px,420px);justify-content:center}
 .back{text-align:center;margin-top:18px}
 a{color:var(--alipay)}

@@ -1713,7 +1713,7 @@ async fn alipay_bill_is_a_zip_of_gbk_csvs_with_the_real_columns() {
     assert_eq!(rows.len(), 3, "two trades and a refund");
     let row = |no: &str, kind: &str| {
         rows.iter()
-            .find(|r| &r[idx("商户订单号")] == no && &r[idx("业务类型")] == kind)
+            .find(|r| r[idx("商户订单号")].trim() == no && &r[idx("业务类型")] == kind)
             .unwrap()
     };
     let t1 = row("ALI_BILL_1", "交易");
@@ -1725,10 +1725,17 @@ async fn alipay_bill_is_a_zip_of_gbk_csvs_with_the_real_columns() {
     let r1 = row("ALI_BILL_1", "退款");
     assert_eq!(
         (&r1[idx("商家实收（元）")], &r1[idx("退款批次号/请求号")]),
-        ("-2.30", "BR1")
+        ("-2.30", "BR1\t")
     );
     assert_eq!(&row("ALI_BILL_2", "交易")[idx("商家实收（元）")], "0.99");
-    assert!(detail.contains("#交易合计：2笔，退款合计：1笔"));
+    assert!(
+        detail.contains("#交易合计：2笔，商家实收：13.29元"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("#退款合计：1笔，商家实收：-2.30元"),
+        "{detail}"
+    );
     let total_line = summary.lines().find(|l| l.starts_with("合计")).unwrap();
     assert!(
         total_line.starts_with("合计,,2,1,13.29,10.99,"),

@@ -1,0 +1,134 @@
+//! `shouyin hq …` and `shouyin bench sync`: thin wrappers over `shouyin_hq`
+//! that the argument parser calls.
+//!
+//! The server derives terminal secrets from a sealing key kept outside the
+//! database (see `shouyin_hq::secret`): `SHOUYIN_HQ_SEAL_KEY` (64 hex
+//! characters) if set, otherwise a key file created on first start — next to
+//! a SQLite database, or `$HOME/.config/shouyin/hq-seal.key` for PostgreSQL.
+//! Every server process sharing one database needs the same key.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use shouyin_core::TerminalId;
+use shouyin_hq::secret::SealKey;
+use shouyin_hq::wire::StoreCode;
+
+/// Environment variable for the admin token when none is given.
+pub const ADMIN_TOKEN_ENV: &str = "SHOUYIN_HQ_ADMIN_TOKEN";
+
+fn seal_key_path(db_url: &str) -> PathBuf {
+    if let Some(path) = db_url
+        .strip_prefix("sqlite://")
+        .or_else(|| db_url.strip_prefix("sqlite:"))
+    {
+        return PathBuf::from(format!("{path}.seal.key"));
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    home.join(".config/shouyin/hq-seal.key")
+}
+
+/// `shouyin hq --listen ADDR --db URL [--admin-token T] [--body-limit N]`:
+/// serve until Ctrl-C.
+pub async fn serve(
+    listen: &str,
+    db_url: &str,
+    admin_token: Option<String>,
+    body_limit: Option<usize>,
+) -> anyhow::Result<()> {
+    let admin_token = admin_token
+        .or_else(|| std::env::var(ADMIN_TOKEN_ENV).ok())
+        .filter(|t| !t.is_empty());
+    let key_path = seal_key_path(db_url);
+    let seal_key = SealKey::from_env_or_file(&key_path)
+        .with_context(|| format!("loading the sealing key ({})", key_path.display()))?;
+    let store = shouyin_hq::open(db_url)
+        .await
+        .with_context(|| format!("opening {}", redact(db_url)))?;
+    let config = shouyin_hq::Config {
+        admin_token,
+        body_limit: body_limit.unwrap_or(shouyin_hq::DEFAULT_BODY_LIMIT),
+        calendar: Default::default(),
+        seal_key,
+    };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, backend = store.backend(), "head office listening");
+    println!(
+        "shouyin hq listening on http://{addr} ({})",
+        store.backend()
+    );
+    let state = shouyin_hq::AppState::new(store, config);
+    shouyin_hq::run(listener, state, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .context("serving")?;
+    Ok(())
+}
+
+/// `shouyin hq enroll-code --db URL --store S`: print a one-time code.
+pub async fn enroll_code(db_url: &str, store: &str) -> anyhow::Result<()> {
+    let store_code = StoreCode::parse(store)?;
+    let db = shouyin_hq::open(db_url)
+        .await
+        .with_context(|| format!("opening {}", redact(db_url)))?;
+    let code = shouyin_hq::issue_enroll_code(db.as_ref(), store_code, chrono::Utc::now()).await?;
+    println!("{code}");
+    eprintln!(
+        "one-time enrolment code for store {store}, valid {} hours",
+        shouyin_hq::ENROLL_CODE_TTL_HOURS
+    );
+    Ok(())
+}
+
+/// `shouyin hq revoke --db URL --terminal ID`.
+pub async fn revoke(db_url: &str, terminal: &str) -> anyhow::Result<()> {
+    let terminal = TerminalId::parse(terminal)?;
+    let db = shouyin_hq::open(db_url)
+        .await
+        .with_context(|| format!("opening {}", redact(db_url)))?;
+    if !shouyin_hq::revoke_terminal(db.as_ref(), terminal.clone(), chrono::Utc::now()).await? {
+        anyhow::bail!("no terminal {terminal} is enrolled");
+    }
+    println!("terminal {terminal} revoked");
+    Ok(())
+}
+
+/// `shouyin bench sync [--events N] [--batch N] [--backend sqlite|postgres]`.
+pub async fn bench(events: u64, batch: usize, backend: Option<&str>) -> anyhow::Result<()> {
+    use shouyin_hq::bench::{Backend, BenchOptions};
+    let backends = match backend {
+        None => vec![Backend::Sqlite, Backend::Postgres],
+        Some("sqlite") => vec![Backend::Sqlite],
+        Some("postgres") => vec![Backend::Postgres],
+        Some(other) => anyhow::bail!("unknown backend '{other}': sqlite or postgres"),
+    };
+    let opts = BenchOptions {
+        events,
+        batch,
+        backends,
+    };
+    for result in shouyin_hq::bench::run(&opts).await? {
+        println!("{result}");
+    }
+    Ok(())
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,172 @@
+//! The head-office page: stores, terminals and today's takings, rendered on
+//! the server as plain HTML (no scripts), labels in Chinese with English.
+
+use std::fmt::Write;
+
+use chrono::{DateTime, Utc};
+
+use crate::wire::{DailyReport, TerminalInfo};
+
+const STYLE: &str = "\
+body{font-family:system-ui,'PingFang SC','Noto Sans CJK SC','Microsoft YaHei',sans-serif;\
+margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1f2933;background:#f7f8fa}\
+h1{font-size:1.5rem;margin-bottom:.25rem}h2{font-size:1.15rem;margin-top:2rem}\
+.sub{color:#616e7c;margin-top:0}\
+table{border-collapse:collapse;width:100%;background:#fff;box-shadow:0 1px 2px rgba(0,0,0,.08)}\
+th,td{padding:.5rem .75rem;border-bottom:1px solid #e4e7eb;text-align:left}\
+th{background:#eef1f4;font-weight:600;font-size:.9rem}\
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}\
+tr.total td{font-weight:700;background:#f0f4f8}\
+.en{color:#7b8794;font-weight:400;font-size:.8em;display:block}\
+.ok{color:#1b873f}.warn{color:#b44d12}.bad{color:#c81e1e}";
+
+/// Escape text for HTML content and attribute values.
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn label(zh: &str, en: &str) -> String {
+    format!("{zh}<span class=\"en\">{en}</span>")
+}
+
+fn time(t: Option<DateTime<Utc>>) -> String {
+    match t {
+        Some(t) => t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        None => "—".to_owned(),
+    }
+}
+
+pub fn login_required() -> axum::response::Html<String> {
+    axum::response::Html(format!(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>收银 总部 Shouyin head office</title>\
+         <style>{STYLE}</style></head><body><h1>需要登录 <span class=\"en\">Sign-in required</span></h1>\
+         <p>请使用管理员令牌作为密码。<span class=\"en\">Use the admin token as the password.</span></p></body></html>"
+    ))
+}
+
+pub fn dashboard(now: DateTime<Utc>, terminals: &[TerminalInfo], report: &DailyReport) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>收银 总部 Shouyin head office</title><style>{STYLE}</style></head><body>\
+         <h1>收银 总部 <span class=\"en\">Shouyin head office</span></h1>\
+         <p class=\"sub\">营业日 Business day {} ({}) · 生成于 generated {}</p>",
+        report.date,
+        esc(&report.timezone),
+        now.format("%Y-%m-%d %H:%M:%S UTC")
+    );
+
+    let _ = write!(
+        h,
+        "<h2>今日营业额 <span class=\"en\">Today's takings</span></h2><table><thead><tr>\
+         <th>{}</th><th class=\"num\">{}</th><th class=\"num\">{}</th><th class=\"num\">{}</th>\
+         <th class=\"num\">{}</th><th class=\"num\">{}</th></tr></thead><tbody>",
+        label("门店", "Store"),
+        label("终端", "Terminals"),
+        label("笔数", "Sales"),
+        label("收款 (元)", "Gross (¥)"),
+        label("退款 (元)", "Refunds (¥)"),
+        label("净额 (元)", "Net (¥)"),
+    );
+    for s in &report.stores {
+        let n = terminals.iter().filter(|t| t.store == s.store).count();
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td class=\"num\">{n}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            esc(s.store.as_str()),
+            s.takings.count,
+            esc(&s.takings.gross),
+            esc(&s.takings.refunds),
+            esc(&s.takings.net)
+        );
+    }
+    let t = &report.total;
+    let _ = write!(
+        h,
+        "<tr class=\"total\"><td>合计 All stores</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+         <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr></tbody></table>",
+        terminals.len(),
+        t.count,
+        esc(&t.gross),
+        esc(&t.refunds),
+        esc(&t.net)
+    );
+    if report.unreadable_events > 0 {
+        let _ = write!(
+            h,
+            "<p class=\"warn\">{} 条收款/退款事件金额无法读取，未计入。<span class=\"en\">{} payment or refund events had no readable amount and are not counted.</span></p>",
+            report.unreadable_events, report.unreadable_events
+        );
+    }
+
+    let _ = write!(
+        h,
+        "<h2>终端 <span class=\"en\">Terminals</span></h2><table><thead><tr>\
+         <th>{}</th><th>{}</th><th>{}</th><th class=\"num\">{}</th><th class=\"num\">{}</th>\
+         <th class=\"num\">{}</th><th>{}</th></tr></thead><tbody>",
+        label("终端", "Terminal"),
+        label("门店", "Store"),
+        label("最后同步", "Last sync"),
+        label("已确认序号", "Acked seq"),
+        label("缺口", "Gap at HQ"),
+        label("未同步", "Backlog"),
+        label("状态", "Status"),
+    );
+    if terminals.is_empty() {
+        h.push_str("<tr><td colspan=\"7\">尚无终端 <span class=\"en\">No terminals enrolled yet</span></td></tr>");
+    }
+    for t in terminals {
+        let gap = t.highest_seq.saturating_sub(t.acked_seq);
+        let backlog = t
+            .outbox_remaining
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "—".to_owned());
+        let status = if t.revoked {
+            "<span class=\"bad\">已撤销 revoked</span>"
+        } else if t.last_sync_at.is_none() {
+            "<span class=\"warn\">未同步 never synced</span>"
+        } else {
+            "<span class=\"ok\">正常 active</span>"
+        };
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td>{status}</td></tr>",
+            esc(t.id.as_str()),
+            esc(t.store.as_str()),
+            time(t.last_sync_at),
+            t.acked_seq,
+            if gap > 0 { format!("<span class=\"warn\">{gap}</span>") } else { "0".into() },
+            esc(&backlog),
+        );
+    }
+    h.push_str("</tbody></table></body></html>");
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::esc;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            esc("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+}

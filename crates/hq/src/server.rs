@@ -1,0 +1,560 @@
+//! The HTTP side: `app()` builds the router, `run()` serves it on a listener
+//! the caller bound until the caller's shutdown future resolves.
+//!
+//! Routes:
+//! - `POST /v1/terminals/enroll` — a one-time code for a terminal id and secret (open)
+//! - `POST /v1/events` — a signed batch of one terminal's events
+//! - `GET /v1/reports/daily`, `GET /v1/terminals`, `GET /v1/terminals/{id}/events`,
+//!   `GET /` — the read side, behind the admin token
+//! - `GET /healthz`, `GET /metrics` — open
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use chrono::{DateTime, NaiveDate, Utc};
+use sha2::{Digest, Sha256};
+use shouyin_core::{BusinessCalendar, TerminalId};
+use tokio::net::TcpListener;
+
+use crate::error::AppError;
+use crate::metrics::Metrics;
+use crate::secret::{enroll_code_hash, new_salt, new_terminal_id, SealKey};
+use crate::store::{EventRow, IngestBatch, Redemption, Store, StoreError};
+use crate::wire::{
+    self, EnrollRequest, EnrollResponse, ErrorCode, EventBatch, EventsAck, StoreCode, TerminalList,
+};
+use crate::{html, report};
+
+/// Default limit on a request body.
+pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024 * 1024;
+
+/// How long the server remembers a nonce: a request is accepted while its
+/// timestamp is within the skew of the server clock, so a nonce first seen
+/// at `t` could be replayed until at most `t + 2 × skew`; a minute more is a
+/// margin.
+const NONCE_MEMORY_SECS: i64 = 2 * wire::MAX_CLOCK_SKEW_SECS + 60;
+
+/// The source of "now"; tests may pass a fixed one.
+pub trait Clock: Send + Sync + fmt::Debug {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Settings fixed at start.
+#[derive(Clone)]
+pub struct Config {
+    /// Bearer token for the read side; `None` closes the read side.
+    pub admin_token: Option<String>,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// Business day of the reports (head office's zone and cut-off).
+    pub calendar: BusinessCalendar,
+    /// Derives terminal secrets; see `crate::secret`.
+    pub seal_key: SealKey,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("body_limit", &self.body_limit)
+            .field("calendar", &self.calendar)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The database; the only place correctness lives.
+    pub store: Arc<dyn Store>,
+    pub config: Arc<Config>,
+    /// Per-process counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, config: Config) -> AppState {
+        AppState {
+            store,
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::default()),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(dashboard))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route(wire::ENROLL_PATH, post(enroll))
+        .route(wire::EVENTS_PATH, post(post_events))
+        .route("/v1/terminals", get(list_terminals))
+        .route("/v1/terminals/{id}/events", get(terminal_events))
+        .route("/v1/reports/daily", get(daily_report))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), track))
+        .layer(DefaultBodyLimit::max(state.config.body_limit))
+        .with_state(state)
+}
+
+/// Serve until `shutdown` resolves.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if state.config.admin_token.is_none() {
+        tracing::warn!("no admin token configured: reports and the dashboard are closed");
+    }
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Latency per route and rejections per reason.
+async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let started = Instant::now();
+    let response = next.run(req).await;
+    state.metrics.observe(&route, started.elapsed());
+    if let Some(code) = response.extensions().get::<ErrorCode>() {
+        state.metrics.rejected(code.as_str());
+    } else if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        state.metrics.rejected(ErrorCode::BodyTooLarge.as_str());
+    }
+    response
+}
+
+async fn not_found() -> AppError {
+    AppError::new(ErrorCode::NotFound, "no such route")
+}
+
+async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok", "backend": state.store.backend()}))
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}
+
+/// Read the body within the configured limit.
+async fn read_body(req: Request, state: &AppState) -> Result<Bytes, AppError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::new(
+                ErrorCode::BodyTooLarge,
+                format!("body larger than {} bytes", state.config.body_limit),
+            )
+        } else {
+            AppError::new(ErrorCode::BadRequest, rejection.body_text())
+        }
+    })
+}
+
+/// Parse JSON, naming the offending field on failure.
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let field = if path == "." { "body".to_owned() } else { path };
+        AppError::bad_field(field.clone(), format!("{field}: {inner}"))
+    })?;
+    de.end()
+        .map_err(|e| AppError::bad_field("body", format!("body: {e}")))?;
+    Ok(value)
+}
+
+async fn enroll(
+    State(state): State<AppState>,
+    req: Request,
+) -> Result<Json<EnrollResponse>, AppError> {
+    let body = read_body(req, &state).await?;
+    let request: EnrollRequest = parse_json(&body)?;
+    let hash = enroll_code_hash(&request.code);
+    let now = state.clock.now();
+    // A fresh id clashes with an existing one about once in billions; the
+    // transaction then leaves the code unspent and we draw again.
+    for _ in 0..8 {
+        let (id, salt) = {
+            let mut rng = rand::thread_rng();
+            (new_terminal_id(&mut rng), new_salt(&mut rng))
+        };
+        let Some(id) = id else { continue };
+        match state
+            .store
+            .redeem_enroll_code(hash.clone(), id.clone(), salt.clone(), now)
+            .await?
+        {
+            Redemption::Enrolled(store) => {
+                let secret = state.config.seal_key.terminal_secret(&id, &salt);
+                state.metrics.enrolled();
+                tracing::info!(terminal = %id, store = %store, "terminal enrolled");
+                return Ok(Json(EnrollResponse {
+                    terminal_id: id,
+                    store,
+                    secret: hex::encode(secret),
+                }));
+            }
+            Redemption::CodeRejected => {
+                return Err(AppError::new(
+                    ErrorCode::BadEnrollCode,
+                    "enrolment code is unknown, already used or expired",
+                ))
+            }
+            Redemption::IdTaken => continue,
+        }
+    }
+    Err(AppError::Store(StoreError::Task(
+        "could not draw an unused terminal id".into(),
+    )))
+}
+
+/// The signature headers, parsed.
+struct AuthHeaders {
+    terminal: TerminalId,
+    timestamp: i64,
+    nonce: String,
+    signature: String,
+}
+
+fn auth_headers(headers: &HeaderMap) -> Result<AuthHeaders, AppError> {
+    let get = |name: &str| -> Result<Option<&str>, AppError> {
+        match headers.get(name) {
+            None => Ok(None),
+            Some(v) => v.to_str().map(Some).map_err(|_| {
+                AppError::new(
+                    ErrorCode::AuthMalformed,
+                    format!("header {name} is not text"),
+                )
+            }),
+        }
+    };
+    let (Some(terminal), Some(timestamp), Some(nonce), Some(signature)) = (
+        get(wire::HEADER_TERMINAL)?,
+        get(wire::HEADER_TIMESTAMP)?,
+        get(wire::HEADER_NONCE)?,
+        get(wire::HEADER_SIGNATURE)?,
+    ) else {
+        return Err(AppError::new(
+            ErrorCode::AuthMissing,
+            "signed request expected: x-shouyin-terminal, -timestamp, -nonce and -signature",
+        ));
+    };
+    let malformed = |what: &str| AppError::new(ErrorCode::AuthMalformed, what.to_owned());
+    let terminal =
+        TerminalId::parse(terminal).map_err(|_| malformed("terminal id is malformed"))?;
+    let timestamp: i64 = timestamp
+        .parse()
+        .map_err(|_| malformed("timestamp is not Unix seconds"))?;
+    if !wire::is_valid_nonce(nonce) {
+        return Err(malformed("nonce must be 16-64 characters of [A-Za-z0-9_-]"));
+    }
+    if signature.len() != 64 || !signature.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(malformed("signature must be 64 hex characters"));
+    }
+    Ok(AuthHeaders {
+        terminal,
+        timestamp,
+        nonce: nonce.to_owned(),
+        signature: signature.to_ascii_lowercase(),
+    })
+}
+
+/// Key used to check signatures of unknown terminals, so that an unknown id
+/// costs the same work as a known one and answers the same.
+fn decoy_secret(state: &AppState, terminal: &TerminalId) -> [u8; 32] {
+    state
+        .config
+        .seal_key
+        .terminal_secret(terminal, "no such terminal")
+}
+
+async fn post_events(State(state): State<AppState>, req: Request) -> Result<Response, AppError> {
+    let now = state.clock.now();
+    let method = req.method().as_str().to_owned();
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| req.uri().path().to_owned());
+    let auth = auth_headers(req.headers())?;
+    if (now.timestamp() - auth.timestamp).abs() > wire::MAX_CLOCK_SKEW_SECS {
+        return Err(AppError::new(
+            ErrorCode::StaleTimestamp,
+            "timestamp is more than five minutes from the server clock",
+        ));
+    }
+    let body = read_body(req, &state).await?;
+    let record = state.store.terminal(auth.terminal.clone()).await?;
+    let secret = match &record {
+        Some(r) => state.config.seal_key.terminal_secret(&r.id, &r.salt),
+        None => decoy_secret(&state, &auth.terminal),
+    };
+    let text = wire::canonical_text(
+        &method,
+        &path,
+        auth.terminal.as_str(),
+        auth.timestamp,
+        &auth.nonce,
+        &body,
+    );
+    let valid = wire::verify_signature(&secret, &text, &auth.signature);
+    let record = match record {
+        Some(r) if valid => r,
+        _ => {
+            return Err(AppError::new(
+                ErrorCode::BadSignature,
+                "signature does not verify",
+            ))
+        }
+    };
+    if record.revoked {
+        return Err(AppError::new(
+            ErrorCode::TerminalRevoked,
+            "this terminal is revoked",
+        ));
+    }
+    let batch: EventBatch = parse_json(&body)?;
+    let mut rows = Vec::with_capacity(batch.events.len());
+    for (i, event) in batch.events.iter().enumerate() {
+        if event.terminal != record.id || event.store != record.store {
+            return Err(AppError::new(
+                ErrorCode::ForeignEvent,
+                format!(
+                    "events[{i}] belongs to terminal {} of store {}, not the signer {} of store {}",
+                    event.terminal, event.store, record.id, record.store
+                ),
+            ));
+        }
+        let row = EventRow::from_event(event).ok_or_else(|| {
+            AppError::bad_field(
+                format!("events[{i}].seq"),
+                format!("events[{i}].seq must be between 1 and {}", i64::MAX),
+            )
+        })?;
+        rows.push(row);
+    }
+    // The nonce is remembered in the batch's own transaction. A replay is
+    // refused there; one whose body is also bad gets the 400 first, which is
+    // harmless because nothing is stored either way.
+    let outcome = state
+        .store
+        .ingest(IngestBatch {
+            terminal: record.id.clone(),
+            nonce: auth.nonce,
+            forget_nonces_before: now - chrono::Duration::seconds(NONCE_MEMORY_SECS),
+            rows,
+            outbox_remaining: batch.outbox_remaining,
+            now,
+        })
+        .await?;
+    state.metrics.batch(
+        outcome.stored,
+        outcome.duplicates,
+        outcome.conflicts.len() as u64,
+    );
+    if !outcome.conflicts.is_empty() {
+        tracing::warn!(terminal = %record.id, conflicts = ?outcome.conflicts, "events resent with different content");
+    }
+    let ack = EventsAck {
+        acked_seq: outcome.acked_seq,
+        highest_seq: outcome.highest_seq,
+        missing_from: outcome.missing.map(|m| m.0),
+        missing_to: outcome.missing.map(|m| m.1),
+        stored: outcome.stored,
+        duplicates: outcome.duplicates,
+        conflicts: outcome.conflicts,
+    };
+    let status = if ack.conflicts.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::CONFLICT
+    };
+    let mut response = (status, Json(ack)).into_response();
+    if status == StatusCode::CONFLICT {
+        state.metrics.rejected("seq_conflict");
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// Equal-time comparison of two secrets of any length (compares digests).
+fn same_secret(a: &str, b: &str) -> bool {
+    let da = Sha256::digest(a.as_bytes());
+    let db = Sha256::digest(b.as_bytes());
+    da.iter()
+        .zip(db.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+/// The admin token from `Authorization: Bearer T` or, for browsers,
+/// `Authorization: Basic base64(any-user:T)`.
+fn admin_ok(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(expected) = state.config.admin_token.as_deref() else {
+        return false;
+    };
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let given = if let Some(token) = value.strip_prefix("Bearer ") {
+        token.trim().to_owned()
+    } else if let Some(b64) = value.strip_prefix("Basic ") {
+        let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64.trim()) else {
+            return false;
+        };
+        let text = String::from_utf8_lossy(&raw);
+        match text.split_once(':') {
+            Some((_, password)) => password.to_owned(),
+            None => return false,
+        }
+    } else {
+        return false;
+    };
+    same_secret(&given, expected)
+}
+
+fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
+    if admin_ok(state, headers) {
+        Ok(())
+    } else {
+        Err(AppError::new(
+            ErrorCode::AdminAuth,
+            "admin token required (Authorization: Bearer …)",
+        ))
+    }
+}
+
+async fn list_terminals(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<TerminalList>, AppError> {
+    require_admin(&state, &headers)?;
+    Ok(Json(TerminalList {
+        terminals: state.store.terminals().await?,
+    }))
+}
+
+fn query_map(
+    query: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
+) -> Result<HashMap<String, String>, AppError> {
+    query
+        .map(|Query(q)| q)
+        .map_err(|e| AppError::bad_field("query", e.body_text()))
+}
+
+async fn terminal_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    query: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<wire::Event>>, AppError> {
+    require_admin(&state, &headers)?;
+    let q = query_map(query)?;
+    let id = TerminalId::parse(&id).map_err(|e| AppError::bad_field("id", e.to_string()))?;
+    let after: u64 = match q.get("after") {
+        Some(v) => v
+            .parse()
+            .map_err(|_| AppError::bad_field("after", "after must be a sequence number"))?,
+        None => 0,
+    };
+    let limit: u32 = match q.get("limit") {
+        Some(v) => v
+            .parse()
+            .ok()
+            .filter(|l| (1..=10_000).contains(l))
+            .ok_or_else(|| AppError::bad_field("limit", "limit must be 1 to 10000"))?,
+        None => 1000,
+    };
+    let rows = state.store.events_of(id, after, limit).await?;
+    let events = rows
+        .iter()
+        .map(EventRow::to_event)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(events))
+}
+
+async fn daily_report(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<wire::DailyReport>, AppError> {
+    require_admin(&state, &headers)?;
+    let q = query_map(query)?;
+    let date = q
+        .get("date")
+        .ok_or_else(|| AppError::bad_field("date", "date=YYYY-MM-DD is required"))?;
+    let date = NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .map_err(|_| AppError::bad_field("date", "date must be YYYY-MM-DD"))?;
+    let store = q
+        .get("store")
+        .map(|s| StoreCode::parse(s))
+        .transpose()
+        .map_err(|e| AppError::bad_field("store", e.to_string()))?;
+    let report = report::daily(state.store.as_ref(), &state.config.calendar, date, store).await?;
+    Ok(Json(report))
+}
+
+async fn dashboard(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    if !admin_ok(&state, &headers) {
+        // Browsers show a login box for Basic; the password is the admin token.
+        let mut response = html::login_required().into_response();
+        *response.status_mut() = StatusCode::UNAUTHORIZED;
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"Shouyin head office\", charset=\"UTF-8\""),
+        );
+        response.extensions_mut().insert(ErrorCode::AdminAuth);
+        return Ok(response);
+    }
+    let now = state.clock.now();
+    let today = state.config.calendar.business_date(now);
+    let terminals = state.store.terminals().await?;
+    let report = report::daily(state.store.as_ref(), &state.config.calendar, today, None).await?;
+    Ok(Html(html::dashboard(now, &terminals, &report)).into_response())
+}

@@ -1,0 +1,384 @@
+//! Storage behind one trait, with two first-class backends: SQLite (one
+//! server, a file) and PostgreSQL (a chain of stores; several server processes
+//! may share one database).
+//!
+//! Every correctness rule lives in the database, never in process memory:
+//! events are unique by `(terminal, seq)` and inserted with `ON CONFLICT DO
+//! NOTHING`, an enrolment code is spent by one conditional `UPDATE`, nonces
+//! are unique by `(terminal, nonce)`, and a terminal's cursor is moved inside
+//! the transaction that stored its events while the terminal row is locked.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sha2::{Digest, Sha256};
+use shouyin_core::TerminalId;
+
+use crate::wire::{Event, StoreCode, TerminalInfo};
+
+pub mod postgres;
+pub mod sqlite;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL '{0}': use sqlite://PATH or postgres://USER@HOST:PORT/DB")]
+    BadUrl(String),
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("the database schema is version {found}, newer than this program's {supported}; refusing to touch it")]
+    IncompatibleVersion { found: i64, supported: i64 },
+    #[error("terminal is revoked")]
+    Revoked,
+    #[error("nonce already used")]
+    ReplayedNonce,
+    #[error("terminal is not enrolled")]
+    UnknownTerminal,
+    #[error("a database task failed: {0}")]
+    Task(String),
+    #[error("stored data is not what this program wrote: {0}")]
+    Corrupt(String),
+}
+
+/// A terminal as authentication needs it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TerminalRecord {
+    pub id: TerminalId,
+    pub store: StoreCode,
+    /// Public per-terminal salt; the secret is derived from it and the
+    /// server's sealing key (see `crate::secret`).
+    pub salt: String,
+    pub revoked: bool,
+}
+
+impl fmt::Debug for TerminalRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TerminalRecord")
+            .field("id", &self.id)
+            .field("store", &self.store)
+            .field("revoked", &self.revoked)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An event ready for a row: normalised text, the instant in milliseconds
+/// for range queries, and a digest of the whole content to tell a repeat
+/// from a conflict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    pub terminal: String,
+    pub seq: i64,
+    pub store: String,
+    pub order_no: String,
+    pub kind: String,
+    /// Canonical JSON (keys sorted), so equal payloads give equal text.
+    pub payload: String,
+    /// RFC 3339 UTC, as `DateTime::to_rfc3339_opts(AutoSi, true)` writes it.
+    pub at: String,
+    pub at_ms: i64,
+    pub digest: String,
+}
+
+impl EventRow {
+    /// `None` if `seq` is 0 or beyond what the database holds.
+    pub fn from_event(event: &Event) -> Option<EventRow> {
+        let seq = i64::try_from(event.seq).ok().filter(|s| *s >= 1)?;
+        let payload = canonical_json(&serde_json::Value::Object(event.payload.clone()));
+        let at = event.at.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+        let digest_input = serde_json::json!([
+            seq,
+            event.order_no,
+            event.kind,
+            payload,
+            at,
+            event.store.as_str(),
+            event.terminal.as_str()
+        ]);
+        let digest = hex::encode(Sha256::digest(digest_input.to_string().as_bytes()));
+        Some(EventRow {
+            terminal: event.terminal.as_str().to_owned(),
+            seq,
+            store: event.store.as_str().to_owned(),
+            order_no: event.order_no.clone(),
+            kind: event.kind.clone(),
+            payload,
+            at,
+            at_ms: event.at.timestamp_millis(),
+            digest,
+        })
+    }
+
+    /// Back to the wire shape.
+    pub fn to_event(&self) -> Result<Event, StoreError> {
+        let corrupt = |what: &str| {
+            StoreError::Corrupt(format!("event {}/{}: {what}", self.terminal, self.seq))
+        };
+        let payload = match serde_json::from_str(&self.payload) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => return Err(corrupt("payload is not a JSON object")),
+        };
+        Ok(Event {
+            seq: u64::try_from(self.seq).map_err(|_| corrupt("negative seq"))?,
+            order_no: self.order_no.clone(),
+            kind: self.kind.clone(),
+            payload,
+            at: DateTime::parse_from_rfc3339(&self.at)
+                .map_err(|_| corrupt("bad time"))?
+                .with_timezone(&Utc),
+            store: StoreCode::parse(&self.store).map_err(|_| corrupt("bad store"))?,
+            terminal: TerminalId::parse(&self.terminal).map_err(|_| corrupt("bad terminal"))?,
+        })
+    }
+}
+
+/// JSON with object keys sorted at every level, whatever order the sender
+/// used and whatever map type serde_json was built with.
+pub fn canonical_json(value: &serde_json::Value) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &serde_json::Value, out: &mut String) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::Value::String(key.clone()).to_string());
+                out.push(':');
+                if let Some(v) = map.get(key) {
+                    write_canonical(v, out);
+                }
+            }
+            out.push('}');
+        }
+        serde_json::Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// One signed request's batch, as `Store::ingest` takes it.
+#[derive(Debug, Clone)]
+pub struct IngestBatch {
+    pub terminal: TerminalId,
+    pub nonce: String,
+    pub forget_nonces_before: DateTime<Utc>,
+    pub rows: Vec<EventRow>,
+    pub outbox_remaining: Option<u64>,
+    pub now: DateTime<Utc>,
+}
+
+/// What storing one batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestOutcome {
+    pub stored: u64,
+    pub duplicates: u64,
+    pub conflicts: Vec<u64>,
+    pub acked_seq: u64,
+    pub highest_seq: u64,
+    /// The first gap after `acked_seq`, inclusive.
+    pub missing: Option<(u64, u64)>,
+}
+
+/// What spending an enrolment code did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redemption {
+    Enrolled(StoreCode),
+    /// Unknown, already spent or expired.
+    CodeRejected,
+    /// The generated terminal id exists; the code stays unspent, so the
+    /// caller tries again with another id.
+    IdTaken,
+}
+
+/// One payment or refund event for the daily report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportRow {
+    pub store: String,
+    pub kind: String,
+    pub payload: String,
+}
+
+/// The operations head office needs from a database.
+pub trait Store: Send + Sync + fmt::Debug {
+    /// `sqlite` or `postgres`, for logs and the benchmark.
+    fn backend(&self) -> &'static str;
+
+    /// Record a one-time enrolment code (only its SHA-256 is kept).
+    fn add_enroll_code(
+        &self,
+        code_hash: String,
+        store: StoreCode,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Spend a code and enrol `terminal` with `salt` in one transaction.
+    fn redeem_enroll_code(
+        &self,
+        code_hash: String,
+        terminal: TerminalId,
+        salt: String,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'_, Result<Redemption, StoreError>>;
+
+    fn terminal(&self, id: TerminalId)
+        -> BoxFuture<'_, Result<Option<TerminalRecord>, StoreError>>;
+
+    /// `false` if no such terminal.
+    fn revoke(&self, id: TerminalId, now: DateTime<Utc>)
+        -> BoxFuture<'_, Result<bool, StoreError>>;
+
+    /// In one transaction: remember the request's nonce (refusing with
+    /// `ReplayedNonce` if this terminal used it before, and forgetting nonces
+    /// first seen before `forget_before`), store a batch of the terminal's
+    /// events at most once each, and move its cursor. Fails with `Revoked`
+    /// if the terminal was revoked meanwhile. Sharing the transaction saves a
+    /// durable commit per batch.
+    fn ingest(&self, batch: IngestBatch) -> BoxFuture<'_, Result<IngestOutcome, StoreError>>;
+
+    fn terminals(&self) -> BoxFuture<'_, Result<Vec<TerminalInfo>, StoreError>>;
+
+    /// Events of the given kinds with `from_ms <= at_ms < to_ms`.
+    fn report_rows(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        kinds: Vec<String>,
+        store: Option<StoreCode>,
+    ) -> BoxFuture<'_, Result<Vec<ReportRow>, StoreError>>;
+
+    /// A terminal's events with `seq > after`, in order, at most `limit`.
+    fn events_of(
+        &self,
+        terminal: TerminalId,
+        after: u64,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<EventRow>, StoreError>>;
+
+    /// Insert rows in one transaction with no checks beyond the keys: the
+    /// floor the sync benchmark compares against.
+    fn bulk_insert_raw(&self, rows: Vec<EventRow>) -> BoxFuture<'_, Result<(), StoreError>>;
+}
+
+/// Open (and migrate) the database at `url`: `sqlite://PATH` or
+/// `postgres://…` / `postgresql://…`.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        if path.is_empty() {
+            return Err(StoreError::BadUrl(url.to_owned()));
+        }
+        let store = sqlite::SqliteStore::open(std::path::Path::new(path)).await?;
+        Ok(Arc::new(store))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = postgres::PgStore::open(url).await?;
+        Ok(Arc::new(store))
+    } else {
+        Err(StoreError::BadUrl(url.to_owned()))
+    }
+}
+
+pub(crate) fn ms_to_time(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+pub(crate) fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+/// After a batch is in, every one of its seqs is stored (new, repeated or
+/// conflicting), so the run after `acked` can first be followed through the
+/// batch itself; the database is then asked only about what lies beyond.
+/// For the usual in-order batch this avoids scanning the batch's rows again.
+pub(crate) fn advance_through_batch(acked: i64, rows: &[EventRow]) -> i64 {
+    let mut seqs: Vec<i64> = rows.iter().map(|r| r.seq).filter(|s| *s > acked).collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    let mut run = acked;
+    for seq in seqs {
+        if seq == run + 1 {
+            run = seq;
+        } else {
+            break;
+        }
+    }
+    run
+}
+
+/// Split a batch's rows after the insert: those not inserted are repeats
+/// when their digest matches the stored one, conflicts otherwise.
+pub(crate) fn classify(
+    not_inserted: &[&EventRow],
+    stored_digest: impl Fn(i64) -> Option<String>,
+) -> (u64, Vec<u64>) {
+    let mut duplicates = 0;
+    let mut conflicts = Vec::new();
+    for row in not_inserted {
+        match stored_digest(row.seq) {
+            Some(d) if d == row.digest => duplicates += 1,
+            _ => conflicts.push(to_u64(row.seq)),
+        }
+    }
+    conflicts.sort_unstable();
+    conflicts.dedup();
+    (duplicates, conflicts)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_level() {
+        let a: serde_json::Value =
+            serde_json::from_str(r#"{"b":1,"a":{"y":[1,{"d":2,"c":3}],"x":"é\"q"}}"#).unwrap();
+        assert_eq!(
+            canonical_json(&a),
+            r#"{"a":{"x":"é\"q","y":[1,{"c":3,"d":2}]},"b":1}"#
+        );
+    }
+
+    #[test]
+    fn digest_ignores_key_order_but_not_content() {
+        let ev = |payload: &str| -> Event {
+            serde_json::from_str(&format!(
+                r#"{{"seq":1,"order_no":"o","kind":"order_paid","payload":{payload},"at":"2026-11-21T09:00:00+08:00","store":"S1","terminal":"T1"}}"#
+            ))
+            .unwrap()
+        };
+        let a = EventRow::from_event(&ev(r#"{"amount_fen":100,"channel":"cash"}"#)).unwrap();
+        let b = EventRow::from_event(&ev(r#"{"channel":"cash","amount_fen":100}"#)).unwrap();
+        let c = EventRow::from_event(&ev(r#"{"channel":"cash","amount_fen":101}"#)).unwrap();
+        assert_eq!(a.digest, b.digest);
+        assert_ne!(a.digest, c.digest);
+        assert_eq!(a.at, "2026-11-21T01:00:00Z");
+        assert_eq!(
+            a.to_event().unwrap(),
+            ev(r#"{"amount_fen":100,"channel":"cash"}"#)
+        );
+    }
+}

@@ -1,0 +1,1509 @@
+//! The head-office server over real HTTP on loopback, against a SQLite file
+//! and a real PostgreSQL cluster: every scenario runs on both backends.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use shouyin_core::TerminalId;
+use shouyin_hq::secret::SealKey;
+use shouyin_hq::store::{self, EventRow, Store};
+use shouyin_hq::testing::{unique_name, PgCluster};
+use shouyin_hq::wire::{self, Event, EventBatch, EventsAck, StoreCode};
+use shouyin_hq::{AppState, Config};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const ADMIN: &str = "admin-token-for-tests";
+
+// ---------------------------------------------------------------- databases
+
+struct TestDb {
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn sqlite_db() -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    TestDb {
+        url: format!("sqlite://{}", dir.path().join("hq.db").display()),
+        _dir: Some(dir),
+    }
+}
+
+async fn pg_db() -> TestDb {
+    let cluster = PgCluster::shared().expect("PostgreSQL must start for these tests");
+    let url = cluster
+        .create_database(&unique_name("hq_test"))
+        .await
+        .expect("create a test database");
+    TestDb { url, _dir: None }
+}
+
+// ------------------------------------------------------------------- server
+
+/// A server on its own runtime, so that killing it stops every task at
+/// once, like a process dying.
+struct TestServer {
+    addr: SocketAddr,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl TestServer {
+    async fn start(url: &str, key: &SealKey, body_limit: usize) -> TestServer {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let url = url.to_owned();
+        let config = Config {
+            admin_token: Some(ADMIN.to_owned()),
+            body_limit,
+            calendar: Default::default(),
+            seal_key: key.clone(),
+        };
+        runtime.spawn(async move {
+            let store = store::open(&url).await.expect("open the store");
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            shouyin_hq::run(
+                listener,
+                AppState::new(store, config),
+                std::future::pending(),
+            )
+            .await
+            .unwrap();
+        });
+        let addr = rx.await.expect("server started");
+        TestServer {
+            addr,
+            runtime: Some(runtime),
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+struct Terminal {
+    id: TerminalId,
+    store: StoreCode,
+    secret: Vec<u8>,
+}
+
+/// One head office under test: a database, its sealing key and a server.
+struct Hq {
+    db: TestDb,
+    key: SealKey,
+    server: TestServer,
+    store: Arc<dyn Store>,
+    http: reqwest::Client,
+    body_limit: usize,
+}
+
+impl Hq {
+    async fn start(db: TestDb) -> Hq {
+        Hq::start_with_limit(db, shouyin_hq::DEFAULT_BODY_LIMIT).await
+    }
+
+    async fn start_with_limit(db: TestDb, body_limit: usize) -> Hq {
+        let key = SealKey::generate(&mut rand::thread_rng());
+        let server = TestServer::start(&db.url, &key, body_limit).await;
+        let store = store::open(&db.url).await.unwrap();
+        Hq {
+            db,
+            key,
+            server,
+            store,
+            http: reqwest::Client::new(),
+            body_limit,
+        }
+    }
+
+    fn base(&self) -> String {
+        format!("http://{}", self.server.addr)
+    }
+
+    /// Kill the server (every task at once) and start a new one on the same database.
+    async fn restart(&mut self) {
+        self.server.kill();
+        self.server = TestServer::start(&self.db.url, &self.key, self.body_limit).await;
+    }
+
+    async fn enroll(&self, store: &str) -> Terminal {
+        let store = StoreCode::parse(store).unwrap();
+        let code = shouyin_hq::issue_enroll_code(self.store.as_ref(), store.clone(), Utc::now())
+            .await
+            .unwrap();
+        let r = self
+            .http
+            .post(format!("{}{}", self.base(), wire::ENROLL_PATH))
+            .json(&json!({ "code": code }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::OK,
+            "enrolment refused: {:?}",
+            r.text().await
+        );
+        let e: wire::EnrollResponse = r.json().await.unwrap();
+        assert_eq!(e.store, store);
+        Terminal {
+            id: e.terminal_id,
+            store,
+            secret: hex::decode(e.secret).unwrap(),
+        }
+    }
+
+    async fn post_signed(&self, t: &Terminal, body: Vec<u8>) -> (StatusCode, Value) {
+        let h = wire::sign_request(
+            &t.secret,
+            &t.id,
+            "POST",
+            wire::EVENTS_PATH,
+            &body,
+            Utc::now(),
+            &wire::new_nonce(&mut rand::thread_rng()),
+        );
+        self.post_with(body, &h.pairs()).await
+    }
+
+    async fn post_with(&self, body: Vec<u8>, headers: &[(&str, &str)]) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}{}", self.base(), wire::EVENTS_PATH))
+            .header("content-type", "application/json")
+            .body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    async fn post_events(&self, t: &Terminal, events: &[Event]) -> (StatusCode, Value) {
+        let batch = EventBatch {
+            events: events.to_vec(),
+            outbox_remaining: None,
+        };
+        self.post_signed(t, serde_json::to_vec(&batch).unwrap())
+            .await
+    }
+
+    async fn ack(&self, t: &Terminal, events: &[Event]) -> EventsAck {
+        let (status, body) = self.post_events(t, events).await;
+        assert_eq!(status, StatusCode::OK, "batch refused: {body}");
+        serde_json::from_value(body).unwrap()
+    }
+
+    async fn admin_get(&self, path: &str) -> (StatusCode, String) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base()))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.text().await.unwrap())
+    }
+
+    async fn stored(&self, t: &Terminal) -> Vec<Event> {
+        let mut out = Vec::new();
+        loop {
+            let after = out.last().map(|e: &Event| e.seq).unwrap_or(0);
+            let rows = self
+                .store
+                .events_of(t.id.clone(), after, 10_000)
+                .await
+                .unwrap();
+            if rows.is_empty() {
+                return out;
+            }
+            out.extend(rows.iter().map(|r| r.to_event().unwrap()));
+        }
+    }
+}
+
+fn events(t: &Terminal, seqs: std::ops::RangeInclusive<u64>) -> Vec<Event> {
+    let start = Utc.with_ymd_and_hms(2026, 11, 20, 1, 0, 0).unwrap();
+    seqs.map(|seq| {
+        let order = seq.div_ceil(2);
+        let (kind, payload) = if seq % 2 == 1 {
+            (
+                "order_created",
+                json!({"amount_fen": 100 * order, "channel": "cash"}),
+            )
+        } else {
+            (
+                "order_paid",
+                json!({"amount_fen": 100 * order, "channel": "alipay"}),
+            )
+        };
+        Event {
+            seq,
+            order_no: format!("{}_{order:06}", t.id),
+            kind: kind.into(),
+            payload: payload.as_object().unwrap().clone(),
+            at: start + chrono::Duration::seconds(seq as i64 * 10),
+            store: t.store.clone(),
+            terminal: t.id.clone(),
+        }
+    })
+    .collect()
+}
+
+fn code_of(body: &Value) -> &str {
+    body["code"].as_str().unwrap_or("<no code>")
+}
+
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::sqlite_db().await).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(super::pg_db().await).await
+            }
+        }
+    )*};
+}
+
+both_backends!(
+    enrolment_code_is_single_use,
+    same_batch_twice_is_stored_once,
+    out_of_order_batches_and_gaps,
+    different_content_for_a_stored_seq_is_a_conflict,
+    week_offline_backlog_arrives,
+    server_killed_mid_batch_and_restarted,
+    connections_dropped_by_a_proxy,
+    two_servers_share_one_database,
+    unsigned_requests_are_refused,
+    tampered_body_is_refused,
+    unknown_terminal_looks_like_bad_signature,
+    replayed_nonce_is_refused,
+    stale_timestamp_is_refused,
+    cross_terminal_events_are_refused,
+    revoked_terminal_is_refused,
+    daily_report_and_read_side,
+    bad_input_is_a_clean_4xx,
+    random_requests_never_5xx,
+);
+
+// ------------------------------------------------------------------ enrolment
+
+async fn enrolment_code_is_single_use(db: TestDb) {
+    let hq = Hq::start(db).await;
+    let code = shouyin_hq::issue_enroll_code(
+        hq.store.as_ref(),
+        StoreCode::parse("SH01").unwrap(),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    // Eight terminals race for one code: exactly one wins.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let http = hq.http.clone();
+        let url = format!("{}{}", hq.base(), wire::ENROLL_PATH);
+        let code = code.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = http
+                .post(url)
+                .json(&json!({ "code": code }))
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.text().await.unwrap())
+        }));
+    }
+    let mut won = Vec::new();
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        if status == StatusCode::OK {
+            won.push(body);
+        } else {
+            assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+            assert!(body.contains("bad_enroll_code"), "{body}");
+        }
+    }
+    assert_eq!(won.len(), 1, "one enrolment per code, got {won:?}");
+    let e: wire::EnrollResponse = serde_json::from_str(&won[0]).unwrap();
+    assert_eq!(e.store.as_str(), "SH01");
+    assert_eq!(e.secret.len(), 64);
+    // Later, with different spelling of the same code: still spent.
+    let r = hq
+        .http
+        .post(format!("{}{}", hq.base(), wire::ENROLL_PATH))
+        .json(&json!({ "code": code.to_lowercase() }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // A made-up code is refused the same way.
+    let r = hq
+        .http
+        .post(format!("{}{}", hq.base(), wire::ENROLL_PATH))
+        .json(&json!({ "code": "AAAAA-BBBBB-CCCCC-DDDDD" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // The secret works: a signed empty batch is accepted.
+    let t = Terminal {
+        id: e.terminal_id.clone(),
+        store: e.store.clone(),
+        secret: hex::decode(&e.secret).unwrap(),
+    };
+    assert_eq!(hq.ack(&t, &[]).await.acked_seq, 0);
+    let (_, list) = hq.admin_get("/v1/terminals").await;
+    let list: wire::TerminalList = serde_json::from_str(&list).unwrap();
+    assert_eq!(list.terminals.len(), 1);
+    assert_eq!(list.terminals[0].id, e.terminal_id);
+    // The database never holds the secret.
+    assert!(!hq.db.url.contains(&e.secret));
+}
+
+// -------------------------------------------------------------- exactly once
+
+async fn same_batch_twice_is_stored_once(db: TestDb) {
+    let hq = Hq::start(db).await;
+    let t = hq.enroll("SH01").await;
+    let batch = events(&t, 1..=10);
+    let first = hq.ack(&t, &batch).await;
+    assert_eq!(
+        (first.stored, first.duplicates, first.acked_seq),
+        (10, 0, 10)
+    );
+    let second = hq.ack(&t, &batch).await;
+    assert_eq!(
+        (second.stored, second.duplicates, second.acked_seq),
+        (0, 10, 10)
+    );
+    assert_eq!(hq.stored(&t).await, batch);
+    // The same content with keys in another order is the same event.
+    let body = serde_json::to_string(&EventBatch {
+        events: batch[..1].to_vec(),
+        outbox_remaining: None,
+    })
+    .unwrap()
+    .replace(
+        r#"{"amount_fen":100,"channel":"cash"}"#,
+        r#"{"channel":"cash","amount_fen":100}"#,
+    );
+    let (status, v) = hq.post_signed(&t, body.into_bytes()).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["duplicates"], 1);
+}
+
+async fn out_of_order_batches_and_gaps(db: TestDb) {
+    let hq = Hq::start(db).await;
+    let t = hq.enroll("SH01").await;
+    let all = events(&t, 1..=30);
+    let a = hq.ack(&t, &all[20..30]).await;
+    assert_eq!(a.acked_seq, 0);
+    assert_eq!(
+        (a.missing_from, a.missing_to, a.highest_seq),
+        (Some(1), Some(20), 30)
+    );
+    let a = hq.ack(&t, &all[0..5]).await;
+    assert_eq!(
+        (a.acked_seq, a.missing_from, a.missing_to),
+        (5, Some(6), Some(20))
+    );
+    // A batch in reverse order with a repeat inside it.
+    let mut mixed: Vec<Event> = all[5..15].iter().rev().cloned().collect();
+    mixed.push(all[7].clone());
+    let a = hq.ack(&t, &mixed).await;
+    assert_eq!((a.stored, a.duplicates), (10, 1));
+    assert_eq!(
+        (a.acked_seq, a.missing_from, a.missing_to),
+        (15, Some(16), Some(20))
+    );
+    let a = hq.ack(&t, &all[15..20]).await;
+    assert_eq!((a.acked_seq, a.missing_from, a.highest_seq), (30, None, 30));
+    assert_eq!(hq.stored(&t).await, all);
+}
+
+async fn different_content_for_a_stored_seq_is_a_conflict(db: TestDb) {
+    let hq = Hq::start(db).await;
+    let t = hq.enroll("SH01").await;
+    let original = events(&t, 1..=3);
+    hq.ack(&t, &original).await;
+    let mut changed = original.clone();
+    changed[1]
+        .payload
+        .insert("amount_fen".into(), json!(999_999));
+    changed.extend(events(&t, 4..=4));
+    let (status, body) = hq.post_events(&t, &changed).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let ack: EventsAck = serde_json::from_value(body).unwrap();
+    assert_eq!(ack.conflicts, vec![2]);
+    assert_eq!((ack.stored, ack.duplicates, ack.acked_seq), (1, 2, 4));
+    let stored = hq.stored(&t).await;
+    assert_eq!(
+        stored[1], original[1],
+        "a conflicting repeat must not overwrite"
+    );
+    let (_, metrics) = hq.admin_get("/metrics").await;
+    assert!(
+        metrics.contains("shouyin_hq_events_conflict_total 1"),
+        "{metrics}"
+    );
+}
+
+async fn week_offline_backlog_arrives(db: TestDb) {
+    let hq = Hq::start(db).await;
+    let t = hq.enroll("SH01").await;
+    let backlog = events(&t, 1..=30_000);
+    let mut remaining = backlog.len() as u64;
+    let mut acked = 0;
+    for chunk in backlog.chunks(1_000) {
+        remaining -= chunk.len() as u64;
+        let body = serde_json::to_vec(&EventBatch {
+            events: chunk.to_vec(),
+            outbox_remaining: Some(remaining),
+        })
+        .unwrap();
+        let (status, v) = hq.post_signed(&t, body).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert!(
+            v["acked_seq"].as_u64().unwrap() > acked,
+            "cursor moves forward"
+        );
+        acked = v["acked_seq"].as_u64().unwrap();
+    }
+    assert_eq!(acked, 30_000);
+    let stored = hq.stored(&t).await;
+    assert_eq!(stored.len(), 30_000);
+    assert!(stored == backlog, "stored events differ from the backlog");
+    let (_, list) = hq.admin_get("/v1/terminals").await;
+    let list: wire::TerminalList = serde_json::from_str(&list).unwrap();
+    assert_eq!(list.terminals[0].acked_seq, 30_000);
+    assert_eq!(list.terminals[0].outbox_remaining, Some(0));
+    assert!(list.terminals[0].last_sync_at.is_some());
+}
+
+// ---------------------------------------------------------------- failures
+
+async fn server_killed_mid_batch_and_restarted(db: TestDb) {
+    let mut hq = Hq::start(db).await;
+    let t = hq.enroll("SH01").await;
+    let all = events(&t, 1..=20_000);
+    // Kill the server at different moments while a 5,000-event batch is in
+    // flight, restarting it on the same database each time.
+    for (round, delay_ms) in [2u64, 25, 80, 200].into_iter().enumerate() {
+        let chunk = all[round * 5_000..(round + 1) * 5_000].to_vec();
+        let body = serde_json::to_vec(&EventBatch {
+            events: chunk,
+            outbox_remaining: None,
+        })
+        .unwrap();
+        let h = wire::sign_request(
+            &t.secret,
+            &t.id,
+            "POST",
+            wire::EVENTS_PATH,
+            &body,
+            Utc::now(),
+            &wire::new_nonce(&mut rand::thread_rng()),
+        );
+        let mut req = hq
+            .http
+            .post(format!("{}{}", hq.base(), wire::EVENTS_PATH))
+            .body(body);
+        for (k, v) in h.pairs() {
+            req = req.header(k, v);
+        }
+        let in_flight = tokio::spawn(req.send());
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        hq.restart().await;
+        let _ = in_flight.await.unwrap();
+    }
+    // And once with only half of the body sent when the server dies.
+    let body = serde_json::to_vec(&EventBatch {
+        events: all[..5_000].to_vec(),
+        outbox_remaining: None,
+    })
+    .unwrap();
+    let h = wire::sign_request(
+        &t.secret,
+        &t.id,
+        "POST",
+        wire::EVENTS_PATH,
+        &body,
+        Utc::now(),
+        &wire::new_nonce(&mut rand::thread_rng()),
+    );
+    let mut raw = TcpStream::connect(hq.server.addr).await.unwrap();
+    let mut head = format!(
+        "POST {} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+        wire::EVENTS_PATH,
+        hq.server.addr,
+        body.len()
+    );
+    for (k, v) in h.pairs() {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    raw.write_all(head.as_bytes()).await.unwrap();
+    raw.write_all(&body[..body.len() / 2]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    hq.restart().await;
+    drop(raw);
+
+    // The terminal resends everything after what head office acknowledged.
+    let (_, list) = hq.admin_get("/v1/terminals").await;
+    let list: wire::TerminalList = serde_json::from_str(&list).unwrap();
+    let mut acked = list.terminals[0].acked_seq;
+    while acked < 20_000 {
+        let from = acked as usize;
+        let to = (from + 5_000).min(all.len());
+        let a = hq.ack(&t, &all[from..to]).await;
+        assert!(a.conflicts.is_empty());
+        assert!(
+            a.acked_seq >= to as u64,
+            "after resending up to {to}, acked is {}",
+            a.acked_seq
+        );
+        acked = a.acked_seq;
+    }
+    let stored = hq.stored(&t).await;
+    assert_eq!(stored.len(), all.len(), "each event stored once");
+    assert!(
+        stored == all,
+        "stored events are exactly the terminal's, in order"
+    );
+}
+
+/// What the proxy does to one connection.
+#[derive(Clone, Copy, Debug)]
+enum Cut {
+    Pass,
+    /// Close both sides after this many request bytes went up.
+    Request(usize),
+    /// Forward the whole request, then close after this many response bytes.
+    Response(usize),
+}
+
+/// A TCP proxy that drops connections according to a plan, one cut per
+/// accepted connection (then passes everything once the plan runs out).
+async fn start_proxy(upstream: SocketAddr, plan: Vec<Cut>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let plan = Arc::new(Mutex::new(VecDeque::from(plan)));
+    tokio::spawn(async move {
+        loop {
+            let Ok((client, _)) = listener.accept().await else {
+                return;
+            };
+            let cut = plan.lock().unwrap().pop_front().unwrap_or(Cut::Pass);
+            tokio::spawn(async move {
+                let Ok(server) = TcpStream::connect(upstream).await else {
+                    return;
+                };
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let (up_limit, down_limit) = match cut {
+                    Cut::Pass => (usize::MAX, usize::MAX),
+                    Cut::Request(n) => (n, usize::MAX),
+                    Cut::Response(n) => (usize::MAX, n),
+                };
+                let up = async move {
+                    let mut buf = vec![0u8; 16 * 1024];
+                    let mut sent = 0usize;
+                    loop {
+                        let n = match cr.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n,
+                        };
+                        let n = n.min(up_limit - sent);
+                        if sw.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                        sent += n;
+                        if sent >= up_limit {
+                            return;
+                        }
+                    }
+                };
+                let down = async move {
+                    let mut buf = vec![0u8; 16 * 1024];
+                    let mut sent = 0usize;
+                    loop {
+                        let n = match sr.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n,
+                        };
+                        let n = n.min(down_limit - sent);
+                        if cw.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                        sent += n;
+                        if sent >= down_limit {
+                            return;
+                        }
+                    }
+                };
+                // Whichever side ends first, both sockets are dropped.
+                tokio::select! { _ = up => {}, _ = down => {} }
+            });
+        }
+    });
+    addr
+}
+
+async fn connections_dropped_by_a_proxy(db: TestDb) {
+    let hq = Hq::start(db).await;
+    let t = hq.enroll("SH01").await;
+    let all = events(&t, 1..=6_000);
+    let mut plan = Vec::new();
+    for i in 0..40usize {
+        plan.push(match i % 4 {
+            0 => Cut::Request(300 + i * 1_237),
+            1 => Cut::Response(0),
+            2 => Cut::Response(20),
+            _ => Cut::Pass,
+        });
+    }
+    let proxy = start_proxy(hq.server.addr, plan).await;
+    // No pooling: every attempt is a new connection through the proxy.
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let mut acked = 0u64;
+    let mut attempts = 0;
+    let mut failures = 0;
+    while acked < all.len() as u64 {
+        attempts += 1;
+        assert!(attempts < 200, "no progress through the proxy");
+        let from = acked as usize;
+        let to = (from + 500).min(all.len());
+        let body = serde_json::to_vec(&EventBatch {
+            events: all[from..to].to_vec(),
+            outbox_remaining: None,
+        })
+        .unwrap();
+        let h = wire::sign_request(
+            &t.secret,
+            &t.id,
+            "POST",
+            wire::EVENTS_PATH,
+            &body,
+            Utc::now(),
+            &wire::new_nonce(&mut rand::thread_rng()),
+        );
+        let mut req = http
+            .post(format!("http://{proxy}{}", wire::EVENTS_PATH))
+            .body(body);
+        for (k, v) in h.pairs() {
+            req = req.header(k, v);
+        }
+        let result = async {
+            req.send()
+                .await?
+                .error_for_status()?
+                .json::<EventsAck>()
+                .await
+        }
+        .await;
+        match result {
+            Ok(a) => {
+                assert!(a.conflicts.is_empty());
+                acked = a.acked_seq;
+            }
+            Err(_) => failures += 1,
+        }
+    }
+    assert!(
+        failures >= 20,
+        "the proxy should have broken many attempts, broke {failures}"
+    );
+    let stored = hq.stored(&t).await;
+    assert!(
+        stored == all,
+        "every event once, in order, despite {failures} broken connections"
+    );
+}
+
+async fn two_servers_share_one_database(db: TestDb) {
+    let hq = Hq::start(db).await;
+    // A second server process on the same database and sealing key.
+    let other = TestServer::start(&hq.db.url, &hq.key, shouyin_hq::DEFAULT_BODY_LIMIT).await;
+    let t = hq.enroll("SH01").await;
+    let all = events(&t, 1..=8_000);
+    // Sixteen batches at once, out of order, spread over both servers.
+    let mut tasks = Vec::new();
+    for (i, chunk) in all.chunks(500).enumerate().rev() {
+        let addr = if i % 2 == 0 {
+            hq.server.addr
+        } else {
+            other.addr
+        };
+        let body = serde_json::to_vec(&EventBatch {
+            events: chunk.to_vec(),
+            outbox_remaining: None,
+        })
+        .unwrap();
+        let h = wire::sign_request(
+            &t.secret,
+            &t.id,
+            "POST",
+            wire::EVENTS_PATH,
+            &body,
+            Utc::now(),
+            &wire::new_nonce(&mut rand::thread_rng()),
+        );
+        let mut req = hq
+            .http
+            .post(format!("http://{addr}{}", wire::EVENTS_PATH))
+            .body(body);
+        for (k, v) in h.pairs() {
+            req = req.header(k, v);
+        }
+        tasks.push(tokio::spawn(async move {
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            r.json::<EventsAck>().await.unwrap()
+        }));
+    }
+    let mut best = 0;
+    for task in tasks {
+        best = best.max(task.await.unwrap().acked_seq);
+    }
+    assert_eq!(best, 8_000, "the last batch to commit sees every other one");
+    assert!(hq.stored(&t).await == all);
+    // A nonce used at one server is refused at the other.
+    let body = b"{\"events\":[]}".to_vec();
+    let h = wire::sign_request(
+        &t.secret,
+        &t.id,
+        "POST",
+        wire::EVENTS_PATH,
+        &body,
+        Utc::now(),
+        &wire::new_nonce(&mut rand::thread_rng()),
+    );
+    let (status, _) = hq.post_with(body.clone(), &h.pairs()).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut req = hq
+        .http
+        .post(format!("http://{}{}", other.addr, wire::EVENTS_PATH))
+        .body(body);
+    for (k, v) in h.pairs() {
+        req = req.header(k, v);
+    }
+    let r = req.send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.text().await.unwrap().contains("replayed_nonce"));
+}
+
+// ---------------------------------------------------------------- security
+
+async fn unsigned_requests_are_refused(db: TestDb) {
+    let hq = Hq::start(db).await;
+    let t = hq.enroll("SH01").await;
+    let body = serde_json::to_vec(&EventBatch {
+        events: events(&t, 1..=1),
+        outbox_remaining: None,
+    })
+    .unwrap();
+    let (status, v) = hq.post_with(body.clone(), &[]).await;
+    assert_eq!(
+        (status, code_of(&v)),
+        (StatusCode::UNAUTHORIZED, "auth_missing")
+    );
+    let h = wire::sign_request(
+        &t.secret,
+        &t.id,
+        "POST",
+        wire::EVENTS_PATH,
+        &body,
+        Utc::now(),
+        &wire::new_nonce(&mut rand::thread_rng()),
+    );
+    let mut pairs = h.pairs().to_vec();
+    pairs.retain(|(k, _)| *k != wire::HEADER_SIGNATURE);
+    let (status, v) = hq.post_with(body.clone(), &pairs).await;
+    assert_eq!(
+        (status, code_of(&v)),
+        (StatusCode::UNAUTHORIZED, "auth_missing")
+    );
+    let mut pairs = h.pairs().to_vec();
+    pairs[1] = (wire::HEADER_TIMESTAMP, "yesterday");
+    let (status, v) = hq.post_with(body.clone(), &pairs).await;
+    assert_eq!(
+        (status, code_of(&v)),
+        (StatusCode::UNAUTHORIZED, "auth_malformed")
+    );
+    let mut pairs = h.pairs().to_vec();
+    pairs[3] = (wire::HEADER_SIGNATURE, "not-hex");
+    let (status, v) = hq.post_with(body, &pairs).await;
+    assert_eq!(
+        (status, code_of(&v)),
+        (StatusCode::UNAUTHORIZED, "auth_malformed")
+    );
+    assert!(hq.stored(&t).await.is_empty());
+}
+
+async fn tampered_body_is_refused(db: TestDb) {
+    let hq = Hq::start(db).await;
+    let t = hq.enroll("SH01").await;
+    let body = serde_json::to_vec(&EventBatch {
+        events: events(&t, 1..=2),
+        outbox_remaining: None,
+    })
+    .unwrap();
+    let h = wire::sign_request(
+        &t.secret,
+        &t.id,
+        "POST",
+        wire::EVENTS_PATH,
+        &body,
+        Utc::now(),
+        &wire::new_nonce(&mut rand::thread_rng()),
+    );
+    let original = String::from_utf8(body).unwrap();
+    let tampered = original.replacen("\"amount_fen\":100", "\"amount_fen\":10000", 1);
+    assert_ne!(tampered, original);
+    let (status, v) = hq.post_with(tampered.into_bytes(), &h.pairs()).await;
+    assert_eq!(
+        (status, code_of(&v)),
+        (StatusCode::UNAUTHORIZED, "bad_signature")
+    );
+    // Signed with the wrong secret.
+    let wrong = Terminal {
+        id: t.id.clone(),
+        store: t.store.clone(),
+        secret: vec![7; 32],
+    };
+    let (status, v) = hq.post_events(&wrong, &events(&t, 1..=1)).await;
+    assert_eq!(
+        (status, code_of(&v)),
+        (StatusCode::UNAUTHORIZED, "bad_signature")
+    );
+    assert!(hq.stored(&t).await.is_empty());
+    let (_, metrics) = hq.admin_get("/metrics").await;
+    assert!(
+        metrics.contains("shouyin_hq_rejections_total{reason=\"bad_signature\"} 2"),
+        "{metrics}"
+    );
+}
+
+async fn unknown_terminal_looks_like_bad_signature(db: TestDb) {
+    let hq = Hq::start(db).await;
+    let t = hq.enroll("SH01").await;
+    let wrong_sig = Terminal {
+        id: t.id.clone(),
+        store: t.store.clone(),
+        secret: vec![1; 32],
+    };
+    let ghost = Terminal {
+        id: TerminalId::parse("TNOBODY1").unwrap(),
+        store: t.store.clone(),
+        secret: vec![1; 32],
+    };
+    let (s1, b1) = hq.post_events(&wrong_sig, &[]).await;
+    let (s2, b2) = hq.post_events(&ghost, &[]).await;
+    assert_eq!(s1, s2);
+    assert_eq!(
+        b1, b2,
+        "an unknown terminal and a bad signature must answer alike"
+    );
+    assert_eq!(code_of(&b1), "bad_signature");
+}
+
+async fn replayed_nonce_is_refused(db: TestDb) {
+    let hq = Hq::start(db).await;
+    let t = hq.enroll("SH01").await;
+    let body = serde_json::to_vec(&EventBatch {
+        events: events(&t, 1..=2),
+        outbox_remaining: None,
+    })
+    .unwrap();
+    let h = wire::sign_request(
+        &t.secret,
+        &t.id,
+        "POST",
+        wire::EVENTS_PATH,
+        &body,
+        Utc::now(),
+        &wire::new_nonce(&mut rand::thread_rng()),
+    );
+    let (status, _) = hq.post_with(body.clone(), &h.pairs()).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, v) = hq.post_with(body.clone(), &h.pairs()).await;
+    assert_eq!(
+        (status, code_of(&v)),
+        (StatusCode::UNAUTHORIZED, "replayed_nonce")
+    );
+    // The nonce lives in the database: a restarted server still refuses it.
+    let mut hq = hq;
+    hq.restart().await;
+    let (status, v) = hq.post_with(body, &h.pairs()).await;
+    assert_eq!(
+        (status, code_of(&v)),
+        (StatusCode::UNAUTHORIZED, "replayed_nonce")
+    );
+}
+
+async fn stale_timestamp_is_refused(db: TestDb) {
+    let hq = Hq::start(db).await;
+    let t = hq.enroll("SH01").await;
+    let body = serde_json::to_vec(&EventBatch {
+        events: events(&t, 1..=1),
+        outbox_remaining: None,
+    })
+    .unwrap();
+    for skew in [-301i64, 301, -3600] {
+        let at = Utc::now() + chrono::Duration::seconds(skew);
+        let h = wire::sign_request(
+            &t.secret,
+            &t.id,
+            "POST",
+            wire::EVENTS_PATH,
+            &body,
+            at,
+            &wire::new_nonce(&mut rand::thread_rng()),
+        );
+        let (status, v) = hq.post_with(body.clone(), &h.pairs()).await;
+        assert_eq!(
+            (status, code_of(&v)),
+            (StatusCode::UNAUTHORIZED, "stale_timestamp"),
+            "skew {skew}"
+        );
+    }
+    let at = Utc::now() - chrono::Duration::seconds(240);
+    let h = wire::sign_request(
+        &t.secret,
+        &t.id,
+        "POST",
+        wire::EVENTS_PATH,
+        &body,
+        at,
+        &wire::new_nonce(&mut rand::thread_rng()),
+    );
+    let (status, _) = hq.post_with(body, &h.pairs()).await;
+    assert_eq!(status, StatusCode::OK, "four minutes of skew is accepted");
+}
+
+async fn cross_terminal_events_are_refused(db: TestDb) {
+    let hq = Hq::start(db).await;
+    let a = hq.enroll("SH01").await;
+    let b = hq.enroll("SH01").await;
+    let other_store = hq.enroll("BJ02").await;
+    // A writes events that claim to be B's.
+    let (status, v) = hq.post_events(&a, &events(&b, 1..=2)).await;
+    assert_eq!(
+        (status, code_of(&v)),
+        (StatusCode::FORBIDDEN, "foreign_event")
+    );
+    // A writes its own terminal id with another store.
+    let mut ev = events(&a, 1..=1);
+    ev[0].store = other_store.store.clone();
+    let (status, v) = hq.post_events(&a, &ev).await;
+    assert_eq!(
+        (status, code_of(&v)),
+        (StatusCode::FORBIDDEN, "foreign_event")
+    );
+    assert!(hq.stored(&a).await.is_empty());
+    assert!(hq.stored(&b).await.is_empty());
+}
+
+async fn revoked_terminal_is_refused(db: TestDb) {
+    let hq = Hq::start(db).await;
+    let t = hq.enroll("SH01").await;
+    hq.ack(&t, &events(&t, 1..=2)).await;
+    assert!(
+        shouyin_hq::revoke_terminal(hq.store.as_ref(), t.id.clone(), Utc::now())
+            .await
+            .unwrap()
+    );
+    let (status, v) = hq.post_events(&t, &events(&t, 3..=4)).await;
+    assert_eq!(
+        (status, code_of(&v)),
+        (StatusCode::FORBIDDEN, "terminal_revoked")
+    );
+    assert_eq!(hq.stored(&t).await.len(), 2);
+    assert!(!shouyin_hq::revoke_terminal(
+        hq.store.as_ref(),
+        TerminalId::parse("TNONE").unwrap(),
+        Utc::now()
+    )
+    .await
+    .unwrap());
+    let (_, list) = hq.admin_get("/v1/terminals").await;
+    assert!(list.contains("\"revoked\":true"), "{list}");
+}
+
+// ---------------------------------------------------------------- read side
+
+fn sale(t: &Terminal, seq: u64, kind: &str, payload: Value, at: &str) -> Event {
+    Event {
+        seq,
+        order_no: format!("{}_{seq:06}", t.id),
+        kind: kind.into(),
+        payload: payload.as_object().unwrap().clone(),
+        at: chrono::DateTime::parse_from_rfc3339(at)
+            .unwrap()
+            .with_timezone(&Utc),
+        store: t.store.clone(),
+        terminal: t.id.clone(),
+    }
+}
+
+async fn daily_report_and_read_side(db: TestDb) {
+    let hq = Hq::start(db).await;
+    let sh = hq.enroll("SH01").await;
+    let bj = hq.enroll("BJ02").await;
+    let _idle = hq.enroll("GZ03").await;
+    // Business day 2026-11-21 in Asia/Shanghai, cut-off 00:00.
+    hq.ack(
+        &sh,
+        &[
+            sale(
+                &sh,
+                1,
+                "order_created",
+                json!({"amount_fen": 1230}),
+                "2026-11-21T01:00:00Z",
+            ),
+            sale(
+                &sh,
+                2,
+                "order_paid",
+                json!({"amount_fen": 1230, "channel": "cash"}),
+                "2026-11-21T01:00:05Z",
+            ),
+            sale(
+                &sh,
+                3,
+                "order_paid",
+                json!({"amount_fen": 770, "channel": "alipay"}),
+                "2026-11-21T15:59:59Z",
+            ),
+            sale(
+                &sh,
+                4,
+                "refund_succeeded",
+                json!({"refund_fen": 200}),
+                "2026-11-21T03:00:00Z",
+            ),
+            sale(
+                &sh,
+                5,
+                "drawer_opened",
+                json!({"by": "C01"}),
+                "2026-11-21T03:00:00Z",
+            ),
+            // 00:00:01 Beijing on the 22nd: the next day.
+            sale(
+                &sh,
+                6,
+                "order_paid",
+                json!({"amount_fen": 99999}),
+                "2026-11-21T16:00:01Z",
+            ),
+            sale(
+                &sh,
+                7,
+                "order_paid",
+                json!({"channel": "cash"}),
+                "2026-11-21T05:00:00Z",
+            ),
+        ],
+    )
+    .await;
+    hq.ack(
+        &bj,
+        &[sale(
+            &bj,
+            1,
+            "order_paid",
+            json!({"amount_fen": 5000, "channel": "wechat"}),
+            "2026-11-21T02:00:00+08:00",
+        )],
+    )
+    .await;
+
+    let (status, body) = hq.admin_get("/v1/reports/daily?date=2026-11-21").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let r: wire::DailyReport = serde_json::from_str(&body).unwrap();
+    let by = |s: &str| {
+        r.stores
+            .iter()
+            .find(|x| x.store.as_str() == s)
+            .unwrap()
+            .takings
+            .clone()
+    };
+    let shs = by("SH01");
+    assert_eq!(
+        (shs.count, shs.gross_fen, shs.refunds_fen, shs.net_fen),
+        (2, 2000, 200, 1800)
+    );
+    assert_eq!(
+        (shs.gross.as_str(), shs.refunds.as_str(), shs.net.as_str()),
+        ("20.00", "2.00", "18.00")
+    );
+    assert_eq!(by("BJ02").gross_fen, 5000);
+    assert_eq!(by("GZ03").count, 0);
+    assert_eq!(
+        (r.total.count, r.total.net_fen, r.total.net.as_str()),
+        (3, 6800, "68.00")
+    );
+    assert_eq!(r.unreadable_events, 1);
+    assert_eq!(r.timezone, "Asia/Shanghai");
+
+    let (_, body) = hq
+        .admin_get("/v1/reports/daily?date=2026-11-21&store=BJ02")
+        .await;
+    let r: wire::DailyReport = serde_json::from_str(&body).unwrap();
+    assert_eq!(r.stores.len(), 1);
+    assert_eq!(r.total.gross_fen, 5000);
+    let (_, body) = hq.admin_get("/v1/reports/daily?date=2026-11-22").await;
+    let r: wire::DailyReport = serde_json::from_str(&body).unwrap();
+    assert_eq!(r.total.gross_fen, 99999);
+
+    // Bad query parameters name the field.
+    let (status, body) = hq.admin_get("/v1/reports/daily?date=21/11/2026").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["field"],
+        "date"
+    );
+
+    // The read side wants the admin token.
+    for path in ["/v1/reports/daily?date=2026-11-21", "/v1/terminals", "/"] {
+        let r = hq
+            .http
+            .get(format!("{}{path}", hq.base()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path}");
+        let r = hq
+            .http
+            .get(format!("{}{path}", hq.base()))
+            .bearer_auth("wrong")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+    let r = hq.http.get(format!("{}/", hq.base())).send().await.unwrap();
+    assert!(r.headers().get("www-authenticate").is_some());
+
+    let (_, body) = hq.admin_get("/v1/terminals").await;
+    let list: wire::TerminalList = serde_json::from_str(&body).unwrap();
+    assert_eq!(list.terminals.len(), 3);
+    let sht = list.terminals.iter().find(|x| x.id == sh.id).unwrap();
+    assert_eq!((sht.acked_seq, sht.highest_seq, sht.revoked), (7, 7, false));
+
+    // The page, with a browser's Basic login (password = admin token).
+    let r = hq
+        .http
+        .get(format!("{}/", hq.base()))
+        .basic_auth("boss", Some(ADMIN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    for needle in [
+        "今日营业额",
+        "Today's takings",
+        "终端",
+        "Last sync",
+        "SH01",
+        "BJ02",
+        "GZ03",
+        sh.id.as_str(),
+    ] {
+        assert!(page.contains(needle), "page lacks {needle}");
+    }
+
+    let r = hq
+        .http
+        .get(format!("{}/healthz", hq.base()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let metrics = hq
+        .http
+        .get(format!("{}/metrics", hq.base()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("shouyin_hq_batches_total 2"), "{metrics}");
+    assert!(
+        metrics.contains("shouyin_hq_events_stored_total 8"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "shouyin_hq_request_duration_seconds_bucket{route=\"/v1/events\",le=\"+Inf\"} 2"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("shouyin_hq_rejections_total{reason=\"admin_auth\"}"),
+        "{metrics}"
+    );
+}
+
+// ---------------------------------------------------------------- bad input
+
+async fn bad_input_is_a_clean_4xx(db: TestDb) {
+    let hq = Hq::start_with_limit(db, 64 * 1024).await;
+    let t = hq.enroll("SH01").await;
+    let (status, v) = hq.post_signed(&t, vec![b' '; 100 * 1024]).await;
+    assert_eq!(
+        (status, code_of(&v)),
+        (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
+    );
+    let (status, v) = hq.post_signed(&t, b"{\"events\": [".to_vec()).await;
+    assert_eq!(
+        (status, code_of(&v)),
+        (StatusCode::BAD_REQUEST, "bad_request")
+    );
+    let mut batch = serde_json::to_value(EventBatch {
+        events: events(&t, 1..=3),
+        outbox_remaining: None,
+    })
+    .unwrap();
+    batch["events"][2]["seq"] = json!("three");
+    let (status, v) = hq
+        .post_signed(&t, serde_json::to_vec(&batch).unwrap())
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["field"], "events[2].seq");
+    batch["events"][2]["seq"] = json!(0);
+    let (status, v) = hq
+        .post_signed(&t, serde_json::to_vec(&batch).unwrap())
+        .await;
+    assert_eq!(
+        (status, v["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("events[2].seq"))
+    );
+    batch["events"][2]["seq"] = json!(3);
+    batch["events"][1]["payload"] = json!([1, 2]);
+    let (status, v) = hq
+        .post_signed(&t, serde_json::to_vec(&batch).unwrap())
+        .await;
+    assert_eq!(
+        (status, v["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("events[1].payload"))
+    );
+    batch["events"][1]["payload"] = json!({});
+    batch["events"][0]["at"] = json!("yesterday");
+    let (status, v) = hq
+        .post_signed(&t, serde_json::to_vec(&batch).unwrap())
+        .await;
+    assert_eq!(
+        (status, v["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("events[0].at"))
+    );
+    let r = hq
+        .http
+        .post(format!("{}{}", hq.base(), wire::ENROLL_PATH))
+        .body("{\"code\": 5}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = hq
+        .http
+        .get(format!("{}/no/such/page", hq.base()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(hq.stored(&t).await.is_empty());
+    // The server is still well.
+    assert_eq!(hq.ack(&t, &events(&t, 1..=3)).await.acked_seq, 3);
+}
+
+// ---------------------------------------------------------------- fuzzing
+
+async fn random_requests_never_5xx(db: TestDb) {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config as PtConfig, TestRunner};
+    use tower::ServiceExt;
+
+    let hq = Hq::start(db).await;
+    let t = hq.enroll("SH01").await;
+    let state = AppState::new(
+        hq.store.clone(),
+        Config {
+            admin_token: Some(ADMIN.into()),
+            body_limit: 16 * 1024,
+            calendar: Default::default(),
+            seal_key: hq.key.clone(),
+        },
+    );
+    let app = shouyin_hq::app(state);
+
+    let fragments = prop::sample::select(vec![
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        ":",
+        "\"events\"",
+        "\"seq\"",
+        "1",
+        "-1",
+        "0",
+        "1e99",
+        "18446744073709551616",
+        "\"payload\"",
+        "{}",
+        "null",
+        "true",
+        "\"at\"",
+        "\"2026-11-21T00:00:00Z\"",
+        "\"store\"",
+        "\"SH01\"",
+        "\"terminal\"",
+        "\"kind\"",
+        "\"order_no\"",
+        "\"x\"",
+        "\"\\u0000\"",
+        "\"收银\"",
+        "\"outbox_remaining\"",
+    ]);
+    let body = prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..400),
+        prop::collection::vec(fragments, 0..60).prop_map(|v| v.concat().into_bytes()),
+        (1u64..5, any::<i64>(), "[a-z_]{0,12}").prop_map(|(seq, amount, kind)| {
+            serde_json::to_vec(
+                &json!({"events": [{"seq": seq, "order_no": "o", "kind": kind,
+                "payload": {"amount_fen": amount}, "at": "2026-11-21T01:00:00Z",
+                "store": "SH01", "terminal": "TXXXX"}]}),
+            )
+            .unwrap()
+        }),
+    ];
+    let path = prop::sample::select(vec![
+        "/v1/events",
+        "/v1/terminals/enroll",
+        "/v1/terminals",
+        "/v1/reports/daily?date=2026-11-21",
+        "/v1/reports/daily?date=%ff&store=%00",
+        "/",
+        "/metrics",
+        "/healthz",
+        "/v1/terminals/T1/events?after=x",
+        "/v1/terminals/%E6%94%B6/events",
+        "/v1/events?x=1",
+    ]);
+    let method = prop::sample::select(vec!["GET", "POST", "PUT", "DELETE"]);
+    let header_value = prop_oneof![
+        Just(String::new()),
+        "[ -~]{0,80}",
+        Just("Bearer admin-token-for-tests".to_string()),
+        Just("Basic !!!".to_string()),
+    ];
+    let strategy = (method, path, body, header_value, any::<bool>(), any::<i8>());
+    let rt = tokio::runtime::Handle::current();
+    let secret = t.secret.clone();
+    let id = t.id.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut runner = TestRunner::new(PtConfig {
+            cases: 96,
+            failure_persistence: None,
+            ..PtConfig::default()
+        });
+        runner
+            .run(&strategy, |(method, path, body, header, sign, skew)| {
+                let mut req = axum::http::Request::builder().method(method).uri(path);
+                if sign {
+                    // Correctly signed (perhaps with skew), so the random body
+                    // reaches the parser.
+                    let at = Utc::now() + chrono::Duration::seconds(i64::from(skew) * 5);
+                    let h = wire::sign_request(
+                        &secret,
+                        &id,
+                        method,
+                        path,
+                        &body,
+                        at,
+                        &wire::new_nonce(&mut rand::thread_rng()),
+                    );
+                    for (k, v) in h.pairs() {
+                        req = req.header(k, v);
+                    }
+                } else {
+                    for name in [
+                        wire::HEADER_TERMINAL,
+                        wire::HEADER_NONCE,
+                        "authorization",
+                        wire::HEADER_TIMESTAMP,
+                    ] {
+                        if !header.is_empty() {
+                            req = req.header(name, header.as_str());
+                        }
+                    }
+                }
+                let req = req.body(axum::body::Body::from(body)).unwrap();
+                let response = rt.block_on(app.clone().oneshot(req)).unwrap();
+                prop_assert!(
+                    !response.status().is_server_error(),
+                    "server error {} for {method} {path}",
+                    response.status()
+                );
+                Ok(())
+            })
+            .unwrap();
+    })
+    .await
+    .unwrap();
+    // Events that got through were the terminal's own, and nothing broke.
+    for e in hq.stored(&t).await {
+        assert_eq!(e.terminal, t.id);
+    }
+    assert!(hq.ack(&t, &[]).await.highest_seq <= 4);
+}
+
+#[test]
+fn event_rows_round_trip() {
+    let t = Terminal {
+        id: TerminalId::parse("T1").unwrap(),
+        store: StoreCode::parse("S").unwrap(),
+        secret: vec![],
+    };
+    for e in events(&t, 1..=4) {
+        assert_eq!(EventRow::from_event(&e).unwrap().to_event().unwrap(), e);
+    }
+}

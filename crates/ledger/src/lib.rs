@@ -16,10 +16,14 @@
 //! here, migrations in `schema`, the order operations in `orders`, bulk history
 //! for benchmarks in `seed`.
 
+pub mod audit;
 mod error;
 mod orders;
+pub mod refunds;
 mod schema;
 pub mod seed;
+pub mod shifts;
+pub mod users;
 
 use std::fs::File;
 use std::io::Read;
@@ -32,7 +36,7 @@ use shouyin_core::{BusinessCalendar, TerminalId};
 
 pub use error::{LedgerError, Result};
 pub use orders::{Change, Event, NewOrder, Order, OrderFilter};
-pub use schema::SCHEMA_VERSION;
+pub use schema::{MIGRATIONS, SCHEMA_VERSION};
 
 /// How long a write waits for another program's lock before reporting it.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(2);

@@ -4,7 +4,8 @@
 
 use rusqlite_migration::{Migrations, M};
 
-pub(crate) const MIGRATIONS: &[&str] = &[
+/// The migrations, in order (public so upgrade tests can build old ledgers).
+pub const MIGRATIONS: &[&str] = &[
     // 1: the terminal, orders (projection) and events (append-only log).
     r#"
 CREATE TABLE terminal (
@@ -62,6 +63,89 @@ BEGIN SELECT RAISE(ABORT, 'ledger events are append-only'); END;
     // "cancelled by the cashier"), for the screen and the history.
     r#"
 ALTER TABLE orders ADD COLUMN reason TEXT;
+"#,
+    // 3: the people at the till, refunds, shifts and cash movements, and the
+    // hash-chained audit log of actions that need a manager.
+    r#"
+ALTER TABLE orders ADD COLUMN approver TEXT;
+
+CREATE TABLE users (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    name             TEXT NOT NULL UNIQUE,
+    -- comma-separated: cashier, manager, accountant
+    roles            TEXT NOT NULL,
+    -- Argon2id in PHC string form; never the PIN itself
+    pin_hash         TEXT NOT NULL,
+    failed_attempts  INTEGER NOT NULL DEFAULT 0,
+    lockouts         INTEGER NOT NULL DEFAULT 0,
+    locked_until     TEXT,
+    active           INTEGER NOT NULL DEFAULT 1,
+    created_at       TEXT NOT NULL
+);
+
+CREATE TABLE refunds (
+    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    order_id           INTEGER NOT NULL REFERENCES orders (id),
+    -- the refund's own request number: the channel's idempotency key
+    out_refund_no      TEXT NOT NULL UNIQUE,
+    amount_fen         INTEGER NOT NULL CHECK (amount_fen > 0),
+    -- requested | processing | succeeded | failed | unknown
+    state              TEXT NOT NULL,
+    reason             TEXT,
+    requested_by       TEXT,
+    approver           TEXT,
+    requested_at       TEXT NOT NULL,
+    settled_at         TEXT,
+    -- the business day the money went back (reports count refunds on their own day)
+    business_date      TEXT NOT NULL,
+    channel_refund_no  TEXT
+);
+CREATE INDEX refunds_by_order ON refunds (order_id);
+CREATE INDEX refunds_by_business_date ON refunds (business_date);
+
+CREATE TABLE shifts (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    cashier       TEXT NOT NULL,
+    opened_at     TEXT NOT NULL,
+    float_fen     INTEGER NOT NULL CHECK (float_fen >= 0),
+    closed_at     TEXT,
+    counted_fen   INTEGER,
+    expected_fen  INTEGER,
+    -- the Z report as it was at close (JSON), so reprints never change
+    report        TEXT
+);
+CREATE TRIGGER closed_shifts_are_immutable BEFORE UPDATE ON shifts
+WHEN OLD.closed_at IS NOT NULL
+BEGIN SELECT RAISE(ABORT, 'a closed shift cannot be changed'); END;
+
+CREATE TABLE cash_movements (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    shift_id    INTEGER NOT NULL REFERENCES shifts (id),
+    kind        TEXT NOT NULL CHECK (kind IN ('pay_in', 'pay_out', 'drawer_open')),
+    amount_fen  INTEGER NOT NULL CHECK (amount_fen >= 0),
+    reason      TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    approver    TEXT,
+    at          TEXT NOT NULL
+);
+
+-- Each entry carries the hash of the one before it; `verify` recomputes the
+-- chain, so an edited or deleted entry is found even by someone who can
+-- write to the file.
+CREATE TABLE audit (
+    seq        INTEGER PRIMARY KEY,
+    at         TEXT NOT NULL,
+    actor      TEXT NOT NULL,
+    approver   TEXT,
+    action     TEXT NOT NULL,
+    detail     TEXT NOT NULL CHECK (json_valid(detail)),
+    prev_hash  TEXT NOT NULL,
+    hash       TEXT NOT NULL
+);
+CREATE TRIGGER audit_is_append_only_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_is_append_only_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 "#,
 ];
 

@@ -444,16 +444,22 @@ fn seeding_is_deterministic_and_realistic() {
 
 #[test]
 fn an_older_ledger_is_upgraded_on_open() {
-    let (_dir, path, mut ledger) = new_ledger();
-    let order = ledger
-        .create_order(&sale(800, ChannelKind::Cash), now())
-        .unwrap();
-    // Make it look like a ledger written by the first release.
-    ledger
-        .connection()
-        .execute_batch("ALTER TABLE orders DROP COLUMN reason; PRAGMA user_version = 1;")
-        .unwrap();
-    drop(ledger);
+    // A ledger exactly as the first release wrote it: migration 1 only.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("PRAGMA journal_mode = WAL;").unwrap();
+    conn.execute_batch(shouyin_ledger::MIGRATIONS[0]).unwrap();
+    conn.execute_batch(
+        "INSERT INTO terminal VALUES (1, '老店', 'T01', 'Asia/Shanghai', '04:00', 5000000, '2026-01-01T00:00:00.000Z');
+         INSERT INTO orders (id, out_trade_no, store, terminal, amount_fen, currency, channel, state, created_at, updated_at, business_date)
+             VALUES (1, 'T01_20260101000000_000001', '老店', 'T01', 800, 'CNY', 'cash', 'created',
+                     '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', '2026-01-01');
+         INSERT INTO events VALUES (1, 1, 'order_created', '{}', '2026-01-01T00:00:00.000Z');
+         PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(conn);
     assert!(matches!(
         Ledger::open_read_only(&path),
         Err(LedgerError::Migration(_))
@@ -466,11 +472,12 @@ fn an_older_ledger_is_upgraded_on_open() {
     assert_eq!(version, shouyin_ledger::SCHEMA_VERSION);
     let closed = ledger
         .transition(
-            order.id,
+            1,
             &Change::to(OrderState::Failed).because("declined"),
             now(),
         )
         .unwrap();
     assert_eq!(closed.reason.as_deref(), Some("declined"));
     assert_eq!(closed.amount.fen(), 800);
+    assert_eq!(ledger.last_seq().unwrap(), 2);
 }

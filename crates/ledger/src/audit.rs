@@ -1,0 +1,1 @@
+//! The hash-chained audit log of actions that need a manager.

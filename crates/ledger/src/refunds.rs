@@ -1,0 +1,1 @@
+//! Refunds, each with its own request number.

@@ -1,0 +1,1 @@
+//! Shifts, cash movements and the Z report.

@@ -190,4 +190,415 @@ pub enum CounterEvent {
     OrderChanged { order: Box<OrderDto> },
     ChannelHealth { channels: Vec<ChannelHealthDto> },
     Alarm { alarm: AlarmDto },
+    SyncStatus { status: SyncStatusDto },
+}
+
+/// Where the sync to head office stands, as the status bar shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum SyncState {
+    /// No head office configured for this ledger.
+    NotEnrolled,
+    /// Every event is at head office.
+    CaughtUp,
+    /// Events are waiting and the last attempt did not fail.
+    Behind,
+    /// Head office could not be reached or failed; retried with backoff.
+    Offline,
+    /// Head office revoked this terminal: sync has stopped.
+    Revoked,
+    /// Head office no longer accepts this terminal's signature (secret
+    /// replaced, or the terminal unknown there): sync has stopped.
+    Unauthorised,
+    /// Head office holds different events under the same numbers, or the
+    /// ledger is behind what head office acknowledged: the ledger's history
+    /// changed. Sync has stopped; this is an alarm.
+    Conflict,
+}
+
+/// The sync client's status: what the cashier sees ("events not yet at head
+/// office, oldest from …") and what the settings page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct SyncStatusDto {
+    pub state: SyncState,
+    pub enrolled: bool,
+    pub hq_url: Option<String>,
+    /// The terminal id and store code head office knows this ledger by.
+    pub terminal_id: Option<String>,
+    pub store: Option<String>,
+    /// Highest sequence number head office acknowledged.
+    #[ts(type = "number")]
+    pub acked_seq: u64,
+    /// Highest sequence number in the ledger.
+    #[ts(type = "number")]
+    pub last_seq: u64,
+    /// Events not yet at head office (`last_seq - acked_seq`).
+    #[ts(type = "number")]
+    pub waiting: u64,
+    /// When the oldest waiting event happened (RFC 3339 UTC).
+    pub oldest_waiting_at: Option<String>,
+    /// The end of the last pass that reached head office and caught up.
+    pub last_success_at: Option<String>,
+    /// Since when attempts have been failing; `None` while they succeed.
+    pub offline_since: Option<String>,
+    pub last_error: Option<String>,
+}
+
+/// What one sync pass did (`shouyin sync`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct SyncPassDto {
+    /// The pass ended caught up, with no error.
+    pub ok: bool,
+    /// Events sent in this pass in requests head office answered (resent
+    /// ones included).
+    #[ts(type = "number")]
+    pub sent: u64,
+    /// Requests head office answered.
+    #[ts(type = "number")]
+    pub batches: u64,
+    pub error: Option<String>,
+    pub status: SyncStatusDto,
+}
+
+// ---- Staff, approvals, audit, refunds and shifts ----
+
+/// A manager's approval (店长授权), given on the spot with the action and
+/// checked at that moment. The PIN never prints.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct Approval {
+    pub approver_name: String,
+    pub pin: String,
+}
+
+impl std::fmt::Debug for Approval {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Approval")
+            .field("approver_name", &self.approver_name)
+            .field("pin", &"****")
+            .finish()
+    }
+}
+
+/// What a user may do; a user may hold several roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum UserRole {
+    /// 收银员
+    Cashier,
+    /// 店长
+    Manager,
+    /// 财务
+    Accountant,
+}
+
+impl From<shouyin_ledger::users::Role> for UserRole {
+    fn from(r: shouyin_ledger::users::Role) -> Self {
+        use shouyin_ledger::users::Role;
+        match r {
+            Role::Cashier => UserRole::Cashier,
+            Role::Manager => UserRole::Manager,
+            Role::Accountant => UserRole::Accountant,
+        }
+    }
+}
+
+impl From<UserRole> for shouyin_ledger::users::Role {
+    fn from(r: UserRole) -> Self {
+        use shouyin_ledger::users::Role;
+        match r {
+            UserRole::Cashier => Role::Cashier,
+            UserRole::Manager => Role::Manager,
+            UserRole::Accountant => Role::Accountant,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct UserDto {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub name: String,
+    pub roles: Vec<UserRole>,
+    pub active: bool,
+    /// Set while the user is locked after too many wrong PINs.
+    pub locked_until: Option<String>,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct UserAddRequest {
+    pub name: String,
+    pub roles: Vec<UserRole>,
+    /// 4 to 6 digits; stored only as an Argon2 hash.
+    pub pin: String,
+}
+
+impl std::fmt::Debug for UserAddRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserAddRequest")
+            .field("name", &self.name)
+            .field("roles", &self.roles)
+            .field("pin", &"****")
+            .finish()
+    }
+}
+
+/// One entry of the audit log (操作日志).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct AuditEntryDto {
+    #[ts(type = "number")]
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub approver: Option<String>,
+    pub action: String,
+    /// The entry's detail as JSON text.
+    pub detail: String,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct AuditVerifyDto {
+    pub intact: bool,
+    #[ts(type = "number")]
+    pub entries: i64,
+    /// The first sequence number at which the chain is broken.
+    #[ts(type = "number | null")]
+    pub first_bad_seq: Option<i64>,
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct RefundCreateRequest {
+    pub order_no: String,
+    /// As typed, in yuan: "5.00".
+    pub amount: String,
+    #[ts(optional)]
+    pub reason: Option<String>,
+    /// The logged-in user who asks for it.
+    pub requested_by: String,
+}
+
+/// requested | processing | succeeded | failed | unknown
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum RefundStateDto {
+    Requested,
+    Processing,
+    Succeeded,
+    Failed,
+    Unknown,
+}
+
+impl From<shouyin_ledger::refunds::RefundState> for RefundStateDto {
+    fn from(s: shouyin_ledger::refunds::RefundState) -> Self {
+        use shouyin_ledger::refunds::RefundState as S;
+        match s {
+            S::Requested => RefundStateDto::Requested,
+            S::Processing => RefundStateDto::Processing,
+            S::Succeeded => RefundStateDto::Succeeded,
+            S::Failed => RefundStateDto::Failed,
+            S::Unknown => RefundStateDto::Unknown,
+        }
+    }
+}
+
+impl RefundStateDto {
+    pub fn is_final(self) -> bool {
+        matches!(self, RefundStateDto::Succeeded | RefundStateDto::Failed)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundStateDto::Requested => "requested",
+            RefundStateDto::Processing => "processing",
+            RefundStateDto::Succeeded => "succeeded",
+            RefundStateDto::Failed => "failed",
+            RefundStateDto::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct RefundDto {
+    /// The refund's own request number (out_refund_no).
+    pub refund_no: String,
+    pub order_no: String,
+    pub channel: ChannelKind,
+    pub amount: String,
+    #[ts(type = "number")]
+    pub amount_fen: i64,
+    pub state: RefundStateDto,
+    pub reason: Option<String>,
+    pub requested_by: Option<String>,
+    pub approver: Option<String>,
+    pub requested_at: String,
+    pub settled_at: Option<String>,
+    pub business_date: String,
+    pub channel_refund_no: Option<String>,
+}
+
+impl From<&shouyin_ledger::refunds::Refund> for RefundDto {
+    fn from(r: &shouyin_ledger::refunds::Refund) -> Self {
+        RefundDto {
+            refund_no: r.out_refund_no.clone(),
+            order_no: r.order_no.clone(),
+            channel: r.channel,
+            amount: shouyin_core::format_fen(r.amount_fen),
+            amount_fen: r.amount_fen,
+            state: r.state.into(),
+            reason: r.reason.clone(),
+            requested_by: r.requested_by.clone(),
+            approver: r.approver.clone(),
+            requested_at: shouyin_ledger::ts(r.requested_at),
+            settled_at: r.settled_at.map(shouyin_ledger::ts),
+            business_date: r.business_date.to_string(),
+            channel_refund_no: r.channel_refund_no.clone(),
+        }
+    }
+}
+
+/// A manager records a payment the channel could not confirm (the
+/// customer shows a paid screen for the shop's static code). Either names an
+/// existing order or gives amount and channel for a new one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ManualConfirmRequest {
+    #[ts(optional)]
+    pub order_no: Option<String>,
+    #[ts(optional)]
+    pub amount: Option<String>,
+    #[ts(optional)]
+    pub channel: Option<ChannelKind>,
+    /// The logged-in user at the till.
+    pub cashier: String,
+    #[ts(optional)]
+    pub note: Option<String>,
+}
+
+/// pay_in (存入) | pay_out (支出) | drawer_open
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum CashMovementKind {
+    PayIn,
+    PayOut,
+    DrawerOpen,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct CashMovementDto {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub kind: CashMovementKind,
+    pub amount: String,
+    #[ts(type = "number")]
+    pub amount_fen: i64,
+    pub reason: String,
+    pub actor: String,
+    pub approver: Option<String>,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ShiftDto {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub cashier: String,
+    pub opened_at: String,
+    pub float: String,
+    #[ts(type = "number")]
+    pub float_fen: i64,
+    pub closed_at: Option<String>,
+    pub movements: Vec<CashMovementDto>,
+}
+
+/// One channel's takings in a Z report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ShiftChannelTakingsDto {
+    pub channel: ChannelKind,
+    /// Confirmed by the channel (cash: taken).
+    pub confirmed: String,
+    #[ts(type = "number")]
+    pub confirmed_fen: i64,
+    #[ts(type = "number")]
+    pub confirmed_count: i64,
+    /// Recorded by a manager, not yet confirmed by the channel (待核实).
+    pub unconfirmed: String,
+    #[ts(type = "number")]
+    pub unconfirmed_fen: i64,
+    #[ts(type = "number")]
+    pub unconfirmed_count: i64,
+    #[ts(type = "number")]
+    pub unresolved_count: i64,
+    pub refunds: String,
+    #[ts(type = "number")]
+    pub refunds_fen: i64,
+    #[ts(type = "number")]
+    pub refunds_count: i64,
+}
+
+/// The result of closing a shift: only now are the expected cash and the
+/// over/short revealed (blind count).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ZReportDto {
+    #[ts(type = "number")]
+    pub shift_id: i64,
+    pub store: String,
+    pub terminal: String,
+    pub cashier: String,
+    pub closed_by: String,
+    pub opened_at: String,
+    pub closed_at: String,
+    pub business_date: String,
+    pub float: String,
+    #[ts(type = "number")]
+    pub float_fen: i64,
+    pub cash_sales: String,
+    #[ts(type = "number")]
+    pub cash_sales_fen: i64,
+    #[ts(type = "number")]
+    pub cash_sales_count: i64,
+    pub cash_refunds: String,
+    #[ts(type = "number")]
+    pub cash_refunds_fen: i64,
+    #[ts(type = "number")]
+    pub cash_refunds_count: i64,
+    pub pay_ins: String,
+    #[ts(type = "number")]
+    pub pay_ins_fen: i64,
+    pub pay_outs: String,
+    #[ts(type = "number")]
+    pub pay_outs_fen: i64,
+    /// 应有现金
+    pub expected: String,
+    #[ts(type = "number")]
+    pub expected_fen: i64,
+    /// 实点现金
+    pub counted: String,
+    #[ts(type = "number")]
+    pub counted_fen: i64,
+    /// counted − expected, signed ("-3.50" is short).
+    pub over_short: String,
+    #[ts(type = "number")]
+    pub over_short_fen: i64,
+    /// "over" (长款), "short" (短款) or "even".
+    pub over_short_kind: String,
+    pub channels: Vec<ShiftChannelTakingsDto>,
+    pub movements: Vec<CashMovementDto>,
 }

@@ -22,6 +22,16 @@ pub enum ErrorCode {
     ChannelUntrusted,
     ChannelUnreachable,
     Internal,
+    /// The PIN given with a login or approval is wrong.
+    PinWrong,
+    /// Too many wrong PINs: the user is locked for a while.
+    UserLocked,
+    /// The user lacks the role the action needs (e.g. not a manager).
+    NotPermitted,
+    /// A refund would take the total refunded above what was paid.
+    OverRefund,
+    /// The action needs a manager's approval (name and PIN) and none was given.
+    ApprovalRequired,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error, ts_rs::TS)]

@@ -10,8 +10,16 @@
 
 pub mod dto;
 mod error;
+pub mod export;
 mod health;
 pub mod payments;
+pub mod qr;
+pub mod reconcile;
+pub mod refunds;
+pub mod reports;
+pub mod shifts;
+pub mod staff;
+pub mod sync;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -158,6 +166,10 @@ struct Inner {
     shutdown: watch::Sender<bool>,
     store_name: String,
     terminal_id: String,
+    /// Where the ledger lives; the head-office file sits beside it.
+    ledger_path: PathBuf,
+    /// The sync client's state between passes.
+    sync: sync::SyncShared,
 }
 
 impl Counter {
@@ -209,6 +221,7 @@ impl Counter {
         let (shutdown, _) = watch::channel(false);
         let store_name = ledger.terminal().store.clone();
         let terminal_id = ledger.terminal().terminal.to_string();
+        let ledger_path = ledger.path().to_owned();
         let health = options
             .channels
             .keys()
@@ -227,6 +240,8 @@ impl Counter {
                 shutdown,
                 store_name,
                 terminal_id,
+                ledger_path,
+                sync: sync::SyncShared::default(),
             }),
         };
         counter.spawn_prober();
@@ -399,7 +414,28 @@ impl Counter {
         .await
     }
 
-    /// One order and its events, for the detail view.
+    /// The history view's search: an order or channel transaction number
+    /// (or part of one), an amount ("12.30"), or a channel by name in either
+    /// language ("支付宝", "wechat", "现金"). Empty shows the latest orders.
+    pub async fn orders_search(&self, query: String, limit: u32) -> Result<Vec<OrderDto>, ApiError> {
+        let q = query.trim().to_lowercase();
+        let channel = match q.as_str() {
+            "alipay" | "支付宝" => Some(ChannelKind::Alipay),
+            "wechat" | "wechatpay" | "微信" | "微信支付" => Some(ChannelKind::Wechat),
+            "unionpay" | "银联" | "云闪付" => Some(ChannelKind::Unionpay),
+            "cash" | "现金" => Some(ChannelKind::Cash),
+            _ => None,
+        };
+        let filter = OrderFilter {
+            channel,
+            search: if channel.is_none() && !q.is_empty() { Some(query.trim().to_owned()) } else { None },
+            limit: Some(limit),
+            ..OrderFilter::default()
+        };
+        self.orders_list(filter).await
+    }
+
+
     pub async fn order_events(
         &self,
         order_no: String,

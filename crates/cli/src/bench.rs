@@ -2,8 +2,9 @@
 //! baseline measured in the same run, and the ratio.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
@@ -39,6 +40,31 @@ pub enum Which {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// A daily takings report on a (seeded) ledger, beside the sqlite3 CLI
+    /// running the same aggregate queries.
+    Report {
+        #[arg(long)]
+        db: PathBuf,
+        /// The business day (default: the latest day with orders).
+        #[arg(long)]
+        date: Option<String>,
+        /// Timed repetitions (the median is reported).
+        #[arg(long, default_value_t = 50)]
+        runs: u32,
+    },
+    /// A CSV export of about ROWS orders (the latest whole days that hold
+    /// them), time and peak memory of `shouyin export csv` beside the
+    /// sqlite3 CLI writing the same rows with `-csv`.
+    Export {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
+        /// Timed runs of each (alternating; medians are reported, peak
+        /// memory is the largest seen).
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+    },
 }
 
 pub async fn run(which: Which) -> anyhow::Result<ExitCode> {
@@ -61,6 +87,14 @@ pub async fn run(which: Which) -> anyhow::Result<ExitCode> {
             seed,
         } => {
             crate::bench_confirm::run(orders, concurrency, seed).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Which::Report { db, date, runs } => {
+            tokio::task::spawn_blocking(move || report(&db, date.as_deref(), runs)).await??;
+            Ok(ExitCode::SUCCESS)
+        }
+        Which::Export { db, rows, runs } => {
+            tokio::task::spawn_blocking(move || export(&db, rows, runs)).await??;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -142,5 +176,392 @@ fn ledger(orders: u32) -> anyhow::Result<()> {
     println!("shouyin_appends_per_sec={:.0}", n / ours);
     println!("sqlite3_cli_appends_per_sec={:.0}", n / base);
     println!("ratio_shouyin_over_sqlite3={:.2}", base / ours);
+    Ok(())
+}
+
+fn sqlite3_missing() -> &'static str {
+    "the sqlite3 command-line tool is needed for the baseline (Debian package sqlite3)"
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+/// Sum of the `Run Time: real S` lines sqlite3 prints with `.timer on`.
+fn sqlite3_timer_total(stdout: &str) -> Duration {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("Run Time: real "))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse::<f64>().ok())
+        .map(Duration::from_secs_f64)
+        .sum()
+}
+
+fn report(db: &Path, date: Option<&str>, runs: u32) -> anyhow::Result<()> {
+    let runs = runs.max(1);
+    let started = Instant::now();
+    let ledger = Ledger::open_read_only(db)?;
+    let date = match date {
+        Some(d) => shouyin_api::reports::parse_day(d)?,
+        None => {
+            let latest: Option<String> = ledger.connection().query_row(
+                "SELECT max(business_date) FROM orders",
+                [],
+                |r| r.get(0),
+            )?;
+            let latest = latest.context("the ledger has no orders: seed it first")?;
+            shouyin_api::reports::parse_day(&latest)?
+        }
+    };
+    let first = shouyin_api::reports::daily_report(&ledger, date)?;
+    let first_with_open = started.elapsed();
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        let r = shouyin_api::reports::daily_report(&ledger, date)?;
+        times.push(t.elapsed());
+        if r != first {
+            bail!("the report changed between runs");
+        }
+    }
+    let ours = median(times.clone());
+    let worst = times.iter().max().copied().unwrap_or_default();
+    let orders: i64 = ledger
+        .connection()
+        .query_row("SELECT count(*) FROM orders", [], |r| r.get(0))?;
+    drop(ledger);
+
+    // The whole command as a user runs it: a fresh process that opens the
+    // ledger, reports and prints JSON.
+    let exe = std::env::current_exe()?;
+    let t = Instant::now();
+    let out = Command::new(&exe)
+        .args([
+            "report",
+            "daily",
+            "--json",
+            "--date",
+            &date.to_string(),
+            "--db",
+        ])
+        .arg(db)
+        .output()?;
+    let ours_process = t.elapsed();
+    if !out.status.success() {
+        bail!(
+            "shouyin report daily failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    // Baseline: sqlite3 running the same aggregates (totals, unverified,
+    // by channel, cashier and hour, refunds by channel, cashier and hour).
+    // Hours use the store's current UTC offset: sqlite3 has no time zones.
+    let tz = first
+        .timezone
+        .parse::<chrono_tz::Tz>()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let offset_min = {
+        use chrono::Offset;
+        chrono::Utc::now()
+            .with_timezone(&tz)
+            .offset()
+            .fix()
+            .local_minus_utc()
+            / 60
+    };
+    let d = date.to_string();
+    let sales = "state IN ('paid', 'part_refunded', 'refunded')";
+    let hour = format!("strftime('%H', COALESCE(paid_at, created_at), '{offset_min:+} minutes')");
+    let rhour =
+        format!("strftime('%H', COALESCE(r.settled_at, r.requested_at), '{offset_min:+} minutes')");
+    let refunds = format!(
+        "FROM refunds r JOIN orders o ON o.id = r.order_id WHERE r.business_date = '{d}' AND r.state = 'succeeded'"
+    );
+    let script = format!(
+        ".timer on\n\
+         SELECT count(*), sum(amount_fen) FROM orders WHERE business_date = '{d}' AND {sales};\n\
+         SELECT count(*), sum(amount_fen) FROM orders WHERE business_date = '{d}' AND state = 'unverified';\n\
+         SELECT channel, count(*), sum(amount_fen) FROM orders WHERE business_date = '{d}' AND {sales} GROUP BY channel;\n\
+         SELECT cashier, count(*), sum(amount_fen) FROM orders WHERE business_date = '{d}' AND {sales} GROUP BY cashier;\n\
+         SELECT {hour}, count(*), sum(amount_fen) FROM orders WHERE business_date = '{d}' AND {sales} GROUP BY 1;\n\
+         SELECT count(*), sum(r.amount_fen) {refunds};\n\
+         SELECT o.channel, count(*), sum(r.amount_fen) {refunds} GROUP BY 1;\n\
+         SELECT o.cashier, count(*), sum(r.amount_fen) {refunds} GROUP BY 1;\n\
+         SELECT {rhour}, count(*), sum(r.amount_fen) {refunds} GROUP BY 1;\n"
+    );
+    let t = Instant::now();
+    let mut child = Command::new("sqlite3")
+        .arg("-readonly")
+        .arg(db)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context(sqlite3_missing())?;
+    child
+        .stdin
+        .take()
+        .context("no stdin for sqlite3")?
+        .write_all(script.as_bytes())?;
+    let out = child.wait_with_output()?;
+    let base_process = t.elapsed();
+    if !out.status.success() {
+        bail!("sqlite3 failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let base_queries = sqlite3_timer_total(&String::from_utf8_lossy(&out.stdout));
+
+    println!("bench=report");
+    println!("ledger_orders={orders}");
+    println!("date={date}");
+    println!("day_sales={}", first.takings.count);
+    println!("day_gross={}", first.takings.gross);
+    println!("day_refunds={}", first.takings.refunds);
+    println!("runs={runs}");
+    println!("shouyin_report_ms_median={:.3}", ms(ours));
+    println!("shouyin_report_ms_max={:.3}", ms(worst));
+    println!(
+        "shouyin_first_report_with_open_ms={:.3}",
+        ms(first_with_open)
+    );
+    println!("sqlite3_queries_ms={:.3}", ms(base_queries));
+    println!(
+        "ratio_shouyin_over_sqlite3_queries={:.2}",
+        ours.as_secs_f64() / base_queries.as_secs_f64().max(1e-6)
+    );
+    println!("shouyin_process_ms={:.1}", ms(ours_process));
+    println!("sqlite3_process_ms={:.1}", ms(base_process));
+    println!(
+        "ratio_shouyin_over_sqlite3_process={:.2}",
+        ours_process.as_secs_f64() / base_process.as_secs_f64().max(1e-6)
+    );
+    println!("target_report_ms=20");
+    println!("meets_target={}", ms(ours) < 20.0);
+    Ok(())
+}
+
+/// Run a command under `/usr/bin/time -v` with stdout to `stdout_to`;
+/// returns its wall time and peak resident memory in KiB.
+fn timed_child(
+    program: &Path,
+    args: &[&std::ffi::OsStr],
+    stdout_to: Option<&Path>,
+) -> anyhow::Result<(Duration, u64)> {
+    let mut cmd = Command::new("/usr/bin/time");
+    cmd.arg("-v").arg(program).args(args);
+    match stdout_to {
+        Some(path) => cmd.stdout(std::fs::File::create(path)?),
+        None => cmd.stdout(Stdio::null()),
+    };
+    cmd.stderr(Stdio::piped());
+    let t = Instant::now();
+    let out = cmd.output().context(
+        "GNU time (/usr/bin/time, Debian package time) is needed to measure peak memory",
+    )?;
+    let wall = t.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        bail!("{} failed: {stderr}", program.display());
+    }
+    let peak_kib = stderr
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .context("no peak memory in the output of /usr/bin/time -v")?;
+    Ok((wall, peak_kib))
+}
+
+fn count_lines(path: &Path) -> anyhow::Result<u64> {
+    use std::io::BufRead;
+    let file = std::io::BufReader::new(std::fs::File::open(path)?);
+    let mut n = 0;
+    for line in file.split(b'\n') {
+        line?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+fn export(db: &Path, rows: u64, runs: u32) -> anyhow::Result<()> {
+    if rows == 0 {
+        bail!("--rows must be at least 1");
+    }
+    // The latest whole business days that hold at least `rows` orders.
+    let ledger = Ledger::open_read_only(db)?;
+    let (from, to, expected) = {
+        let mut stmt = ledger.connection().prepare(
+            "SELECT business_date, count(*) FROM orders GROUP BY business_date ORDER BY business_date DESC",
+        )?;
+        let mut q = stmt.query([])?;
+        let (mut from, mut to, mut total) = (String::new(), String::new(), 0u64);
+        while let Some(row) = q.next()? {
+            let day: String = row.get(0)?;
+            let n: i64 = row.get(1)?;
+            if to.is_empty() {
+                to = day.clone();
+            }
+            from = day;
+            total += u64::try_from(n).unwrap_or(0);
+            if total >= rows {
+                break;
+            }
+        }
+        if total == 0 {
+            bail!("the ledger has no orders: seed it first");
+        }
+        (from, to, total)
+    };
+    let tz = ledger.calendar().timezone;
+    drop(ledger);
+    let dir = tempfile::tempdir()?;
+
+    // Ours: the real command in its own process, so its peak memory is
+    // measured alone.
+    let ours_csv = dir.path().join("shouyin.csv");
+    let exe = std::env::current_exe()?;
+    let args: Vec<std::ffi::OsString> = vec![
+        "export".into(),
+        "csv".into(),
+        "--db".into(),
+        db.into(),
+        "--from".into(),
+        from.clone().into(),
+        "--to".into(),
+        to.clone().into(),
+        "--out".into(),
+        ours_csv.clone().into(),
+    ];
+    let ours_argv: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+
+    // Baseline: sqlite3 -csv writing the same columns, formatted the same
+    // way in SQL (local time by the store's current offset, decimals with
+    // printf), to a file.
+    let offset_min = {
+        use chrono::Offset;
+        chrono::Utc::now()
+            .with_timezone(&tz)
+            .offset()
+            .fix()
+            .local_minus_utc()
+            / 60
+    };
+    let suffix = {
+        let a = offset_min.unsigned_abs();
+        format!(
+            "{}{:02}:{:02}",
+            if offset_min < 0 { '-' } else { '+' },
+            a / 60,
+            a % 60
+        )
+    };
+    let t = |col: &str| {
+        format!("strftime('%Y-%m-%dT%H:%M:%S', {col}, '{offset_min:+} minutes') || '{suffix}'")
+    };
+    let money = |expr: &str| format!("printf('%d.%02d', ({expr}) / 100, ({expr}) % 100)");
+    let sql = format!(
+        "SELECT business_date, {}, CASE WHEN paid_at IS NULL THEN '' ELSE {} END, store, terminal, cashier, \
+         out_trade_no AS order_no, channel, channel_trade_no, state, {} AS amount, {} AS refunded, \
+         {} AS net, currency, note \
+         FROM orders WHERE business_date BETWEEN '{from}' AND '{to}' ORDER BY id",
+        t("created_at"),
+        t("paid_at"),
+        money("amount_fen"),
+        money("refunded_fen"),
+        money("CASE WHEN state IN ('paid', 'part_refunded', 'refunded') THEN amount_fen - refunded_fen ELSE 0 END"),
+    );
+    // The same rows read the way our export reads them (walking the id
+    // range in rowid order, no sort), so the baseline's query plan is not
+    // what the ratio measures.
+    let (lo, hi): (i64, i64) = Ledger::open_read_only(db)?.connection().query_row(
+        "SELECT min(id), max(id) FROM orders WHERE business_date BETWEEN ?1 AND ?2",
+        [&from, &to],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let rowid_sql = sql.replace(
+        &format!("WHERE business_date BETWEEN '{from}'"),
+        &format!("WHERE id BETWEEN {lo} AND {hi} AND +business_date BETWEEN '{from}'"),
+    );
+    let rowid_args: Vec<std::ffi::OsString> = vec![
+        "-readonly".into(),
+        "-csv".into(),
+        "-header".into(),
+        db.into(),
+        rowid_sql.into(),
+    ];
+    let rowid_argv: Vec<&std::ffi::OsStr> = rowid_args.iter().map(|a| a.as_os_str()).collect();
+    let base_csv = dir.path().join("sqlite3.csv");
+    let sqlite3 = PathBuf::from("sqlite3");
+    let base_args: Vec<std::ffi::OsString> = vec![
+        "-readonly".into(),
+        "-csv".into(),
+        "-header".into(),
+        db.into(),
+        sql.into(),
+    ];
+    let base_argv: Vec<&std::ffi::OsStr> = base_args.iter().map(|a| a.as_os_str()).collect();
+
+    // Warm the page cache with one untimed pass over the orders, so neither
+    // side pays for reading the file from disk, then alternate the two and
+    // take each one's median.
+    {
+        let ledger = Ledger::open_read_only(db)?;
+        let _: i64 = ledger.connection().query_row(
+            "SELECT sum(length(out_trade_no) + length(created_at)) FROM orders",
+            [],
+            |r| r.get(0),
+        )?;
+    }
+    let (mut ours_times, mut base_times, mut rowid_times) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ours_kib, mut base_kib) = (0u64, 0u64);
+    for _ in 0..runs.max(1) {
+        let (t, kib) = timed_child(&exe, &ours_argv, None)?;
+        ours_times.push(t);
+        ours_kib = ours_kib.max(kib);
+        let (t, kib) =
+            timed_child(&sqlite3, &base_argv, Some(&base_csv)).context(sqlite3_missing())?;
+        base_times.push(t);
+        base_kib = base_kib.max(kib);
+        let (t, _) =
+            timed_child(&sqlite3, &rowid_argv, Some(&base_csv)).context(sqlite3_missing())?;
+        rowid_times.push(t);
+    }
+    let (ours, base, rowid) = (median(ours_times), median(base_times), median(rowid_times));
+
+    let ours_lines = count_lines(&ours_csv)?;
+    let base_lines = count_lines(&base_csv)?;
+    if ours_lines != expected + 1 || base_lines != expected + 1 {
+        bail!(
+            "row counts differ: expected {expected} rows, shouyin wrote {}, sqlite3 {}",
+            ours_lines.saturating_sub(1),
+            base_lines.saturating_sub(1)
+        );
+    }
+    let ratio = ours.as_secs_f64() / base.as_secs_f64().max(1e-6);
+    let ours_mib = ours_kib as f64 / 1024.0;
+    println!("bench=export");
+    println!("from={from}");
+    println!("to={to}");
+    println!("rows={expected}");
+    println!("runs={}", runs.max(1));
+    println!("shouyin_seconds={:.3}", ours.as_secs_f64());
+    println!("sqlite3_seconds={:.3}", base.as_secs_f64());
+    println!("ratio_shouyin_over_sqlite3={ratio:.2}");
+    println!("sqlite3_same_plan_seconds={:.3}", rowid.as_secs_f64());
+    println!(
+        "ratio_shouyin_over_sqlite3_same_plan={:.2}",
+        ours.as_secs_f64() / rowid.as_secs_f64().max(1e-6)
+    );
+    println!("shouyin_peak_mib={ours_mib:.1}");
+    println!("sqlite3_peak_mib={:.1}", base_kib as f64 / 1024.0);
+    println!("shouyin_bytes={}", std::fs::metadata(&ours_csv)?.len());
+    println!("sqlite3_bytes={}", std::fs::metadata(&base_csv)?.len());
+    println!("target_ratio=1.5");
+    println!("target_peak_mib=64");
+    println!("meets_target={}", ratio <= 1.5 && ours_mib < 64.0);
     Ok(())
 }

@@ -8,7 +8,11 @@
 mod bench;
 mod bench_confirm;
 mod cmd_hq;
+mod cmd_reconcile;
+mod cmd_report;
 mod cmd_sim;
+mod cmd_staff;
+mod cmd_sync;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -119,6 +123,35 @@ enum Command {
     /// The head-office server: `shouyin hq --listen ADDR --db URL`, or one of
     /// its administrative actions.
     Hq(HqArgs),
+    #[command(flatten)]
+    Reconcile(cmd_reconcile::Command),
+    #[command(flatten)]
+    Report(cmd_report::Command),
+    #[command(flatten)]
+    Staff(cmd_staff::Command),
+    /// Enrol this ledger with head office using a one-time code. Prints the
+    /// terminal and store head office knows it by (never the secret).
+    Enroll {
+        #[arg(long)]
+        db: PathBuf,
+        /// Head office's address, e.g. http://127.0.0.1:8788.
+        #[arg(long)]
+        hq: String,
+        #[arg(long)]
+        code: String,
+        /// Replace an existing enrolment (e.g. a new head office).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Send the ledger's events to head office: prints `sent=`, `acked_seq=`,
+    /// `waiting=`. Keeps syncing until Ctrl-C unless `--once`.
+    Sync {
+        #[arg(long)]
+        db: PathBuf,
+        /// One pass; exit non-zero if it does not catch up.
+        #[arg(long)]
+        once: bool,
+    },
     /// Benchmarks that print their figures beside a baseline.
     Bench {
         #[command(subcommand)]
@@ -374,6 +407,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { which } => bench::run(which).await,
+        Command::Reconcile(cmd) => cmd_reconcile::run(cmd).await,
+        Command::Report(cmd) => cmd_report::run(cmd).await,
+        Command::Staff(cmd) => cmd_staff::run(cmd).await,
+        Command::Enroll {
+            db,
+            hq,
+            code,
+            force,
+        } => cmd_sync::enroll(&db, hq, code, force).await,
+        Command::Sync { db, once } => cmd_sync::sync(&db, once).await,
     }
 }
 

@@ -160,7 +160,10 @@ pub async fn enroll_over_http(
     let code = crate::issue_enroll_code(store, store_code.clone(), Utc::now()).await?;
     let response = client
         .post(format!("{base}{}", wire::ENROLL_PATH))
-        .json(&EnrollRequest { code })
+        .json(&EnrollRequest {
+            code,
+            terminal_id: None,
+        })
         .send()
         .await?
         .error_for_status()?;

@@ -59,6 +59,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::ForeignEvent | ErrorCode::TerminalRevoked | ErrorCode::BadEnrollCode => {
             StatusCode::FORBIDDEN
         }
+        ErrorCode::TerminalIdTaken => StatusCode::CONFLICT,
         ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
         ErrorCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::NotFound => StatusCode::NOT_FOUND,

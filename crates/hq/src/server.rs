@@ -211,10 +211,15 @@ async fn enroll(
     let now = state.clock.now();
     // A fresh id clashes with an existing one about once in billions; the
     // transaction then leaves the code unspent and we draw again.
+    let requested = request.terminal_id;
     for _ in 0..8 {
         let (id, salt) = {
             let mut rng = rand::thread_rng();
-            (new_terminal_id(&mut rng), new_salt(&mut rng))
+            let id = match &requested {
+                Some(id) => Some(id.clone()),
+                None => new_terminal_id(&mut rng),
+            };
+            (id, new_salt(&mut rng))
         };
         let Some(id) = id else { continue };
         match state
@@ -236,6 +241,13 @@ async fn enroll(
                 return Err(AppError::new(
                     ErrorCode::BadEnrollCode,
                     "enrolment code is unknown, already used or expired",
+                ))
+            }
+            // Drawing again is pointless for an id the terminal asked for.
+            Redemption::IdTaken if requested.is_some() => {
+                return Err(AppError::new(
+                    ErrorCode::TerminalIdTaken,
+                    format!("terminal id {id} is already enrolled at head office"),
                 ))
             }
             Redemption::IdTaken => continue,

@@ -172,6 +172,13 @@ pub struct EventsAck {
 #[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
     pub code: String,
+    /// The id the terminal already uses in its order numbers. When given,
+    /// head office enrols the terminal under exactly this id, or refuses with
+    /// `terminal_id_taken` (leaving the code unspent) if another terminal of
+    /// the chain holds it: order numbers are unique across the chain only
+    /// if terminal ids are. When absent, head office draws a new id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal_id: Option<TerminalId>,
 }
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -221,6 +228,8 @@ pub enum ErrorCode {
     TerminalRevoked,
     /// Enrolment code unknown, used or expired.
     BadEnrollCode,
+    /// The terminal id asked for at enrolment is already enrolled.
+    TerminalIdTaken,
     /// Missing or wrong admin token.
     AdminAuth,
     BadRequest,
@@ -240,6 +249,7 @@ impl ErrorCode {
             ErrorCode::ForeignEvent => "foreign_event",
             ErrorCode::TerminalRevoked => "terminal_revoked",
             ErrorCode::BadEnrollCode => "bad_enroll_code",
+            ErrorCode::TerminalIdTaken => "terminal_id_taken",
             ErrorCode::AdminAuth => "admin_auth",
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::BodyTooLarge => "body_too_large",

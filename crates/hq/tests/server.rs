@@ -294,6 +294,7 @@ macro_rules! both_backends {
 
 both_backends!(
     enrolment_code_is_single_use,
+    enrolment_can_ask_for_the_terminals_own_id,
     same_batch_twice_is_stored_once,
     out_of_order_batches_and_gaps,
     different_content_for_a_stored_seq_is_a_conflict,
@@ -385,6 +386,50 @@ async fn enrolment_code_is_single_use(db: TestDb) {
     assert_eq!(list.terminals[0].id, e.terminal_id);
     // The database never holds the secret.
     assert!(!hq.db.url.contains(&e.secret));
+}
+
+async fn enrolment_can_ask_for_the_terminals_own_id(db: TestDb) {
+    let hq = Hq::start(db).await;
+    let url = format!("{}{}", hq.base(), wire::ENROLL_PATH);
+    let code = || async {
+        shouyin_hq::issue_enroll_code(
+            hq.store.as_ref(),
+            StoreCode::parse("SH01").unwrap(),
+            Utc::now(),
+        )
+        .await
+        .unwrap()
+    };
+    let first = code().await;
+    let r = hq
+        .http
+        .post(&url)
+        .json(&json!({ "code": first, "terminal_id": "T01" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let e: wire::EnrollResponse = r.json().await.unwrap();
+    assert_eq!(e.terminal_id.as_str(), "T01");
+    // The same id again is refused, and that code is not spent.
+    let second = code().await;
+    let r = hq
+        .http
+        .post(&url)
+        .json(&json!({ "code": second, "terminal_id": "T01" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("terminal_id_taken"));
+    let r = hq
+        .http
+        .post(&url)
+        .json(&json!({ "code": second, "terminal_id": "T02" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
 }
 
 // -------------------------------------------------------------- exactly once

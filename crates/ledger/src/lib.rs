@@ -20,6 +20,7 @@ pub mod audit;
 mod error;
 mod orders;
 pub mod refunds;
+pub mod reports;
 mod schema;
 pub mod seed;
 pub mod shifts;

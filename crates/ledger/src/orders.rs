@@ -265,38 +265,53 @@ impl Ledger {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let current = get_order(&tx, order_id)?;
-        if current.state == change.to && change.to != OrderState::PartRefunded {
-            return Ok(current);
+        let updated = transition_in(&tx, order_id, change, now)?;
+        tx.commit()?;
+        Ok(updated)
+    }
+}
+
+/// [`Ledger::transition`] inside a caller's transaction, so that a change of
+/// another table (a refund, a manual confirmation) commits with the order's
+/// event and projection or not at all.
+pub(crate) fn transition_in(
+    tx: &Transaction<'_>,
+    order_id: i64,
+    change: &Change,
+    now: DateTime<Utc>,
+) -> Result<Order> {
+    let current = get_order(tx, order_id)?;
+    if current.state == change.to && change.to != OrderState::PartRefunded {
+        return Ok(current);
+    }
+    current.state.transition(change.to)?;
+    let mut payload = order_payload(&current);
+    payload.insert("from".into(), json!(current.state.as_str()));
+    payload.insert("to".into(), json!(change.to.as_str()));
+    for (key, value) in [
+        (
+            "channel_trade_no",
+            change.channel_trade_no.as_ref().map(|v| json!(v)),
+        ),
+        ("qr_payload", change.qr_payload.as_ref().map(|v| json!(v))),
+        ("expires_at", change.expires_at.map(|v| json!(ts(v)))),
+        ("paid_at", change.paid_at.map(|v| json!(ts(v)))),
+        ("refunded_fen", change.refunded_fen.map(|v| json!(v))),
+        ("reason", change.reason.as_ref().map(|v| json!(v))),
+    ] {
+        if let Some(value) = value {
+            payload.insert(key.into(), value);
         }
-        current.state.transition(change.to)?;
-        let mut payload = order_payload(&current);
-        payload.insert("from".into(), json!(current.state.as_str()));
-        payload.insert("to".into(), json!(change.to.as_str()));
-        for (key, value) in [
-            (
-                "channel_trade_no",
-                change.channel_trade_no.as_ref().map(|v| json!(v)),
-            ),
-            ("qr_payload", change.qr_payload.as_ref().map(|v| json!(v))),
-            ("expires_at", change.expires_at.map(|v| json!(ts(v)))),
-            ("paid_at", change.paid_at.map(|v| json!(ts(v)))),
-            ("refunded_fen", change.refunded_fen.map(|v| json!(v))),
-            ("reason", change.reason.as_ref().map(|v| json!(v))),
-        ] {
-            if let Some(value) = value {
-                payload.insert(key.into(), value);
-            }
-        }
-        for (k, v) in &change.detail {
-            payload.insert(k.clone(), v.clone());
-        }
-        // Event first, projection second, one transaction: a failure of
-        // either leaves neither.
-        let kind = format!("order_{}", change.to.as_str());
-        append_event(&tx, Some(order_id), &kind, &Value::Object(payload), now)?;
-        tx.execute(
-            "UPDATE orders SET state = ?2,
+    }
+    for (k, v) in &change.detail {
+        payload.insert(k.clone(), v.clone());
+    }
+    // Event first, projection second, one transaction: a failure of
+    // either leaves neither.
+    let kind = format!("order_{}", change.to.as_str());
+    append_event(tx, Some(order_id), &kind, &Value::Object(payload), now)?;
+    tx.execute(
+        "UPDATE orders SET state = ?2,
                 channel_trade_no = COALESCE(?3, channel_trade_no),
                 qr_payload = COALESCE(?4, qr_payload),
                 expires_at = COALESCE(?5, expires_at),
@@ -305,23 +320,22 @@ impl Ledger {
                 reason = COALESCE(?9, reason),
                 updated_at = ?8
              WHERE id = ?1",
-            params![
-                order_id,
-                change.to.as_str(),
-                change.channel_trade_no,
-                change.qr_payload,
-                change.expires_at.map(ts),
-                change.paid_at.map(ts),
-                change.refunded_fen,
-                ts(now),
-                change.reason,
-            ],
-        )?;
-        let updated = get_order(&tx, order_id)?;
-        tx.commit()?;
-        Ok(updated)
-    }
+        params![
+            order_id,
+            change.to.as_str(),
+            change.channel_trade_no,
+            change.qr_payload,
+            change.expires_at.map(ts),
+            change.paid_at.map(ts),
+            change.refunded_fen,
+            ts(now),
+            change.reason,
+        ],
+    )?;
+    get_order(tx, order_id)
+}
 
+impl Ledger {
     /// Append an event that does not change an order's state (an alarm, a
     /// note of what a channel said).
     pub fn record(
@@ -453,9 +467,16 @@ impl Ledger {
     }
 }
 
-fn get_order(conn: &rusqlite::Connection, id: i64) -> Result<Order> {
+pub(crate) fn get_order(conn: &rusqlite::Connection, id: i64) -> Result<Order> {
     let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1");
     conn.query_row(&sql, [id], order_from_row)
         .optional()?
         .ok_or_else(|| LedgerError::NoSuchOrder(id.to_string()))
+}
+
+pub(crate) fn get_order_by_no(conn: &rusqlite::Connection, out_trade_no: &str) -> Result<Order> {
+    let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE out_trade_no = ?1");
+    conn.query_row(&sql, [out_trade_no], order_from_row)
+        .optional()?
+        .ok_or_else(|| LedgerError::NoSuchOrder(out_trade_no.to_owned()))
 }

@@ -2,6 +2,11 @@
 //! channels, many small tickets and a few large ones, lunch and evening
 //! peaks, some closes, failures and refunds.
 //!
+//! Every refunded or part-refunded order also gets what a real refund leaves
+//! behind: a `refunds` row (state `succeeded`, its own `out_refund_no`, the
+//! business day of the refund's own time) and a `refund_succeeded` event, so
+//! reports and head office count seeded refunds as they count real ones.
+//!
 //! The same seed gives the same ledger. Rows are written with prepared
 //! statements in large transactions, with `synchronous = OFF` for the
 //! duration: this is generated history, not sales, and a crash while seeding
@@ -108,6 +113,11 @@ impl Ledger {
                     let mut insert_event = conn.prepare_cached(
                         "INSERT INTO events (seq, order_id, kind, payload, at) VALUES (?1, ?2, ?3, ?4, ?5)",
                     )?;
+                    let mut insert_refund = conn.prepare_cached(
+                        "INSERT INTO refunds (order_id, out_refund_no, amount_fen, state, requested_by,
+                             requested_at, settled_at, business_date)
+                         VALUES (?1, ?2, ?3, 'succeeded', ?4, ?5, ?5, ?6)",
+                    )?;
                     for created in times {
                         let sale = draw_sale(&mut rng);
                         let id = next_order;
@@ -149,7 +159,7 @@ impl Ledger {
                             sale.channel.as_str()
                         );
                         let mut events: Vec<(String, String, DateTime<Utc>)> =
-                            Vec::with_capacity(4);
+                            Vec::with_capacity(5);
                         events.push((
                             "order_created".into(),
                             format!(
@@ -189,13 +199,34 @@ impl Ledger {
                         ));
                         if sale.refunded_fen > 0 {
                             let at = settle + Duration::hours(rng.gen_range(1..30));
+                            // One refund per order, numbered after the order so
+                            // it is unique and stable across runs.
+                            let out_refund_no = format!("{out_trade_no}_R1");
+                            let refund_date = terminal.calendar.business_date(at).to_string();
+                            insert_refund.execute(params![
+                                id,
+                                out_refund_no,
+                                sale.refunded_fen,
+                                cashier,
+                                ts(at),
+                                refund_date,
+                            ])?;
                             events.push((
                                 format!("order_{}", sale.state.as_str()),
                                 format!(
-                                    r#"{{{base},"from":"paid","to":"{}","refund_fen":{},"refunded_fen":{}}}"#,
+                                    r#"{{{base},"from":"paid","to":"{}","refund_fen":{},"refunded_fen":{},"out_refund_no":"{out_refund_no}"}}"#,
                                     sale.state.as_str(),
                                     sale.refunded_fen,
                                     sale.refunded_fen
+                                ),
+                                at,
+                            ));
+                            events.push((
+                                "refund_succeeded".into(),
+                                format!(
+                                    r#"{{"order_no":"{out_trade_no}","out_refund_no":"{out_refund_no}","refund_fen":{},"channel":"{}","business_date":"{refund_date}"}}"#,
+                                    sale.refunded_fen,
+                                    sale.channel.as_str()
                                 ),
                                 at,
                             ));

@@ -2,8 +2,9 @@
 import type { AlarmDto } from "./AlarmDto";
 import type { ChannelHealthDto } from "./ChannelHealthDto";
 import type { OrderDto } from "./OrderDto";
+import type { SyncStatusDto } from "./SyncStatusDto";
 
 /**
  * What the backend pushes to the UI (one Tauri event, `counter`).
  */
-export type CounterEvent = { "type": "order_changed", order: OrderDto, } | { "type": "channel_health", channels: Array<ChannelHealthDto>, } | { "type": "alarm", alarm: AlarmDto, };
+export type CounterEvent = { "type": "order_changed", order: OrderDto, } | { "type": "channel_health", channels: Array<ChannelHealthDto>, } | { "type": "alarm", alarm: AlarmDto, } | { "type": "sync_status", status: SyncStatusDto, };

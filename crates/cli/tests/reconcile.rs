@@ -1,0 +1,316 @@
+//! `shouyin reconcile` as a script runs it: payments taken with `shouyin
+//! charge` against the simulator and resolved with `shouyin recover`, then
+//! reconciled against the fetched bill and against a downloaded bill file.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn shouyin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shouyin"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn value<'a>(out: &'a str, key: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key}= in {out}"))
+}
+
+async fn start_sim(dir: &Path) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let state = dir.to_owned();
+    tokio::spawn(async move {
+        shouyin_sim::run(listener, &state, async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    let base = format!("http://{addr}");
+    let started = Instant::now();
+    while !dir.join("credentials.json").exists()
+        || reqwest::get(format!("{base}/_sim/trades")).await.is_err()
+    {
+        assert!(started.elapsed() < Duration::from_secs(30));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (base, stop)
+}
+
+/// The Alipay bill zip as an accountant downloads it: a signed request for
+/// the link, then the file.
+async fn download_alipay_bill(credentials: &Value, date: &str) -> Vec<u8> {
+    use shouyin_channels::keys::{parse_private_key, sign_sha256};
+    let a = &credentials["alipay"];
+    let key = parse_private_key(a["app_private_key_pem"].as_str().unwrap()).unwrap();
+    let timestamp = (chrono::Utc::now() + chrono::Duration::hours(8))
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    let biz = serde_json::json!({"bill_type": "trade", "bill_date": date}).to_string();
+    let mut params: Vec<(&str, &str)> = vec![
+        ("app_id", a["app_id"].as_str().unwrap()),
+        ("method", "alipay.data.dataservice.bill.downloadurl.query"),
+        ("format", "JSON"),
+        ("charset", "utf-8"),
+        ("sign_type", "RSA2"),
+        ("timestamp", &timestamp),
+        ("version", "1.0"),
+        ("biz_content", &biz),
+    ];
+    let sign = sign_sha256(
+        &key,
+        shouyin_channels::alipay::wire::sign_content(&params).as_bytes(),
+    );
+    params.push(("sign", &sign));
+    let http = reqwest::Client::new();
+    let answer: Value = http
+        .post(a["gateway"].as_str().unwrap())
+        .form(&params)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = answer["alipay_data_dataservice_bill_downloadurl_query_response"]
+        ["bill_download_url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .to_owned();
+    http.get(url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_exits_non_zero_on_differences_and_reads_downloaded_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim_dir = dir.path().join("sim");
+    let (base, _stop) = start_sim(&sim_dir).await;
+    let config = sim_dir.join("credentials.json");
+    let credentials: Value =
+        serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    let config = config.to_str().unwrap().to_owned();
+    let db = dir.path().join("ledger.db");
+    let db_s = db.to_str().unwrap().to_owned();
+    let o = shouyin(&[
+        "init",
+        "--db",
+        &db_s,
+        "--store",
+        "对账店",
+        "--terminal",
+        "T09",
+    ]);
+    assert!(o.status.success());
+
+    // One paid sale per channel: charge, the customer pays, recover.
+    let http = reqwest::Client::new();
+    let mut orders = Vec::new();
+    for (channel, amount) in [("alipay", "18.80"), ("wechat", "6.60")] {
+        let o = shouyin(&[
+            "charge",
+            "--db",
+            &db_s,
+            "--channels",
+            &config,
+            "--channel",
+            channel,
+            "--amount",
+            amount,
+            "--force",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let order_no = value(&stdout(&o), "order_no").to_owned();
+        let r = http
+            .post(format!("{base}/_sim/trades/{order_no}/pay"))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        orders.push(order_no);
+    }
+    let o = shouyin(&["recover", "--db", &db_s, "--channels", &config]);
+    assert!(o.status.success(), "{}", stdout(&o));
+
+    // WeChat Pay agrees: exit 0 and a clean summary.
+    let o = shouyin(&[
+        "reconcile",
+        "--db",
+        &db_s,
+        "--config",
+        &config,
+        "--channel",
+        "wechat",
+        "--date",
+        "today",
+    ]);
+    let out = stdout(&o);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(value(&out, "matched"), "1");
+    assert_eq!(value(&out, "differences"), "0");
+    assert_eq!(value(&out, "bill_net"), "6.60");
+    assert_eq!(value(&out, "ledger_net"), "6.60");
+
+    // A paid Alipay sale the channel never saw (written into the ledger
+    // file directly): reconcile must say so and exit 1.
+    let now = shouyin_ledger::ts(chrono::Utc::now());
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute(
+            "INSERT INTO orders (out_trade_no, store, terminal, amount_fen, currency, channel, state,
+                                 created_at, updated_at, paid_at, business_date)
+             VALUES ('T09_GHOST', '对账店', 'T09', 999, 'CNY', 'alipay', 'paid', ?1, ?1, ?1, '2000-01-01')",
+            [&now],
+        )
+        .unwrap();
+    let today = shouyin_api::reconcile::beijing_today(chrono::Utc::now())
+        .unwrap()
+        .to_string();
+    let o = shouyin(&[
+        "reconcile",
+        "--db",
+        &db_s,
+        "--config",
+        &config,
+        "--channel",
+        "alipay",
+        "--date",
+        &today,
+    ]);
+    let table = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{table}");
+    assert!(
+        table.contains("missing_in_bill") && table.contains("T09_GHOST"),
+        "{table}"
+    );
+    assert!(table.contains("check with the channel"), "{table}");
+    assert_eq!(value(&table, "missing_in_bill"), "1");
+    assert_eq!(value(&table, "matched"), "1");
+
+    let o = shouyin(&[
+        "reconcile",
+        "--db",
+        &db_s,
+        "--config",
+        &config,
+        "--channel",
+        "alipay",
+        "--date",
+        &today,
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let fetched: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(fetched["counts"]["missing_in_bill"], 1);
+    assert_eq!(fetched["counts"]["matched"], 1);
+    assert_eq!(fetched["differences"], 1);
+    assert_eq!(fetched["bill_totals"]["payments_fen"], 1880);
+    assert_eq!(fetched["ledger_totals"]["payments_fen"], 1880 + 999);
+    assert_eq!(fetched["lines"][0]["class"], "missing_in_bill");
+    assert_eq!(fetched["lines"][0]["order_no"], "T09_GHOST");
+    assert_eq!(fetched["lines"][1]["order_no"], orders[0].as_str());
+
+    // The downloaded zip gives the same answer without a channels file.
+    let zip = download_alipay_bill(&credentials, &today).await;
+    let bill = dir.path().join("alipay-bill.csv.zip");
+    std::fs::write(&bill, &zip).unwrap();
+    let o = shouyin(&[
+        "reconcile",
+        "--db",
+        &db_s,
+        "--channel",
+        "alipay",
+        "--date",
+        &today,
+        "--bill",
+        bill.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let from_file: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(from_file["source"], "file");
+    assert_eq!(from_file["lines"], fetched["lines"]);
+    assert_eq!(from_file["counts"], fetched["counts"]);
+
+    // Bad input is a clear error, not a reconciliation.
+    let junk = dir.path().join("junk.csv");
+    std::fs::write(&junk, "hello,world\n").unwrap();
+    let o = shouyin(&[
+        "reconcile",
+        "--db",
+        &db_s,
+        "--channel",
+        "alipay",
+        "--date",
+        &today,
+        "--bill",
+        junk.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("not a readable alipay bill"), "{err}");
+    let o = shouyin(&[
+        "reconcile",
+        "--db",
+        &db_s,
+        "--channel",
+        "wechat",
+        "--date",
+        &today,
+        "--bill",
+        bill.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("this is an Alipay bill"), "{err}");
+    let o = shouyin(&[
+        "reconcile",
+        "--db",
+        &db_s,
+        "--channel",
+        "alipay",
+        "--date",
+        &today,
+    ]);
+    assert!(!o.status.success(), "neither --config nor --bill");
+    let o = shouyin(&[
+        "reconcile",
+        "--db",
+        &db_s,
+        "--config",
+        &config,
+        "--channel",
+        "alipay",
+        "--date",
+        "21/11/2026",
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("YYYY-MM-DD"));
+}

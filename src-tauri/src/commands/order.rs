@@ -1,0 +1,45 @@
+use shouyin_api::{ApiError, ChargeRequest, Counter, EventDto, OrderDto};
+use tauri::State;
+
+/// Starts a sale: a cash sale comes back paid, a QR sale pending with its code.
+#[tauri::command]
+pub async fn order_charge(counter: State<'_, Counter>, req: ChargeRequest) -> Result<OrderDto, ApiError> {
+    counter.order_charge(req).await
+}
+
+/// The cashier cancels a payment; if the customer paid meanwhile it comes back paid.
+#[tauri::command]
+pub async fn order_cancel(counter: State<'_, Counter>, order_no: String) -> Result<OrderDto, ApiError> {
+    counter.order_cancel(order_no).await
+}
+
+/// The latest sales of the business day, newest first.
+#[tauri::command]
+pub async fn orders_recent(counter: State<'_, Counter>, limit: u32) -> Result<Vec<OrderDto>, ApiError> {
+    counter.orders_recent(limit).await
+}
+
+/// The history view's search.
+#[tauri::command]
+pub async fn orders_search(
+    counter: State<'_, Counter>,
+    query: String,
+    limit: u32,
+) -> Result<Vec<OrderDto>, ApiError> {
+    counter.orders_search(query, limit).await
+}
+
+/// One order with its ledger events.
+#[tauri::command]
+pub async fn order_events(
+    counter: State<'_, Counter>,
+    order_no: String,
+) -> Result<(OrderDto, Vec<EventDto>), ApiError> {
+    counter.order_events(order_no).await
+}
+
+/// The payment code as an SVG image.
+#[tauri::command]
+pub fn qr_render(payload: String) -> Result<String, ApiError> {
+    shouyin_api::qr::qr_svg(&payload)
+}

@@ -1,0 +1,25 @@
+use shouyin_api::dto::SyncStatusDto;
+use shouyin_api::{ApiError, Counter};
+use tauri::State;
+
+/// Events not yet at head office, and since when it has been unreachable.
+#[tauri::command]
+pub async fn sync_status(counter: State<'_, Counter>) -> Result<SyncStatusDto, ApiError> {
+    counter.sync_status().await
+}
+
+/// Sync now instead of waiting for the background task's next pass.
+#[tauri::command]
+pub async fn sync_now(counter: State<'_, Counter>) -> Result<SyncStatusDto, ApiError> {
+    counter.sync_now().await
+}
+
+/// Enrol this terminal with head office using a one-time code.
+#[tauri::command]
+pub async fn sync_enroll(
+    counter: State<'_, Counter>,
+    hq_url: String,
+    code: String,
+) -> Result<SyncStatusDto, ApiError> {
+    counter.sync_enroll(hq_url, code).await
+}

@@ -1,0 +1,219 @@
+//! The Shouyin desktop shell.
+//!
+//! This crate only wires things together: it opens the [`Counter`] (the
+//! api's handle on the local ledger) once, manages it as state, and registers
+//! the commands in [`commands`], each a thin call into `shouyin_api`. Nothing
+//! here knows SQL, HTTP or the rules of a sale.
+//!
+//! [`run_app`] takes the Tauri builder as a parameter so tests can pass
+//! `tauri::test::mock_builder()` and invoke commands through the real IPC
+//! path without opening a window.
+
+pub mod commands;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use shouyin_api::{Counter, OrderDto};
+use tauri::{Builder, Emitter, Manager, Runtime};
+use tokio::sync::watch;
+
+pub(crate) use commands::open_customer_window;
+
+/// Where the ledger lives, when set; otherwise the platform's app-data dir.
+/// Tests and demos point it at a temporary directory.
+pub const DATA_DIR_ENV: &str = "SHOUYIN_DATA_DIR";
+/// The simulator's customer page, shown in the demo so anyone can pay.
+pub const CUSTOMER_PAGE_ENV: &str = "SHOUYIN_CUSTOMER_PAGE";
+/// Set to 1 to open the customer display at start.
+pub const CUSTOMER_DISPLAY_ENV: &str = "SHOUYIN_CUSTOMER_DISPLAY";
+pub(crate) const CUSTOMER_WINDOW: &str = "customer";
+
+/// What the app learned while starting: recovery's results, and demo facts.
+#[derive(Debug)]
+pub struct Startup {
+    recovered: watch::Receiver<Option<Vec<OrderDto>>>,
+    customer_page: Option<String>,
+}
+
+impl Startup {
+    /// The orders recovery resolved; waits briefly if it is still running.
+    pub async fn recovered(&self) -> Vec<OrderDto> {
+        let mut rx = self.recovered.clone();
+        let done = tokio::time::timeout(Duration::from_secs(15), rx.wait_for(Option::is_some)).await;
+        match done {
+            Ok(Ok(list)) => list.clone().unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Starts the desktop app and blocks until it exits.
+pub fn run() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let data_dir = std::env::var_os(DATA_DIR_ENV)
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from);
+    run_app(tauri::Builder::default(), data_dir)
+        .run(tauri::generate_context!())
+        .context("the desktop app stopped with an error")
+}
+
+/// Adds Shouyin's state and commands to `builder`. The counter is opened in
+/// the setup hook because the platform data directory is only known once
+/// the app exists. Then, in the background: every order left open by the
+/// last run is resolved with its channel, order changes are pushed to the UI
+/// as `counter` events, and the ledger syncs to head office if enrolled.
+pub fn run_app<R: Runtime>(builder: Builder<R>, data_dir: Option<PathBuf>) -> Builder<R> {
+    builder
+        .setup(move |app| {
+            let dir = match data_dir {
+                Some(dir) => dir,
+                None => app.path().app_data_dir()?,
+            };
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| format!("cannot create data directory {}: {e}", dir.display()))?;
+            let counter = tauri::async_runtime::block_on(Counter::open(&dir))
+                .map_err(|e| format!("cannot open the ledger in {}: {e}", dir.display()))?;
+            tracing::info!(dir = %dir.display(), "ledger open");
+
+            let handle = app.handle().clone();
+            let mut events = counter.subscribe();
+            tauri::async_runtime::spawn(async move {
+                loop {
+                    match events.recv().await {
+                        Ok(event) => {
+                            if let Err(e) = handle.emit("counter", &event) {
+                                tracing::warn!("cannot push an event to the UI: {e}");
+                            }
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                            tracing::warn!("the UI missed {n} events");
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                    }
+                }
+            });
+
+            let (recovered_tx, recovered_rx) = watch::channel(None);
+            let recovering = counter.clone();
+            tauri::async_runtime::spawn(async move {
+                let list = match recovering.recover().await {
+                    Ok(list) => list,
+                    Err(e) => {
+                        tracing::error!("recovery at start failed: {e}");
+                        Vec::new()
+                    }
+                };
+                let _ = recovered_tx.send(Some(list));
+            });
+            let syncing = counter.clone();
+            tauri::async_runtime::spawn(async move { syncing.start_sync() });
+
+            app.manage(Startup {
+                recovered: recovered_rx,
+                customer_page: std::env::var(CUSTOMER_PAGE_ENV).ok().filter(|s| !s.is_empty()),
+            });
+            app.manage(counter);
+            if std::env::var(CUSTOMER_DISPLAY_ENV).is_ok_and(|v| v == "1") {
+                open_customer_window(app.handle())?;
+            }
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::terminal::terminal_get,
+            commands::amount::amount_check,
+            commands::order::order_charge,
+            commands::order::order_cancel,
+            commands::order::orders_recent,
+            commands::order::orders_search,
+            commands::order::order_events,
+            commands::order::qr_render,
+            commands::session::recovery_results,
+            commands::session::customer_page,
+            commands::session::customer_window_open,
+            commands::sync::sync_status,
+            commands::sync::sync_now,
+            commands::sync::sync_enroll,
+        ])
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+    use tauri::ipc::{CallbackFn, InvokeBody};
+    use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
+    use tauri::webview::InvokeRequest;
+    use tauri::WebviewWindowBuilder;
+
+    fn invoke<R: Runtime>(
+        webview: &tauri::WebviewWindow<R>,
+        cmd: &str,
+        args: Value,
+    ) -> Result<Value, Value> {
+        get_ipc_response(
+            webview,
+            InvokeRequest {
+                cmd: cmd.into(),
+                callback: CallbackFn(0),
+                error: CallbackFn(1),
+                url: "http://tauri.localhost".parse().unwrap(),
+                body: InvokeBody::Json(args),
+                headers: Default::default(),
+                invoke_key: INVOKE_KEY.to_string(),
+            },
+        )
+        .map(|body| body.deserialize::<Value>().unwrap())
+    }
+
+    #[test]
+    fn commands_answer_through_ipc_with_a_real_ledger() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = run_app(mock_builder(), Some(dir.path().to_path_buf()))
+            .build(mock_context(noop_assets()))
+            .unwrap();
+        let webview = WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .unwrap();
+
+        let terminal = invoke(&webview, "terminal_get", json!({})).unwrap();
+        assert!(
+            terminal["store"].as_str().is_some_and(|s| !s.is_empty()),
+            "terminal has no store name: {terminal}"
+        );
+
+        let amount = invoke(&webview, "amount_check", json!({ "input": "１２.3" })).unwrap();
+        assert_eq!(amount["fen"], 1230, "full-width digits parse: {amount}");
+        assert_eq!(amount["display"], "¥12.30");
+
+        let refused = invoke(&webview, "amount_check", json!({ "input": "12.345" })).unwrap_err();
+        assert_eq!(refused["code"], "invalid_amount", "error carries its code: {refused}");
+
+        let order = invoke(
+            &webview,
+            "order_charge",
+            json!({ "req": { "amount": "12.30", "channel": "cash", "cashier": null, "note": null } }),
+        )
+        .unwrap();
+        assert_eq!(order["amount_fen"], 1230);
+        assert_eq!(order["state"], "paid", "a cash sale is paid at once: {order}");
+
+        let recent = invoke(&webview, "orders_recent", json!({ "limit": 5 })).unwrap();
+        assert_eq!(
+            recent[0]["order_no"], order["order_no"],
+            "the new sale heads the recent list: {recent}"
+        );
+        assert!(
+            dir.path().join("ledger.db").is_file(),
+            "the ledger file is in the data directory"
+        );
+    }
+}

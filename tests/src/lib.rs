@@ -1,2 +1,385 @@
-//! System flows and end-to-end tests of Shouyin live in `tests/` of this
-//! package; the library itself is empty and exists so the package has a target.
+//! The harness for end-to-end tests of the real desktop app: an X display
+//! (Xvfb unless one is given), `tauri-driver` (which starts WebKitWebDriver
+//! and the app binary), a WebDriver session, screenshots saved as artifacts,
+//! and the channel simulator on loopback.
+//!
+//! Nothing here skips: a missing tool or binary is an error that says what
+//! to install or build.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+/// End-to-end sessions run one at a time: each starts a WebKit process and
+/// the app, which is plenty for two cores.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The workspace root (this package lives in `tests/`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Where screenshots go: `artifacts/e2e/` in the workspace.
+pub fn artifacts_dir() -> PathBuf {
+    workspace_root().join("artifacts").join("e2e")
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// The debug app binary, built by `cargo build -p shouyin-app`.
+pub fn app_binary() -> Result<PathBuf> {
+    let path = std::env::var_os("SHOUYIN_APP_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("debug").join("shouyin-app"));
+    if !path.is_file() {
+        bail!(
+            "the app binary {} is missing: build it first with `cargo build -p shouyin-app` (make test does)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+fn tauri_driver() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("SHOUYIN_TAURI_DRIVER").map(PathBuf::from) {
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let cached = home.join(".cache/shouyin/tools/bin/tauri-driver");
+    if cached.is_file() {
+        return Ok(cached);
+    }
+    which("tauri-driver").ok_or_else(|| {
+        anyhow!("tauri-driver is missing: run scripts/setup.sh (cargo install tauri-driver --version ^2 --locked)")
+    })
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// An X display for the app: `$SHOUYIN_E2E_DISPLAY`, or a private Xvfb
+/// started once for the whole test binary (and left to die with it).
+pub fn display() -> Result<String> {
+    static DISPLAY: OnceLock<Result<String, String>> = OnceLock::new();
+    DISPLAY
+        .get_or_init(|| start_xvfb().map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(|e| anyhow!(e))
+}
+
+fn start_xvfb() -> Result<String> {
+    if let Ok(d) = std::env::var("SHOUYIN_E2E_DISPLAY") {
+        return Ok(d);
+    }
+    let xvfb = which("Xvfb")
+        .ok_or_else(|| anyhow!("Xvfb is missing: apt-get install xvfb (scripts/setup.sh)"))?;
+    for n in 140..200 {
+        if Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+            continue;
+        }
+        let display = format!(":{n}");
+        let child = Command::new(&xvfb)
+            .args([
+                display.as_str(),
+                "-screen",
+                "0",
+                "1280x800x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start Xvfb")?;
+        // Xvfb writes its socket when ready.
+        let socket = format!("/tmp/.X11-unix/X{n}");
+        let started = Instant::now();
+        while !Path::new(&socket).exists() {
+            if started.elapsed() > Duration::from_secs(10) {
+                bail!("Xvfb on {display} did not start");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // The process lives as long as the test binary.
+        std::mem::forget(child);
+        return Ok(display);
+    }
+    bail!("no free X display number for Xvfb")
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A running app driven through WebDriver.
+#[derive(Debug)]
+pub struct App {
+    driver: Child,
+    pub client: Client,
+    pub data_dir: PathBuf,
+}
+
+impl App {
+    /// Start the app with its ledger in `data_dir` and extra environment.
+    pub async fn start(data_dir: &Path, env: &[(&str, &str)]) -> Result<App> {
+        let app = app_binary()?;
+        let driver_bin = tauri_driver()?;
+        if which("WebKitWebDriver").is_none() && !Path::new("/usr/bin/WebKitWebDriver").exists() {
+            bail!(
+                "WebKitWebDriver is missing: apt-get install webkit2gtk-driver (scripts/setup.sh)"
+            );
+        }
+        let display = display()?;
+        let port = free_port()?;
+        let native = free_port()?;
+        let mut cmd = Command::new(driver_bin);
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native.to_string(),
+        ])
+        .env("DISPLAY", &display)
+        .env("SHOUYIN_DATA_DIR", data_dir)
+        .env("LANG", "zh_CN.UTF-8")
+        .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut driver = cmd.spawn().context("cannot start tauri-driver")?;
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if started.elapsed() > Duration::from_secs(20) {
+                let _ = driver.kill();
+                bail!("tauri-driver did not listen on {port}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Two TLS providers are linked (fantoccini's and reqwest's); the
+        // session is plain HTTP on loopback, but rustls wants one chosen.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("wry"));
+        caps.insert("tauri:options".into(), json!({ "application": app }));
+        let client = ClientBuilder::rustls()
+            .context("WebDriver client")?
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .context("cannot open a WebDriver session with the app")?;
+        let app = App {
+            driver,
+            client,
+            data_dir: data_dir.to_owned(),
+        };
+        app.wait_for("[data-testid=where]", Duration::from_secs(30))
+            .await?;
+        Ok(app)
+    }
+
+    /// The first element matching `css` once it exists.
+    pub async fn wait_for(&self, css: &str, timeout: Duration) -> Result<Element> {
+        let started = Instant::now();
+        loop {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await {
+                return Ok(e);
+            }
+            if started.elapsed() > timeout {
+                bail!("'{css}' did not appear within {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Wait until `css` exists and its text contains `text`.
+    pub async fn wait_for_text(&self, css: &str, text: &str, timeout: Duration) -> Result<Element> {
+        let started = Instant::now();
+        loop {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await {
+                if e.text().await.map(|t| t.contains(text)).unwrap_or(false) {
+                    return Ok(e);
+                }
+            }
+            if started.elapsed() > timeout {
+                bail!("'{css}' did not show '{text}' within {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn click(&self, css: &str) -> Result<()> {
+        self.wait_for(css, Duration::from_secs(10))
+            .await?
+            .click()
+            .await?;
+        Ok(())
+    }
+
+    /// Key an amount on the on-screen keypad.
+    pub async fn key_amount(&self, amount: &str) -> Result<()> {
+        for c in amount.chars() {
+            self.click(&format!("[data-testid='key-{c}']")).await?;
+        }
+        Ok(())
+    }
+
+    /// Press keys, by their `KeyboardEvent.key` names ("a", "Escape",
+    /// "Enter"), as the keyboard would deliver them to the page.
+    pub async fn press(&self, keys: &[&str]) -> Result<()> {
+        self.client
+            .execute(
+                "for (const k of arguments[0]) { window.dispatchEvent(new KeyboardEvent('keydown', {key: k, bubbles: true})); }",
+                vec![json!(keys)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Save a screenshot of the window as `artifacts/e2e/<name>.png`.
+    pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
+        let png = self.client.screenshot().await?;
+        let dir = artifacts_dir();
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png)?;
+        Ok(path)
+    }
+
+    pub async fn quit(mut self) -> Result<()> {
+        let closed = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        closed.map_err(|e| anyhow!("closing the session: {e}"))
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// The channel simulator on a loopback port, for the app to pay against.
+#[derive(Debug)]
+pub struct Sim {
+    pub base: String,
+    pub dir: PathBuf,
+    http: reqwest::Client,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Sim {
+    pub async fn start(dir: &Path) -> Result<Sim> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let state = dir.to_owned();
+        tokio::spawn(async move {
+            let _ = shouyin_sim::run(listener, &state, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        let http = reqwest::Client::new();
+        let started = Instant::now();
+        while !dir.join(shouyin_sim::CREDENTIALS_FILE).exists()
+            || http
+                .get(format!("{base}/_sim/trades"))
+                .send()
+                .await
+                .is_err()
+        {
+            if started.elapsed() > Duration::from_secs(60) {
+                bail!("the simulator did not start");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(Sim {
+            base,
+            dir: dir.to_owned(),
+            http,
+            _stop: stop,
+        })
+    }
+
+    /// Give an app data directory the simulator's credentials as its channels file.
+    pub fn configure(&self, data_dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(data_dir)?;
+        std::fs::copy(
+            self.dir.join(shouyin_sim::CREDENTIALS_FILE),
+            data_dir.join("channels.json"),
+        )?;
+        Ok(())
+    }
+
+    pub async fn trades(&self) -> Result<Vec<Value>> {
+        let v: Value = self
+            .http
+            .get(format!("{}/_sim/trades", self.base))
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(v.as_array().cloned().unwrap_or_default())
+    }
+
+    /// The customer scans the code (opens it on the customer page).
+    pub async fn scan(&self, order_no: &str) -> Result<()> {
+        let trades = self.trades().await?;
+        let trade = trades
+            .iter()
+            .find(|t| t["out_trade_no"] == order_no)
+            .ok_or_else(|| anyhow!("no trade {order_no} at the simulator"))?;
+        let code = trade["qr_code"].as_str().unwrap_or_default().to_owned();
+        self.http
+            .get(format!("{}/pay", self.base))
+            .query(&[("code", code.as_str())])
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    pub async fn pay(&self, order_no: &str) -> Result<()> {
+        let r = self
+            .http
+            .post(format!("{}/_sim/trades/{order_no}/pay", self.base))
+            .send()
+            .await?;
+        if !r.status().is_success() {
+            bail!(
+                "the simulator refused to pay {order_no}: {}",
+                r.text().await?
+            );
+        }
+        Ok(())
+    }
+}

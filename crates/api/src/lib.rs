@@ -417,7 +417,11 @@ impl Counter {
     /// The history view's search: an order or channel transaction number
     /// (or part of one), an amount ("12.30"), or a channel by name in either
     /// language ("支付宝", "wechat", "现金"). Empty shows the latest orders.
-    pub async fn orders_search(&self, query: String, limit: u32) -> Result<Vec<OrderDto>, ApiError> {
+    pub async fn orders_search(
+        &self,
+        query: String,
+        limit: u32,
+    ) -> Result<Vec<OrderDto>, ApiError> {
         let q = query.trim().to_lowercase();
         let channel = match q.as_str() {
             "alipay" | "支付宝" => Some(ChannelKind::Alipay),
@@ -428,13 +432,16 @@ impl Counter {
         };
         let filter = OrderFilter {
             channel,
-            search: if channel.is_none() && !q.is_empty() { Some(query.trim().to_owned()) } else { None },
+            search: if channel.is_none() && !q.is_empty() {
+                Some(query.trim().to_owned())
+            } else {
+                None
+            },
             limit: Some(limit),
             ..OrderFilter::default()
         };
         self.orders_list(filter).await
     }
-
 
     pub async fn order_events(
         &self,

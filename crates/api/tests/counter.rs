@@ -118,9 +118,33 @@ async fn history_search_finds_by_number_amount_and_channel_name() {
     let by_amount = counter.orders_search("12.30".into(), 50).await.unwrap();
     assert_eq!(by_amount.len(), 1);
     assert_eq!(by_amount[0].order_no, a.order_no);
-    let by_no = counter.orders_search(a.order_no[4..].to_owned(), 50).await.unwrap();
+    let by_no = counter
+        .orders_search(a.order_no[4..].to_owned(), 50)
+        .await
+        .unwrap();
     assert_eq!(by_no.len(), 1);
-    assert_eq!(counter.orders_search("现金".into(), 50).await.unwrap().len(), 2);
-    assert_eq!(counter.orders_search("支付宝".into(), 50).await.unwrap().len(), 0);
-    assert_eq!(counter.orders_search(String::new(), 50).await.unwrap().len(), 2);
+    assert_eq!(
+        counter
+            .orders_search("现金".into(), 50)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        counter
+            .orders_search("支付宝".into(), 50)
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        counter
+            .orders_search(String::new(), 50)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 }

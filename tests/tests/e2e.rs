@@ -1,0 +1,173 @@
+//! The real desktop app, driven through WebDriver under Xvfb: a cash sale,
+//! QR payments confirmed within two seconds, a cancel, the customer display,
+//! and a restart that finds a payment made while the app was down.
+//! Screenshots are saved under artifacts/e2e/.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use shouyin_tests::{serial, App, Sim};
+
+fn run<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) {
+    let _one_at_a_time = serial();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    if let Err(e) = rt.block_on(f) {
+        panic!("{e:#}");
+    }
+}
+
+const SHORT: Duration = Duration::from_secs(10);
+
+#[test]
+fn a_cash_sale_reaches_the_recent_list_and_the_ledger() {
+    run(async {
+        let dir = tempfile::tempdir()?;
+        let app = App::start(dir.path(), &[]).await?;
+        app.key_amount("12.30").await?;
+        app.wait_for_text("[data-testid=amount]", "12.30", SHORT)
+            .await?;
+        app.click("[data-testid=channel-cash]").await?;
+        app.wait_for_text("[data-testid=recent]", "12.30", SHORT)
+            .await?;
+        app.screenshot("cash-sale").await?;
+        app.quit().await?;
+
+        let conn = rusqlite::Connection::open(dir.path().join("ledger.db"))?;
+        let (fen, state, channel): (i64, String, String) = conn.query_row(
+            "SELECT amount_fen, state, channel FROM orders ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        assert_eq!(
+            (fen, state.as_str(), channel.as_str()),
+            (1230, "paid", "cash")
+        );
+        Ok(())
+    });
+}
+
+/// Charge with a QR channel by keyboard shortcut, have the customer pay,
+/// and time the screen.
+async fn qr_paid(app: &App, sim: &Sim, key: &str, shot: &str) -> anyhow::Result<Duration> {
+    app.key_amount("12.30").await?;
+    app.press(&[key]).await?;
+    app.wait_for("[data-testid=qr] svg", SHORT).await?;
+    let order_no = app.wait_for(".order-no", SHORT).await?.text().await?;
+    app.screenshot(&format!("{shot}-qr")).await?;
+    sim.scan(&order_no).await?;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let paid_at = Instant::now();
+    sim.pay(&order_no).await?;
+    app.wait_for("[data-testid=paid]", SHORT).await?;
+    let took = paid_at.elapsed();
+    app.screenshot(&format!("{shot}-paid")).await?;
+    app.press(&["Enter"]).await?;
+    app.wait_for("[data-testid=amount]", SHORT).await?;
+    Ok(took)
+}
+
+#[test]
+fn alipay_and_wechat_payments_show_paid_within_two_seconds() {
+    run(async {
+        let dir = tempfile::tempdir()?;
+        let sim = Sim::start(&dir.path().join("sim")).await?;
+        let data = dir.path().join("app");
+        sim.configure(&data)?;
+        let app = App::start(&data, &[]).await?;
+        for (key, name) in [("a", "alipay"), ("w", "wechat")] {
+            let took = qr_paid(&app, &sim, key, name).await?;
+            assert!(
+                took < Duration::from_secs(2),
+                "{name}: paid shown after {took:?}"
+            );
+        }
+        app.quit().await?;
+        Ok(())
+    });
+}
+
+#[test]
+fn cancel_closes_the_payment_and_the_customer_display_shows_the_code() {
+    run(async {
+        let dir = tempfile::tempdir()?;
+        let sim = Sim::start(&dir.path().join("sim")).await?;
+        let data = dir.path().join("app");
+        sim.configure(&data)?;
+        let app = App::start(&data, &[("SHOUYIN_CUSTOMER_DISPLAY", "1")]).await?;
+        let main = app.client.window().await?;
+        app.key_amount("8.80").await?;
+        app.click("[data-testid=channel-wechat]").await?;
+        app.wait_for("[data-testid=qr] svg", SHORT).await?;
+        let order_no = app.wait_for(".order-no", SHORT).await?.text().await?;
+
+        // The customer display follows the order.
+        let windows = app.client.windows().await?;
+        let customer = windows
+            .into_iter()
+            .find(|w| *w != main)
+            .expect("a customer window");
+        app.client.switch_to_window(customer).await?;
+        app.wait_for("[data-testid=customer-qr] svg", SHORT).await?;
+        app.wait_for_text("[data-testid=customer-amount]", "8.80", SHORT)
+            .await?;
+        app.screenshot("customer-display").await?;
+        app.client.switch_to_window(main).await?;
+
+        app.press(&["Escape"]).await?;
+        app.wait_for("[data-testid=ended]", SHORT).await?;
+        app.wait_for_text("[data-testid=ended]", "关闭", SHORT)
+            .await
+            .or(app
+                .wait_for_text("[data-testid=ended]", "Closed", SHORT)
+                .await)?;
+        app.screenshot("cancelled").await?;
+        let trade = sim
+            .trades()
+            .await?
+            .into_iter()
+            .find(|t| t["out_trade_no"] == order_no.as_str())
+            .unwrap();
+        assert_eq!(trade["state"], "closed", "the channel closed it: {trade}");
+        app.quit().await?;
+        Ok(())
+    });
+}
+
+#[test]
+fn a_payment_made_while_the_app_was_down_shows_paid_after_restart() {
+    run(async {
+        let dir = tempfile::tempdir()?;
+        let sim = Sim::start(&dir.path().join("sim")).await?;
+        let data = dir.path().join("app");
+        sim.configure(&data)?;
+        let app = App::start(&data, &[]).await?;
+        app.key_amount("23.45").await?;
+        app.press(&["a"]).await?;
+        app.wait_for("[data-testid=qr] svg", SHORT).await?;
+        let order_no = app.wait_for(".order-no", SHORT).await?.text().await?;
+        app.quit().await?; // the app stops with the payment open
+
+        sim.scan(&order_no).await?;
+        sim.pay(&order_no).await?;
+
+        let app = App::start(&data, &[]).await?;
+        app.wait_for_text(
+            "[data-testid=recovered]",
+            &order_no,
+            Duration::from_secs(20),
+        )
+        .await?;
+        app.wait_for_text(&format!("[data-order='{order_no}']"), "已支付", SHORT)
+            .await
+            .or(app
+                .wait_for_text(&format!("[data-order='{order_no}']"), "Paid", SHORT)
+                .await)?;
+        app.screenshot("recovered-after-restart").await?;
+        app.quit().await?;
+        Ok(())
+    });
+}

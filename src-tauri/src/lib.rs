@@ -41,7 +41,8 @@ impl Startup {
     /// The orders recovery resolved; waits briefly if it is still running.
     pub async fn recovered(&self) -> Vec<OrderDto> {
         let mut rx = self.recovered.clone();
-        let done = tokio::time::timeout(Duration::from_secs(15), rx.wait_for(Option::is_some)).await;
+        let done =
+            tokio::time::timeout(Duration::from_secs(15), rx.wait_for(Option::is_some)).await;
         match done {
             Ok(Ok(list)) => list.clone().unwrap_or_default(),
             _ => Vec::new(),
@@ -112,14 +113,28 @@ pub fn run_app<R: Runtime>(builder: Builder<R>, data_dir: Option<PathBuf>) -> Bu
                     }
                 };
                 let _ = recovered_tx.send(Some(list));
+                // Refunds left open by the last run are followed up too,
+                // with their own request numbers (a retry never pays twice).
+                if let Err(e) = recovering.refunds_recover().await {
+                    tracing::error!("refund recovery at start failed: {e}");
+                }
             });
             let syncing = counter.clone();
             tauri::async_runtime::spawn(async move { syncing.start_sync() });
 
             app.manage(Startup {
                 recovered: recovered_rx,
-                customer_page: std::env::var(CUSTOMER_PAGE_ENV).ok().filter(|s| !s.is_empty()),
+                customer_page: std::env::var(CUSTOMER_PAGE_ENV)
+                    .ok()
+                    .filter(|s| !s.is_empty()),
             });
+            // The demo store's staff (cashier, manager, accountant), only
+            // when the ledger has no users yet, so the PIN login has someone.
+            match tauri::async_runtime::block_on(counter.ensure_demo_users()) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("added {n} demo users"),
+                Err(e) => tracing::warn!("cannot add the demo users: {e}"),
+            }
             app.manage(counter);
             if std::env::var(CUSTOMER_DISPLAY_ENV).is_ok_and(|v| v == "1") {
                 open_customer_window(app.handle())?;
@@ -141,6 +156,26 @@ pub fn run_app<R: Runtime>(builder: Builder<R>, data_dir: Option<PathBuf>) -> Bu
             commands::sync::sync_status,
             commands::sync::sync_now,
             commands::sync::sync_enroll,
+            commands::manager::users_list,
+            commands::manager::user_login,
+            commands::manager::audit_approved,
+            commands::manager::refund_create,
+            commands::manager::order_void,
+            commands::manager::refunds_for_order,
+            commands::manager::order_confirm_manually,
+            commands::reports::reports_daily,
+            commands::reports::reports_range,
+            commands::reports::export_csv,
+            commands::reports::export_xlsx,
+            commands::reports::reconcile_run,
+            commands::shift::shift_open,
+            commands::shift::shift_current,
+            commands::shift::shift_cash_movement,
+            commands::shift::cash_drawer_open,
+            commands::shift::shift_close,
+            commands::shift::shift_report_text,
+            commands::settings::customer_window_close,
+            commands::settings::customer_window_is_open,
         ])
 }
 
@@ -150,12 +185,11 @@ mod tests {
     use super::*;
     use serde_json::{json, Value};
     use tauri::ipc::{CallbackFn, InvokeBody};
-    use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
+    use tauri::test::{get_ipc_response, mock_builder, INVOKE_KEY};
     use tauri::webview::InvokeRequest;
-    use tauri::WebviewWindowBuilder;
 
-    fn invoke<R: Runtime>(
-        webview: &tauri::WebviewWindow<R>,
+    fn invoke(
+        webview: &tauri::WebviewWindow<tauri::test::MockRuntime>,
         cmd: &str,
         args: Value,
     ) -> Result<Value, Value> {
@@ -165,7 +199,7 @@ mod tests {
                 cmd: cmd.into(),
                 callback: CallbackFn(0),
                 error: CallbackFn(1),
-                url: "http://tauri.localhost".parse().unwrap(),
+                url: "tauri://localhost".parse().unwrap(),
                 body: InvokeBody::Json(args),
                 headers: Default::default(),
                 invoke_key: INVOKE_KEY.to_string(),
@@ -177,12 +211,16 @@ mod tests {
     #[test]
     fn commands_answer_through_ipc_with_a_real_ledger() {
         let dir = tempfile::tempdir().unwrap();
-        let app = run_app(mock_builder(), Some(dir.path().to_path_buf()))
-            .build(mock_context(noop_assets()))
+        let mut app = run_app(mock_builder(), Some(dir.path().to_path_buf()))
+            // The real context, so the capabilities (the ACL) are the app's own.
+            .build(tauri::generate_context!())
             .unwrap();
-        let webview = WebviewWindowBuilder::new(&app, "main", Default::default())
-            .build()
-            .unwrap();
+        // The setup hook (which opens the ledger and manages the counter)
+        // runs on the first turn of the event loop.
+        #[allow(deprecated)]
+        app.run_iteration(|_, _| {});
+        // The config's main window, the one the capabilities name.
+        let webview = app.get_webview_window("main").unwrap();
 
         let terminal = invoke(&webview, "terminal_get", json!({})).unwrap();
         assert!(
@@ -195,7 +233,10 @@ mod tests {
         assert_eq!(amount["display"], "¥12.30");
 
         let refused = invoke(&webview, "amount_check", json!({ "input": "12.345" })).unwrap_err();
-        assert_eq!(refused["code"], "invalid_amount", "error carries its code: {refused}");
+        assert_eq!(
+            refused["code"], "invalid_amount",
+            "error carries its code: {refused}"
+        );
 
         let order = invoke(
             &webview,
@@ -204,13 +245,50 @@ mod tests {
         )
         .unwrap();
         assert_eq!(order["amount_fen"], 1230);
-        assert_eq!(order["state"], "paid", "a cash sale is paid at once: {order}");
+        assert_eq!(
+            order["state"], "paid",
+            "a cash sale is paid at once: {order}"
+        );
 
         let recent = invoke(&webview, "orders_recent", json!({ "limit": 5 })).unwrap();
         assert_eq!(
             recent[0]["order_no"], order["order_no"],
             "the new sale heads the recent list: {recent}"
         );
+
+        // The demo staff were added at start; the manager logs in, and a
+        // report answers, through the new commands and their permissions.
+        let users = invoke(&webview, "users_list", json!({})).unwrap();
+        assert_eq!(
+            users.as_array().map(Vec::len),
+            Some(3),
+            "demo users: {users}"
+        );
+        let manager = invoke(
+            &webview,
+            "user_login",
+            json!({ "name": "店长 李娜", "pin": "9999" }),
+        )
+        .unwrap();
+        assert_eq!(manager["name"], "店长 李娜");
+        let wrong = invoke(
+            &webview,
+            "user_login",
+            json!({ "name": "店长 李娜", "pin": "0000" }),
+        )
+        .unwrap_err();
+        assert_eq!(wrong["code"], "pin_wrong", "a wrong PIN says so: {wrong}");
+        let day = invoke(
+            &webview,
+            "reports_daily",
+            json!({ "date": order["business_date"] }),
+        )
+        .unwrap();
+        assert_eq!(
+            day["count"], 1,
+            "the cash sale is in the day's report: {day}"
+        );
+        assert_eq!(day["gross"], "12.30");
         assert!(
             dir.path().join("ledger.db").is_file(),
             "the ledger file is in the data directory"

@@ -133,6 +133,9 @@ fn start_xvfb() -> Result<String> {
     bail!("no free X display number for Xvfb")
 }
 
+/// How long one WebDriver call may take.
+const CALL_LIMIT: Duration = Duration::from_secs(15);
+
 fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
@@ -143,11 +146,33 @@ pub struct App {
     driver: Child,
     pub client: Client,
     pub data_dir: PathBuf,
+    display: String,
 }
 
 impl App {
-    /// Start the app with its ledger in `data_dir` and extra environment.
+    /// Start the app with its ledger in `data_dir` and extra environment,
+    /// and log in as the demo cashier 王芳 (PIN 1111).
     pub async fn start(data_dir: &Path, env: &[(&str, &str)]) -> Result<App> {
+        let app = App::launch(data_dir, env).await?;
+        app.login("收银员 王芳", "1111").await?;
+        Ok(app)
+    }
+
+    /// Log in on the till's PIN screen.
+    pub async fn login(&self, name: &str, pin: &str) -> Result<()> {
+        self.click(&format!("[data-testid=login-user][data-name='{name}']"))
+            .await?;
+        for d in pin.chars() {
+            self.click(&format!("[data-testid='pin-{d}']")).await?;
+        }
+        self.click("[data-testid=login-submit]").await?;
+        self.wait_for("[data-testid=amount]", Duration::from_secs(15))
+            .await?;
+        Ok(())
+    }
+
+    /// Start the app without logging in.
+    pub async fn launch(data_dir: &Path, env: &[(&str, &str)]) -> Result<App> {
         let app = app_binary()?;
         let driver_bin = tauri_driver()?;
         if which("WebKitWebDriver").is_none() && !Path::new("/usr/bin/WebKitWebDriver").exists() {
@@ -189,27 +214,46 @@ impl App {
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), json!("wry"));
         caps.insert("tauri:options".into(), json!({ "application": app }));
-        let client = ClientBuilder::rustls()
-            .context("WebDriver client")?
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{port}"))
+        let mut builder = ClientBuilder::rustls().context("WebDriver client")?;
+        builder.capabilities(caps);
+        let url = format!("http://127.0.0.1:{port}");
+        let client = tokio::time::timeout(Duration::from_secs(60), builder.connect(&url))
             .await
+            .map_err(|_| {
+                anyhow!("the app did not start a WebDriver session within 60 s (display {display})")
+            })?
             .context("cannot open a WebDriver session with the app")?;
         let app = App {
             driver,
             client,
             data_dir: data_dir.to_owned(),
+            display,
         };
         app.wait_for("[data-testid=where]", Duration::from_secs(30))
             .await?;
         Ok(app)
     }
 
+    /// One WebDriver lookup, bounded: a stuck driver is an error, not a hang.
+    async fn find_once(&self, css: &str) -> Option<Element> {
+        match tokio::time::timeout(CALL_LIMIT, self.client.find(Locator::Css(css))).await {
+            Ok(Ok(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    async fn text_of(e: &Element) -> Option<String> {
+        match tokio::time::timeout(CALL_LIMIT, e.text()).await {
+            Ok(Ok(t)) => Some(t),
+            _ => None,
+        }
+    }
+
     /// The first element matching `css` once it exists.
     pub async fn wait_for(&self, css: &str, timeout: Duration) -> Result<Element> {
         let started = Instant::now();
         loop {
-            if let Ok(e) = self.client.find(Locator::Css(css)).await {
+            if let Some(e) = self.find_once(css).await {
                 return Ok(e);
             }
             if started.elapsed() > timeout {
@@ -223,8 +267,8 @@ impl App {
     pub async fn wait_for_text(&self, css: &str, text: &str, timeout: Duration) -> Result<Element> {
         let started = Instant::now();
         loop {
-            if let Ok(e) = self.client.find(Locator::Css(css)).await {
-                if e.text().await.map(|t| t.contains(text)).unwrap_or(false) {
+            if let Some(e) = self.find_once(css).await {
+                if App::text_of(&e).await.is_some_and(|t| t.contains(text)) {
                     return Ok(e);
                 }
             }
@@ -236,10 +280,26 @@ impl App {
     }
 
     pub async fn click(&self, css: &str) -> Result<()> {
-        self.wait_for(css, Duration::from_secs(10))
-            .await?
-            .click()
-            .await?;
+        let e = self.wait_for(css, Duration::from_secs(10)).await?;
+        tokio::time::timeout(CALL_LIMIT, e.click())
+            .await
+            .map_err(|_| anyhow!("clicking '{css}' timed out"))??;
+        Ok(())
+    }
+
+    /// The text of the first element matching `css`.
+    pub async fn text(&self, css: &str) -> Result<String> {
+        let e = self.wait_for(css, Duration::from_secs(10)).await?;
+        App::text_of(&e)
+            .await
+            .ok_or_else(|| anyhow!("reading '{css}' timed out"))
+    }
+
+    /// Replace the text of an input field.
+    pub async fn fill(&self, css: &str, text: &str) -> Result<()> {
+        let field = self.wait_for(css, Duration::from_secs(10)).await?;
+        field.clear().await?;
+        field.send_keys(text).await?;
         Ok(())
     }
 
@@ -254,38 +314,99 @@ impl App {
     /// Press keys, by their `KeyboardEvent.key` names ("a", "Escape",
     /// "Enter"), as the keyboard would deliver them to the page.
     pub async fn press(&self, keys: &[&str]) -> Result<()> {
-        self.client
-            .execute(
+        let script = self.client.execute(
                 "for (const k of arguments[0]) { window.dispatchEvent(new KeyboardEvent('keydown', {key: k, bubbles: true})); }",
                 vec![json!(keys)],
-            )
-            .await?;
+            );
+        tokio::time::timeout(CALL_LIMIT, script)
+            .await
+            .map_err(|_| anyhow!("pressing {keys:?} timed out"))??;
         Ok(())
     }
 
-    /// Save a screenshot of the window as `artifacts/e2e/<name>.png`.
+    /// Save a screenshot of the window as `artifacts/e2e/<name>.png`:
+    /// through WebDriver, or, if WebKitWebDriver does not answer in time,
+    /// of the whole X display the app is on.
     pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
-        let png = self.client.screenshot().await?;
         let dir = artifacts_dir();
         std::fs::create_dir_all(&dir)?;
         let path = dir.join(format!("{name}.png"));
-        std::fs::write(&path, png)?;
+        match tokio::time::timeout(CALL_LIMIT, self.client.screenshot()).await {
+            Ok(Ok(png)) => std::fs::write(&path, png)?,
+            _ => {
+                let status = Command::new("import")
+                    .args(["-display", &self.display, "-window", "root"])
+                    .arg(&path)
+                    .status()
+                    .context("ImageMagick's import is needed for screenshots (apt-get install imagemagick)")?;
+                if !status.success() {
+                    bail!("could not take the screenshot {name}");
+                }
+            }
+        }
         Ok(path)
     }
 
-    pub async fn quit(mut self) -> Result<()> {
-        let closed = self.client.clone().close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-        closed.map_err(|e| anyhow!("closing the session: {e}"))
+    pub async fn quit(self) -> Result<()> {
+        let closed =
+            tokio::time::timeout(Duration::from_secs(10), self.client.clone().close()).await;
+        drop(self);
+        match closed {
+            Ok(r) => r.map_err(|e| anyhow!("closing the session: {e}")),
+            Err(_) => bail!("closing the session timed out"),
+        }
     }
 }
 
 impl Drop for App {
     fn drop(&mut self) {
+        // tauri-driver, and what it started (WebKitWebDriver, the app),
+        // which would otherwise outlive it.
+        let mut doomed = descendants(self.driver.id());
+        doomed.reverse();
+        for pid in doomed {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// Every process below `root`, parents before children (from /proc).
+fn descendants(root: u32) -> Vec<u32> {
+    let mut parent_of = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces.
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            if let Some(ppid) = ppid {
+                parent_of.push((pid, ppid));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(p) = frontier.pop() {
+        for (child, _) in parent_of.iter().filter(|(_, pp)| *pp == p) {
+            if *child > 1 && !out.contains(child) {
+                out.push(*child);
+                frontier.push(*child);
+            }
+        }
+    }
+    out
 }
 
 /// The channel simulator on a loopback port, for the app to pay against.
@@ -309,7 +430,9 @@ impl Sim {
             })
             .await;
         });
-        let http = reqwest::Client::new();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()?;
         let started = Instant::now();
         while !dir.join(shouyin_sim::CREDENTIALS_FILE).exists()
             || http

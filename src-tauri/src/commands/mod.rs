@@ -5,8 +5,12 @@
 //! public rather than re-exported.)
 
 pub mod amount;
+pub mod manager;
 pub mod order;
+pub mod reports;
 pub mod session;
+pub mod settings;
+pub mod shift;
 pub mod sync;
 pub mod terminal;
 

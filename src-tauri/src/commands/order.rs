@@ -3,19 +3,28 @@ use tauri::State;
 
 /// Starts a sale: a cash sale comes back paid, a QR sale pending with its code.
 #[tauri::command]
-pub async fn order_charge(counter: State<'_, Counter>, req: ChargeRequest) -> Result<OrderDto, ApiError> {
+pub async fn order_charge(
+    counter: State<'_, Counter>,
+    req: ChargeRequest,
+) -> Result<OrderDto, ApiError> {
     counter.order_charge(req).await
 }
 
 /// The cashier cancels a payment; if the customer paid meanwhile it comes back paid.
 #[tauri::command]
-pub async fn order_cancel(counter: State<'_, Counter>, order_no: String) -> Result<OrderDto, ApiError> {
+pub async fn order_cancel(
+    counter: State<'_, Counter>,
+    order_no: String,
+) -> Result<OrderDto, ApiError> {
     counter.order_cancel(order_no).await
 }
 
 /// The latest sales of the business day, newest first.
 #[tauri::command]
-pub async fn orders_recent(counter: State<'_, Counter>, limit: u32) -> Result<Vec<OrderDto>, ApiError> {
+pub async fn orders_recent(
+    counter: State<'_, Counter>,
+    limit: u32,
+) -> Result<Vec<OrderDto>, ApiError> {
     counter.orders_recent(limit).await
 }
 

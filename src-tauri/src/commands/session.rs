@@ -27,10 +27,14 @@ pub(crate) fn open_customer_window<R: Runtime>(app: &AppHandle<R>) -> Result<(),
             .set_focus()
             .map_err(|e| ApiError::internal(format!("cannot focus the customer display: {e}")));
     }
-    WebviewWindowBuilder::new(app, crate::CUSTOMER_WINDOW, WebviewUrl::App("index.html?view=customer".into()))
-        .title("收银 Shouyin · 顾客显示屏")
-        .inner_size(800.0, 600.0)
-        .build()
-        .map(|_| ())
-        .map_err(|e| ApiError::internal(format!("cannot open the customer display: {e}")))
+    WebviewWindowBuilder::new(
+        app,
+        crate::CUSTOMER_WINDOW,
+        WebviewUrl::App("index.html?view=customer".into()),
+    )
+    .title("收银 Shouyin · 顾客显示屏")
+    .inner_size(800.0, 600.0)
+    .build()
+    .map(|_| ())
+    .map_err(|e| ApiError::internal(format!("cannot open the customer display: {e}")))
 }

@@ -10,8 +10,27 @@ import type { EventDto } from "./generated/EventDto";
 import type { OrderDto } from "./generated/OrderDto";
 import type { SyncStatusDto } from "./generated/SyncStatusDto";
 import type { TerminalDto } from "./generated/TerminalDto";
+import type { Approval } from "./generated/Approval";
+import type { AuditEntryDto } from "./generated/AuditEntryDto";
+import type { UserDto } from "./generated/UserDto";
+import type { RefundCreateRequest } from "./generated/RefundCreateRequest";
+import type { RefundDto } from "./generated/RefundDto";
+import type { ManualConfirmRequest } from "./generated/ManualConfirmRequest";
+import type { DailyReportDto } from "./generated/DailyReportDto";
+import type { RangeReportDto } from "./generated/RangeReportDto";
+import type { ExportRequest } from "./generated/ExportRequest";
+import type { ExportResultDto } from "./generated/ExportResultDto";
+import type { ExportProgressDto } from "./generated/ExportProgressDto";
+import type { ReconcileRequest } from "./generated/ReconcileRequest";
+import type { ReconcileReportDto } from "./generated/ReconcileReportDto";
+import type { ShiftDto } from "./generated/ShiftDto";
+import type { CashMovementDto } from "./generated/CashMovementDto";
+import type { CashMovementKind } from "./generated/CashMovementKind";
+import type { ZReportDto } from "./generated/ZReportDto";
 
 export type { ApiError, OrderDto, TerminalDto, CounterEvent, EventDto, SyncStatusDto };
+export type { Approval, UserDto, RefundDto, DailyReportDto, RangeReportDto, ExportResultDto, ExportProgressDto };
+export type { ReconcileReportDto, ShiftDto, CashMovementDto, CashMovementKind, ZReportDto };
 
 export function isApiError(e: unknown): e is ApiError {
   return typeof e === "object" && e !== null && "code" in e && "message" in e;
@@ -36,7 +55,41 @@ export const api = {
   syncNow: () => invoke<SyncStatusDto>("sync_now"),
   customerWindowOpen: () => invoke<void>("customer_window_open"),
   customerPage: () => invoke<string | null>("customer_page"),
+  customerWindowClose: () => invoke<void>("customer_window_close"),
+  customerWindowIsOpen: () => invoke<boolean>("customer_window_is_open"),
+  syncEnroll: (hqUrl: string, code: string) => invoke<SyncStatusDto>("sync_enroll", { hqUrl, code }),
+  // staff and approvals
+  usersList: () => invoke<UserDto[]>("users_list"),
+  userLogin: (name: string, pin: string) => invoke<UserDto>("user_login", { name, pin }),
+  auditApproved: (actor: string, action: string, detail: unknown, approval: Approval) =>
+    invoke<AuditEntryDto>("audit_approved", { actor, action, detail, approval }),
+  refundCreate: (req: RefundCreateRequest, approval: Approval) => invoke<RefundDto>("refund_create", { req, approval }),
+  orderVoid: (orderNo: string, requestedBy: string, reason: string | null, approval: Approval) =>
+    invoke<RefundDto>("order_void", { orderNo, requestedBy, reason, approval }),
+  refundsForOrder: (orderNo: string) => invoke<RefundDto[]>("refunds_for_order", { orderNo }),
+  orderConfirmManually: (req: ManualConfirmRequest, approval: Approval) =>
+    invoke<OrderDto>("order_confirm_manually", { req, approval }),
+  // office
+  reportsDaily: (date: string) => invoke<DailyReportDto>("reports_daily", { date }),
+  reportsRange: (from: string, to: string) => invoke<RangeReportDto>("reports_range", { from, to }),
+  exportCsv: (path: string, req: ExportRequest) => invoke<ExportResultDto>("export_csv", { path, req }),
+  exportXlsx: (path: string, req: ExportRequest) => invoke<ExportResultDto>("export_xlsx", { path, req }),
+  reconcileRun: (req: ReconcileRequest) => invoke<ReconcileReportDto>("reconcile_run", { req }),
+  // shift
+  shiftOpen: (cashier: string, float: string) => invoke<ShiftDto>("shift_open", { cashier, float }),
+  shiftCurrent: () => invoke<ShiftDto | null>("shift_current"),
+  shiftCashMovement: (kind: CashMovementKind, amount: string, reason: string, actor: string, approval: Approval | null) =>
+    invoke<CashMovementDto>("shift_cash_movement", { kind, amount, reason, actor, approval }),
+  cashDrawerOpen: (actor: string, reason: string, approval: Approval) =>
+    invoke<CashMovementDto>("cash_drawer_open", { actor, reason, approval }),
+  shiftClose: (counted: string, closedBy: string) => invoke<ZReportDto>("shift_close", { counted, closedBy }),
+  shiftReportText: (shiftId: number) => invoke<string>("shift_report_text", { shiftId }),
 };
+
+/** The export's progress (rows done / total), pushed while a file is written. */
+export function onExportProgress(handler: (p: ExportProgressDto) => void): Promise<UnlistenFn> {
+  return listen<ExportProgressDto>("export_progress", (event) => handler(event.payload));
+}
 
 /** The backend's push feed: order changes, channel health, alarms, sync. */
 export function onCounterEvent(handler: (e: CounterEvent) => void): Promise<UnlistenFn> {

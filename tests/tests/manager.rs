@@ -1,0 +1,78 @@
+//! The manager's and accountant's work in the real app: a refund approved
+//! with a manager's PIN, the Reports view with its chart, and an export
+//! written to disk. Screenshots are saved under artifacts/e2e/.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use shouyin_tests::{serial, App};
+
+const SHORT: Duration = Duration::from_secs(15);
+
+#[test]
+fn a_manager_refunds_with_a_pin_then_reports_and_exports_the_day() {
+    let _one_at_a_time = serial();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let result: anyhow::Result<()> = rt.block_on(async {
+        let dir = tempfile::tempdir()?;
+        let app = App::launch(dir.path(), &[]).await?;
+        app.login("店长 李娜", "9999").await?;
+
+        // A cash sale to refund.
+        app.key_amount("25.50").await?;
+        app.click("[data-testid=channel-cash]").await?;
+        app.wait_for("[data-testid=cash-done]", SHORT).await?;
+
+        // History → the order → refund 10.00 → manager's PIN.
+        app.click("[data-testid=nav-history]").await?;
+        app.click("[data-testid=history-row]").await?;
+        app.click("[data-testid=refund-start]").await?;
+        app.fill("[data-testid=refund-amount]", "10.00").await?;
+        app.fill("[data-testid=refund-reason]", "顾客退回一件商品").await?;
+        app.click("[data-testid=refund-next]").await?;
+        app.wait_for("[data-testid=approval-dialog]", SHORT).await?;
+        for _ in 0..4 {
+            app.click("[data-testid=approval-dialog] [data-testid='pin-9']").await?;
+        }
+        app.click("[data-testid=approval-ok]").await?;
+        app.wait_for("[data-testid=refund-result]", SHORT).await?;
+        app.screenshot("manager-refund").await?;
+
+        // Reports: today's figures and the chart.
+        app.click("[data-testid=nav-reports]").await?;
+        app.wait_for("[data-testid=hour-chart]", SHORT).await?;
+        app.wait_for_text("[data-testid=kpi-gross]", "25.50", SHORT).await?;
+        app.wait_for_text("[data-testid=kpi-net]", "15.50", SHORT).await?;
+        app.wait_for("[data-testid=hour-bar]", SHORT).await?;
+        app.screenshot("reports").await?;
+
+        // Export the day as CSV into a folder of ours.
+        let out = dir.path().join("exports");
+        std::fs::create_dir_all(&out)?;
+        app.click("[data-testid=nav-export]").await?;
+        app.fill("[data-testid=export-dir]", out.to_str().unwrap()).await?;
+        app.fill("[data-testid=export-name]", "day.csv").await?;
+        app.click("[data-testid=export-run]").await?;
+        app.wait_for("[data-testid=export-result]", SHORT).await?;
+        app.screenshot("export").await?;
+        app.quit().await?;
+
+        let csv = std::fs::read_to_string(out.join("day.csv"))?;
+        let csv = csv.trim_start_matches('\u{feff}');
+        let mut lines = csv.lines();
+        assert_eq!(
+            lines.next(),
+            Some("business_date,created_at,paid_at,store,terminal,cashier,order_no,channel,channel_trade_no,state,amount,refunded,net,currency,note")
+        );
+        let row = lines.next().expect("one order row");
+        assert!(row.contains(",cash,") && row.contains(",25.50,10.00,15.50,CNY"), "{row}");
+        assert!(row.contains("part_refunded"), "{row}");
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e:#}");
+    }
+}

@@ -1,0 +1,81 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { render, screen, fireEvent, cleanup } from "@testing-library/svelte";
+import { mockIPC, clearMocks } from "@tauri-apps/api/mocks";
+import Cashier from "./Cashier.svelte";
+import type { TerminalDto } from "../api/generated/TerminalDto";
+import type { OrderDto } from "../api/generated/OrderDto";
+
+const terminal: TerminalDto = {
+  store: "测试门店",
+  terminal: "T01",
+  timezone: "Asia/Shanghai",
+  day_cutoff: "04:00",
+  sale_limit: "50000.00",
+  channels: [
+    { channel: "alipay", available: false, reason: "offline: no answer" },
+    { channel: "wechat", available: true, reason: null },
+    { channel: "unionpay", available: false, reason: "not configured" },
+    { channel: "cash", available: true, reason: null },
+  ],
+};
+
+function order(amount: string): OrderDto {
+  return {
+    id: 1, order_no: "T01_20261121120000_000001", amount, amount_fen: 1230, currency: "CNY",
+    channel: "cash", state: "paid", cashier: null, note: null, created_at: "2026-11-21T04:00:00.000Z",
+    paid_at: "2026-11-21T04:00:00.000Z", expires_at: null, qr_payload: null, channel_trade_no: null,
+    refunded: "0.00", business_date: "2026-11-21", reason: null, approver: null,
+  } as OrderDto;
+}
+
+describe("the cashier screen", () => {
+  let calls: { cmd: string; args: Record<string, unknown> }[];
+  beforeEach(() => {
+    calls = [];
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args: (args ?? {}) as Record<string, unknown> });
+      if (cmd === "orders_recent") return [];
+      if (cmd === "order_charge") {
+        const req = (args as { req: { amount: string } }).req;
+        if (req.amount === "12.345") throw { code: "invalid_amount", message: "at most two decimal places (fen) are allowed" };
+        return order(req.amount);
+      }
+      return null;
+    }, { shouldMockEvents: true });
+  });
+  afterEach(async () => {
+    cleanup();
+    // Let the component's event unlistening finish before the mocks go.
+    await new Promise((r) => setTimeout(r, 10));
+    clearMocks();
+  });
+
+  it("keys 12.30 and takes it as cash", async () => {
+    render(Cashier, { props: { terminal } });
+    for (const k of ["1", "2", ".", "3", "0"]) await fireEvent.click(screen.getByTestId(`key-${k}`));
+    expect(screen.getByTestId("amount").textContent).toBe("¥12.30");
+    await fireEvent.click(screen.getByTestId("channel-cash"));
+    await screen.findByTestId("cash-done");
+    const charge = calls.find((c) => c.cmd === "order_charge");
+    expect((charge?.args as { req: { amount: string; channel: string } }).req).toMatchObject({ amount: "12.30", channel: "cash" });
+    // The amount is cleared for the next customer.
+    expect(screen.getByTestId("amount").textContent).toBe("¥0");
+  });
+
+  it("stops at the fen and charges nothing without an amount", async () => {
+    render(Cashier, { props: { terminal } });
+    await fireEvent.click(screen.getByTestId("channel-cash"));
+    expect(await screen.findByTestId("error")).toBeTruthy();
+    expect(calls.some((c) => c.cmd === "order_charge")).toBe(false);
+    for (const k of ["1", "2", ".", "3", "4", "5"]) await fireEvent.click(screen.getByTestId(`key-${k}`));
+    expect(screen.getByTestId("amount").textContent).toBe("¥12.34");
+  });
+
+  it("disables an offline or unconfigured channel and says why", () => {
+    render(Cashier, { props: { terminal } });
+    expect((screen.getByTestId("channel-alipay") as HTMLButtonElement).disabled).toBe(true);
+    expect((screen.getByTestId("channel-unionpay") as HTMLButtonElement).disabled).toBe(true);
+    expect((screen.getByTestId("channel-wechat") as HTMLButtonElement).disabled).toBe(false);
+    expect(screen.getByTestId("channel-alipay").getAttribute("title")).toContain("offline");
+  });
+});

@@ -281,9 +281,21 @@ impl App {
 
     pub async fn click(&self, css: &str) -> Result<()> {
         let e = self.wait_for(css, Duration::from_secs(10)).await?;
-        tokio::time::timeout(CALL_LIMIT, e.click())
+        let clicked = tokio::time::timeout(CALL_LIMIT, e.click())
             .await
-            .map_err(|_| anyhow!("clicking '{css}' timed out"))??;
+            .map_err(|_| anyhow!("clicking '{css}' timed out"))?;
+        if clicked.is_err() {
+            // WebKitWebDriver refuses some elements (table rows) as not
+            // interactable; the page's own click() is what a tap does.
+            let script = self.client.execute(
+                "const el = document.querySelector(arguments[0]); if (!el) throw new Error('gone'); el.click();",
+                vec![json!(css)],
+            );
+            tokio::time::timeout(CALL_LIMIT, script)
+                .await
+                .map_err(|_| anyhow!("clicking '{css}' timed out"))?
+                .with_context(|| format!("clicking '{css}'"))?;
+        }
         Ok(())
     }
 
@@ -324,36 +336,39 @@ impl App {
         Ok(())
     }
 
-    /// Save a screenshot of the window as `artifacts/e2e/<name>.png`:
-    /// through WebDriver, or, if WebKitWebDriver does not answer in time,
-    /// of the whole X display the app is on.
+    /// Save a screenshot as `artifacts/e2e/<name>.png`. It is taken of the
+    /// app's private X display rather than through WebDriver: WebKitWebDriver
+    /// sometimes stops answering after a screenshot command.
     pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
+        self.screenshot_display(name).await
+    }
+
+    /// Photograph the whole X display the app is on (every window of it)
+    /// as `artifacts/e2e/<name>.png`.
+    pub async fn screenshot_display(&self, name: &str) -> Result<PathBuf> {
         let dir = artifacts_dir();
         std::fs::create_dir_all(&dir)?;
         let path = dir.join(format!("{name}.png"));
-        match tokio::time::timeout(CALL_LIMIT, self.client.screenshot()).await {
-            Ok(Ok(png)) => std::fs::write(&path, png)?,
-            _ => {
-                let status = Command::new("import")
-                    .args(["-display", &self.display, "-window", "root"])
-                    .arg(&path)
-                    .status()
-                    .context("ImageMagick's import is needed for screenshots (apt-get install imagemagick)")?;
-                if !status.success() {
-                    bail!("could not take the screenshot {name}");
-                }
-            }
+        let status = Command::new("import")
+            .args(["-display", &self.display, "-window", "root"])
+            .arg(&path)
+            .status()
+            .context("ImageMagick's import is needed (apt-get install imagemagick)")?;
+        if !status.success() {
+            bail!("could not photograph the display for {name}");
         }
         Ok(path)
     }
 
+    /// End the session and stop the app. WebKitWebDriver sometimes never
+    /// answers the session's deletion; the processes are stopped regardless.
     pub async fn quit(self) -> Result<()> {
         let closed =
             tokio::time::timeout(Duration::from_secs(10), self.client.clone().close()).await;
         drop(self);
         match closed {
             Ok(r) => r.map_err(|e| anyhow!("closing the session: {e}")),
-            Err(_) => bail!("closing the session timed out"),
+            Err(_) => Ok(()),
         }
     }
 }

@@ -42,7 +42,10 @@ fn a_manager_refunds_with_a_pin_then_reports_and_exports_the_day() {
         app.screenshot("manager-refund").await?;
 
         // Reports: today's figures and the chart.
-        app.click("[data-testid=nav-reports]").await?;
+        if let Err(e) = app.click("[data-testid=nav-reports]").await {
+            app.screenshot_display("manager-failure").await?;
+            return Err(e);
+        }
         app.wait_for("[data-testid=hour-chart]", SHORT).await?;
         app.wait_for_text("[data-testid=kpi-gross]", "25.50", SHORT).await?;
         app.wait_for_text("[data-testid=kpi-net]", "15.50", SHORT).await?;
@@ -73,6 +76,6 @@ fn a_manager_refunds_with_a_pin_then_reports_and_exports_the_day() {
         Ok(())
     });
     if let Err(e) = result {
-        panic!("{e:#}");
+        panic!("{e:?}");
     }
 }

@@ -32,7 +32,7 @@ pub(crate) fn open_customer_window<R: Runtime>(app: &AppHandle<R>) -> Result<(),
         crate::CUSTOMER_WINDOW,
         WebviewUrl::App("index.html?view=customer".into()),
     )
-    .title("收银 Shouyin · 顾客显示屏")
+    .title("收银 Shouyin · 顾客显示屏 Customer display")
     .inner_size(800.0, 600.0)
     .build()
     .map(|_| ())

@@ -27,10 +27,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The UI's packages, exactly as locked.
+# The UI's packages, at the locked versions. `npm install` rather than
+# `npm ci`: with `omit-lockfile-registry-resolved` (set in this machine
+# image's npmrc) npm writes lockfiles that `npm ci` then calls out of sync.
 if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
-  echo "setup: npm ci (ui)"
-  (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+  echo "setup: npm install (ui)"
+  (cd ui && npm install --no-audit --no-fund --loglevel=error)
 fi
 
 # tauri-driver drives the real app through WebKitWebDriver in the E2E tests.

@@ -6,10 +6,13 @@
 //! must be found with its class, and nothing else.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+use support::Sim;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use serde_json::Value;
@@ -20,77 +23,8 @@ use shouyin_api::reconcile::{
 use shouyin_api::{
     ChargeRequest, Counter, CounterOptions, ErrorCode, InitRequest, PaymentSettings,
 };
-use shouyin_channels::{Channel, ChannelsFile, RefundRequest};
+use shouyin_channels::{Channel, RefundRequest};
 use shouyin_core::{ChannelKind, OrderState};
-
-struct Sim {
-    base: String,
-    http: reqwest::Client,
-    credentials: Value,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-impl Sim {
-    async fn start(dir: &Path) -> Sim {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let state = dir.to_owned();
-        tokio::spawn(async move {
-            shouyin_sim::run(listener, &state, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        });
-        let base = format!("http://{addr}");
-        let http = reqwest::Client::new();
-        let creds_path = dir.join("credentials.json");
-        let started = Instant::now();
-        while !creds_path.exists()
-            || http
-                .get(format!("{base}/_sim/trades"))
-                .send()
-                .await
-                .is_err()
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "the simulator did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let credentials: Value =
-            serde_json::from_str(&std::fs::read_to_string(&creds_path).unwrap()).unwrap();
-        Sim {
-            base,
-            http,
-            credentials,
-            _stop: stop,
-        }
-    }
-
-    fn channels(&self) -> HashMap<ChannelKind, Arc<dyn Channel>> {
-        ChannelsFile::from_json(&self.credentials.to_string())
-            .unwrap()
-            .build()
-            .unwrap()
-    }
-
-    async fn pay(&self, order_no: &str) {
-        let r = self
-            .http
-            .post(format!("{}/_sim/trades/{order_no}/pay", self.base))
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            r.status().is_success(),
-            "pay {order_no}: {}",
-            r.text().await.unwrap()
-        );
-    }
-}
 
 /// The bill file as an accountant downloads it: ask for the link with a
 /// signed request, then fetch the file.

@@ -2,115 +2,19 @@
 //! simulator over loopback HTTP, with a real ledger file.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod support;
+use support::Sim;
 
-use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::json;
 use shouyin_api::dto::{Approval, ManualConfirmRequest, RefundCreateRequest, RefundStateDto};
 use shouyin_api::{
     ChargeRequest, Counter, CounterOptions, ErrorCode, InitRequest, OrderDto, PaymentSettings,
     PollSchedule,
 };
-use shouyin_channels::ChannelsFile;
 use shouyin_core::{ChannelKind, OrderState};
-
-struct Sim {
-    base: String,
-    http: reqwest::Client,
-    credentials: Value,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-impl Sim {
-    async fn start(dir: &Path) -> Sim {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let state = dir.to_owned();
-        tokio::spawn(async move {
-            shouyin_sim::run(listener, &state, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        });
-        let base = format!("http://{addr}");
-        let http = reqwest::Client::new();
-        let creds_path = dir.join("credentials.json");
-        let started = Instant::now();
-        while !creds_path.exists()
-            || http
-                .get(format!("{base}/_sim/trades"))
-                .send()
-                .await
-                .is_err()
-        {
-            assert!(started.elapsed() < Duration::from_secs(30), "no simulator");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let credentials: Value =
-            serde_json::from_str(&std::fs::read_to_string(&creds_path).unwrap()).unwrap();
-        Sim {
-            base,
-            http,
-            credentials,
-            _stop: stop,
-        }
-    }
-
-    fn channels(&self) -> HashMap<ChannelKind, Arc<dyn shouyin_channels::Channel>> {
-        let mut creds = self.credentials.clone();
-        for section in ["alipay", "wechatpay"] {
-            creds[section]["timeout_ms"] = json!(1500);
-        }
-        ChannelsFile::from_json(&creds.to_string())
-            .unwrap()
-            .build()
-            .unwrap()
-    }
-
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let r = req.send().await.unwrap();
-        assert!(r.status().is_success(), "{path}: {}", r.status());
-        r.json().await.unwrap_or(Value::Null)
-    }
-
-    async fn pay(&self, order_no: &str) {
-        self.send(
-            reqwest::Method::POST,
-            &format!("/_sim/trades/{order_no}/pay"),
-            None,
-        )
-        .await;
-    }
-
-    async fn faults(&self, faults: Value) {
-        self.send(reqwest::Method::PUT, "/_sim/faults", Some(faults))
-            .await;
-    }
-
-    async fn clear_faults(&self) {
-        self.send(reqwest::Method::DELETE, "/_sim/faults", None)
-            .await;
-    }
-
-    /// What the channel has refunded on a trade.
-    async fn refunded_fen(&self, order_no: &str) -> i64 {
-        let list = self.send(reqwest::Method::GET, "/_sim/trades", None).await;
-        list.as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["out_trade_no"] == order_no)
-            .map(|t| t["refunded_fen"].as_i64().unwrap())
-            .unwrap()
-    }
-}
 
 struct Till {
     dir: tempfile::TempDir,

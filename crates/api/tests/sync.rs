@@ -628,14 +628,16 @@ async fn head_office_down_then_back(backend: Backend) {
         down.last_error.as_deref().unwrap().contains("unreachable"),
         "{down:?}"
     );
-    // Still down: "offline since" keeps the first failure.
+    // Still down: "offline since" keeps the first failure. (Listen from
+    // here: this pass changes the status while offline, the loop's later
+    // pass changes it to caught up, whatever the timing of the two.)
+    let mut feed = counter.subscribe();
     cash(&counter, "30.00").await;
     let still = counter.sync_now().await.unwrap();
     assert_eq!(still.offline_since.as_deref(), Some(since.as_str()));
     assert_eq!(still.waiting, 4);
 
     // The background loop notices the link coming back and catches up.
-    let mut feed = counter.subscribe();
     counter.start_sync();
     tokio::time::sleep(Duration::from_millis(300)).await;
     hq.proxy.set_link(Link::Up);

@@ -62,8 +62,10 @@ use crate::{blocking, ApiError, Counter, ErrorCode};
 
 /// Appended to the ledger's file name to name its head-office file.
 pub const HQ_FILE_SUFFIX: &str = ".hq.json";
-/// Most events in one request.
-pub const MAX_BATCH: usize = 500;
+/// Most events in one request: about 0.7 MB of JSON, well inside head
+/// office's default body limit and the request timeout on a slow uplink,
+/// and large enough that a week's backlog goes up in few commits.
+pub const MAX_BATCH: usize = 2000;
 /// Wait between passes when caught up and nothing new happens.
 pub const IDLE_INTERVAL: Duration = Duration::from_secs(5);
 /// Longest wait between failed attempts.

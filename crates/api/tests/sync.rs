@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use shouyin_api::dto::{SyncState, SyncStatusDto};
-use shouyin_api::sync::{hq_file_path, HqFile};
+use shouyin_api::sync::{hq_file_path, HqFile, MAX_BATCH};
 use shouyin_api::{ChargeRequest, Counter, CounterEvent, CounterOptions, ErrorCode, InitRequest};
 use shouyin_core::{ChannelKind, TerminalId};
 use shouyin_hq::secret::SealKey;
@@ -688,7 +688,7 @@ async fn server_killed_mid_batch_stores_exactly_once(backend: Backend) {
     assert_eq!(pass.status.acked_seq, 0, "no answer, no move");
     assert_eq!(
         hq.terminal("T01").await.acked_seq,
-        500,
+        MAX_BATCH as u64,
         "stored all the same"
     );
     // One answer lost: the pass resends at once (a smaller batch) and goes on.

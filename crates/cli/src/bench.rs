@@ -24,8 +24,12 @@ pub enum Which {
     Sync {
         #[arg(long, default_value_t = 100_000)]
         events: u64,
-        #[arg(long, default_value_t = 1000)]
+        /// Events per request (default: what the sync client sends).
+        #[arg(long, default_value_t = shouyin_api::sync::MAX_BATCH)]
         batch: usize,
+        /// Measurements of each side; the medians are reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
         /// sqlite or postgres (default: both).
         #[arg(long)]
         backend: Option<String>,
@@ -76,9 +80,10 @@ pub async fn run(which: Which) -> anyhow::Result<ExitCode> {
         Which::Sync {
             events,
             batch,
+            runs,
             backend,
         } => {
-            crate::cmd_hq::bench(events, batch, backend.as_deref()).await?;
+            crate::cmd_hq::bench(events, batch, runs, backend.as_deref()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Which::Confirm {

@@ -99,8 +99,13 @@ pub async fn revoke(db_url: &str, terminal: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `shouyin bench sync [--events N] [--batch N] [--backend sqlite|postgres]`.
-pub async fn bench(events: u64, batch: usize, backend: Option<&str>) -> anyhow::Result<()> {
+/// `shouyin bench sync [--events N] [--batch N] [--runs N] [--backend sqlite|postgres]`.
+pub async fn bench(
+    events: u64,
+    batch: usize,
+    runs: usize,
+    backend: Option<&str>,
+) -> anyhow::Result<()> {
     use shouyin_hq::bench::{Backend, BenchOptions};
     let backends = match backend {
         None => vec![Backend::Sqlite, Backend::Postgres],
@@ -111,6 +116,7 @@ pub async fn bench(events: u64, batch: usize, backend: Option<&str>) -> anyhow::
     let opts = BenchOptions {
         events,
         batch,
+        runs,
         backends,
     };
     for result in shouyin_hq::bench::run(&opts).await? {

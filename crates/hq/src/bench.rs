@@ -5,8 +5,9 @@
 //! 127.0.0.1:0, enrols a terminal, and posts the backlog in signed batches
 //! over HTTP, one batch in flight as a terminal would. Then it inserts the
 //! same rows into a fresh database of the same backend in one transaction
-//! (prepared statement for SQLite, binary COPY for PostgreSQL) — the floor —
-//! and reports both rates and their ratio.
+//! (prepared statement for SQLite, binary COPY for PostgreSQL) — the floor.
+//! Both are measured several times, alternately, each into a fresh
+//! database; the medians and their ratio are reported.
 
 use std::fmt;
 use std::time::Instant;
@@ -39,6 +40,8 @@ impl Backend {
 pub struct BenchOptions {
     pub events: u64,
     pub batch: usize,
+    /// Measurements of each side; the medians are reported.
+    pub runs: usize,
     pub backends: Vec<Backend>,
 }
 
@@ -47,6 +50,7 @@ impl Default for BenchOptions {
         BenchOptions {
             events: 100_000,
             batch: 1_000,
+            runs: 3,
             backends: vec![Backend::Sqlite, Backend::Postgres],
         }
     }
@@ -57,6 +61,7 @@ pub struct BenchResult {
     pub backend: Backend,
     pub events: u64,
     pub batch: usize,
+    pub runs: usize,
     pub http_secs: f64,
     pub raw_secs: f64,
 }
@@ -78,10 +83,11 @@ impl fmt::Display for BenchResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:<8} {} events in batches of {}: sync over HTTP {:.2} s ({:.0} events/s); raw insert {:.2} s ({:.0} events/s); ratio {:.2}x",
+            "{:<8} {} events in batches of {} (median of {}): sync over HTTP {:.2} s ({:.0} events/s); raw insert {:.2} s ({:.0} events/s); ratio {:.2}x",
             self.backend.name(),
             self.events,
             self.batch,
+            self.runs,
             self.http_secs,
             self.http_rate(),
             self.raw_secs,
@@ -210,17 +216,56 @@ async fn one_backend(backend: Backend, opts: &BenchOptions) -> Result<BenchResul
         Backend::Postgres => Some(PgCluster::start()?),
         Backend::Sqlite => None,
     };
-    let (sync_url, raw_url) = match &cluster {
-        Some(c) => (
-            c.create_database("bench_sync").await?,
-            c.create_database("bench_raw").await?,
-        ),
-        None => (
-            format!("sqlite://{}", tmp.path().join("sync.db").display()),
-            format!("sqlite://{}", tmp.path().join("raw.db").display()),
-        ),
-    };
-    let store = store::open(&sync_url).await?;
+    let runs = opts.runs.max(1);
+    let mut http = Vec::with_capacity(runs);
+    let mut raw = Vec::with_capacity(runs);
+    for run in 0..runs {
+        // A fresh database for every measurement, so no run inherits
+        // another's rows, indexes or cache.
+        let (sync_url, raw_url) = match &cluster {
+            Some(c) => (
+                c.create_database(&format!("bench_sync_{run}")).await?,
+                c.create_database(&format!("bench_raw_{run}")).await?,
+            ),
+            None => (
+                format!(
+                    "sqlite://{}",
+                    tmp.path().join(format!("sync{run}.db")).display()
+                ),
+                format!(
+                    "sqlite://{}",
+                    tmp.path().join(format!("raw{run}.db")).display()
+                ),
+            ),
+        };
+        let (secs, events) = sync_over_http(&sync_url, opts).await?;
+        http.push(secs);
+        let raw_store = store::open(&raw_url).await?;
+        let rows: Vec<EventRow> = events.iter().filter_map(EventRow::from_event).collect();
+        let started = Instant::now();
+        raw_store.bulk_insert_raw(rows).await?;
+        raw.push(started.elapsed().as_secs_f64());
+    }
+    drop(cluster);
+    Ok(BenchResult {
+        backend,
+        events: opts.events,
+        batch: opts.batch.max(1),
+        runs,
+        http_secs: median(&mut http),
+        raw_secs: median(&mut raw),
+    })
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Serve `url`, enrol a terminal and post its backlog in signed batches,
+/// one in flight; returns the seconds taken and the events sent.
+async fn sync_over_http(url: &str, opts: &BenchOptions) -> Result<(f64, Vec<Event>), BenchError> {
+    let store = store::open(url).await?;
     let config = Config {
         admin_token: None,
         body_limit: crate::server::DEFAULT_BODY_LIMIT,
@@ -243,9 +288,8 @@ async fn one_backend(backend: Backend, opts: &BenchOptions) -> Result<BenchResul
 
     let started = Instant::now();
     let mut acked = 0;
-    let batch_size = opts.batch.max(1);
     let mut remaining = events.len();
-    for chunk in events.chunks(batch_size) {
+    for chunk in events.chunks(opts.batch.max(1)) {
         remaining -= chunk.len();
         let batch = EventBatch {
             events: chunk.to_vec(),
@@ -254,7 +298,7 @@ async fn one_backend(backend: Backend, opts: &BenchOptions) -> Result<BenchResul
         let ack = post_batch(&client, &base, &enrolled.terminal_id, &secret, &batch).await?;
         acked = ack.acked_seq;
     }
-    let http_secs = started.elapsed().as_secs_f64();
+    let secs = started.elapsed().as_secs_f64();
     let _ = stop_tx.send(());
     let _ = server.await;
     if acked != opts.events {
@@ -263,22 +307,7 @@ async fn one_backend(backend: Backend, opts: &BenchOptions) -> Result<BenchResul
             opts.events
         )));
     }
-
-    let raw_store = store::open(&raw_url).await?;
-    let rows: Vec<EventRow> = events.iter().filter_map(EventRow::from_event).collect();
-    let started = Instant::now();
-    raw_store.bulk_insert_raw(rows).await?;
-    let raw_secs = started.elapsed().as_secs_f64();
-    drop(raw_store);
-    drop(store);
-    drop(cluster);
-    Ok(BenchResult {
-        backend,
-        events: opts.events,
-        batch: batch_size,
-        http_secs,
-        raw_secs,
-    })
+    Ok((secs, events))
 }
 
 /// Run the benchmark on each backend in turn.

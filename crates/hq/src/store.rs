@@ -89,18 +89,18 @@ impl EventRow {
     /// `None` if `seq` is 0 or beyond what the database holds.
     pub fn from_event(event: &Event) -> Option<EventRow> {
         let seq = i64::try_from(event.seq).ok().filter(|s| *s >= 1)?;
-        let payload = canonical_json(&serde_json::Value::Object(event.payload.clone()));
+        let mut payload = String::new();
+        write_canonical_map(&event.payload, &mut payload);
         let at = event.at.to_rfc3339_opts(SecondsFormat::AutoSi, true);
-        let digest_input = serde_json::json!([
+        let digest = hex::encode(event_digest(
             seq,
-            event.order_no,
-            event.kind,
-            payload,
-            at,
+            &event.order_no,
+            &event.kind,
+            &payload,
+            &at,
             event.store.as_str(),
-            event.terminal.as_str()
-        ]);
-        let digest = hex::encode(Sha256::digest(digest_input.to_string().as_bytes()));
+            event.terminal.as_str(),
+        ));
         Some(EventRow {
             terminal: event.terminal.as_str().to_owned(),
             seq,
@@ -145,24 +145,31 @@ pub fn canonical_json(value: &serde_json::Value) -> String {
     out
 }
 
+/// SHA-256 of the JSON array `[seq, order_no, kind, payload, at, store,
+/// terminal]`, written compactly. Serialised straight into the hash: this
+/// runs once per event received.
+fn event_digest(
+    seq: i64,
+    order_no: &str,
+    kind: &str,
+    payload: &str,
+    at: &str,
+    store: &str,
+    terminal: &str,
+) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    // Writing into a hasher cannot fail, and a tuple of numbers and
+    // strings always serialises.
+    let _ = serde_json::to_writer(
+        &mut hasher,
+        &(seq, order_no, kind, payload, at, store, terminal),
+    );
+    hasher.finalize().into()
+}
+
 fn write_canonical(value: &serde_json::Value, out: &mut String) {
     match value {
-        serde_json::Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&serde_json::Value::String(key.clone()).to_string());
-                out.push(':');
-                if let Some(v) = map.get(key) {
-                    write_canonical(v, out);
-                }
-            }
-            out.push('}');
-        }
+        serde_json::Value::Object(map) => write_canonical_map(map, out),
         serde_json::Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -173,7 +180,30 @@ fn write_canonical(value: &serde_json::Value, out: &mut String) {
             }
             out.push(']');
         }
+        serde_json::Value::String(text) => write_json_string(text, out),
         scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+fn write_canonical_map(map: &serde_json::Map<String, serde_json::Value>, out: &mut String) {
+    let mut entries: Vec<(&String, &serde_json::Value)> = map.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    out.push('{');
+    for (i, (key, value)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_json_string(key, out);
+        out.push(':');
+        write_canonical(value, out);
+    }
+    out.push('}');
+}
+
+fn write_json_string(text: &str, out: &mut String) {
+    // A &str always serialises; the output is JSON, hence UTF-8.
+    if let Ok(quoted) = serde_json::to_string(text) {
+        out.push_str(&quoted);
     }
 }
 
@@ -328,6 +358,19 @@ pub(crate) fn advance_through_batch(acked: i64, rows: &[EventRow]) -> i64 {
     run
 }
 
+/// The new contiguous end, when it is certain without asking the database:
+/// nothing was stored past `highest` before this batch (`acked == highest`,
+/// and everything up to `acked` is present) and every row of the batch was
+/// stored just now. Then the run ends where the batch's own run ends.
+pub(crate) fn acked_after_fresh_batch(
+    acked: i64,
+    highest: i64,
+    every_row_stored: bool,
+    rows: &[EventRow],
+) -> Option<i64> {
+    (acked == highest && every_row_stored).then(|| advance_through_batch(acked, rows))
+}
+
 /// Split a batch's rows after the insert: those not inserted are repeats
 /// when their digest matches the stored one, conflicts otherwise.
 pub(crate) fn classify(
@@ -379,6 +422,36 @@ mod tests {
         assert_eq!(
             a.to_event().unwrap(),
             ev(r#"{"amount_fen":100,"channel":"cash"}"#)
+        );
+    }
+
+    /// The digest is stored and compared across versions: pin it to the
+    /// JSON array written out by `serde_json::Value`, and to a fixed value.
+    #[test]
+    fn digest_is_the_sha256_of_the_compact_json_array() {
+        let event: Event = serde_json::from_str(
+            r#"{"seq":7,"order_no":"T1_20261121_000004","kind":"order_paid","payload":{"z":"收银\n\"q\"","a":[1,2.5,null,true]},"at":"2026-11-21T09:00:00.123+08:00","store":"S1","terminal":"T1"}"#,
+        )
+        .unwrap();
+        let row = EventRow::from_event(&event).unwrap();
+        assert_eq!(row.payload, r#"{"a":[1,2.5,null,true],"z":"收银\n\"q\""}"#);
+        let reference = serde_json::json!([
+            7,
+            "T1_20261121_000004",
+            "order_paid",
+            row.payload,
+            "2026-11-21T01:00:00.123Z",
+            "S1",
+            "T1"
+        ])
+        .to_string();
+        assert_eq!(
+            row.digest,
+            hex::encode(Sha256::digest(reference.as_bytes()))
+        );
+        assert_eq!(
+            row.digest,
+            "ff1184a09f441d47ae22bc53439278048200fe95622dad2399a344aec3f461b1"
         );
     }
 }

@@ -298,6 +298,7 @@ both_backends!(
     same_batch_twice_is_stored_once,
     out_of_order_batches_and_gaps,
     different_content_for_a_stored_seq_is_a_conflict,
+    a_row_stored_behind_the_servers_back_is_judged_not_stored_twice,
     week_offline_backlog_arrives,
     server_killed_mid_batch_and_restarted,
     connections_dropped_by_a_proxy,
@@ -518,6 +519,47 @@ async fn different_content_for_a_stored_seq_is_a_conflict(db: TestDb) {
         metrics.contains("shouyin_hq_events_conflict_total 1"),
         "{metrics}"
     );
+}
+
+/// Write one event row straight into the database, past the terminal's
+/// recorded high-water mark: what no request can do, and what the fast
+/// path for fresh rows must still survive.
+async fn insert_behind_the_servers_back(url: &str, t: &Terminal, seq: i64) {
+    let sql = "INSERT INTO events (terminal, seq, store, order_no, kind, payload, at, at_ms, digest, received_ms) \
+               VALUES ($1, $2, $3, 'X', 'order_created', '{}', '2026-11-21T01:00:00Z', 0, 'not-the-digest', 0)";
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.execute(
+            &sql.replace('$', "?"),
+            rusqlite::params![t.id.as_str(), seq, t.store.as_str()],
+        )
+        .unwrap();
+    } else {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+            .execute(sql, &[&t.id.as_str(), &seq, &t.store.as_str()])
+            .await
+            .unwrap();
+    }
+}
+
+async fn a_row_stored_behind_the_servers_back_is_judged_not_stored_twice(db: TestDb) {
+    let url = db.url.clone();
+    let hq = Hq::start(db).await;
+    let t = hq.enroll("SH01").await;
+    hq.ack(&t, &events(&t, 1..=2)).await;
+    insert_behind_the_servers_back(&url, &t, 4).await;
+    let (status, body) = hq.post_events(&t, &events(&t, 3..=5)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let ack: EventsAck = serde_json::from_value(body).unwrap();
+    assert_eq!(ack.conflicts, vec![4]);
+    assert_eq!((ack.stored, ack.duplicates, ack.acked_seq), (2, 0, 5));
+    let stored = hq.stored(&t).await;
+    assert_eq!(stored.len(), 5, "each sequence once");
+    assert_eq!(stored[3].order_no, "X", "the stored row is not overwritten");
 }
 
 async fn week_offline_backlog_arrives(db: TestDb) {

@@ -15,8 +15,8 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use shouyin_core::TerminalId;
 
 use super::{
-    advance_through_batch, classify, ms_to_time, to_u64, BoxFuture, EventRow, IngestBatch,
-    IngestOutcome, Redemption, ReportRow, Store, StoreError, TerminalRecord,
+    acked_after_fresh_batch, advance_through_batch, classify, ms_to_time, to_u64, BoxFuture,
+    EventRow, IngestBatch, IngestOutcome, Redemption, ReportRow, Store, StoreError, TerminalRecord,
 };
 use crate::wire::{StoreCode, TerminalInfo};
 
@@ -242,9 +242,13 @@ fn ingest_tx(conn: &mut Connection, batch: &IngestBatch) -> Result<IngestOutcome
         }
         classify(&not_inserted, |seq| digests.get(&seq).cloned())
     };
-    let through_batch = advance_through_batch(acked, rows);
-    let new_acked: i64 =
-        tx.query_row(NEXT_ACKED, params![terminal, through_batch], |r| r.get(0))?;
+    let new_acked = match acked_after_fresh_batch(acked, highest, not_inserted.is_empty(), rows) {
+        Some(end) => end,
+        None => {
+            let through_batch = advance_through_batch(acked, rows);
+            tx.query_row(NEXT_ACKED, params![terminal, through_batch], |r| r.get(0))?
+        }
+    };
     let batch_max = rows.iter().map(|r| r.seq).max().unwrap_or(0);
     let new_highest = highest.max(batch_max).max(new_acked);
     let missing = if new_highest > new_acked {

@@ -20,6 +20,8 @@ pub struct Metrics {
     events_duplicate: AtomicU64,
     events_conflict: AtomicU64,
     enrolments: AtomicU64,
+    notices_relayed: AtomicU64,
+    notices_dropped: AtomicU64,
     rejections: Mutex<BTreeMap<&'static str, u64>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
 }
@@ -43,6 +45,17 @@ impl Metrics {
 
     pub fn enrolled(&self) {
         self.enrolments.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A channel's notification kept for its terminal (`true`) or dropped
+    /// because the terminal is unknown or revoked.
+    pub fn notice(&self, kept: bool) {
+        let counter = if kept {
+            &self.notices_relayed
+        } else {
+            &self.notices_dropped
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn rejected(&self, reason: &'static str) {
@@ -100,6 +113,18 @@ impl Metrics {
             "shouyin_hq_enrolments_total",
             "Terminals enrolled.",
             &self.enrolments,
+        );
+        counter(
+            &mut out,
+            "shouyin_hq_notices_relayed_total",
+            "Channel notifications kept for their terminal.",
+            &self.notices_relayed,
+        );
+        counter(
+            &mut out,
+            "shouyin_hq_notices_dropped_total",
+            "Channel notifications for unknown or revoked terminals.",
+            &self.notices_dropped,
         );
         let _ = writeln!(
             out,

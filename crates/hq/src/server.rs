@@ -4,6 +4,10 @@
 //! Routes:
 //! - `POST /v1/terminals/enroll` — a one-time code for a terminal id and secret (open)
 //! - `POST /v1/events` — a signed batch of one terminal's events
+//! - `POST /v1/notify/{terminal}/{channel}` — a channel's payment
+//!   notification, kept for the terminal (open: the channel signed it)
+//! - `GET /v1/relay?after=ID&wait=SECS` — a terminal's notifications, signed,
+//!   held open until one arrives
 //! - `GET /v1/reports/daily`, `GET /v1/terminals`, `GET /v1/terminals/{id}/events`,
 //!   `GET /` — the read side, behind the admin token
 //! - `GET /healthz`, `GET /metrics` — open
@@ -30,7 +34,9 @@ use tokio::net::TcpListener;
 use crate::error::AppError;
 use crate::metrics::Metrics;
 use crate::secret::{enroll_code_hash, new_salt, new_terminal_id, SealKey};
-use crate::store::{EventRow, IngestBatch, Redemption, Store, StoreError};
+use crate::store::{
+    EventRow, IngestBatch, NewNotice, Redemption, Store, StoreError, TerminalRecord,
+};
 use crate::wire::{
     self, EnrollRequest, EnrollResponse, ErrorCode, EventBatch, EventsAck, StoreCode, TerminalList,
 };
@@ -94,6 +100,10 @@ pub struct AppState {
     /// Per-process counters for `/metrics`.
     pub metrics: Arc<Metrics>,
     pub clock: Arc<dyn Clock>,
+    /// Bumped whenever a notification is kept, to wake relay requests
+    /// waiting in this process. Other processes on the same database are
+    /// seen by re-reading now and then.
+    pub notices: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl AppState {
@@ -103,6 +113,7 @@ impl AppState {
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
             clock: Arc::new(SystemClock),
+            notices: Arc::new(tokio::sync::watch::channel(0).0),
         }
     }
 }
@@ -114,6 +125,8 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route(wire::ENROLL_PATH, post(enroll))
         .route(wire::EVENTS_PATH, post(post_events))
+        .route(wire::NOTIFY_ROUTE, post(post_notice))
+        .route(wire::RELAY_PATH, get(get_relay))
         .route("/v1/terminals", get(list_terminals))
         .route("/v1/terminals/{id}/events", get(terminal_events))
         .route("/v1/reports/daily", get(daily_report))
@@ -327,42 +340,8 @@ async fn post_events(State(state): State<AppState>, req: Request) -> Result<Resp
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| req.uri().path().to_owned());
     let auth = auth_headers(req.headers())?;
-    if (now.timestamp() - auth.timestamp).abs() > wire::MAX_CLOCK_SKEW_SECS {
-        return Err(AppError::new(
-            ErrorCode::StaleTimestamp,
-            "timestamp is more than five minutes from the server clock",
-        ));
-    }
     let body = read_body(req, &state).await?;
-    let record = state.store.terminal(auth.terminal.clone()).await?;
-    let secret = match &record {
-        Some(r) => state.config.seal_key.terminal_secret(&r.id, &r.salt),
-        None => decoy_secret(&state, &auth.terminal),
-    };
-    let text = wire::canonical_text(
-        &method,
-        &path,
-        auth.terminal.as_str(),
-        auth.timestamp,
-        &auth.nonce,
-        &body,
-    );
-    let valid = wire::verify_signature(&secret, &text, &auth.signature);
-    let record = match record {
-        Some(r) if valid => r,
-        _ => {
-            return Err(AppError::new(
-                ErrorCode::BadSignature,
-                "signature does not verify",
-            ))
-        }
-    };
-    if record.revoked {
-        return Err(AppError::new(
-            ErrorCode::TerminalRevoked,
-            "this terminal is revoked",
-        ));
-    }
+    let record = authenticate(&state, &method, &path, &auth, &body, now).await?;
     let batch: EventBatch = parse_json(&body)?;
     let mut rows = Vec::with_capacity(batch.events.len());
     for (i, event) in batch.events.iter().enumerate() {
@@ -428,6 +407,236 @@ async fn post_events(State(state): State<AppState>, req: Request) -> Result<Resp
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
+
+/// Check a signed request: fresh timestamp, a terminal we know, its
+/// signature over method, path, time, nonce and body, and not revoked.
+async fn authenticate(
+    state: &AppState,
+    method: &str,
+    path: &str,
+    auth: &AuthHeaders,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<TerminalRecord, AppError> {
+    if (now.timestamp() - auth.timestamp).abs() > wire::MAX_CLOCK_SKEW_SECS {
+        return Err(AppError::new(
+            ErrorCode::StaleTimestamp,
+            "timestamp is more than five minutes from the server clock",
+        ));
+    }
+    let record = state.store.terminal(auth.terminal.clone()).await?;
+    let secret = match &record {
+        Some(r) => state.config.seal_key.terminal_secret(&r.id, &r.salt),
+        None => decoy_secret(state, &auth.terminal),
+    };
+    let text = wire::canonical_text(
+        method,
+        path,
+        auth.terminal.as_str(),
+        auth.timestamp,
+        &auth.nonce,
+        body,
+    );
+    let valid = wire::verify_signature(&secret, &text, &auth.signature);
+    let record = match record {
+        Some(r) if valid => r,
+        _ => {
+            return Err(AppError::new(
+                ErrorCode::BadSignature,
+                "signature does not verify",
+            ))
+        }
+    };
+    if record.revoked {
+        return Err(AppError::new(
+            ErrorCode::TerminalRevoked,
+            "this terminal is revoked",
+        ));
+    }
+    Ok(record)
+}
+
+/// Largest notification body kept; the channels' are a few kilobytes.
+const NOTICE_BODY_LIMIT: usize = 64 * 1024;
+/// Notifications older than this are of no use to a waiting order.
+const NOTICE_MEMORY_SECS: i64 = 24 * 3600;
+/// And at most this many are kept per terminal.
+const NOTICES_KEPT_PER_TERMINAL: u32 = 1000;
+/// Notices handed out per relay answer.
+const RELAY_BATCH: u32 = 100;
+
+/// A channel's payment notification for one terminal. Kept as received for
+/// the terminal to fetch; head office cannot check the channel's signature
+/// (only the terminal holds the keys) and does not need to. The answer is
+/// what the channel counts as "received", whether or not the terminal is
+/// one we serve, so it stops retrying either way.
+async fn post_notice(
+    State(state): State<AppState>,
+    Path((terminal, channel)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let accepted = match channel.as_str() {
+        "alipay" => (StatusCode::OK, "success").into_response(),
+        "wechat" => StatusCode::NO_CONTENT.into_response(),
+        _ => return Err(AppError::new(ErrorCode::NotFound, "no such channel")),
+    };
+    let terminal =
+        TerminalId::parse(&terminal).map_err(|e| AppError::bad_field("terminal", e.to_string()))?;
+    if body.len() > NOTICE_BODY_LIMIT {
+        return Err(AppError::new(
+            ErrorCode::BodyTooLarge,
+            format!("a notification is at most {NOTICE_BODY_LIMIT} bytes"),
+        ));
+    }
+    let body = String::from_utf8(body.to_vec())
+        .map_err(|_| AppError::bad_field("body", "a notification body must be UTF-8"))?;
+    // Only what a channel's signature or content type depends on.
+    let kept: Vec<(String, String)> = headers
+        .iter()
+        .filter(|(name, _)| {
+            let name = name.as_str();
+            name.starts_with("wechatpay-") || name == "content-type"
+        })
+        .filter_map(|(name, value)| {
+            value
+                .to_str()
+                .ok()
+                .map(|v| (name.as_str().to_owned(), v.to_owned()))
+        })
+        .collect();
+    let headers = serde_json::to_string(&kept)
+        .map_err(|e| AppError::Store(StoreError::Task(e.to_string())))?;
+    let now = state.clock.now();
+    let id = state
+        .store
+        .add_notice(NewNotice {
+            terminal: terminal.clone(),
+            channel,
+            headers,
+            body,
+            now,
+            forget_before: now - chrono::Duration::seconds(NOTICE_MEMORY_SECS),
+            keep_at_most: NOTICES_KEPT_PER_TERMINAL,
+        })
+        .await?;
+    state.metrics.notice(id.is_some());
+    match id {
+        Some(id) => {
+            state.notices.send_modify(|n| *n = n.wrapping_add(1));
+            tracing::debug!(%terminal, id, "notification kept for the terminal");
+        }
+        None => {
+            tracing::info!(%terminal, "notification for an unknown or revoked terminal dropped")
+        }
+    }
+    Ok(accepted)
+}
+
+/// A terminal's notifications after `after`; if there are none yet, held
+/// open up to `wait` seconds and answered the moment one is kept.
+async fn get_relay(
+    State(state): State<AppState>,
+    query: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
+    req: Request,
+) -> Result<Response, AppError> {
+    let now = state.clock.now();
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| req.uri().path().to_owned());
+    let q = query_map(query)?;
+    let auth = auth_headers(req.headers())?;
+    let body = read_body(req, &state).await?;
+    let record = authenticate(&state, "GET", &path, &auth, &body, now).await?;
+    let after: u64 = match q.get("after") {
+        Some(v) => v
+            .parse()
+            .map_err(|_| AppError::bad_field("after", "after must be a notice id"))?,
+        None => 0,
+    };
+    let wait: u64 = match q.get("wait") {
+        Some(v) => v
+            .parse()
+            .ok()
+            .filter(|w| *w <= wire::RELAY_MAX_WAIT_SECS)
+            .ok_or_else(|| {
+                AppError::bad_field(
+                    "wait",
+                    format!("wait must be 0 to {} seconds", wire::RELAY_MAX_WAIT_SECS),
+                )
+            })?,
+        None => 0,
+    };
+    let fresh = state
+        .store
+        .use_nonce(
+            record.id.clone(),
+            auth.nonce.clone(),
+            now,
+            now - chrono::Duration::seconds(NONCE_MEMORY_SECS),
+        )
+        .await?;
+    if !fresh {
+        return Err(AppError::new(
+            ErrorCode::ReplayedNonce,
+            "this nonce was already used",
+        ));
+    }
+    let after_id = i64::try_from(after).unwrap_or(i64::MAX);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait);
+    let mut kept = state.notices.subscribe();
+    let rows = loop {
+        kept.mark_unchanged();
+        let rows = state
+            .store
+            .notices_after(record.id.clone(), after_id, RELAY_BATCH)
+            .await?;
+        if !rows.is_empty() || tokio::time::Instant::now() >= deadline {
+            break rows;
+        }
+        // Woken by this process; another process sharing the database is
+        // noticed at the next look.
+        tokio::select! {
+            _ = kept.changed() => {}
+            _ = tokio::time::sleep(RELAY_LOOK_AGAIN) => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+        }
+    };
+    let next_after = rows
+        .last()
+        .map(|r| u64::try_from(r.id).unwrap_or(0))
+        .unwrap_or(after);
+    let notices = rows
+        .into_iter()
+        .map(|r| {
+            let headers: Vec<(String, String)> = serde_json::from_str(&r.headers).map_err(|e| {
+                AppError::Store(StoreError::Corrupt(format!("notice {}: {e}", r.id)))
+            })?;
+            Ok(wire::RelayedNotice {
+                id: u64::try_from(r.id).unwrap_or(0),
+                channel: r.channel,
+                received_at: crate::store::ms_to_time(r.received_ms),
+                headers,
+                body: r.body,
+            })
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
+    let mut response = Json(wire::RelayAnswer {
+        notices,
+        next_after,
+    })
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// How often a waiting relay request re-reads the database, for notices
+/// kept by another server process.
+const RELAY_LOOK_AGAIN: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Equal-time comparison of two secrets of any length (compares digests).
 fn same_secret(a: &str, b: &str) -> bool {

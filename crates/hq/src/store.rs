@@ -249,6 +249,31 @@ pub struct ReportRow {
     pub payload: String,
 }
 
+/// A channel's notification for one terminal, as received (see the relay
+/// in `crate::server`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewNotice {
+    pub terminal: TerminalId,
+    pub channel: String,
+    /// The headers the channel signed with, as a JSON array of pairs.
+    pub headers: String,
+    pub body: String,
+    pub now: DateTime<Utc>,
+    /// Notices received before this are dropped on the way.
+    pub forget_before: DateTime<Utc>,
+    /// At most this many are kept per terminal (the oldest go first).
+    pub keep_at_most: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeRow {
+    pub id: i64,
+    pub channel: String,
+    pub headers: String,
+    pub body: String,
+    pub received_ms: i64,
+}
+
 /// The operations head office needs from a database.
 pub trait Store: Send + Sync + fmt::Debug {
     /// `sqlite` or `postgres`, for logs and the benchmark.
@@ -305,6 +330,29 @@ pub trait Store: Send + Sync + fmt::Debug {
         after: u64,
         limit: u32,
     ) -> BoxFuture<'_, Result<Vec<EventRow>, StoreError>>;
+
+    /// Keep a channel's notification for its terminal to fetch. `None`
+    /// (and nothing kept) when the terminal is unknown or revoked.
+    fn add_notice(&self, notice: NewNotice) -> BoxFuture<'_, Result<Option<i64>, StoreError>>;
+
+    /// A terminal's notices with `id > after`, oldest first, at most `limit`.
+    fn notices_after(
+        &self,
+        terminal: TerminalId,
+        after: i64,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<NoticeRow>, StoreError>>;
+
+    /// Remember the nonce of a signed request that stores nothing (forgetting
+    /// nonces first seen before `forget_before`); `false` if this terminal
+    /// used it before.
+    fn use_nonce(
+        &self,
+        terminal: TerminalId,
+        nonce: String,
+        now: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> BoxFuture<'_, Result<bool, StoreError>>;
 
     /// Insert rows in one transaction with no checks beyond the keys: the
     /// floor the sync benchmark compares against.

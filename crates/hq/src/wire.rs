@@ -50,6 +50,22 @@ pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 
 pub const ENROLL_PATH: &str = "/v1/terminals/enroll";
 pub const EVENTS_PATH: &str = "/v1/events";
+/// A terminal fetches the channels' notifications for it here (signed GET,
+/// `?after=ID&wait=SECS`): a long poll that answers as soon as there is one.
+pub const RELAY_PATH: &str = "/v1/relay";
+/// Longest a relay request is held open, in seconds.
+pub const RELAY_MAX_WAIT_SECS: u64 = 30;
+/// The channels post their payment notifications here (open: the channels
+/// sign them, and only the terminal holds the keys to check).
+pub const NOTIFY_ROUTE: &str = "/v1/notify/{terminal}/{channel}";
+
+/// The notify URL to give a channel for orders of `terminal`.
+pub fn notify_url(hq_url: &str, terminal: &TerminalId, channel: &str) -> String {
+    format!(
+        "{}/v1/notify/{terminal}/{channel}",
+        hq_url.trim_end_matches('/')
+    )
+}
 
 /// A terminal secret is this many random bytes, sent hex-encoded once at enrolment.
 pub const SECRET_LEN: usize = 32;
@@ -314,6 +330,29 @@ pub struct DailyReport {
     /// Payment or refund events whose amount could not be read; left out of
     /// the sums and counted so nobody mistakes the total for complete.
     pub unreadable_events: u64,
+}
+
+/// A channel's notification, passed on untouched: the terminal checks the
+/// channel's signature itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayedNotice {
+    pub id: u64,
+    /// `alipay` or `wechat`, from the URL the channel posted to.
+    pub channel: String,
+    pub received_at: DateTime<Utc>,
+    /// The request headers the channel's signature covers (lower-case names).
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// The answer to a relay request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayAnswer {
+    pub notices: Vec<RelayedNotice>,
+    /// Ask with `after=` this next time.
+    pub next_after: u64,
 }
 
 /// Lowercase hex SHA-256 of a body.

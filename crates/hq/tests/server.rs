@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use reqwest::StatusCode;
@@ -217,6 +217,50 @@ impl Hq {
         serde_json::from_value(body).unwrap()
     }
 
+    /// `GET /v1/relay?{query}`, signed by `t`.
+    async fn relay(&self, t: &Terminal, query: &str) -> (StatusCode, Value) {
+        let path = format!("{}?{query}", wire::RELAY_PATH);
+        let h = wire::sign_request(
+            &t.secret,
+            &t.id,
+            "GET",
+            &path,
+            b"",
+            Utc::now(),
+            &wire::new_nonce(&mut rand::thread_rng()),
+        );
+        let mut req = self.http.get(format!("{}{path}", self.base()));
+        for (k, v) in h.pairs() {
+            req = req.header(k, v);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// What a channel does: post its notification for `terminal`.
+    async fn notify(
+        &self,
+        terminal: &str,
+        channel: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (StatusCode, String) {
+        let mut req = self
+            .http
+            .post(format!("{}/v1/notify/{terminal}/{channel}", self.base()))
+            .body(body.to_owned());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let r = req.send().await.unwrap();
+        (r.status(), r.text().await.unwrap())
+    }
+
     async fn admin_get(&self, path: &str) -> (StatusCode, String) {
         let r = self
             .http
@@ -310,6 +354,8 @@ both_backends!(
     stale_timestamp_is_refused,
     cross_terminal_events_are_refused,
     revoked_terminal_is_refused,
+    notifications_are_relayed_to_their_terminal_only,
+    the_relay_is_signed_like_everything_else,
     daily_report_and_read_side,
     bad_input_is_a_clean_4xx,
     random_requests_never_5xx,
@@ -1146,6 +1192,180 @@ async fn revoked_terminal_is_refused(db: TestDb) {
     .unwrap());
     let (_, list) = hq.admin_get("/v1/terminals").await;
     assert!(list.contains("\"revoked\":true"), "{list}");
+}
+
+// ---------------------------------------------------------------- relay
+
+const WECHAT_NOTICE: &str =
+    r#"{"id":"EV-1","event_type":"TRANSACTION.SUCCESS","resource":{"ciphertext":"abc"}}"#;
+
+async fn notifications_are_relayed_to_their_terminal_only(db: TestDb) {
+    let hq = Arc::new(Hq::start(db).await);
+    let a = hq.enroll("SH01").await;
+    let b = hq.enroll("SH01").await;
+    let (status, v) = hq.relay(&a, "after=0").await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v, json!({"notices": [], "next_after": 0}));
+
+    // A waiting terminal hears of a notification the moment it is kept.
+    let waiting = {
+        let hq = hq.clone();
+        let a = Terminal {
+            id: a.id.clone(),
+            store: a.store.clone(),
+            secret: a.secret.clone(),
+        };
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let answer = hq.relay(&a, "after=0&wait=20").await;
+            (answer, started.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let signed_headers = [
+        ("wechatpay-timestamp", "1700000000"),
+        ("wechatpay-nonce", "n0nce"),
+        ("wechatpay-signature", "c2lnbmF0dXJl"),
+        ("wechatpay-serial", "PUB_KEY_ID_0001"),
+        ("content-type", "application/json"),
+        ("x-forwarded-for", "10.0.0.9"),
+    ];
+    let (status, text) = hq
+        .notify(a.id.as_str(), "wechat", &signed_headers, WECHAT_NOTICE)
+        .await;
+    assert_eq!((status, text.as_str()), (StatusCode::NO_CONTENT, ""));
+    let ((status, v), waited) = waiting.await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert!(waited < Duration::from_secs(5), "answered after {waited:?}");
+    let answer: wire::RelayAnswer = serde_json::from_value(v).unwrap();
+    assert_eq!(answer.notices.len(), 1);
+    let notice = &answer.notices[0];
+    assert_eq!(notice.channel, "wechat");
+    assert_eq!(notice.body, WECHAT_NOTICE);
+    let names: Vec<&str> = notice.headers.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.contains(&"wechatpay-signature") && names.contains(&"wechatpay-serial"));
+    assert!(
+        !names.contains(&"x-forwarded-for"),
+        "only signed headers are kept"
+    );
+    assert_eq!(answer.next_after, notice.id);
+
+    // Alipay expects the word success; the terminal asks from its cursor.
+    let form = "out_trade_no=T1_1&trade_status=TRADE_SUCCESS&sign=abc";
+    let (status, text) = hq
+        .notify(
+            a.id.as_str(),
+            "alipay",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            form,
+        )
+        .await;
+    assert_eq!((status, text.as_str()), (StatusCode::OK, "success"));
+    let (_, v) = hq.relay(&a, &format!("after={}", answer.next_after)).await;
+    let next: wire::RelayAnswer = serde_json::from_value(v).unwrap();
+    assert_eq!(next.notices.len(), 1);
+    assert_eq!(
+        (
+            next.notices[0].channel.as_str(),
+            next.notices[0].body.as_str()
+        ),
+        ("alipay", form)
+    );
+
+    // Nothing for the other terminal; unknown and revoked terminals are
+    // answered as received (so the channel stops) and nothing is kept.
+    let (_, v) = hq.relay(&b, "after=0").await;
+    assert_eq!(v["notices"], json!([]));
+    let (status, _) = hq
+        .notify("TNONE", "wechat", &signed_headers, WECHAT_NOTICE)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    shouyin_hq::revoke_terminal(hq.store.as_ref(), b.id.clone(), Utc::now())
+        .await
+        .unwrap();
+    let (status, _) = hq
+        .notify(b.id.as_str(), "wechat", &signed_headers, WECHAT_NOTICE)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, metrics) = hq.admin_get("/metrics").await;
+    assert!(
+        metrics.contains("shouyin_hq_notices_relayed_total 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("shouyin_hq_notices_dropped_total 2"),
+        "{metrics}"
+    );
+    let (status, v) = hq.relay(&b, "after=0").await;
+    assert_eq!(
+        (status, code_of(&v)),
+        (StatusCode::FORBIDDEN, "terminal_revoked")
+    );
+
+    // Bad input: an unknown channel, a malformed terminal id, a huge body.
+    let (status, _) = hq.notify(a.id.as_str(), "paypal", &[], "x").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = hq.notify("no such id!", "wechat", &[], "x").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = hq
+        .notify(a.id.as_str(), "wechat", &[], &"x".repeat(65 * 1024))
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+async fn the_relay_is_signed_like_everything_else(db: TestDb) {
+    let hq = Hq::start(db).await;
+    let t = hq.enroll("SH01").await;
+    // Unsigned.
+    let r = hq
+        .http
+        .get(format!("{}{}?after=0", hq.base(), wire::RELAY_PATH))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // Signed for another query than the one sent.
+    let h = wire::sign_request(
+        &t.secret,
+        &t.id,
+        "GET",
+        "/v1/relay?after=0",
+        b"",
+        Utc::now(),
+        &wire::new_nonce(&mut rand::thread_rng()),
+    );
+    let mut req = hq
+        .http
+        .get(format!("{}{}?after=5", hq.base(), wire::RELAY_PATH));
+    for (k, v) in h.pairs() {
+        req = req.header(k, v);
+    }
+    let r = req.send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // Replayed.
+    let mut again = hq
+        .http
+        .get(format!("{}{}?after=0", hq.base(), wire::RELAY_PATH));
+    for (k, v) in h.pairs() {
+        again = again.header(k, v);
+    }
+    assert_eq!(again.send().await.unwrap().status(), StatusCode::OK);
+    let mut replay = hq
+        .http
+        .get(format!("{}{}?after=0", hq.base(), wire::RELAY_PATH));
+    for (k, v) in h.pairs() {
+        replay = replay.header(k, v);
+    }
+    let r = replay.send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(code_of(&v), "replayed_nonce");
+    // Bad parameters name the field.
+    let (status, v) = hq.relay(&t, "after=0&wait=31").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v.to_string().contains("wait"), "{v}");
+    let (status, v) = hq.relay(&t, "after=-1").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
 }
 
 // ---------------------------------------------------------------- read side

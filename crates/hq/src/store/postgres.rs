@@ -19,17 +19,19 @@ use tokio_postgres::{Client, NoTls, Transaction};
 
 use super::{
     acked_after_fresh_batch, advance_through_batch, classify, ms_to_time, to_u64, BoxFuture,
-    EventRow, IngestBatch, IngestOutcome, Redemption, ReportRow, Store, StoreError, TerminalRecord,
+    EventRow, IngestBatch, IngestOutcome, NewNotice, NoticeRow, Redemption, ReportRow, Store,
+    StoreError, TerminalRecord,
 };
 use crate::wire::{StoreCode, TerminalInfo};
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// Arbitrary constant for the advisory lock that serialises migrations when
 /// several processes start at once.
 const MIGRATION_LOCK: i64 = 0x5348_5559_4e48_5131;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE enroll_codes (
     code_hash   TEXT PRIMARY KEY,
     store       TEXT NOT NULL,
@@ -70,7 +72,20 @@ CREATE TABLE nonces (
     PRIMARY KEY (terminal, nonce)
 );
 CREATE INDEX nonces_by_time ON nonces (seen_ms);
-"#];
+"#,
+    r#"
+CREATE TABLE notices (
+    id          BIGSERIAL PRIMARY KEY,
+    terminal    TEXT NOT NULL,
+    channel     TEXT NOT NULL,
+    headers     TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    received_ms BIGINT NOT NULL
+);
+CREATE INDEX notices_by_terminal ON notices (terminal, id);
+CREATE INDEX notices_by_time ON notices (received_ms);
+"#,
+];
 
 /// Connections kept open per process.
 const POOL_SIZE: usize = 8;
@@ -679,6 +694,103 @@ impl Store for PgStore {
                     digest: r.get(8),
                 })
                 .collect())
+        })
+    }
+
+    fn add_notice(&self, notice: NewNotice) -> BoxFuture<'_, Result<Option<i64>, StoreError>> {
+        Box::pin(async move {
+            let terminal = notice.terminal.as_str();
+            let mut conn = self.pool.get().await?;
+            let client = conn.client()?;
+            let tx = client.transaction().await?;
+            // Only a live terminal gets notices; the id comes from a
+            // sequence, so two server processes never hand out the same one.
+            let id: Option<i64> = tx
+                .query_opt(
+                    "INSERT INTO notices (terminal, channel, headers, body, received_ms) \
+                     SELECT id, $2::text, $3::text, $4::text, $5::int8 FROM terminals \
+                     WHERE id = $1::text AND revoked_ms IS NULL \
+                     RETURNING id",
+                    &[
+                        &terminal,
+                        &notice.channel,
+                        &notice.headers,
+                        &notice.body,
+                        &notice.now.timestamp_millis(),
+                    ],
+                )
+                .await?
+                .map(|r| r.get(0));
+            if let Some(id) = id {
+                tx.execute(
+                    "DELETE FROM notices WHERE received_ms < $1 OR (terminal = $2 AND id <= $3::int8 - $4::int8)",
+                    &[
+                        &notice.forget_before.timestamp_millis(),
+                        &terminal,
+                        &id,
+                        &i64::from(notice.keep_at_most),
+                    ],
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(id)
+        })
+    }
+
+    fn notices_after(
+        &self,
+        terminal: TerminalId,
+        after: i64,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<NoticeRow>, StoreError>> {
+        Box::pin(async move {
+            let mut conn = self.pool.get().await?;
+            let rows = conn
+                .client()?
+                .query(
+                    "SELECT id, channel, headers, body, received_ms FROM notices \
+                     WHERE terminal = $1 AND id > $2 ORDER BY id LIMIT $3",
+                    &[&terminal.as_str(), &after, &i64::from(limit)],
+                )
+                .await?;
+            Ok(rows
+                .iter()
+                .map(|r| NoticeRow {
+                    id: r.get(0),
+                    channel: r.get(1),
+                    headers: r.get(2),
+                    body: r.get(3),
+                    received_ms: r.get(4),
+                })
+                .collect())
+        })
+    }
+
+    fn use_nonce(
+        &self,
+        terminal: TerminalId,
+        nonce: String,
+        now: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let mut conn = self.pool.get().await?;
+            let fresh = conn
+                .client()?
+                .execute(
+                    "WITH pruned AS (DELETE FROM nonces WHERE seen_ms < $4) \
+                     INSERT INTO nonces (terminal, nonce, seen_ms) VALUES ($1, $2, $3) \
+                     ON CONFLICT (terminal, nonce) DO NOTHING",
+                    &[
+                        &terminal.as_str(),
+                        &nonce,
+                        &now.timestamp_millis(),
+                        &forget_before.timestamp_millis(),
+                    ],
+                )
+                .await?;
+            Ok(fresh == 1)
         })
     }
 

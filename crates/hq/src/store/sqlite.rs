@@ -16,13 +16,15 @@ use shouyin_core::TerminalId;
 
 use super::{
     acked_after_fresh_batch, advance_through_batch, classify, ms_to_time, to_u64, BoxFuture,
-    EventRow, IngestBatch, IngestOutcome, Redemption, ReportRow, Store, StoreError, TerminalRecord,
+    EventRow, IngestBatch, IngestOutcome, NewNotice, NoticeRow, Redemption, ReportRow, Store,
+    StoreError, TerminalRecord,
 };
 use crate::wire::{StoreCode, TerminalInfo};
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE enroll_codes (
     code_hash   TEXT PRIMARY KEY,
     store       TEXT NOT NULL,
@@ -63,7 +65,20 @@ CREATE TABLE nonces (
     PRIMARY KEY (terminal, nonce)
 ) WITHOUT ROWID;
 CREATE INDEX nonces_by_time ON nonces (seen_ms);
-"#];
+"#,
+    r#"
+CREATE TABLE notices (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    terminal    TEXT NOT NULL,
+    channel     TEXT NOT NULL,
+    headers     TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    received_ms INTEGER NOT NULL
+);
+CREATE INDEX notices_by_terminal ON notices (terminal, id);
+CREATE INDEX notices_by_time ON notices (received_ms);
+"#,
+];
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -485,6 +500,91 @@ impl Store for SqliteStore {
             )?;
             let rows = stmt.query_map(params![terminal.as_str(), after, limit], row_to_event)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn add_notice(&self, notice: NewNotice) -> BoxFuture<'_, Result<Option<i64>, StoreError>> {
+        self.with_writer(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let live: Option<Option<i64>> = tx
+                .query_row(
+                    "SELECT revoked_ms FROM terminals WHERE id = ?1",
+                    [notice.terminal.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if !matches!(live, Some(None)) {
+                return Ok(None);
+            }
+            tx.execute(
+                "DELETE FROM notices WHERE received_ms < ?1",
+                [notice.forget_before.timestamp_millis()],
+            )?;
+            tx.execute(
+                "INSERT INTO notices (terminal, channel, headers, body, received_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    notice.terminal.as_str(),
+                    notice.channel,
+                    notice.headers,
+                    notice.body,
+                    notice.now.timestamp_millis()
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            tx.execute(
+                "DELETE FROM notices WHERE terminal = ?1 AND id <= ?2 - ?3",
+                params![notice.terminal.as_str(), id, i64::from(notice.keep_at_most)],
+            )?;
+            tx.commit()?;
+            Ok(Some(id))
+        })
+    }
+
+    fn notices_after(
+        &self,
+        terminal: TerminalId,
+        after: i64,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<NoticeRow>, StoreError>> {
+        self.with_reader(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, channel, headers, body, received_ms FROM notices \
+                 WHERE terminal = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![terminal.as_str(), after, limit], |r| {
+                Ok(NoticeRow {
+                    id: r.get(0)?,
+                    channel: r.get(1)?,
+                    headers: r.get(2)?,
+                    body: r.get(3)?,
+                    received_ms: r.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn use_nonce(
+        &self,
+        terminal: TerminalId,
+        nonce: String,
+        now: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        self.with_writer(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "DELETE FROM nonces WHERE seen_ms < ?1",
+                [forget_before.timestamp_millis()],
+            )?;
+            let fresh = tx.execute(
+                "INSERT INTO nonces (terminal, nonce, seen_ms) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (terminal, nonce) DO NOTHING",
+                params![terminal.as_str(), nonce, now.timestamp_millis()],
+            )?;
+            tx.commit()?;
+            Ok(fresh == 1)
         })
     }
 

@@ -120,7 +120,12 @@ pub fn run_app<R: Runtime>(builder: Builder<R>, data_dir: Option<PathBuf>) -> Bu
                 }
             });
             let syncing = counter.clone();
-            tauri::async_runtime::spawn(async move { syncing.start_sync() });
+            // Sync to head office, and the channels' payment notifications
+            // relayed back from it.
+            tauri::async_runtime::spawn(async move {
+                syncing.start_sync();
+                syncing.start_relay();
+            });
 
             app.manage(Startup {
                 recovered: recovered_rx,

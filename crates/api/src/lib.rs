@@ -16,6 +16,7 @@ pub mod payments;
 pub mod qr;
 pub mod reconcile;
 pub mod refunds;
+pub mod relay;
 pub mod reports;
 pub mod shifts;
 pub mod staff;
@@ -170,6 +171,8 @@ struct Inner {
     ledger_path: PathBuf,
     /// The sync client's state between passes.
     sync: sync::SyncShared,
+    /// Payment notifications relayed by head office.
+    relay: relay::RelayShared,
 }
 
 impl Counter {
@@ -242,6 +245,7 @@ impl Counter {
                 terminal_id,
                 ledger_path,
                 sync: sync::SyncShared::default(),
+                relay: relay::RelayShared::default(),
             }),
         };
         counter.spawn_prober();

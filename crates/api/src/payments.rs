@@ -33,6 +33,8 @@ use crate::{ApiError, Counter, ErrorCode};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PollSchedule {
     /// Shaped by when customers actually pay; see [`PollSchedule::delay`].
+    /// While the channels' notifications reach the counter, only a slow
+    /// safety net; see [`PollSchedule::delay_with_push`].
     Adaptive,
     /// A fixed interval (the classic demo poller, for comparison).
     Fixed(Duration),
@@ -79,6 +81,19 @@ impl PollSchedule {
                     }),
                 }
             }
+        }
+    }
+}
+
+impl PollSchedule {
+    /// The wait before the next query while payment notifications reach
+    /// this counter (see `crate::relay`): the notification wakes the
+    /// watcher at once, so polling only has to catch one that got lost.
+    /// Five seconds is the classic poller's pace.
+    pub fn delay_with_push(&self) -> Duration {
+        match self {
+            PollSchedule::Fixed(d) => *d,
+            PollSchedule::Adaptive => Duration::from_secs(5),
         }
     }
 }
@@ -233,6 +248,7 @@ impl Counter {
             amount_fen: order.amount.fen(),
             subject,
             expires_at,
+            notify_url: self.notify_url_for(kind),
         };
         let result = self
             .call(kind, Some(&order.out_trade_no), || {
@@ -573,6 +589,7 @@ impl Counter {
         let mut scanned_at: Option<Instant> = None;
         let mut last_status: Option<RemoteStatus> = None;
         let mut failures: u32 = 0;
+        let mut hint = None;
         loop {
             if *shutdown.borrow() {
                 return;
@@ -587,6 +604,7 @@ impl Counter {
             if order.state.is_final() || order.state == OrderState::Unverified {
                 return;
             }
+            let hint = hint.get_or_insert_with(|| self.hint_slot(&order.out_trade_no));
             let Ok(channel) = self.channel(order.channel) else {
                 return;
             };
@@ -622,13 +640,21 @@ impl Counter {
                 .to_std()
                 .unwrap_or_default()
                 .max(started.elapsed());
-            let mut delay = self.inner.settings.schedule.delay(waited, signal);
+            let schedule = self.inner.settings.schedule;
+            let mut delay = if self.relay_live() && self.notify_url_for(order.channel).is_some() {
+                schedule.delay_with_push()
+            } else {
+                schedule.delay(waited, signal)
+            };
             if failures > 0 {
                 delay = delay.max(self.backoff(failures));
             }
             let until_expiry = (expires_at - now).to_std().unwrap_or_default();
-            if self.pause(&mut shutdown, delay.min(until_expiry)).await {
-                return;
+            // A payment notification cuts the wait short.
+            tokio::select! {
+                _ = tokio::time::sleep(delay.min(until_expiry)) => {}
+                _ = hint.notify.notified() => {}
+                _ = shutdown.changed() => return,
             }
             if self.now() >= expires_at {
                 continue;
@@ -683,6 +709,7 @@ impl Counter {
             amount_fen: order.amount.fen(),
             subject: format!("{} 收银", self.inner.store_name),
             expires_at,
+            notify_url: self.notify_url_for(order.channel),
         };
         match self
             .call(order.channel, Some(&order.out_trade_no), || {
@@ -743,7 +770,9 @@ impl Counter {
     /// Stop every watcher and the prober; open orders stay open in the
     /// ledger and are recovered on the next start.
     pub async fn shutdown(&self) {
-        let _ = self.inner.shutdown.send(true);
+        // `send` would drop the value when nobody listens yet (a watcher
+        // spawned but not started); a watcher starting later must see it.
+        self.inner.shutdown.send_replace(true);
         let handles: Vec<_> = self.lock_watchers().drain().map(|(_, h)| h).collect();
         for handle in handles {
             let _ = handle.await;

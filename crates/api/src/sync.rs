@@ -114,7 +114,7 @@ impl TerminalSecret {
         (bytes.len() == wire::SECRET_LEN).then_some(TerminalSecret(bytes))
     }
 
-    fn expose(&self) -> &[u8] {
+    pub(crate) fn expose(&self) -> &[u8] {
         &self.0
     }
 }

@@ -11,7 +11,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde::Serialize;
 use shouyin_core::ChannelKind;
@@ -23,13 +23,13 @@ use crate::config::AlipayConfig;
 use crate::http::{self, RawResponse};
 use crate::keys;
 use crate::model::{
-    BillLine, CloseOutcome, CreateQr, QrCreated, RefundRequest, RefundResult, RemotePayment,
-    RemoteStatus,
+    BillLine, CloseOutcome, CreateQr, NotificationAck, PaymentNotice, QrCreated, RefundRequest,
+    RefundResult, RemotePayment, RemoteStatus,
 };
 use crate::ChannelError;
 
 pub use bill::parse_bill_file;
-pub use wire::sign_content;
+pub use wire::{notify_sign_content, sign_content};
 
 /// An Alipay client. Cheap to share; holds one HTTP connection pool.
 pub struct Alipay {
@@ -83,6 +83,7 @@ impl Alipay {
         &self,
         method: &str,
         biz_content: &str,
+        notify_url: Option<&str>,
     ) -> Result<reqwest::RequestBuilder, ChannelError> {
         let timestamp = wire::format_timestamp(self.clock.now());
         let mut params: Vec<(&str, &str)> = vec![
@@ -94,6 +95,10 @@ impl Alipay {
             ("timestamp", &timestamp),
             ("version", "1.0"),
         ];
+        if let Some(url) = notify_url.filter(|u| !u.trim().is_empty()) {
+            // A common parameter, so it is signed like the others.
+            params.push(("notify_url", url));
+        }
         params.push(("biz_content", biz_content));
         let sign = keys::sign_sha256(&self.app_private_key, sign_content(&params).as_bytes());
         params.pop();
@@ -119,11 +124,21 @@ impl Alipay {
         method: &str,
         biz: &B,
     ) -> Result<wire::Answer, ChannelError> {
+        self.call_notifying(method, biz, None).await
+    }
+
+    /// [`Alipay::call`] with a `notify_url` for the trade it creates.
+    async fn call_notifying<B: Serialize>(
+        &self,
+        method: &str,
+        biz: &B,
+        notify_url: Option<&str>,
+    ) -> Result<wire::Answer, ChannelError> {
         let biz_content = serde_json::to_string(biz)
             .map_err(|e| ChannelError::config(format!("cannot encode {method}: {e}")))?;
         tracing::debug!(method, "Alipay call");
         let RawResponse { status, body, .. } =
-            http::send(self.request(method, &biz_content)?).await?;
+            http::send(self.request(method, &biz_content, notify_url)?).await?;
         if status != 200 {
             // The gateway answers 200 even for business errors.
             return Err(ChannelError::indeterminate(format!(
@@ -147,7 +162,9 @@ impl Alipay {
             timeout_express: wire::timeout_express(self.clock.now(), req.expires_at),
             product_code: "FACE_TO_FACE_PAYMENT",
         };
-        let verified = self.call(method, &biz).await?;
+        let verified = self
+            .call_notifying(method, &biz, req.notify_url.as_deref())
+            .await?;
         if !verified.common.is_success() {
             return Err(verified.common.to_error());
         }
@@ -332,5 +349,203 @@ impl Channel for Alipay {
 
     fn daily_bill(&self, date: NaiveDate) -> ChannelFuture<'_, Vec<BillLine>> {
         Box::pin(self.do_daily_bill(date))
+    }
+
+    /// Verify the form body by the V1 rule with the Alipay public key and
+    /// check it is for this app. Alipay signs no time, so `now` is unused;
+    /// headers carry nothing Alipay signs.
+    fn open_notification(
+        &self,
+        _headers: &[(String, String)],
+        body: &[u8],
+        _now: DateTime<Utc>,
+    ) -> Result<PaymentNotice, ChannelError> {
+        wire::open_notification(body, &self.app_id, &self.alipay_public_key)
+    }
+
+    fn notification_ack(&self, accepted: bool) -> NotificationAck {
+        NotificationAck {
+            status: 200,
+            content_type: "text/plain; charset=utf-8",
+            body: if accepted { "success" } else { "fail" }.to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod notification_tests {
+    use super::*;
+    use crate::config::{SecretText, Timeouts};
+    use crate::keys::tests::vector;
+    use crate::keys::{parse_private_key, sign_sha256};
+
+    const APP_ID: &str = "2014072300007148";
+
+    fn client() -> Alipay {
+        let config = AlipayConfig {
+            app_id: APP_ID.into(),
+            app_private_key_pem: SecretText::new(vector(
+                "python_alipay_sdk_tests_app_app_private_key.pem",
+            )),
+            alipay_public_key_pem: vector("python_alipay_sdk_tests_ali_ali_public_key.pem"),
+            gateway: "http://127.0.0.1:9/gateway.do".into(),
+            timeouts: Timeouts::default(),
+            cancel_retry_gap_ms: 10,
+            cancel_max_retries: 3,
+        };
+        Alipay::new(&config, Arc::new(crate::SystemClock)).unwrap()
+    }
+
+    fn fields(app_id: &str, status: &str, amount: &str) -> Vec<(String, String)> {
+        [
+            ("notify_time", "2026-11-21 09:30:02"),
+            ("notify_type", "trade_status_sync"),
+            ("notify_id", "ac05099524730693a8b330c5ecf72da9786"),
+            ("app_id", app_id),
+            ("charset", "utf-8"),
+            ("version", "1.0"),
+            ("sign_type", "RSA2"),
+            ("trade_no", "2026112122001400001234567890"),
+            ("out_trade_no", "T20261121_0001"),
+            ("trade_status", status),
+            ("total_amount", amount),
+            ("receipt_amount", amount),
+            ("gmt_create", "2026-11-21 09:29:40"),
+            ("gmt_payment", "2026-11-21 09:30:00"),
+            ("subject", "咖啡 & 蛋糕 a+b=c"),
+            (
+                "fund_bill_list",
+                r#"[{"amount":"12.30","fundChannel":"ALIPAYACCOUNT"}]"#,
+            ),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+    }
+
+    /// Sign by the V1 rule with the "Alipay" test key and form-encode.
+    fn signed_body(params: &[(String, String)]) -> String {
+        let key =
+            parse_private_key(&vector("python_alipay_sdk_tests_ali_ali_private_key.pem")).unwrap();
+        let sign = sign_sha256(&key, notify_sign_content(params).as_bytes());
+        encode(params, Some(&sign))
+    }
+
+    fn encode(params: &[(String, String)], sign: Option<&str>) -> String {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in params {
+            form.append_pair(k, v);
+        }
+        if let Some(sign) = sign {
+            form.append_pair("sign", sign);
+        }
+        form.finish()
+    }
+
+    fn open(body: &str) -> Result<PaymentNotice, ChannelError> {
+        client().open_notification(&[], body.as_bytes(), Utc::now())
+    }
+
+    #[test]
+    fn v1_rule_leaves_out_sign_and_sign_type() {
+        let content = notify_sign_content(&[
+            ("sign", "x"),
+            ("sign_type", "RSA2"),
+            ("b", "2"),
+            ("a", "1"),
+            ("empty", ""),
+        ]);
+        assert_eq!(content, "a=1&b=2");
+    }
+
+    #[test]
+    fn a_signed_notification_verifies_and_reads() {
+        let notice = open(&signed_body(&fields(APP_ID, "TRADE_SUCCESS", "12.30"))).unwrap();
+        assert_eq!(notice.out_trade_no, "T20261121_0001");
+        assert!(notice.paid);
+        assert_eq!(notice.amount_fen, Some(1230));
+        assert_eq!(
+            notice.trade_no.as_deref(),
+            Some("2026112122001400001234567890")
+        );
+        assert_eq!(
+            notice.paid_at.map(|t| t.to_rfc3339()),
+            Some("2026-11-21T01:30:00+00:00".to_owned())
+        );
+        let finished = open(&signed_body(&fields(APP_ID, "TRADE_FINISHED", "0.01"))).unwrap();
+        assert!(finished.paid);
+        assert_eq!(finished.amount_fen, Some(1));
+        let waiting = open(&signed_body(&fields(APP_ID, "WAIT_BUYER_PAY", "5"))).unwrap();
+        assert!(!waiting.paid);
+        assert_eq!(waiting.paid_at, None);
+        assert_eq!(waiting.amount_fen, Some(500));
+    }
+
+    #[test]
+    fn tampered_unsigned_and_misdirected_notifications_are_untrusted() {
+        let untrusted = |body: &str| matches!(open(body), Err(ChannelError::Untrusted { .. }));
+        let good = signed_body(&fields(APP_ID, "TRADE_SUCCESS", "12.30"));
+        // The amount changed in transit.
+        assert!(untrusted(
+            &good.replace("total_amount=12.30", "total_amount=99.30")
+        ));
+        // An extra parameter slipped in.
+        assert!(untrusted(&format!("{good}&buyer_id=2088000000000000")));
+        // No sign, an empty sign, a sign that is not base64.
+        let params = fields(APP_ID, "TRADE_SUCCESS", "12.30");
+        assert!(untrusted(&encode(&params, None)));
+        assert!(untrusted(&encode(&params, Some(""))));
+        assert!(untrusted(&encode(&params, Some("%%%not base64"))));
+        // Signed by the request rule (sign_type included): not what Alipay signs.
+        let key =
+            parse_private_key(&vector("python_alipay_sdk_tests_ali_ali_private_key.pem")).unwrap();
+        let v2 = sign_sha256(&key, sign_content(&params).as_bytes());
+        assert!(untrusted(&encode(&params, Some(&v2))));
+        // Signed by the merchant's own key instead of Alipay's.
+        let app_key =
+            parse_private_key(&vector("python_alipay_sdk_tests_app_app_private_key.pem")).unwrap();
+        let forged = sign_sha256(&app_key, notify_sign_content(&params).as_bytes());
+        assert!(untrusted(&encode(&params, Some(&forged))));
+        // Properly signed, but for another app.
+        assert!(untrusted(&signed_body(&fields(
+            "2021000000000001",
+            "TRADE_SUCCESS",
+            "12.30"
+        ))));
+        // A legacy sign type.
+        let mut rsa1 = params.clone();
+        rsa1.retain(|(k, _)| k != "sign_type");
+        rsa1.push(("sign_type".into(), "RSA".into()));
+        assert!(untrusted(&signed_body(&rsa1)));
+        // A repeated name.
+        assert!(untrusted(&format!("{good}&out_trade_no=T2")));
+        assert!(untrusted(""));
+        assert!(untrusted("not a form at all"));
+    }
+
+    #[test]
+    fn signed_but_unreadable_notifications_are_indeterminate() {
+        let indeterminate = |body: &str| {
+            let e = open(body).unwrap_err();
+            assert!(matches!(e, ChannelError::Indeterminate { .. }), "{e}");
+        };
+        indeterminate(&signed_body(&fields(APP_ID, "TRADE_MAYBE", "12.30")));
+        indeterminate(&signed_body(&fields(APP_ID, "TRADE_SUCCESS", "1e3")));
+        indeterminate(&signed_body(&fields(APP_ID, "TRADE_SUCCESS", "-1.00")));
+        let mut refund = fields(APP_ID, "TRADE_SUCCESS", "12.30");
+        refund.retain(|(k, _)| k != "notify_type");
+        refund.push(("notify_type".into(), "refund_sync".into()));
+        indeterminate(&signed_body(&refund));
+        let mut no_order = fields(APP_ID, "TRADE_SUCCESS", "12.30");
+        no_order.retain(|(k, _)| k != "out_trade_no");
+        indeterminate(&signed_body(&no_order));
+    }
+
+    #[test]
+    fn acknowledgement_is_plain_success() {
+        let ack = client().notification_ack(true);
+        assert_eq!((ack.status, ack.body.as_str()), (200, "success"));
+        assert_ne!(client().notification_ack(false).body, "success");
     }
 }

@@ -1,7 +1,8 @@
 //! Payment-channel clients behind one trait.
 //!
 //! * [`Channel`] is what the api crate holds (`Arc<dyn Channel>`): create a
-//!   QR, query, close, refund, query a refund, fetch the daily bill.
+//!   QR, query, close, refund, query a refund, fetch the daily bill, and
+//!   verify a payment notification the channel pushed to `notify_url`.
 //! * [`ChannelError`] says what kind of failure happened: `Definite` (the
 //!   channel answered no), `Indeterminate` (no usable answer; query later),
 //!   `Untrusted` (the answer's signature is missing or wrong: an alarm).
@@ -34,6 +35,6 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use config::{AlipayConfig, ChannelsFile, SecretText, Timeouts, WechatPayConfig};
 pub use error::ChannelError;
 pub use model::{
-    BillKind, BillLine, CloseOutcome, CreateQr, QrCreated, RefundRequest, RefundResult,
-    RefundStatus, RemotePayment, RemoteStatus,
+    BillKind, BillLine, CloseOutcome, CreateQr, NotificationAck, PaymentNotice, QrCreated,
+    RefundRequest, RefundResult, RefundStatus, RemotePayment, RemoteStatus,
 };

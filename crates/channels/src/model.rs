@@ -12,6 +12,34 @@ pub struct CreateQr {
     pub subject: String,
     /// After this instant the code must no longer be payable.
     pub expires_at: DateTime<Utc>,
+    /// Where the channel should POST its payment notification for this
+    /// order. `None`: WeChat gets the configured default (it requires one),
+    /// Alipay gets none.
+    pub notify_url: Option<String>,
+}
+
+/// A payment notification whose signature (and, for WeChat, encryption)
+/// checked out, for this merchant. It says what the channel claims; the
+/// caller still decides what to do with an order it may already have closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentNotice {
+    pub out_trade_no: String,
+    /// WeChat `trade_state` SUCCESS; Alipay `trade_status` TRADE_SUCCESS or
+    /// TRADE_FINISHED.
+    pub paid: bool,
+    pub amount_fen: Option<i64>,
+    /// The channel's own number (WeChat transaction_id, Alipay trade_no).
+    pub trade_no: Option<String>,
+    pub paid_at: Option<DateTime<Utc>>,
+}
+
+/// What to answer the channel after reading a notification: the channel
+/// retries until it gets its success answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationAck {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
 }
 
 /// The string to render as a QR code.

@@ -10,7 +10,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use crate::keys::tests::vector;
 use crate::keys::{parse_private_key, parse_public_key, sign_sha256};
 use crate::wechatpay::wire::{self, open_reply, PlatformVerifier, Reply};
-use crate::ChannelError;
+use crate::{Channel, ChannelError};
 
 fn platform() -> (rsa::RsaPrivateKey, PlatformVerifier) {
     let key = parse_private_key(&vector("wechatpay_go_test_private_key_pkcs8.pem")).unwrap();
@@ -156,6 +156,99 @@ fn jsonish() -> impl Strategy<Value = String> {
     ]
 }
 
+/// One client per channel, configured with the test keys, shared by the
+/// notification cases below.
+fn clients() -> &'static (crate::alipay::Alipay, crate::wechatpay::WechatPay) {
+    use crate::config::{AlipayConfig, SecretText, Timeouts, WechatPayConfig};
+    static CLIENTS: std::sync::OnceLock<(crate::alipay::Alipay, crate::wechatpay::WechatPay)> =
+        std::sync::OnceLock::new();
+    CLIENTS.get_or_init(|| {
+        let clock = std::sync::Arc::new(crate::FixedClock::new(Utc.timestamp_opt(NOW, 0).unwrap()));
+        let alipay = crate::alipay::Alipay::new(
+            &AlipayConfig {
+                app_id: "2014072300007148".into(),
+                app_private_key_pem: SecretText::new(vector(
+                    "python_alipay_sdk_tests_app_app_private_key.pem",
+                )),
+                alipay_public_key_pem: vector("python_alipay_sdk_tests_ali_ali_public_key.pem"),
+                gateway: "http://127.0.0.1:9/gateway.do".into(),
+                timeouts: Timeouts::default(),
+                cancel_retry_gap_ms: 10,
+                cancel_max_retries: 1,
+            },
+            clock.clone(),
+        )
+        .unwrap();
+        let wechat = crate::wechatpay::WechatPay::new(
+            &WechatPayConfig {
+                mchid: "1230000109".into(),
+                appid: "wxd678efh567hg6787".into(),
+                merchant_private_key_pem: SecretText::new(vector(
+                    "wechatpay_doc_apiclient_test_key_pkcs8.pem",
+                )),
+                merchant_serial_no: "408B07E79B8269FEC3D5D3E6AB8ED163A6A380DB".into(),
+                apiv3_key: SecretText::new("0123456789abcdef0123456789abcdef"),
+                platform_public_key_pem: vector("wechatpay_go_test_platform_cert.pem"),
+                platform_public_key_id: "PUB_KEY_ID_TEST".into(),
+                base_url: "http://127.0.0.1:9".into(),
+                timeouts: Timeouts::default(),
+                notify_url: "https://localhost/notify".into(),
+            },
+            clock,
+        )
+        .unwrap();
+        (alipay, wechat)
+    })
+}
+
+/// Header lists with any spelling of the names WeChat signs, plus noise.
+fn notify_headers() -> impl Strategy<Value = Vec<(String, String)>> {
+    let names = prop::sample::select(vec![
+        "Wechatpay-Timestamp",
+        "wechatpay-nonce",
+        "WECHATPAY-SIGNATURE",
+        "Wechatpay-Serial",
+        "Wechatpay-Signature-Type",
+        "Content-Type",
+        "",
+        "bad name\n",
+    ]);
+    prop::collection::vec((names.prop_map(str::to_owned), "\\PC{0,40}"), 0..8)
+}
+
+/// Form bodies made of the names an Alipay notification carries.
+fn alipay_form() -> impl Strategy<Value = Vec<(String, String)>> {
+    let names = prop::sample::select(vec![
+        "sign",
+        "sign_type",
+        "app_id",
+        "notify_type",
+        "out_trade_no",
+        "trade_no",
+        "trade_status",
+        "total_amount",
+        "gmt_payment",
+        "charset",
+    ]);
+    let values = prop_oneof![
+        "\\PC{0,30}",
+        Just("2014072300007148".to_owned()),
+        Just("RSA2".to_owned()),
+        Just("TRADE_SUCCESS".to_owned()),
+        Just("trade_status_sync".to_owned()),
+        "[0-9.\\-e]{0,8}",
+    ];
+    prop::collection::vec((names.prop_map(str::to_owned), values), 0..12)
+}
+
+fn form_encode(pairs: &[(String, String)]) -> String {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        form.append_pair(k, v);
+    }
+    form.finish()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 
@@ -209,5 +302,67 @@ proptest! {
         let _ = crate::keys::parse_private_key(&text);
         let _ = crate::keys::parse_public_key(&text);
         let _ = crate::keys::parse_public_key(&format!("-----BEGIN CERTIFICATE-----\n{text}\n-----END CERTIFICATE-----"));
+    }
+
+    #[test]
+    fn notification_verifiers_never_panic(
+        headers in notify_headers(),
+        body in jsonish(),
+        bytes in prop::collection::vec(any::<u8>(), 0..200),
+        form in alipay_form(),
+    ) {
+        let (alipay, wechat) = clients();
+        let now = Utc.timestamp_opt(NOW, 0).unwrap();
+        for raw in [body.as_bytes(), bytes.as_slice(), form_encode(&form).as_bytes()] {
+            let _ = alipay.open_notification(&headers, raw, now);
+            let _ = wechat.open_notification(&headers, raw, now);
+        }
+    }
+
+    /// Validly signed notifications with random contents reach the readers
+    /// behind the signature checks.
+    #[test]
+    fn signed_notifications_with_random_contents_never_panic(
+        form in alipay_form(),
+        plaintext in jsonish(),
+        state in "[A-Z]{0,8}",
+        total in prop_oneof![Just("1230".to_owned()), "[\\-0-9a-z.\"]{0,12}"],
+    ) {
+        let (alipay, wechat) = clients();
+        let now = Utc.timestamp_opt(NOW, 0).unwrap();
+
+        let ali_key = parse_private_key(&vector("python_alipay_sdk_tests_ali_ali_private_key.pem")).unwrap();
+        let mut pairs: Vec<(String, String)> = form.into_iter().filter(|(k, _)| k != "sign").collect();
+        let sign = sign_sha256(&ali_key, crate::alipay::notify_sign_content(&pairs).as_bytes());
+        pairs.push(("sign".into(), sign));
+        let _ = alipay.open_notification(&[], form_encode(&pairs).as_bytes(), now);
+
+        use aes_gcm::aead::{Aead, KeyInit, Payload};
+        use base64::Engine as _;
+        let transaction = format!(
+            r#"{{"mchid":"1230000109","appid":"wxd678efh567hg6787","out_trade_no":"T1","trade_state":"{state}","amount":{{"total":{total}}}}}"#
+        );
+        for plain in [plaintext.as_str(), transaction.as_str()] {
+            let ct = aes_gcm::Aes256Gcm::new_from_slice(b"0123456789abcdef0123456789abcdef")
+                .unwrap()
+                .encrypt(aes_gcm::Nonce::from_slice(b"abcdefghijkl"), Payload { msg: plain.as_bytes(), aad: b"" })
+                .unwrap();
+            let body = serde_json::json!({
+                "id": "x", "event_type": "TRANSACTION.SUCCESS", "resource_type": "encrypt-resource",
+                "resource": {"algorithm": "AEAD_AES_256_GCM", "original_type": "transaction",
+                             "ciphertext": base64::engine::general_purpose::STANDARD.encode(ct),
+                             "associated_data": "", "nonce": "abcdefghijkl"}
+            })
+            .to_string();
+            let (key, _) = platform();
+            let headers: Vec<(String, String)> = signed_headers(&key, NOW, body.as_bytes())
+                .iter()
+                .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+                .collect();
+            let opened = wechat.open_notification(&headers, body.as_bytes(), now);
+            if plain == transaction && state == "SUCCESS" && total == "1230" {
+                prop_assert_eq!(opened.map(|n| (n.paid, n.amount_fen)), Ok((true, Some(1230))));
+            }
+        }
     }
 }

@@ -13,9 +13,9 @@ pub mod wire;
 use std::fmt;
 use std::sync::Arc;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use rand::Rng;
-use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Method;
 use rsa::RsaPrivateKey;
 use serde::de::DeserializeOwned;
@@ -30,8 +30,8 @@ use crate::config::{SecretText, WechatPayConfig};
 use crate::http::{self, encode_segment, RawResponse};
 use crate::keys;
 use crate::model::{
-    BillLine, CloseOutcome, CreateQr, QrCreated, RefundRequest, RefundResult, RemotePayment,
-    RemoteStatus,
+    BillLine, CloseOutcome, CreateQr, NotificationAck, PaymentNotice, QrCreated, RefundRequest,
+    RefundResult, RemotePayment, RemoteStatus,
 };
 use crate::ChannelError;
 use wire::Reply;
@@ -109,21 +109,6 @@ impl WechatPay {
             http: http::client(&config.timeouts)?,
             clock,
         })
-    }
-
-    /// Verify and decrypt a notification (for a set-up that can receive them).
-    pub fn open_notification(
-        &self,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> Result<Notification, ChannelError> {
-        wire::open_notification(
-            &self.verifier,
-            self.apiv3_key.expose().as_bytes(),
-            headers,
-            body,
-            self.clock.now(),
-        )
     }
 
     /// A request with the v3 `Authorization` header over the URL as sent.
@@ -214,7 +199,12 @@ impl WechatPay {
             description: &req.subject,
             out_trade_no: &req.out_trade_no,
             time_expire: wire::format_time(req.expires_at),
-            notify_url: &self.notify_url,
+            // An order's own URL wins; WeChat refuses an order without one.
+            notify_url: req
+                .notify_url
+                .as_deref()
+                .filter(|u| !u.trim().is_empty())
+                .unwrap_or(&self.notify_url),
             amount: wire::Amount {
                 total: req.amount_fen,
                 currency: "CNY",
@@ -376,5 +366,243 @@ impl Channel for WechatPay {
 
     fn daily_bill(&self, date: NaiveDate) -> ChannelFuture<'_, Vec<BillLine>> {
         Box::pin(self.do_daily_bill(date))
+    }
+
+    /// Check the `Wechatpay-*` signature with the platform key (and the
+    /// 5-minute window against `now`), decrypt the resource with the APIv3
+    /// key, and read the transaction in it.
+    fn open_notification(
+        &self,
+        headers: &[(String, String)],
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<PaymentNotice, ChannelError> {
+        let notification = wire::open_notification(
+            &self.verifier,
+            self.apiv3_key.expose().as_bytes(),
+            &wire::header_map(headers),
+            body,
+            now,
+        )?;
+        wire::payment_notice(&notification, &self.mchid, &self.appid)
+    }
+
+    fn notification_ack(&self, accepted: bool) -> NotificationAck {
+        if accepted {
+            NotificationAck {
+                status: 204,
+                content_type: "application/json",
+                body: String::new(),
+            }
+        } else {
+            NotificationAck {
+                status: 500,
+                content_type: "application/json",
+                body: r#"{"code":"FAIL","message":"失败"}"#.to_owned(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod notification_tests {
+    use super::*;
+    use crate::config::Timeouts;
+    use crate::keys::sign_sha256;
+    use crate::keys::tests::vector;
+    use aes_gcm::aead::{Aead, KeyInit, Payload};
+    use aes_gcm::{Aes256Gcm, Nonce};
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
+    use chrono::TimeZone;
+
+    const MCHID: &str = "1230000109";
+    const APPID: &str = "wxd678efh567hg6787";
+    const APIV3: &str = "testMchAPIv3Key0testMchAPIv3Key0";
+    const TS: i64 = 1_800_000_000;
+
+    fn client() -> WechatPay {
+        let config = WechatPayConfig {
+            mchid: MCHID.into(),
+            appid: APPID.into(),
+            merchant_private_key_pem: SecretText::new(vector(
+                "wechatpay_doc_apiclient_test_key_pkcs8.pem",
+            )),
+            merchant_serial_no: "408B07E79B8269FEC3D5D3E6AB8ED163A6A380DB".into(),
+            apiv3_key: SecretText::new(APIV3),
+            platform_public_key_pem: vector("wechatpay_go_test_platform_cert.pem"),
+            platform_public_key_id: "PUB_KEY_ID_0000".into(),
+            base_url: "http://127.0.0.1:9".into(),
+            timeouts: Timeouts::default(),
+            notify_url: "https://localhost/shouyin/wechatpay/notify".into(),
+        };
+        WechatPay::new(&config, Arc::new(crate::SystemClock)).unwrap()
+    }
+
+    fn transaction(mchid: &str, state: &str) -> String {
+        serde_json::json!({
+            "appid": APPID, "mchid": mchid, "out_trade_no": "T20261121_0002",
+            "transaction_id": "4200000001202611211234567890", "trade_type": "NATIVE",
+            "trade_state": state, "trade_state_desc": "支付成功", "bank_type": "OTHERS",
+            "success_time": "2026-11-21T09:30:00+08:00", "payer": {"openid": "oUpF8uMuAJO"},
+            "amount": {"total": 1230, "payer_total": 1230, "currency": "CNY", "payer_currency": "CNY"}
+        })
+        .to_string()
+    }
+
+    fn body(plaintext: &str, key: &[u8], original_type: &str) -> String {
+        let ct = Aes256Gcm::new_from_slice(key)
+            .unwrap()
+            .encrypt(
+                Nonce::from_slice(b"fdasflkja484"),
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: b"transaction",
+                },
+            )
+            .unwrap();
+        serde_json::json!({
+            "id": "EV-2018022511223320873", "create_time": "2026-11-21T09:30:01+08:00",
+            "resource_type": "encrypt-resource", "event_type": "TRANSACTION.SUCCESS",
+            "summary": "支付成功",
+            "resource": {"original_type": original_type, "algorithm": "AEAD_AES_256_GCM",
+                         "ciphertext": STANDARD.encode(ct), "associated_data": "transaction",
+                         "nonce": "fdasflkja484"}
+        })
+        .to_string()
+    }
+
+    /// Signed with the platform test key; header names in mixed case, as a
+    /// web framework may hand them over.
+    fn headers(body: &str, ts: i64) -> Vec<(String, String)> {
+        let key =
+            crate::keys::parse_private_key(&vector("wechatpay_go_test_private_key_pkcs8.pem"))
+                .unwrap();
+        let sig = sign_sha256(&key, format!("{ts}\nn0nce42\n{body}\n").as_bytes());
+        vec![
+            ("wechatpay-timestamp".into(), ts.to_string()),
+            ("WECHATPAY-NONCE".into(), "n0nce42".into()),
+            ("Wechatpay-Signature".into(), sig),
+            ("Wechatpay-Serial".into(), "PUB_KEY_ID_0000".into()),
+            (
+                "Wechatpay-Signature-Type".into(),
+                "WECHATPAY2-SHA256-RSA2048".into(),
+            ),
+            ("Content-Type".into(), "application/json".into()),
+        ]
+    }
+
+    fn at(ts: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(ts, 0).unwrap()
+    }
+
+    #[test]
+    fn a_signed_encrypted_notification_opens() {
+        let b = body(
+            &transaction(MCHID, "SUCCESS"),
+            APIV3.as_bytes(),
+            "transaction",
+        );
+        let notice = client()
+            .open_notification(&headers(&b, TS), b.as_bytes(), at(TS + 10))
+            .unwrap();
+        assert_eq!(
+            notice,
+            PaymentNotice {
+                out_trade_no: "T20261121_0002".into(),
+                paid: true,
+                amount_fen: Some(1230),
+                trade_no: Some("4200000001202611211234567890".into()),
+                paid_at: Some(Utc.with_ymd_and_hms(2026, 11, 21, 1, 30, 0).unwrap()),
+            }
+        );
+        let b = body(
+            &transaction(MCHID, "NOTPAY"),
+            APIV3.as_bytes(),
+            "transaction",
+        );
+        let notice = client()
+            .open_notification(&headers(&b, TS), b.as_bytes(), at(TS))
+            .unwrap();
+        assert!(!notice.paid);
+        assert_eq!(notice.paid_at, None);
+    }
+
+    #[test]
+    fn forged_stale_or_foreign_notifications_are_untrusted() {
+        let c = client();
+        let untrusted = |h: &[(String, String)], b: &str, now: i64| {
+            matches!(
+                c.open_notification(h, b.as_bytes(), at(now)),
+                Err(ChannelError::Untrusted { .. })
+            )
+        };
+        let b = body(
+            &transaction(MCHID, "SUCCESS"),
+            APIV3.as_bytes(),
+            "transaction",
+        );
+        let h = headers(&b, TS);
+        // Changed in transit.
+        assert!(untrusted(&h, &b.replace("支付成功", "支付失败"), TS));
+        // Too old or from the future.
+        assert!(untrusted(&h, &b, TS + 300));
+        assert!(untrusted(&h, &b, TS - 300));
+        // Each signature header missing in turn.
+        for name in [
+            "wechatpay-timestamp",
+            "wechatpay-nonce",
+            "wechatpay-signature",
+            "wechatpay-serial",
+        ] {
+            let mut fewer = h.clone();
+            fewer.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+            assert!(untrusted(&fewer, &b, TS), "{name}");
+        }
+        assert!(untrusted(&[], &b, TS));
+        // Properly signed and encrypted, but for another merchant.
+        let other = body(
+            &transaction("1900000001", "SUCCESS"),
+            APIV3.as_bytes(),
+            "transaction",
+        );
+        assert!(untrusted(&headers(&other, TS), &other, TS));
+        // Encrypted with a key that is not ours.
+        let wrong_key = body(
+            &transaction(MCHID, "SUCCESS"),
+            b"0123456789abcdef0123456789abcdef",
+            "transaction",
+        );
+        assert!(untrusted(&headers(&wrong_key, TS), &wrong_key, TS));
+    }
+
+    #[test]
+    fn notifications_that_are_not_payments_are_indeterminate() {
+        let refund = body(
+            r#"{"mchid":"1230000109","out_trade_no":"T1","refund_status":"SUCCESS"}"#,
+            APIV3.as_bytes(),
+            "refund",
+        );
+        let e = client()
+            .open_notification(&headers(&refund, TS), refund.as_bytes(), at(TS))
+            .unwrap_err();
+        assert!(matches!(e, ChannelError::Indeterminate { .. }), "{e}");
+        let not_json = body("not json", APIV3.as_bytes(), "transaction");
+        let e = client()
+            .open_notification(&headers(&not_json, TS), not_json.as_bytes(), at(TS))
+            .unwrap_err();
+        assert!(matches!(e, ChannelError::Indeterminate { .. }), "{e}");
+        let garbage = "{\"resource\":1}";
+        let e = client()
+            .open_notification(&headers(garbage, TS), garbage.as_bytes(), at(TS))
+            .unwrap_err();
+        assert!(matches!(e, ChannelError::Indeterminate { .. }), "{e}");
+    }
+
+    #[test]
+    fn acknowledgement_is_a_2xx() {
+        assert_eq!(client().notification_ack(true).status, 204);
+        assert!(client().notification_ack(false).status >= 400);
     }
 }

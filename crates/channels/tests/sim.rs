@@ -186,6 +186,7 @@ fn qr(out_trade_no: &str, fen: i64) -> CreateQr {
         amount_fen: fen,
         subject: "测试 \"coffee\" {large}".to_owned(),
         expires_at: Utc::now() + Duration::minutes(5),
+        notify_url: None,
     }
 }
 

@@ -1,6 +1,10 @@
 //! `shouyin bench confirm`: how fast a payment reaches the ledger, and at
-//! what cost in queries, for the adaptive poller beside a fixed 5-second
-//! poller, against the simulator on loopback.
+//! what cost in queries, against the simulator on loopback, three ways:
+//! - `push`: the counter enrolled with a head office (SQLite, in process),
+//!   the channels' notifications relayed to it, adaptive polling as the
+//!   safety net — the way a shop runs;
+//! - `adaptive`: no head office, the adaptive poller alone;
+//! - `fixed_5s`: the classic fixed 5-second poller, the baseline.
 //!
 //! Each simulated customer scans the code after a few seconds (getting the
 //! phone out) and pays a few seconds later (confirming in the app); the
@@ -19,8 +23,8 @@ use shouyin_api::{
     ChargeRequest, Counter, CounterOptions, InitRequest, PaymentSettings, PollSchedule,
 };
 use shouyin_channels::{
-    BillLine, Channel, ChannelFuture, ChannelsFile, CloseOutcome, CreateQr, QrCreated,
-    RefundRequest, RefundResult, RemotePayment,
+    BillLine, Channel, ChannelError, ChannelFuture, ChannelsFile, CloseOutcome, CreateQr,
+    PaymentNotice, QrCreated, RefundRequest, RefundResult, RemotePayment,
 };
 use shouyin_core::{ChannelKind, OrderState};
 use tokio::sync::Semaphore;
@@ -60,6 +64,14 @@ impl Channel for Counted {
     }
     fn daily_bill(&self, date: chrono::NaiveDate) -> ChannelFuture<'_, Vec<BillLine>> {
         self.inner.daily_bill(date)
+    }
+    fn open_notification(
+        &self,
+        headers: &[(String, String)],
+        body: &[u8],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<PaymentNotice, ChannelError> {
+        self.inner.open_notification(headers, body, now)
     }
 }
 
@@ -125,9 +137,15 @@ pub async fn run(orders: usize, concurrency: usize, seed: u64) -> anyhow::Result
     println!("bench=confirm");
     println!("orders={orders}");
     let mut results = Vec::new();
-    for (name, schedule) in [
-        ("adaptive", PollSchedule::Adaptive),
-        ("fixed_5s", PollSchedule::Fixed(Duration::from_secs(5))),
+    let hq = HeadOffice::start(dir.path()).await?;
+    for (name, schedule, push) in [
+        ("push", PollSchedule::Adaptive, true),
+        ("adaptive", PollSchedule::Adaptive, false),
+        (
+            "fixed_5s",
+            PollSchedule::Fixed(Duration::from_secs(5)),
+            false,
+        ),
     ] {
         let figures = one_run(
             dir.path(),
@@ -135,6 +153,7 @@ pub async fn run(orders: usize, concurrency: usize, seed: u64) -> anyhow::Result
             &base,
             &http,
             schedule,
+            push.then_some(&hq),
             &customers,
             concurrency,
             name,
@@ -174,16 +193,76 @@ pub async fn run(orders: usize, concurrency: usize, seed: u64) -> anyhow::Result
             println!("{label}.{name}.queries_per_order={qpo:.2}");
             per_mode.push(qpo);
         }
-        if let [adaptive, fixed] = per_mode[..] {
+        if let [push, adaptive, fixed] = per_mode[..] {
+            let fixed = fixed.max(f64::MIN_POSITIVE);
+            println!("{label}.queries_ratio_push_over_fixed={:.2}", push / fixed);
             println!(
                 "{label}.queries_ratio_adaptive_over_fixed={:.2}",
-                adaptive / fixed.max(f64::MIN_POSITIVE)
+                adaptive / fixed
             );
         }
     }
+    hq.stop().await;
     let _ = stop.send(());
     let _ = sim.await;
     Ok(())
+}
+
+/// A head office on SQLite in this process, on 127.0.0.1:0, relaying the
+/// simulator's notifications to the counter enrolled with it.
+struct HeadOffice {
+    url: String,
+    store: Arc<dyn shouyin_hq::store::Store>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl HeadOffice {
+    async fn start(dir: &std::path::Path) -> anyhow::Result<HeadOffice> {
+        let db = format!("sqlite://{}", dir.join("hq.db").display());
+        let store = shouyin_hq::store::open(&db).await?;
+        let config = shouyin_hq::Config {
+            admin_token: None,
+            body_limit: shouyin_hq::DEFAULT_BODY_LIMIT,
+            calendar: Default::default(),
+            seal_key: shouyin_hq::secret::SealKey::generate(&mut rand::thread_rng()),
+        };
+        let state = shouyin_hq::AppState::new(store.clone(), config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(shouyin_hq::run(listener, state, async {
+            let _ = stopped.await;
+        }));
+        Ok(HeadOffice {
+            url,
+            store,
+            stop,
+            server,
+        })
+    }
+
+    /// Enrol the counter and wait until notifications reach it.
+    async fn enrol(&self, counter: &Counter) -> anyhow::Result<()> {
+        let store = shouyin_hq::wire::StoreCode::parse("BENCH")?;
+        let code =
+            shouyin_hq::issue_enroll_code(self.store.as_ref(), store, chrono::Utc::now()).await?;
+        counter.sync_enroll(self.url.clone(), code).await?;
+        counter.start_relay();
+        let started = Instant::now();
+        while !counter.relay_live() {
+            if started.elapsed() > Duration::from_secs(30) {
+                bail!("the notification relay did not come up");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.server.await;
+    }
 }
 
 fn percentile(sorted: &[Duration], p: usize) -> Duration {
@@ -201,6 +280,7 @@ async fn one_run(
     base: &str,
     http: &reqwest::Client,
     schedule: PollSchedule,
+    hq: Option<&HeadOffice>,
     customers: &[Customer],
     concurrency: usize,
     name: &str,
@@ -233,6 +313,9 @@ async fn one_run(
         },
     )
     .await?;
+    if let Some(hq) = hq {
+        hq.enrol(&counter).await?;
+    }
     let slots = Arc::new(Semaphore::new(concurrency));
     let mut tasks = Vec::new();
     for (i, customer) in customers.iter().copied().enumerate() {

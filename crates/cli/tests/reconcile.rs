@@ -144,7 +144,8 @@ async fn reconcile_exits_non_zero_on_differences_and_reads_downloaded_files() {
             .send()
             .await
             .unwrap();
-        assert!(r.status().is_success());
+        let status = r.status();
+        assert!(status.is_success(), "{status}: {}", r.text().await.unwrap());
         orders.push(order_no);
     }
     let o = shouyin(&["recover", "--db", &db_s, "--channels", &config]);

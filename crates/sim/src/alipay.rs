@@ -182,7 +182,15 @@ pub async fn gateway(
     };
     let now = sim.now();
     let result = match method.as_str() {
-        "alipay.trade.precreate" => precreate(&sim, &biz, now),
+        "alipay.trade.precreate" => precreate(
+            &sim,
+            &biz,
+            params
+                .get("notify_url")
+                .map(String::as_str)
+                .filter(|u| !u.is_empty()),
+            now,
+        ),
         "alipay.trade.query" => query(&sim, &biz, now),
         "alipay.trade.close" => close(&sim, &biz, now),
         "alipay.trade.cancel" => cancel(&sim, &biz, now),
@@ -397,7 +405,14 @@ fn new_trade_no(now: DateTime<Utc>) -> String {
     )
 }
 
-fn precreate(sim: &SimState, biz: &Map<String, Value>, now: DateTime<Utc>) -> BizResult {
+/// `notify_url` is the common request parameter: where the payment
+/// notification goes. A retry of the same order keeps the first one.
+fn precreate(
+    sim: &SimState,
+    biz: &Map<String, Value>,
+    notify_url: Option<&str>,
+    now: DateTime<Utc>,
+) -> BizResult {
     let out_trade_no =
         field(biz, "out_trade_no").ok_or_else(|| invalid("out_trade_no 不能为空"))?;
     if !valid_out_trade_no(&out_trade_no) {
@@ -458,6 +473,7 @@ fn precreate(sim: &SimState, biz: &Map<String, Value>, now: DateTime<Utc>) -> Bi
         buyer_id: String::new(),
         buyer_logon: String::new(),
         refunded_fen: 0,
+        notify_url: notify_url.unwrap_or_default().to_owned(),
     };
     store.insert_trade(&t)?;
     Ok(precreate_answer(&t))

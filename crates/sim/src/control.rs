@@ -8,6 +8,9 @@
 //! * `POST /_sim/trades/{out_trade_no}/decline` — the buyer gives up; the
 //!   trade closes as if it had timed out.
 //! * `GET|PUT|DELETE /_sim/faults` — read, patch or clear fault settings.
+//! * `GET /_sim/notifications` — payment-notification attempts, oldest
+//!   first (the last 1000): out_trade_no, channel, url, attempt, status or
+//!   error, delivered, at.
 //!
 //! Pay and decline answer JSON, or, when posted from the page's forms with a
 //! `return_to` field, redirect back to the page.
@@ -135,8 +138,15 @@ pub(crate) fn act(
     };
     // Save even a refused step: expiry may have closed the trade just now.
     store.update_trade(&t).map_err(internal_problem)?;
+    drop(store);
     match step {
-        Ok(()) => Ok(t),
+        Ok(()) => {
+            if action == BuyerAction::Pay {
+                // Saved first: the merchant may query as soon as it hears.
+                crate::notify::trade_paid(sim, &t);
+            }
+            Ok(t)
+        }
         Err(StepError::AlreadyPaid) => {
             Err((StatusCode::CONFLICT, "the trade is already paid".into()))
         }
@@ -201,6 +211,10 @@ pub async fn decline(
     body: Bytes,
 ) -> Response {
     buyer(sim, out_trade_no, q, body, BuyerAction::Decline).await
+}
+
+pub async fn list_notifications(State(sim): State<SimState>) -> Response {
+    Json(sim.notifier().attempts()).into_response()
 }
 
 pub async fn get_faults(State(sim): State<SimState>) -> Response {

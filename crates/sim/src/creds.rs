@@ -136,6 +136,8 @@ pub struct SimKeys {
     pub wechat_merchant_public: RsaPublicKey,
     pub wechat_platform_private: RsaPrivateKey,
     pub wechat_platform_public_key_id: String,
+    /// The merchant's APIv3 key: notifications are encrypted with it.
+    pub wechat_apiv3_key: String,
 }
 
 impl fmt::Debug for SimKeys {
@@ -230,6 +232,7 @@ pub fn load_or_create(dir: &Path, base_url: &str) -> Result<SimKeys, SimError> {
         wechat_merchant_public: parse_public_key(&sim.wechatpay.merchant_public_key_pem)?,
         wechat_platform_private: parse_private_key(&sim.wechatpay.platform_private_key_pem)?,
         wechat_platform_public_key_id: sim.wechatpay.platform_public_key_id.clone(),
+        wechat_apiv3_key: sim.wechatpay.apiv3_key.clone(),
     })
 }
 

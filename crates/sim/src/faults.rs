@@ -4,6 +4,10 @@
 //! `garble` and `bad_signature` are tried in that order, each with its own
 //! probability, so at most one applies. Latency applies to every request.
 //!
+//! `notify_drop_rate` is drawn separately, once per payment notification:
+//! a dropped notification is never sent (nor retried), as if the channel
+//! had lost it, so the counter must still learn of the payment by querying.
+//!
 //! What each fault means for the business state matters to the client under
 //! test, so it is fixed here:
 //! * `error` answers before anything is done (the channel's own "system busy").
@@ -33,6 +37,9 @@ pub struct Faults {
     pub error_rate: f64,
     pub garble_rate: f64,
     pub bad_signature_rate: f64,
+    /// Share of payment notifications that are lost (never sent).
+    #[serde(default)]
+    pub notify_drop_rate: f64,
 }
 
 /// A partial update (`PUT /_sim/faults`); absent fields keep their value.
@@ -44,6 +51,7 @@ pub struct FaultPatch {
     pub error_rate: Option<f64>,
     pub garble_rate: Option<f64>,
     pub bad_signature_rate: Option<f64>,
+    pub notify_drop_rate: Option<f64>,
     /// Reseed the generator, to replay a fault pattern.
     pub seed: Option<u64>,
 }
@@ -105,6 +113,7 @@ impl FaultBox {
             ("error_rate", patch.error_rate),
             ("garble_rate", patch.garble_rate),
             ("bad_signature_rate", patch.bad_signature_rate),
+            ("notify_drop_rate", patch.notify_drop_rate),
         ];
         for (name, rate) in rates {
             if let Some(r) = rate {
@@ -128,7 +137,15 @@ impl FaultBox {
         faults.bad_signature_rate = patch
             .bad_signature_rate
             .unwrap_or(faults.bad_signature_rate);
+        faults.notify_drop_rate = patch.notify_drop_rate.unwrap_or(faults.notify_drop_rate);
         Ok(*faults)
+    }
+
+    /// Whether to lose one payment notification.
+    pub fn drop_notification(&self) -> bool {
+        let mut guard = self.lock();
+        let (faults, rng) = &mut *guard;
+        faults.notify_drop_rate > 0.0 && rng.gen::<f64>() < faults.notify_drop_rate
     }
 
     /// Draw the plan and latency for one request.

@@ -17,6 +17,8 @@
 //!   [`bills`] renders both channels' daily bills from the stored trades.
 //! * [`page`] is the "customer phone": a web page listing pending QR codes with
 //!   Pay and Decline buttons; [`control`] is the JSON control API for tests.
+//! * [`notify`] POSTs the channel's signed payment notification to a paid
+//!   trade's `notify_url`, retrying on a compressed schedule.
 //! * [`faults`] injects latency, dropped connections, errors, garbled bodies
 //!   and bad signatures on the protocol endpoints only; [`net`] provides the
 //!   listener that can cut a connection without an answer.
@@ -32,6 +34,7 @@ pub mod control;
 pub mod creds;
 pub mod faults;
 pub mod net;
+pub mod notify;
 pub mod page;
 pub mod sign;
 pub mod store;
@@ -106,12 +109,16 @@ pub struct SimConfig {
     /// Seed of the random generator that decides which requests get a fault,
     /// so a fault pattern can be replayed.
     pub fault_seed: u64,
+    /// Pauses between payment-notification attempts; after the last one
+    /// the notification is given up. Default 1, 2, 4, 8, 16 s.
+    pub notify_retry_delays: Vec<Duration>,
 }
 
 impl std::fmt::Debug for SimConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SimConfig")
             .field("fault_seed", &self.fault_seed)
+            .field("notify_retry_delays", &self.notify_retry_delays)
             .finish_non_exhaustive()
     }
 }
@@ -122,6 +129,7 @@ impl Default for SimConfig {
         SimConfig {
             clock: Arc::new(Utc::now),
             fault_seed: seed,
+            notify_retry_delays: notify::default_retry_delays(),
         }
     }
 }
@@ -155,6 +163,8 @@ struct Inner {
     clock: Clock,
     /// Bill links issued in the last 30 s, by token.
     downloads: Mutex<HashMap<String, Download>>,
+    /// Sends payment notifications and remembers the attempts.
+    notifier: notify::Notifier,
 }
 
 impl std::fmt::Debug for SimState {
@@ -181,6 +191,7 @@ impl SimState {
         let base_url = format!("http://{}", reachable(public_addr));
         let keys = creds::load_or_create(state_dir, &base_url)?;
         let store = store::Store::open(&state_dir.join(DB_FILE))?;
+        let notifier = notify::Notifier::new(config.notify_retry_delays)?;
         Ok(SimState(Arc::new(Inner {
             base_url,
             keys,
@@ -188,6 +199,7 @@ impl SimState {
             faults: faults::FaultBox::new(config.fault_seed),
             clock: config.clock,
             downloads: Mutex::new(HashMap::new()),
+            notifier,
         })))
     }
 
@@ -206,6 +218,10 @@ impl SimState {
 
     pub(crate) fn faults(&self) -> &faults::FaultBox {
         &self.0.faults
+    }
+
+    pub(crate) fn notifier(&self) -> &notify::Notifier {
+        &self.0.notifier
     }
 
     /// The store, even if an earlier holder panicked: every write is one
@@ -299,6 +315,7 @@ pub fn app(state: SimState) -> Router {
             "/_sim/trades/{out_trade_no}/decline",
             post(control::decline),
         )
+        .route("/_sim/notifications", get(control::list_notifications))
         .route(
             "/_sim/faults",
             get(control::get_faults)

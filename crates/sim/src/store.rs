@@ -12,7 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use crate::trade::{Channel, CloseReason, Phase, Refund, Trade};
 use crate::SimError;
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE trades (
@@ -56,9 +56,13 @@ CREATE INDEX trades_by_paid ON trades (channel, paid_at);
 CREATE INDEX refunds_by_time ON refunds (channel, created_at);
 ";
 
+/// Version 2: each trade remembers where its payment notification goes.
+const MIGRATE_TO_2: &str = "ALTER TABLE trades ADD COLUMN notify_url TEXT NOT NULL DEFAULT '';";
+
 const TRADE_COLUMNS: &str = "channel, out_trade_no, trade_no, qr_code, amount_fen, subject, \
     store_id, operator_id, terminal_id, attach, fingerprint, phase, close_reason, cancel_action, \
-    created_at, expires_at, scanned_at, paid_at, closed_at, buyer_id, buyer_logon, refunded_fen";
+    created_at, expires_at, scanned_at, paid_at, closed_at, buyer_id, buyer_logon, refunded_fen, \
+    notify_url";
 
 const REFUND_COLUMNS: &str =
     "channel, out_trade_no, out_refund_no, refund_id, amount_fen, reason, created_at";
@@ -87,10 +91,17 @@ impl Store {
             });
         }
         let mut store = Store { conn };
+        // Each step in its own transaction, so a file stops at a known version.
         if version < 1 {
             let tx = store.conn.transaction()?;
             tx.execute_batch(SCHEMA)?;
-            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            tx.pragma_update(None, "user_version", 1)?;
+            tx.commit()?;
+        }
+        if version < 2 {
+            let tx = store.conn.transaction()?;
+            tx.execute_batch(MIGRATE_TO_2)?;
+            tx.pragma_update(None, "user_version", 2)?;
             tx.commit()?;
         }
         Ok(store)
@@ -221,7 +232,7 @@ impl Store {
     pub fn insert_trade(&mut self, t: &Trade) -> Result<(), SimError> {
         let sql = format!(
             "INSERT INTO trades ({TRADE_COLUMNS}) VALUES \
-             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)"
         );
         self.conn
             .execute(&sql, rusqlite::params_from_iter(trade_params(t).iter()))?;
@@ -262,7 +273,7 @@ fn write_trade(conn: &Connection, t: &Trade) -> Result<(), SimError> {
     // Replace the whole row: the life-cycle code owns every field.
     let sql = format!(
         "UPDATE trades SET ({TRADE_COLUMNS}) = \
-         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22) \
+         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23) \
          WHERE channel = ?1 AND out_trade_no = ?2"
     );
     conn.execute(&sql, rusqlite::params_from_iter(trade_params(t).iter()))?;
@@ -293,6 +304,7 @@ fn trade_params(t: &Trade) -> Vec<Box<dyn rusqlite::ToSql + '_>> {
         Box::new(t.buyer_id.as_str()),
         Box::new(t.buyer_logon.as_str()),
         Box::new(t.refunded_fen),
+        Box::new(t.notify_url.as_str()),
     ]
 }
 
@@ -345,6 +357,7 @@ fn trade_from_row(row: &Row<'_>) -> rusqlite::Result<Trade> {
         buyer_id: row.get(19)?,
         buyer_logon: row.get(20)?,
         refunded_fen: row.get(21)?,
+        notify_url: row.get(22)?,
     })
 }
 
@@ -359,4 +372,59 @@ fn refund_from_row(row: &Row<'_>) -> rusqlite::Result<Refund> {
         reason: row.get(5)?,
         created_at: from_ms(row.get(6)?)?,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_file_is_migrated_and_keeps_its_trades() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.sqlite3");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute(
+                "INSERT INTO trades (channel, out_trade_no, trade_no, qr_code, amount_fen, subject, \
+                 store_id, operator_id, terminal_id, attach, fingerprint, phase, created_at, \
+                 expires_at, buyer_id, buyer_logon, refunded_fen) VALUES \
+                 ('wechat', 'T000001', 'N1', 'Q1', 1230, 's', '', '', '', '', 'f', 'waiting', \
+                 1700000000000, 1700000300000, '', '', 0)",
+                [],
+            )
+            .unwrap();
+        }
+        let mut store = Store::open(&path).unwrap();
+        let version: i64 = store
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let mut t = store.trade(Channel::Wechat, "T000001").unwrap().unwrap();
+        assert_eq!((t.amount_fen, t.notify_url.as_str()), (1230, ""));
+        t.notify_url = "http://127.0.0.1:1/notify".into();
+        store.update_trade(&t).unwrap();
+        drop(store);
+        // Opening again migrates nothing and keeps the new column's value.
+        let store = Store::open(&path).unwrap();
+        let again = store.trade(Channel::Wechat, "T000001").unwrap().unwrap();
+        assert_eq!(again, t);
+    }
+
+    #[test]
+    fn a_newer_file_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v9.sqlite3");
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        assert!(matches!(
+            Store::open(&path),
+            Err(SimError::IncompatibleDb { found, .. }) if found == SCHEMA_VERSION + 1
+        ));
+    }
 }

@@ -141,6 +141,9 @@ pub struct Trade {
     /// Alipay masked buyer_logon_id, set at scan.
     pub buyer_logon: String,
     pub refunded_fen: i64,
+    /// Where to POST the payment notification (empty: nowhere). WeChat
+    /// requires one on every order; for Alipay it is optional.
+    pub notify_url: String,
 }
 
 /// A refund of (part of) a trade.
@@ -382,6 +385,7 @@ mod tests {
             buyer_id: String::new(),
             buyer_logon: String::new(),
             refunded_fen: 0,
+            notify_url: String::new(),
         }
     }
 

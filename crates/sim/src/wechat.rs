@@ -296,7 +296,7 @@ fn trade_state(t: &Trade) -> (&'static str, &'static str) {
     }
 }
 
-fn transaction_json(sim: &SimState, t: &Trade) -> Value {
+pub(crate) fn transaction_json(sim: &SimState, t: &Trade) -> Value {
     let (state, desc) = trade_state(t);
     let mut v = json!({
         "appid": sim.keys().wechat_appid,
@@ -358,7 +358,7 @@ fn create_native_inner(call: &Call, body: &[u8]) -> Result<Response, WxError> {
     if !valid_out_trade_no(out_trade_no) {
         return Err(param_error("out_trade_no 应为6-32位数字、大小写字母、_-|*"));
     }
-    text(&req, "notify_url").ok_or_else(|| param_error("缺少参数 notify_url"))?;
+    let notify_url = text(&req, "notify_url").ok_or_else(|| param_error("缺少参数 notify_url"))?;
     let amount = req
         .get("amount")
         .and_then(Value::as_object)
@@ -441,6 +441,7 @@ fn create_native_inner(call: &Call, body: &[u8]) -> Result<Response, WxError> {
         buyer_id: String::new(),
         buyer_logon: String::new(),
         refunded_fen: 0,
+        notify_url: notify_url.to_owned(),
     };
     store.insert_trade(&t)?;
     Ok(call.ok(json!({"code_url": t.qr_code})))

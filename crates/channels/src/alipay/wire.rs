@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use shouyin_core::{format_fen, parse_fen};
 
 use crate::keys;
-use crate::model::{RefundResult, RefundStatus, RemotePayment, RemoteStatus};
+use crate::model::{PaymentNotice, RefundResult, RefundStatus, RemotePayment, RemoteStatus};
 use crate::rawjson::top_level_members;
 use crate::ChannelError;
 
@@ -48,6 +48,100 @@ pub fn sign_content<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join("&")
+}
+
+/// The string-to-sign of an asynchronous notification ("V1 rule"): as
+/// [`sign_content`], but `sign_type` is left out as well.
+pub fn notify_sign_content<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> String {
+    let kept: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_ref(), v.as_ref()))
+        .filter(|(k, _)| *k != "sign_type")
+        .collect();
+    sign_content(&kept)
+}
+
+/// Verify and read an asynchronous notification: a form-encoded POST body
+/// signed by Alipay over the V1 string. Unsigned, wrongly signed, or for
+/// another app: untrusted. Signed but not a trade notification we can read:
+/// indeterminate.
+pub(crate) fn open_notification(
+    body: &[u8],
+    app_id: &str,
+    alipay_public_key: &RsaPublicKey,
+) -> Result<PaymentNotice, ChannelError> {
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+    // One value per name: with a repeated name, which value was signed is
+    // anyone's guess.
+    let mut by_name = std::collections::BTreeMap::new();
+    for (k, v) in &params {
+        if by_name.insert(k.as_str(), v.as_str()).is_some() {
+            return Err(ChannelError::untrusted(format!(
+                "Alipay notification repeats the parameter {k:?}"
+            )));
+        }
+    }
+    let get = |name: &str| by_name.get(name).copied().filter(|v| !v.trim().is_empty());
+    let sign =
+        get("sign").ok_or_else(|| ChannelError::untrusted("Alipay notification is unsigned"))?;
+    if let Some(kind) = get("sign_type") {
+        if kind != "RSA2" {
+            return Err(ChannelError::untrusted(format!(
+                "Alipay notification sign_type {kind:?} is not RSA2"
+            )));
+        }
+    }
+    let content = notify_sign_content(&params);
+    if !keys::verify_sha256(alipay_public_key, content.as_bytes(), sign) {
+        tracing::error!("Alipay notification signature does not verify");
+        return Err(ChannelError::untrusted(
+            "Alipay notification signature does not verify",
+        ));
+    }
+    let claimed = get("app_id").unwrap_or("");
+    if claimed != app_id {
+        tracing::error!(app_id = claimed, "Alipay notification for another app");
+        return Err(ChannelError::untrusted(format!(
+            "Alipay notification is for app_id {claimed:?}, not this app"
+        )));
+    }
+    if let Some(kind) = get("notify_type") {
+        if kind != "trade_status_sync" {
+            return Err(ChannelError::indeterminate(format!(
+                "Alipay notification type {kind:?} is not trade_status_sync"
+            )));
+        }
+    }
+    let out_trade_no = get("out_trade_no")
+        .ok_or_else(|| ChannelError::indeterminate("Alipay notification has no out_trade_no"))?;
+    let paid = match get("trade_status") {
+        Some("TRADE_SUCCESS" | "TRADE_FINISHED") => true,
+        Some("WAIT_BUYER_PAY" | "TRADE_CLOSED") => false,
+        other => {
+            return Err(ChannelError::indeterminate(format!(
+                "Alipay notification trade_status {other:?} is not one we know"
+            )))
+        }
+    };
+    let amount_fen = match get("total_amount") {
+        Some(text) => Some(parse_fen(text.trim()).map_err(|e| {
+            ChannelError::indeterminate(format!(
+                "Alipay notification total_amount {text:?} is not an amount: {e}"
+            ))
+        })?),
+        None => None,
+    };
+    Ok(PaymentNotice {
+        out_trade_no: out_trade_no.to_owned(),
+        paid,
+        amount_fen,
+        trade_no: get("trade_no").map(str::to_owned),
+        paid_at: if paid {
+            get("gmt_payment").and_then(parse_timestamp)
+        } else {
+            None
+        },
+    })
 }
 
 /// Yuan with two decimals, as Alipay wants amounts.

@@ -17,7 +17,7 @@ use rsa::RsaPublicKey;
 use serde::{Deserialize, Serialize};
 
 use crate::keys;
-use crate::model::{RefundResult, RefundStatus, RemotePayment, RemoteStatus};
+use crate::model::{PaymentNotice, RefundResult, RefundStatus, RemotePayment, RemoteStatus};
 use crate::ChannelError;
 
 /// The only signature scheme v3 uses.
@@ -236,6 +236,87 @@ pub fn open_notification(
         summary: parsed.summary,
         original_type: parsed.resource.original_type,
         plaintext,
+    })
+}
+
+/// Headers as a list of pairs (what a web framework hands over) to a map
+/// with case-insensitive names. Pairs that are not valid HTTP are left out:
+/// a signature header that cannot be read counts as missing.
+pub(crate) fn header_map(pairs: &[(String, String)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        if let (Ok(name), Ok(value)) = (
+            reqwest::header::HeaderName::from_bytes(name.trim().as_bytes()),
+            reqwest::header::HeaderValue::from_str(value),
+        ) {
+            map.append(name, value);
+        }
+    }
+    map
+}
+
+/// The decrypted `resource` of a `TRANSACTION.*` notification: the same
+/// shape as a query answer.
+#[derive(Debug, Deserialize)]
+pub(crate) struct NotifiedTransaction {
+    #[serde(default)]
+    pub appid: String,
+    #[serde(default)]
+    pub mchid: String,
+    pub out_trade_no: String,
+    #[serde(default)]
+    pub transaction_id: Option<String>,
+    pub trade_state: String,
+    #[serde(default)]
+    pub amount: Option<TransactionAmount>,
+    #[serde(default)]
+    pub success_time: Option<String>,
+}
+
+/// A verified, decrypted notification as a payment notice for this
+/// merchant. Only transaction notifications are payment notices; one for
+/// another merchant or app is refused as untrusted, since it must not move
+/// any of our orders.
+pub(crate) fn payment_notice(
+    notification: &Notification,
+    mchid: &str,
+    appid: &str,
+) -> Result<PaymentNotice, ChannelError> {
+    if !notification.original_type.is_empty() && notification.original_type != "transaction" {
+        return Err(ChannelError::indeterminate(format!(
+            "WeChat Pay notification {:?} is about a {:?}, not a payment",
+            notification.event_type, notification.original_type
+        )));
+    }
+    let t: NotifiedTransaction = serde_json::from_str(&notification.plaintext).map_err(|e| {
+        ChannelError::indeterminate(format!(
+            "WeChat Pay notification {:?} is not a transaction: {e}",
+            notification.event_type
+        ))
+    })?;
+    if t.mchid != mchid || t.appid != appid {
+        tracing::error!(mchid = %t.mchid, appid = %t.appid, "WeChat Pay notification for another merchant");
+        return Err(ChannelError::untrusted(format!(
+            "WeChat Pay notification is for mchid {:?} appid {:?}, not this merchant",
+            t.mchid, t.appid
+        )));
+    }
+    if t.out_trade_no.is_empty() {
+        return Err(ChannelError::indeterminate(
+            "WeChat Pay notification has an empty out_trade_no",
+        ));
+    }
+    let paid = t.trade_state == "SUCCESS";
+    Ok(PaymentNotice {
+        paid,
+        amount_fen: t.amount.as_ref().and_then(|a| a.total),
+        trade_no: t.transaction_id.filter(|s| !s.is_empty()),
+        paid_at: if paid {
+            t.success_time.as_deref().and_then(parse_time)
+        } else {
+            None
+        },
+        out_trade_no: t.out_trade_no,
     })
 }
 

@@ -1,0 +1,298 @@
+//! Payment notifications from the simulator, through a real head office
+//! (SQLite, over loopback HTTP), to the counter's watchers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+use support::Sim;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use shouyin_api::{
+    ChargeRequest, Counter, CounterOptions, InitRequest, PaymentSettings, PollSchedule,
+};
+use shouyin_core::{ChannelKind, OrderState};
+use shouyin_hq::secret::SealKey;
+use shouyin_hq::store::Store;
+use shouyin_hq::wire::StoreCode;
+use shouyin_hq::{AppState, Config};
+
+struct Shop {
+    dir: tempfile::TempDir,
+    sim: Sim,
+    hq_url: String,
+    hq_store: Arc<dyn Store>,
+    /// Head office runs on a runtime of its own, so that shutting it down
+    /// cuts every connection at once, like the process dying.
+    hq_runtime: Option<tokio::runtime::Runtime>,
+    counter: Counter,
+}
+
+impl Shop {
+    fn kill_head_office(&mut self) {
+        if let Some(rt) = self.hq_runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Drop for Shop {
+    fn drop(&mut self) {
+        self.kill_head_office();
+    }
+}
+
+/// A simulator, a head office and an enrolled counter whose own polling
+/// is `schedule`, with the relay running.
+async fn shop(schedule: PollSchedule) -> Shop {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(&dir.path().join("sim")).await;
+    let hq_store =
+        shouyin_hq::store::open(&format!("sqlite://{}", dir.path().join("hq.db").display()))
+            .await
+            .unwrap();
+    let state = AppState::new(
+        hq_store.clone(),
+        Config {
+            admin_token: None,
+            body_limit: shouyin_hq::DEFAULT_BODY_LIMIT,
+            calendar: Default::default(),
+            seal_key: SealKey::generate(&mut rand::thread_rng()),
+        },
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let hq_url = format!("http://{}", listener.local_addr().unwrap());
+    let hq_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    hq_runtime.spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        shouyin_hq::run(listener, state, std::future::pending()).await
+    });
+    let db = dir.path().join("ledger.db");
+    shouyin_api::init_ledger(&db, &InitRequest::demo(), chrono::Utc::now()).unwrap();
+    let counter = Counter::open_ledger(
+        &db,
+        CounterOptions {
+            channels: sim.channels(),
+            payments: PaymentSettings {
+                schedule,
+                probe_every: None,
+                retry_cap: Duration::from_millis(500),
+                ..PaymentSettings::default()
+            },
+            ..CounterOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let code = shouyin_hq::issue_enroll_code(
+        hq_store.as_ref(),
+        StoreCode::parse("SH01").unwrap(),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    counter.sync_enroll(hq_url.clone(), code).await.unwrap();
+    counter.start_relay();
+    let started = Instant::now();
+    while !counter.relay_live() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the relay did not come up"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Shop {
+        dir,
+        sim,
+        hq_url,
+        hq_store,
+        hq_runtime: Some(hq_runtime),
+        counter,
+    }
+}
+
+fn charge(channel: ChannelKind) -> ChargeRequest {
+    ChargeRequest {
+        amount: "12.30".into(),
+        channel,
+        cashier: None,
+        note: None,
+        force: false,
+    }
+}
+
+async fn notifications(sim: &Sim) -> Vec<Value> {
+    let v: Value = sim
+        .http
+        .get(format!("{}/_sim/notifications", sim.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v.as_array()
+        .cloned()
+        .or_else(|| v["notifications"].as_array().cloned())
+        .unwrap_or_default()
+}
+
+/// With the counter's own polling a minute apart, only the pushed
+/// notification can confirm a payment within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_confirms_the_payment_at_once() {
+    let shop = shop(PollSchedule::Fixed(Duration::from_secs(60))).await;
+    for channel in [ChannelKind::Alipay, ChannelKind::Wechat] {
+        let order = shop.counter.order_charge(charge(channel)).await.unwrap();
+        assert_eq!(order.state, OrderState::Pending, "{order:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let paid_at = Instant::now();
+        shop.sim.pay(&order.order_no).await;
+        let done = shop
+            .counter
+            .wait_final(&order.order_no, Duration::from_secs(10))
+            .await
+            .unwrap();
+        let took = paid_at.elapsed();
+        assert_eq!(done.state, OrderState::Paid, "{channel}: {done:?}");
+        assert!(
+            took < Duration::from_secs(1),
+            "{channel}: paid after {took:?}"
+        );
+        eprintln!("{channel}: paid in the ledger {took:?} after the payment");
+        let sent = notifications(&shop.sim).await;
+        let delivered = sent
+            .iter()
+            .any(|n| n["out_trade_no"] == json!(order.order_no) && n["delivered"] == json!(true));
+        assert!(delivered, "{channel}: {sent:?}");
+        let url = sent
+            .iter()
+            .find(|n| n["out_trade_no"] == json!(order.order_no))
+            .and_then(|n| n["url"].as_str())
+            .unwrap()
+            .to_owned();
+        assert!(
+            url.starts_with(&format!("{}/v1/notify/", shop.hq_url)),
+            "{url}"
+        );
+    }
+}
+
+/// Notifications lost on the way: the safety-net polling still confirms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_notifications_are_caught_by_polling() {
+    let shop = shop(PollSchedule::Fixed(Duration::from_secs(1))).await;
+    shop.sim.faults(json!({"notify_drop_rate": 1.0})).await;
+    let order = shop
+        .counter
+        .order_charge(charge(ChannelKind::Wechat))
+        .await
+        .unwrap();
+    shop.sim.pay(&order.order_no).await;
+    let done = shop
+        .counter
+        .wait_final(&order.order_no, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(done.state, OrderState::Paid, "{done:?}");
+    assert!(
+        notifications(&shop.sim)
+            .await
+            .iter()
+            .all(|n| n["delivered"] != json!(true)),
+        "nothing was delivered"
+    );
+}
+
+/// Anyone can post to head office's notify URL; a forgery is refused by
+/// the channel's signature and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_notification_changes_nothing() {
+    let shop = shop(PollSchedule::Fixed(Duration::from_secs(60))).await;
+    let order = shop
+        .counter
+        .order_charge(charge(ChannelKind::Wechat))
+        .await
+        .unwrap();
+    let terminal = shouyin_api::sync::HqFile::load(&shouyin_api::sync::hq_file_path(
+        &shop.dir.path().join("ledger.db"),
+    ))
+    .unwrap()
+    .unwrap()
+    .terminal_id;
+    let forged = json!({
+        "id": "EV-forged",
+        "create_time": "2026-11-21T10:00:00+08:00",
+        "event_type": "TRANSACTION.SUCCESS",
+        "resource_type": "encrypt-resource",
+        "summary": "支付成功",
+        "resource": {"original_type": "transaction", "algorithm": "AEAD_AES_256_GCM",
+                     "ciphertext": "AAAA", "associated_data": "transaction", "nonce": "abcdefghijkl"}
+    });
+    let r = shop
+        .sim
+        .http
+        .post(format!("{}/v1/notify/{terminal}/wechat", shop.hq_url))
+        .header(
+            "wechatpay-timestamp",
+            chrono::Utc::now().timestamp().to_string(),
+        )
+        .header("wechatpay-nonce", "forgedforgedforged")
+        .header("wechatpay-signature", "Zm9yZ2Vk")
+        .header("wechatpay-serial", "PUB_KEY_ID_FORGED")
+        .json(&forged)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_success(),
+        "head office takes it in: {}",
+        r.status()
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let now = shop.counter.orders_recent(5).await.unwrap();
+    let same = now.iter().find(|o| o.order_no == order.order_no).unwrap();
+    assert_eq!(same.state, OrderState::Pending, "{same:?}");
+    // Kept at head office all the same (it cannot tell), for the record.
+    assert_eq!(
+        shop.hq_store
+            .notices_after(terminal, 0, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// Head office down: the relay says so, and polling takes over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_reports_when_head_office_is_gone() {
+    let mut shop = shop(PollSchedule::Fixed(Duration::from_secs(1))).await;
+    shop.kill_head_office();
+    let started = Instant::now();
+    while shop.counter.relay_live() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the relay still says live"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let order = shop
+        .counter
+        .order_charge(charge(ChannelKind::Wechat))
+        .await
+        .unwrap();
+    shop.sim.pay(&order.order_no).await;
+    let done = shop
+        .counter
+        .wait_final(&order.order_no, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(done.state, OrderState::Paid);
+}

@@ -202,6 +202,11 @@ async fn read_body(req: Request, state: &AppState) -> Result<Bytes, AppError> {
 
 /// Parse JSON, naming the offending field on failure.
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    // Tracking the path costs on every field; only a body that fails is
+    // read again to name the field.
+    if let Ok(value) = serde_json::from_slice(body) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

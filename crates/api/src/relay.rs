@@ -215,7 +215,11 @@ impl Counter {
         let http = self.relay_http().map_err(|e| e.to_string())?;
         // The first request after (re)connecting answers at once, so the
         // link is known to work before anyone relies on it.
-        let wait = if self.relay_live() { RELAY_WAIT_SECS } else { 0 };
+        let wait = if self.relay_live() {
+            RELAY_WAIT_SECS
+        } else {
+            0
+        };
         let path = format!("{}?after={after}&wait={wait}", wire::RELAY_PATH);
         let headers = wire::sign_request(
             file.secret.expose(),

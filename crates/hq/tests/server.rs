@@ -356,6 +356,7 @@ both_backends!(
     revoked_terminal_is_refused,
     notifications_are_relayed_to_their_terminal_only,
     the_relay_is_signed_like_everything_else,
+    a_notification_kept_by_one_server_reaches_a_terminal_waiting_on_another,
     daily_report_and_read_side,
     bad_input_is_a_clean_4xx,
     random_requests_never_5xx,
@@ -1311,6 +1312,40 @@ async fn notifications_are_relayed_to_their_terminal_only(db: TestDb) {
         .notify(a.id.as_str(), "wechat", &[], &"x".repeat(65 * 1024))
         .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+async fn a_notification_kept_by_one_server_reaches_a_terminal_waiting_on_another(db: TestDb) {
+    let hq = Arc::new(Hq::start(db).await);
+    let other = TestServer::start(&hq.db.url, &hq.key, shouyin_hq::DEFAULT_BODY_LIMIT).await;
+    let t = hq.enroll("SH01").await;
+    let waiting = {
+        let hq = hq.clone();
+        let t = Terminal {
+            id: t.id.clone(),
+            store: t.store.clone(),
+            secret: t.secret.clone(),
+        };
+        tokio::spawn(async move {
+            let started = Instant::now();
+            (hq.relay(&t, "after=0&wait=20").await, started.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The channel happens to reach the other server process.
+    let r = hq
+        .http
+        .post(format!("http://{}/v1/notify/{}/wechat", other.addr, t.id))
+        .body(WECHAT_NOTICE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let posted = Instant::now();
+    let ((status, v), _) = waiting.await.unwrap();
+    let heard = posted.elapsed();
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["notices"][0]["body"], json!(WECHAT_NOTICE));
+    assert!(heard < Duration::from_secs(3), "heard after {heard:?}");
 }
 
 async fn the_relay_is_signed_like_everything_else(db: TestDb) {

@@ -57,6 +57,18 @@ pub fn app_binary() -> Result<PathBuf> {
     Ok(path)
 }
 
+/// The debug `shouyin` CLI, built by `cargo build -p shouyin-cli`.
+pub fn cli_binary() -> Result<PathBuf> {
+    let path = target_dir().join("debug").join("shouyin");
+    if !path.is_file() {
+        bail!(
+            "the CLI binary {} is missing: build it first with `cargo build -p shouyin-cli` (make test does)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
 fn tauri_driver() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("SHOUYIN_TAURI_DRIVER").map(PathBuf::from) {
         if p.is_file() {
@@ -477,6 +489,18 @@ impl Sim {
             data_dir.join("channels.json"),
         )?;
         Ok(())
+    }
+
+    /// The simulator's payment notification attempts, oldest first.
+    pub async fn notifications(&self) -> Result<Vec<Value>> {
+        let v: Value = self
+            .http
+            .get(format!("{}/_sim/notifications", self.base))
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(v.as_array().cloned().unwrap_or_default())
     }
 
     pub async fn trades(&self) -> Result<Vec<Value>> {

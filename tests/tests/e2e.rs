@@ -1,6 +1,7 @@
 //! The real desktop app, driven through WebDriver under Xvfb: a cash sale,
 //! QR payments confirmed within two seconds, a cancel, the customer display,
-//! and a restart that finds a payment made while the app was down.
+//! a restart that finds a payment made while the app was down, and a till
+//! enrolled with head office hearing of payments by notification.
 //! Screenshots are saved under artifacts/e2e/.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -166,6 +167,81 @@ fn a_payment_made_while_the_app_was_down_shows_paid_after_restart() {
         eprintln!("restart: {row}");
         app.screenshot("recovered-after-restart").await?;
         eprintln!("restart: screenshot saved");
+        app.quit().await?;
+        Ok(())
+    });
+}
+
+/// A head office on SQLite in this process, the way `make run` starts one.
+async fn head_office(dir: &std::path::Path) -> anyhow::Result<(String, String)> {
+    let store =
+        shouyin_hq::store::open(&format!("sqlite://{}", dir.join("hq.db").display())).await?;
+    let config = shouyin_hq::Config {
+        admin_token: None,
+        body_limit: shouyin_hq::DEFAULT_BODY_LIMIT,
+        calendar: Default::default(),
+        seal_key: shouyin_hq::secret::SealKey::generate(&mut rand::thread_rng()),
+    };
+    let code = shouyin_hq::issue_enroll_code(
+        store.as_ref(),
+        shouyin_hq::wire::StoreCode::parse("SH01")?,
+        chrono::Utc::now(),
+    )
+    .await?;
+    let state = shouyin_hq::AppState::new(store, config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(shouyin_hq::run(listener, state, std::future::pending()));
+    Ok((url, code))
+}
+
+#[test]
+fn a_counter_enrolled_with_head_office_hears_of_payments_by_notification() {
+    run(async {
+        let dir = tempfile::tempdir()?;
+        let sim = Sim::start(&dir.path().join("sim")).await?;
+        let data = dir.path().join("app");
+        sim.configure(&data)?;
+        let (hq_url, code) = head_office(dir.path()).await?;
+        let app = App::start(&data, &[]).await?;
+        // Enrol the running till from a terminal; the app picks it up.
+        let out = std::process::Command::new(shouyin_tests::cli_binary()?)
+            .args(["enroll", "--db"])
+            .arg(data.join("ledger.db"))
+            .args(["--hq", &hq_url, "--code", &code])
+            .output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "enroll: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let started = Instant::now();
+        loop {
+            app.click("[data-testid=nav-settings]").await?;
+            let shown = app.wait_for("[data-testid=notifications]", SHORT).await?;
+            if shown.html(true).await?.contains("ok") {
+                break;
+            }
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(30),
+                "notifications never shown live: {}",
+                shown.html(true).await?
+            );
+            app.click("[data-testid=nav-cashier]").await?;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        app.screenshot("settings-notifications-live").await?;
+        app.click("[data-testid=nav-cashier]").await?;
+        app.wait_for("[data-testid=amount]", SHORT).await?;
+        let took = qr_paid(&app, &sim, "w", "wechat-notified").await?;
+        assert!(took < Duration::from_secs(2), "paid shown after {took:?}");
+        let sent = sim.notifications().await?;
+        let delivered = sent
+            .iter()
+            .filter(|n| n["delivered"] == serde_json::json!(true))
+            .filter_map(|n| n["url"].as_str())
+            .any(|url| url.starts_with(&format!("{hq_url}/v1/notify/")));
+        anyhow::ensure!(delivered, "no notification reached head office: {sent:?}");
         app.quit().await?;
         Ok(())
     });

@@ -244,6 +244,9 @@ pub struct SyncStatusDto {
     /// Since when attempts have been failing; `None` while they succeed.
     pub offline_since: Option<String>,
     pub last_error: Option<String>,
+    /// The channels' payment notifications reach this counter through head
+    /// office (see `crate::relay`); when not, payments are found by polling.
+    pub notifications_live: bool,
 }
 
 /// What one sync pass did (`shouyin sync`).

@@ -141,10 +141,15 @@ impl Counter {
         Ok(self.inner.relay.http.get_or_init(|| client).clone())
     }
 
-    fn set_live(&self, live: bool) {
+    /// Record whether notifications get through, and tell the UI when
+    /// that changes.
+    async fn set_live(&self, live: bool) {
         let was = self.inner.relay.live.swap(live, Ordering::SeqCst);
         if was != live {
             tracing::info!(live, "payment notifications relay");
+            if let Ok(status) = self.sync_status().await {
+                self.emit_status(&status);
+            }
         }
     }
 
@@ -154,14 +159,14 @@ impl Counter {
         let mut failures = 0u32;
         loop {
             if *shutdown.borrow() {
-                self.set_live(false);
+                self.set_live(false).await;
                 return;
             }
             let file = match self.relay_file().await {
                 Ok(Some(file)) => file,
                 Ok(None) => {
                     *lock(&self.inner.relay.target) = None;
-                    self.set_live(false);
+                    self.set_live(false).await;
                     tokio::select! {
                         _ = tokio::time::sleep(NOT_ENROLLED_INTERVAL) => continue,
                         _ = shutdown.changed() => continue,
@@ -169,7 +174,7 @@ impl Counter {
                 }
                 Err(e) => {
                     tracing::warn!("relay: {e}");
-                    self.set_live(false);
+                    self.set_live(false).await;
                     tokio::select! {
                         _ = tokio::time::sleep(RETRY_CAP) => continue,
                         _ = shutdown.changed() => continue,
@@ -184,7 +189,7 @@ impl Counter {
             match answer {
                 Ok(answer) => {
                     failures = 0;
-                    self.set_live(true);
+                    self.set_live(true).await;
                     for notice in &answer.notices {
                         self.take_notice(notice);
                     }
@@ -192,7 +197,7 @@ impl Counter {
                 }
                 Err(e) => {
                     failures = failures.saturating_add(1);
-                    self.set_live(false);
+                    self.set_live(false).await;
                     tracing::debug!("relay request failed: {e}");
                     let wait = RETRY_BASE
                         .saturating_mul(1u32 << failures.min(8))

@@ -403,11 +403,12 @@ impl Counter {
             last_success_at: rt.last_success.map(rfc3339),
             offline_since: rt.offline_since.map(rfc3339),
             last_error: rt.last_error.clone(),
+            notifications_live: self.relay_live(),
         })
     }
 
     /// Tell the UI, if anything changed since last time.
-    fn emit_status(&self, status: &SyncStatusDto) {
+    pub(crate) fn emit_status(&self, status: &SyncStatusDto) {
         {
             let mut last = lock(&self.inner.sync.last_emitted);
             if last.as_ref() == Some(status) {

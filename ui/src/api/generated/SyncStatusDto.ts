@@ -33,4 +33,9 @@ last_success_at: string | null,
 /**
  * Since when attempts have been failing; `None` while they succeed.
  */
-offline_since: string | null, last_error: string | null, };
+offline_since: string | null, last_error: string | null, 
+/**
+ * The channels' payment notifications reach this counter through head
+ * office (see `crate::relay`); when not, payments are found by polling.
+ */
+notifications_live: boolean, };

@@ -7,6 +7,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+use support::Sim;
+
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,57 +21,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde_json::{json, Value};
-use shouyin_channels::{Channel, ChannelError, ChannelsFile, CreateQr, PaymentNotice};
+use shouyin_channels::{Channel, ChannelError, CreateQr, PaymentNotice};
 use shouyin_core::ChannelKind;
 use tokio::sync::mpsc;
 
-/// A running simulator and the merchant's credentials for it.
-struct Sim {
-    base: String,
-    creds: ChannelsFile,
-    control: reqwest::Client,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    _dir: tempfile::TempDir,
-}
-
 impl Sim {
-    async fn start() -> Sim {
-        let dir = tempfile::tempdir().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let state_dir = dir.path().to_path_buf();
-        tokio::spawn(async move {
-            let result = shouyin_sim::run(listener, &state_dir, async {
-                let _ = stopped.await;
-            })
-            .await;
-            if let Err(e) = result {
-                panic!("simulator stopped: {e}");
-            }
-        });
-        let control = reqwest::Client::new();
-        let mut ready = false;
-        for _ in 0..600 {
-            if let Ok(r) = control.get(format!("{base}/_sim/faults")).send().await {
-                if r.status().is_success() {
-                    ready = true;
-                    break;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert!(ready, "simulator did not come up at {base}");
-        let creds = ChannelsFile::load(&dir.path().join("credentials.json")).unwrap();
-        Sim {
-            base,
-            creds,
-            control,
-            stop: Some(stop),
-            _dir: dir,
-        }
-    }
-
     fn client(&self, under: ChannelKind) -> Arc<dyn Channel> {
         self.creds.build().unwrap().get(&under).cloned().unwrap()
     }
@@ -86,17 +43,6 @@ impl Sim {
         assert!(r.status().is_success(), "pay: {}", r.status());
     }
 
-    async fn faults(&self, settings: Value) {
-        let r = self
-            .control
-            .put(format!("{}/_sim/faults", self.base))
-            .json(&settings)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
-    }
-
     /// The simulator's delivery log for one trade.
     async fn attempts(&self, out_trade_no: &str) -> Vec<Value> {
         let all: Vec<Value> = self
@@ -111,14 +57,6 @@ impl Sim {
         all.into_iter()
             .filter(|a| a["out_trade_no"] == out_trade_no)
             .collect()
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 

@@ -8,6 +8,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+use support::Sim;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
@@ -19,61 +22,20 @@ use shouyin_channels::{
 };
 use shouyin_core::ChannelKind;
 
-/// A running simulator.
-struct Sim {
-    base: String,
-    creds: ChannelsFile,
-    control: reqwest::Client,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    _dir: tempfile::TempDir,
+/// The simulator with short timeouts, so lost answers show quickly.
+async fn start_sim() -> Sim {
+    let mut sim = Sim::start().await;
+    if let Some(a) = sim.creds.alipay.as_mut() {
+        a.cancel_retry_gap_ms = 50;
+        a.timeouts.timeout_ms = 5_000;
+    }
+    if let Some(w) = sim.creds.wechatpay.as_mut() {
+        w.timeouts.timeout_ms = 5_000;
+    }
+    sim
 }
 
 impl Sim {
-    async fn start() -> Sim {
-        let dir = tempfile::tempdir().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let state_dir = dir.path().to_path_buf();
-        tokio::spawn(async move {
-            let result = shouyin_sim::run(listener, &state_dir, async {
-                let _ = stopped.await;
-            })
-            .await;
-            if let Err(e) = result {
-                panic!("simulator stopped: {e}");
-            }
-        });
-        let control = reqwest::Client::new();
-        // The credentials file is written before the simulator serves.
-        let mut ready = false;
-        for _ in 0..600 {
-            if let Ok(r) = control.get(format!("{base}/_sim/faults")).send().await {
-                if r.status().is_success() {
-                    ready = true;
-                    break;
-                }
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        assert!(ready, "simulator did not come up at {base}");
-        let mut creds = ChannelsFile::load(&dir.path().join("credentials.json")).unwrap();
-        if let Some(a) = creds.alipay.as_mut() {
-            a.cancel_retry_gap_ms = 50;
-            a.timeouts.timeout_ms = 5_000;
-        }
-        if let Some(w) = creds.wechatpay.as_mut() {
-            w.timeouts.timeout_ms = 5_000;
-        }
-        Sim {
-            base,
-            creds,
-            control,
-            stop: Some(stop),
-            _dir: dir,
-        }
-    }
-
     async fn buyer(&self, under: Under, out_trade_no: &str, action: &str) -> reqwest::StatusCode {
         self.control
             .post(format!(
@@ -95,21 +57,6 @@ impl Sim {
         );
     }
 
-    async fn faults(&self, settings: serde_json::Value) {
-        let r = self
-            .control
-            .put(format!("{}/_sim/faults", self.base))
-            .json(&settings)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            r.status().is_success(),
-            "faults refused: {}",
-            r.text().await.unwrap()
-        );
-    }
-
     async fn clear_faults(&self) {
         let r = self
             .control
@@ -118,14 +65,6 @@ impl Sim {
             .await
             .unwrap();
         assert!(r.status().is_success());
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 
@@ -218,7 +157,7 @@ async fn paid_trade(sim: &Sim, under: Under, channel: &dyn Channel, tag: &str, f
 // ---- scenarios -------------------------------------------------------------
 
 async fn full_lifecycle(under: Under) {
-    let sim = Sim::start().await;
+    let sim = start_sim().await;
     let channel = under.client(&sim.creds);
     let no = out_trade_no("L");
 
@@ -277,7 +216,7 @@ async fn full_lifecycle(under: Under) {
 }
 
 async fn close_unpaid(under: Under) {
-    let sim = Sim::start().await;
+    let sim = start_sim().await;
     let channel = under.client(&sim.creds);
     let no = out_trade_no("C");
     channel.create_qr(&qr(&no, 500)).await.unwrap();
@@ -297,7 +236,7 @@ async fn close_unpaid(under: Under) {
 }
 
 async fn close_paid(under: Under) {
-    let sim = Sim::start().await;
+    let sim = start_sim().await;
     let channel = under.client(&sim.creds);
     let no = paid_trade(&sim, under, channel.as_ref(), "P", 800).await;
     assert_eq!(channel.close(&no).await.unwrap(), CloseOutcome::AlreadyPaid);
@@ -305,7 +244,7 @@ async fn close_paid(under: Under) {
 }
 
 async fn refund_beyond_remaining(under: Under) {
-    let sim = Sim::start().await;
+    let sim = start_sim().await;
     let channel = under.client(&sim.creds);
     let no = paid_trade(&sim, under, channel.as_ref(), "B", 1000).await;
     let too_much = channel
@@ -334,7 +273,7 @@ async fn refund_beyond_remaining(under: Under) {
 }
 
 async fn same_refund_number_moves_money_once(under: Under) {
-    let sim = Sim::start().await;
+    let sim = start_sim().await;
     let channel = under.client(&sim.creds);
     let no = paid_trade(&sim, under, channel.as_ref(), "I", 1230).await;
     let r1 = refund(&no, &format!("{no}R1"), 500, 1230);
@@ -371,7 +310,7 @@ async fn same_refund_number_moves_money_once(under: Under) {
 }
 
 async fn tampered_signature_is_untrusted(under: Under) {
-    let sim = Sim::start().await;
+    let sim = start_sim().await;
     let channel = under.client(&sim.creds);
     let no = out_trade_no("S");
     channel.create_qr(&qr(&no, 100)).await.unwrap();
@@ -390,7 +329,7 @@ async fn tampered_signature_is_untrusted(under: Under) {
 }
 
 async fn channel_errors_are_indeterminate(under: Under) {
-    let sim = Sim::start().await;
+    let sim = start_sim().await;
     let channel = under.client(&sim.creds);
     let no = out_trade_no("E");
     sim.faults(json!({"error_rate": 1.0})).await;
@@ -404,7 +343,7 @@ async fn channel_errors_are_indeterminate(under: Under) {
 }
 
 async fn dropped_and_garbled_answers_are_indeterminate(under: Under) {
-    let sim = Sim::start().await;
+    let sim = start_sim().await;
     let channel = under.client(&sim.creds);
     let no = paid_trade(&sim, under, channel.as_ref(), "D", 900).await;
     for fault in ["drop_rate", "garble_rate"] {
@@ -445,7 +384,7 @@ async fn dead_port_is_indeterminate(under: Under) {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let sim = Sim::start().await;
+    let sim = start_sim().await;
     let mut creds = sim.creds.clone();
     if let Some(a) = creds.alipay.as_mut() {
         a.gateway = format!("http://127.0.0.1:{port}/gateway.do");

@@ -248,7 +248,7 @@ impl Counter {
             amount_fen: order.amount.fen(),
             subject,
             expires_at,
-            notify_url: self.notify_url_for(kind),
+            notify_url: self.notify_url_for(kind, &order.out_trade_no),
         };
         let result = self
             .call(kind, Some(&order.out_trade_no), || {
@@ -285,7 +285,9 @@ impl Counter {
             // finds out what the channel really has.
             Err(ChannelError::Untrusted { .. }) => OrderDto::from(&order),
         };
-        if !updated.state.is_final() {
+        if updated.state.is_final() {
+            self.forget_announced(&order.out_trade_no);
+        } else {
             self.spawn_watcher(order.id);
         }
         Ok(updated)
@@ -641,7 +643,7 @@ impl Counter {
                 .unwrap_or_default()
                 .max(started.elapsed());
             let schedule = self.inner.settings.schedule;
-            let mut delay = if self.relay_live() && self.notify_url_for(order.channel).is_some() {
+            let mut delay = if self.notified_of(&order.out_trade_no) {
                 schedule.delay_with_push()
             } else {
                 schedule.delay(waited, signal)
@@ -709,7 +711,7 @@ impl Counter {
             amount_fen: order.amount.fen(),
             subject: format!("{} 收银", self.inner.store_name),
             expires_at,
-            notify_url: self.notify_url_for(order.channel),
+            notify_url: self.notify_url_for(order.channel, &order.out_trade_no),
         };
         match self
             .call(order.channel, Some(&order.out_trade_no), || {

@@ -12,7 +12,7 @@
 //! poll only as a slow safety net; when it is down they poll as before, so
 //! a lost notification or a dead link costs time, never a sale.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
@@ -48,6 +48,8 @@ pub(crate) struct RelayShared {
     started: AtomicBool,
     /// One wake-up per watched order, by order number.
     hints: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Orders whose channel was told to notify head office (this run).
+    announced: Mutex<HashSet<String>>,
     http: OnceLock<reqwest::Client>,
 }
 
@@ -65,7 +67,9 @@ pub(crate) struct HintGuard {
 
 impl Drop for HintGuard {
     fn drop(&mut self) {
-        lock(&self.counter.inner.relay.hints).remove(&self.order_no);
+        let relay = &self.counter.inner.relay;
+        lock(&relay.hints).remove(&self.order_no);
+        lock(&relay.announced).remove(&self.order_no);
     }
 }
 
@@ -75,17 +79,33 @@ impl Counter {
         self.inner.relay.live.load(Ordering::SeqCst)
     }
 
-    /// Where a channel should post its notification for a new order, when
-    /// this counter is enrolled with head office and the channel sends them.
-    pub(crate) fn notify_url_for(&self, kind: ChannelKind) -> Option<String> {
+    /// Where the channel should post its notification for this order, when
+    /// this counter is enrolled with head office and the channel sends
+    /// them; the order is then remembered as one that will be notified.
+    pub(crate) fn notify_url_for(&self, kind: ChannelKind, order_no: &str) -> Option<String> {
         let channel = match kind {
             ChannelKind::Alipay => "alipay",
             ChannelKind::Wechat => "wechat",
             _ => return None,
         };
-        lock(&self.inner.relay.target)
+        let url = lock(&self.inner.relay.target)
             .as_ref()
-            .map(|(hq_url, terminal)| wire::notify_url(hq_url, terminal, channel))
+            .map(|(hq_url, terminal)| wire::notify_url(hq_url, terminal, channel))?;
+        lock(&self.inner.relay.announced).insert(order_no.to_owned());
+        Some(url)
+    }
+
+    /// The order is final without a watcher: nothing will be notified.
+    pub(crate) fn forget_announced(&self, order_no: &str) {
+        lock(&self.inner.relay.announced).remove(order_no);
+    }
+
+    /// Whether a notification for this order would reach us now: the
+    /// channel was given head office's URL for it and the relay is live.
+    /// Orders created before enrolment (or before a restart) are not
+    /// counted on, and are polled on the full schedule.
+    pub(crate) fn notified_of(&self, order_no: &str) -> bool {
+        self.relay_live() && lock(&self.inner.relay.announced).contains(order_no)
     }
 
     /// Register the wake-up of a watched order.

@@ -43,9 +43,9 @@ impl Drop for Shop {
     }
 }
 
-/// A simulator, a head office and an enrolled counter whose own polling
-/// is `schedule`, with the relay running.
-async fn shop(schedule: PollSchedule) -> Shop {
+/// A simulator, a head office and a counter whose own polling is
+/// `schedule`; when `enrolled`, enrolled with the relay running.
+async fn shop_with(schedule: PollSchedule, enrolled: bool) -> Shop {
     let dir = tempfile::tempdir().unwrap();
     let sim = Sim::start(&dir.path().join("sim")).await;
     let hq_store =
@@ -90,31 +90,48 @@ async fn shop(schedule: PollSchedule) -> Shop {
     )
     .await
     .unwrap();
-    let code = shouyin_hq::issue_enroll_code(
-        hq_store.as_ref(),
-        StoreCode::parse("SH01").unwrap(),
-        chrono::Utc::now(),
-    )
-    .await
-    .unwrap();
-    counter.sync_enroll(hq_url.clone(), code).await.unwrap();
-    counter.start_relay();
-    let started = Instant::now();
-    while !counter.relay_live() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the relay did not come up"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Shop {
+    let shop = Shop {
         dir,
         sim,
         hq_url,
         hq_store,
         hq_runtime: Some(hq_runtime),
         counter,
+    };
+    if enrolled {
+        shop.enrol().await;
     }
+    shop
+}
+
+impl Shop {
+    /// Enrol the counter with head office and wait for the relay.
+    async fn enrol(&self) {
+        let code = shouyin_hq::issue_enroll_code(
+            self.hq_store.as_ref(),
+            StoreCode::parse("SH01").unwrap(),
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+        self.counter
+            .sync_enroll(self.hq_url.clone(), code)
+            .await
+            .unwrap();
+        self.counter.start_relay();
+        let started = Instant::now();
+        while !self.counter.relay_live() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the relay did not come up"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+async fn shop(schedule: PollSchedule) -> Shop {
+    shop_with(schedule, true).await
 }
 
 fn charge(channel: ChannelKind) -> ChargeRequest {
@@ -295,4 +312,36 @@ async fn the_relay_reports_when_head_office_is_gone() {
         .await
         .unwrap();
     assert_eq!(done.state, OrderState::Paid);
+}
+
+/// An order created before the counter was enrolled carries no head-office
+/// notify URL: no notification will come, so it keeps the full adaptive
+/// schedule (about a second apart) instead of the 5-second safety net.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_from_before_enrolment_keeps_the_full_schedule() {
+    let shop = shop_with(PollSchedule::Adaptive, false).await;
+    let order = shop
+        .counter
+        .order_charge(charge(ChannelKind::Wechat))
+        .await
+        .unwrap();
+    shop.enrol().await;
+    // Past the first query (2 s), where a 5-second wait would begin.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let paid_at = Instant::now();
+    shop.sim.pay(&order.order_no).await;
+    let done = shop
+        .counter
+        .wait_final(&order.order_no, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let took = paid_at.elapsed();
+    assert_eq!(done.state, OrderState::Paid, "{done:?}");
+    assert!(took < Duration::from_millis(1500), "paid after {took:?}");
+    assert!(
+        !notifications(&shop.sim).await.iter().any(|n| n["url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with(&shop.hq_url))),
+        "no notification went to head office for this order"
+    );
 }

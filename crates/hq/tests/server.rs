@@ -357,6 +357,7 @@ both_backends!(
     notifications_are_relayed_to_their_terminal_only,
     the_relay_is_signed_like_everything_else,
     a_notification_kept_by_one_server_reaches_a_terminal_waiting_on_another,
+    a_reader_following_its_cursor_misses_no_notice_posted_concurrently,
     daily_report_and_read_side,
     bad_input_is_a_clean_4xx,
     random_requests_never_5xx,
@@ -1346,6 +1347,59 @@ async fn a_notification_kept_by_one_server_reaches_a_terminal_waiting_on_another
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["notices"][0]["body"], json!(WECHAT_NOTICE));
     assert!(heard < Duration::from_secs(3), "heard after {heard:?}");
+}
+
+async fn a_reader_following_its_cursor_misses_no_notice_posted_concurrently(db: TestDb) {
+    let hq = Arc::new(Hq::start(db).await);
+    let other = TestServer::start(&hq.db.url, &hq.key, shouyin_hq::DEFAULT_BODY_LIMIT).await;
+    let t = hq.enroll("SH01").await;
+    const POSTED: usize = 60;
+    let reader = {
+        let hq = hq.clone();
+        let t = Terminal {
+            id: t.id.clone(),
+            store: t.store.clone(),
+            secret: t.secret.clone(),
+        };
+        tokio::spawn(async move {
+            let mut after = 0u64;
+            let mut seen = std::collections::BTreeSet::new();
+            let started = Instant::now();
+            while seen.len() < POSTED && started.elapsed() < Duration::from_secs(30) {
+                let (status, v) = hq.relay(&t, &format!("after={after}&wait=2")).await;
+                assert_eq!(status, StatusCode::OK, "{v}");
+                let answer: wire::RelayAnswer = serde_json::from_value(v).unwrap();
+                seen.extend(answer.notices.iter().map(|n| n.body.clone()));
+                after = answer.next_after;
+            }
+            seen
+        })
+    };
+    // Two server processes take the channel's posts at the same time.
+    let mut posts = Vec::new();
+    for i in 0..POSTED {
+        let addr = if i % 2 == 0 {
+            hq.server.addr
+        } else {
+            other.addr
+        };
+        let url = format!("http://{addr}/v1/notify/{}/wechat", t.id);
+        let http = hq.http.clone();
+        posts.push(tokio::spawn(async move {
+            let r = http
+                .post(url)
+                .body(format!("notice {i}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        }));
+    }
+    for p in posts {
+        p.await.unwrap();
+    }
+    let seen = reader.await.unwrap();
+    assert_eq!(seen.len(), POSTED, "the reader missed some: saw {seen:?}");
 }
 
 async fn the_relay_is_signed_like_everything_else(db: TestDb) {

@@ -87,6 +87,9 @@ CREATE INDEX notices_by_time ON notices (received_ms);
 "#,
 ];
 
+/// First key of the advisory lock that orders one terminal's notices.
+const NOTICE_LOCK_CLASS: i32 = 0x5359_4e31;
+
 /// Connections kept open per process.
 const POOL_SIZE: usize = 8;
 
@@ -703,8 +706,17 @@ impl Store for PgStore {
             let mut conn = self.pool.get().await?;
             let client = conn.client()?;
             let tx = client.transaction().await?;
-            // Only a live terminal gets notices; the id comes from a
-            // sequence, so two server processes never hand out the same one.
+            // Ids come from a sequence, and a relay reader asks for ids after
+            // the last it saw: two processes inserting for one terminal at
+            // once could commit a smaller id after a larger one was read, and
+            // it would be skipped. Serialising a terminal's inserts keeps its
+            // ids committed in order.
+            tx.execute(
+                "SELECT pg_advisory_xact_lock($1::int4, hashtext($2::text))",
+                &[&NOTICE_LOCK_CLASS, &terminal],
+            )
+            .await?;
+            // Only a live terminal gets notices.
             let id: Option<i64> = tx
                 .query_opt(
                     "INSERT INTO notices (terminal, channel, headers, body, received_ms) \

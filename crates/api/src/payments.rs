@@ -54,6 +54,17 @@ pub enum BuyerSignal {
 }
 
 impl PollSchedule {
+    /// The wait before the next query while payment notifications reach
+    /// this counter (see `crate::relay`): the notification wakes the
+    /// watcher at once, so polling only has to catch one that got lost.
+    /// Five seconds is the classic poller's pace.
+    pub fn delay_with_push(&self) -> Duration {
+        match self {
+            PollSchedule::Fixed(d) => *d,
+            PollSchedule::Adaptive => Duration::from_secs(5),
+        }
+    }
+
     /// The wait before the next query, given how long the order has waited.
     ///
     /// Nobody pays within two seconds of the code appearing (a phone has to
@@ -81,19 +92,6 @@ impl PollSchedule {
                     }),
                 }
             }
-        }
-    }
-}
-
-impl PollSchedule {
-    /// The wait before the next query while payment notifications reach
-    /// this counter (see `crate::relay`): the notification wakes the
-    /// watcher at once, so polling only has to catch one that got lost.
-    /// Five seconds is the classic poller's pace.
-    pub fn delay_with_push(&self) -> Duration {
-        match self {
-            PollSchedule::Fixed(d) => *d,
-            PollSchedule::Adaptive => Duration::from_secs(5),
         }
     }
 }
@@ -843,6 +841,11 @@ mod tests {
         assert_eq!(d(5, BuyerSignal::NotScanned), 2000);
         assert_eq!(d(5, BuyerSignal::Scanned(Duration::from_secs(1))), 700);
         assert_eq!(d(100, BuyerSignal::Scanned(Duration::from_secs(40))), 3000);
+        assert_eq!(s.delay_with_push(), Duration::from_secs(5));
+        assert_eq!(
+            PollSchedule::Fixed(Duration::from_secs(3)).delay_with_push(),
+            Duration::from_secs(3)
+        );
         let fixed = PollSchedule::Fixed(Duration::from_secs(5));
         assert_eq!(
             fixed.delay(Duration::ZERO, BuyerSignal::Hidden).as_secs(),

@@ -339,11 +339,7 @@ fn decoy_secret(state: &AppState, terminal: &TerminalId) -> [u8; 32] {
 async fn post_events(State(state): State<AppState>, req: Request) -> Result<Response, AppError> {
     let now = state.clock.now();
     let method = req.method().as_str().to_owned();
-    let path = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| req.uri().path().to_owned());
+    let path = signed_path(&req);
     let auth = auth_headers(req.headers())?;
     let body = read_body(req, &state).await?;
     let record = authenticate(&state, &method, &path, &auth, &body, now).await?;
@@ -411,6 +407,14 @@ async fn post_events(State(state): State<AppState>, req: Request) -> Result<Resp
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// The path and query as the terminal signed them.
+fn signed_path(req: &Request) -> String {
+    req.uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| req.uri().path().to_owned())
 }
 
 /// Check a signed request: fresh timestamp, a terminal we know, its
@@ -546,11 +550,7 @@ async fn get_relay(
     req: Request,
 ) -> Result<Response, AppError> {
     let now = state.clock.now();
-    let path = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| req.uri().path().to_owned());
+    let path = signed_path(&req);
     let q = query_map(query)?;
     let auth = auth_headers(req.headers())?;
     let body = read_body(req, &state).await?;

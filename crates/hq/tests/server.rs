@@ -229,17 +229,24 @@ impl Hq {
             Utc::now(),
             &wire::new_nonce(&mut rand::thread_rng()),
         );
-        let mut req = self.http.get(format!("{}{path}", self.base()));
-        for (k, v) in h.pairs() {
-            req = req.header(k, v);
-        }
-        let r = req.send().await.unwrap();
+        let r = self.relay_with_headers(query, &h.pairs()).await;
         let status = r.status();
         let text = r.text().await.unwrap();
         (
             status,
             serde_json::from_str(&text).unwrap_or(Value::String(text)),
         )
+    }
+
+    /// `GET /v1/relay?{query}` with exactly these headers.
+    async fn relay_with_headers(&self, query: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut req = self
+            .http
+            .get(format!("{}{}?{query}", self.base(), wire::RELAY_PATH));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send().await.unwrap()
     }
 
     /// What a channel does: post its notification for `terminal`.
@@ -744,6 +751,30 @@ enum Cut {
     Response(usize),
 }
 
+/// Copy `from` to `to` until either side ends or `limit` bytes went over.
+async fn pump(
+    from: &mut (impl tokio::io::AsyncRead + Unpin),
+    to: &mut (impl tokio::io::AsyncWrite + Unpin),
+    limit: usize,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut sent = 0usize;
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        let n = n.min(limit - sent);
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+        sent += n;
+        if sent >= limit {
+            return;
+        }
+    }
+}
+
 /// A TCP proxy that drops connections according to a plan, one cut per
 /// accepted connection (then passes everything once the plan runs out).
 async fn start_proxy(upstream: SocketAddr, plan: Vec<Cut>) -> SocketAddr {
@@ -767,42 +798,8 @@ async fn start_proxy(upstream: SocketAddr, plan: Vec<Cut>) -> SocketAddr {
                     Cut::Request(n) => (n, usize::MAX),
                     Cut::Response(n) => (usize::MAX, n),
                 };
-                let up = async move {
-                    let mut buf = vec![0u8; 16 * 1024];
-                    let mut sent = 0usize;
-                    loop {
-                        let n = match cr.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => n,
-                        };
-                        let n = n.min(up_limit - sent);
-                        if sw.write_all(&buf[..n]).await.is_err() {
-                            return;
-                        }
-                        sent += n;
-                        if sent >= up_limit {
-                            return;
-                        }
-                    }
-                };
-                let down = async move {
-                    let mut buf = vec![0u8; 16 * 1024];
-                    let mut sent = 0usize;
-                    loop {
-                        let n = match sr.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => n,
-                        };
-                        let n = n.min(down_limit - sent);
-                        if cw.write_all(&buf[..n]).await.is_err() {
-                            return;
-                        }
-                        sent += n;
-                        if sent >= down_limit {
-                            return;
-                        }
-                    }
-                };
+                let up = pump(&mut cr, &mut sw, up_limit);
+                let down = pump(&mut sr, &mut cw, down_limit);
                 // Whichever side ends first, both sockets are dropped.
                 tokio::select! { _ = up => {}, _ = down => {} }
             });
@@ -1406,12 +1403,7 @@ async fn the_relay_is_signed_like_everything_else(db: TestDb) {
     let hq = Hq::start(db).await;
     let t = hq.enroll("SH01").await;
     // Unsigned.
-    let r = hq
-        .http
-        .get(format!("{}{}?after=0", hq.base(), wire::RELAY_PATH))
-        .send()
-        .await
-        .unwrap();
+    let r = hq.relay_with_headers("after=0", &[]).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     // Signed for another query than the one sent.
     let h = wire::sign_request(
@@ -1423,29 +1415,12 @@ async fn the_relay_is_signed_like_everything_else(db: TestDb) {
         Utc::now(),
         &wire::new_nonce(&mut rand::thread_rng()),
     );
-    let mut req = hq
-        .http
-        .get(format!("{}{}?after=5", hq.base(), wire::RELAY_PATH));
-    for (k, v) in h.pairs() {
-        req = req.header(k, v);
-    }
-    let r = req.send().await.unwrap();
+    let r = hq.relay_with_headers("after=5", &h.pairs()).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     // Replayed.
-    let mut again = hq
-        .http
-        .get(format!("{}{}?after=0", hq.base(), wire::RELAY_PATH));
-    for (k, v) in h.pairs() {
-        again = again.header(k, v);
-    }
-    assert_eq!(again.send().await.unwrap().status(), StatusCode::OK);
-    let mut replay = hq
-        .http
-        .get(format!("{}{}?after=0", hq.base(), wire::RELAY_PATH));
-    for (k, v) in h.pairs() {
-        replay = replay.header(k, v);
-    }
-    let r = replay.send().await.unwrap();
+    let r = hq.relay_with_headers("after=0", &h.pairs()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = hq.relay_with_headers("after=0", &h.pairs()).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let v: Value = r.json().await.unwrap();
     assert_eq!(code_of(&v), "replayed_nonce");

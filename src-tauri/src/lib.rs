@@ -17,7 +17,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 use shouyin_api::{Counter, OrderDto};
 use tauri::{Builder, Emitter, Manager, Runtime};
-use tokio::sync::watch;
 
 pub(crate) use commands::open_customer_window;
 
@@ -26,27 +25,29 @@ pub(crate) use commands::open_customer_window;
 pub const DATA_DIR_ENV: &str = "SHOUYIN_DATA_DIR";
 /// The simulator's customer page, shown in the demo so anyone can pay.
 pub const CUSTOMER_PAGE_ENV: &str = "SHOUYIN_CUSTOMER_PAGE";
+/// Pins the UI language (`zh` or `en`), beating the store's default and a
+/// choice remembered in the UI; test harnesses set it so that no test
+/// depends on the machine's locale.
+pub const LANGUAGE_ENV: &str = "SHOUYIN_LANG";
 /// Set to 1 to open the customer display at start.
 pub const CUSTOMER_DISPLAY_ENV: &str = "SHOUYIN_CUSTOMER_DISPLAY";
 pub(crate) const CUSTOMER_WINDOW: &str = "customer";
 
-/// What the app learned while starting: recovery's results, and demo facts.
+/// What the app learned while starting: recovery's progress, and demo facts.
 #[derive(Debug)]
 pub struct Startup {
-    recovered: watch::Receiver<Option<Vec<OrderDto>>>,
+    recovery: shouyin_api::Startup,
     customer_page: Option<String>,
 }
 
 impl Startup {
     /// The orders recovery resolved; waits briefly if it is still running.
     pub async fn recovered(&self) -> Vec<OrderDto> {
-        let mut rx = self.recovered.clone();
-        let done =
-            tokio::time::timeout(Duration::from_secs(15), rx.wait_for(Option::is_some)).await;
-        match done {
-            Ok(Ok(list)) => list.clone().unwrap_or_default(),
-            _ => Vec::new(),
-        }
+        self.recovery
+            .finished(Duration::from_secs(15))
+            .await
+            .map(|report| report.orders)
+            .unwrap_or_default()
     }
 }
 
@@ -102,33 +103,19 @@ pub fn run_app<R: Runtime>(builder: Builder<R>, data_dir: Option<PathBuf>) -> Bu
                 }
             });
 
-            let (recovered_tx, recovered_rx) = watch::channel(None);
-            let recovering = counter.clone();
-            tauri::async_runtime::spawn(async move {
-                let list = match recovering.recover().await {
-                    Ok(list) => list,
-                    Err(e) => {
-                        tracing::error!("recovery at start failed: {e}");
-                        Vec::new()
-                    }
-                };
-                let _ = recovered_tx.send(Some(list));
-                // Refunds left open by the last run are followed up too,
-                // with their own request numbers (a retry never pays twice).
-                if let Err(e) = recovering.refunds_recover().await {
-                    tracing::error!("refund recovery at start failed: {e}");
-                }
-            });
-            let syncing = counter.clone();
-            // Sync to head office, and the channels' payment notifications
-            // relayed back from it.
-            tauri::async_runtime::spawn(async move {
-                syncing.start_sync();
-                syncing.start_relay();
+            // Recovery of charges and refunds, then sync and the relay of
+            // payment notifications: the api's one start-up policy.
+            let recovery = tauri::async_runtime::block_on(async {
+                counter.start(shouyin_api::StartPlan::COUNTER)
             });
 
+            app.manage(commands::terminal::LanguagePin(
+                std::env::var(LANGUAGE_ENV)
+                    .ok()
+                    .and_then(|v| shouyin_api::language::UiLanguage::parse(&v)),
+            ));
             app.manage(Startup {
-                recovered: recovered_rx,
+                recovery,
                 customer_page: std::env::var(CUSTOMER_PAGE_ENV)
                     .ok()
                     .filter(|s| !s.is_empty()),

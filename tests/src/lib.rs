@@ -204,7 +204,9 @@ impl App {
         ])
         .env("DISPLAY", &display)
         .env("SHOUYIN_DATA_DIR", data_dir)
-        .env("LANG", "zh_CN.UTF-8")
+        // The app's own pin, not the system locale (which may not exist on
+        // the machine); a test can override it through `env`.
+        .env("SHOUYIN_LANG", "zh")
         .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::null());

@@ -109,9 +109,19 @@ pub struct TerminalDto {
     pub day_cutoff: String,
     pub sale_limit: String,
     pub channels: Vec<ChannelAvailabilityDto>,
+    /// The language the UI starts in (the store's setting, or the app's pin).
+    pub ui_language: crate::language::UiLanguageDto,
 }
 
 impl TerminalDto {
+    /// The same, with the UI language pinned by the app (`SHOUYIN_LANG`).
+    pub fn with_language_pin(mut self, pin: Option<crate::language::UiLanguage>) -> TerminalDto {
+        if pin.is_some() {
+            self.ui_language = crate::language::UiLanguageDto::resolve(pin, &self.timezone);
+        }
+        self
+    }
+
     pub(crate) fn new(t: &TerminalRecord, channels: Vec<ChannelAvailabilityDto>) -> TerminalDto {
         TerminalDto {
             store: t.store.clone(),
@@ -120,6 +130,7 @@ impl TerminalDto {
             day_cutoff: t.calendar.day_cutoff.format("%H:%M").to_string(),
             sale_limit: shouyin_core::format_fen(t.sale_limit_fen),
             channels,
+            ui_language: crate::language::UiLanguageDto::resolve(None, t.calendar.timezone.name()),
         }
     }
 }

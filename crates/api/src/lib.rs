@@ -12,6 +12,7 @@ pub mod dto;
 mod error;
 pub mod export;
 mod health;
+pub mod language;
 pub mod payments;
 pub mod qr;
 pub mod reconcile;
@@ -20,6 +21,7 @@ pub mod relay;
 pub mod reports;
 pub mod shifts;
 pub mod staff;
+pub mod startup;
 pub mod sync;
 
 use std::collections::HashMap;
@@ -40,6 +42,7 @@ pub use dto::{
     ChargeRequest, CounterEvent, EventDto, OrderDto, TerminalDto,
 };
 pub use error::{ApiError, ErrorCode};
+pub use startup::{StartPlan, Startup, StartupReport, StartupStage};
 
 /// The ledger file inside an app data directory.
 pub const LEDGER_FILE: &str = "ledger.db";

@@ -183,7 +183,8 @@ pub(crate) mod tests {
     use rsa::traits::PublicKeyParts;
 
     pub(crate) fn vector(name: &str) -> String {
-        let path = format!("{}/testdata/{name}", env!("CARGO_MANIFEST_DIR"));
+        // The one copy of the vectors, shared with the simulator's tests.
+        let path = format!("{}/../../testdata/{name}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("vector file {path}: {e}"))
     }
 

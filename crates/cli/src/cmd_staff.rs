@@ -31,7 +31,7 @@ pub enum Command {
     LoginCheck {
         #[arg(long)]
         db: PathBuf,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         name: String,
         #[arg(long)]
         pin: String,
@@ -47,18 +47,18 @@ pub enum Command {
         #[arg(long)]
         order: String,
         /// Yuan, e.g. 5.00.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         amount: String,
         /// The approving manager's name.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         approver: String,
         /// The approving manager's PIN.
         #[arg(long)]
         pin: String,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         reason: Option<String>,
         /// Who asks for the refund (defaults to the approver).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         requested_by: Option<String>,
         /// How long to follow a refund the channel has not finished.
         #[arg(long, default_value_t = 30)]
@@ -84,7 +84,7 @@ pub enum UserAction {
     Add {
         #[arg(long)]
         db: PathBuf,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         name: String,
         /// Comma-separated: cashier, manager, accountant.
         #[arg(long)]
@@ -92,7 +92,7 @@ pub enum UserAction {
         #[arg(long)]
         pin: String,
         /// The approving manager (needed once the till has users).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         approver: Option<String>,
         #[arg(long)]
         approver_pin: Option<String>,
@@ -112,22 +112,22 @@ pub enum ShiftAction {
     Open {
         #[arg(long)]
         db: PathBuf,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         cashier: String,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         float: String,
     },
     /// Put money into the drawer (存入).
     PayIn {
         #[arg(long)]
         db: PathBuf,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         amount: String,
         #[arg(long)]
         reason: String,
         #[arg(long)]
         actor: String,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         approver: Option<String>,
         #[arg(long)]
         pin: Option<String>,
@@ -136,13 +136,13 @@ pub enum ShiftAction {
     PayOut {
         #[arg(long)]
         db: PathBuf,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         amount: String,
         #[arg(long)]
         reason: String,
         #[arg(long)]
         actor: String,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         approver: String,
         #[arg(long)]
         pin: String,

@@ -42,7 +42,7 @@ enum Command {
     Init {
         #[arg(long)]
         db: PathBuf,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         store: String,
         #[arg(long)]
         terminal: String,
@@ -52,7 +52,7 @@ enum Command {
         #[arg(long, default_value = "04:00")]
         day_cutoff: String,
         /// Per-sale limit in yuan (default 50000.00).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         sale_limit: Option<String>,
     },
     /// Take a sale. Prints `order_no=` and, for a QR channel, `qr=` as soon
@@ -67,11 +67,11 @@ enum Command {
         #[arg(long)]
         channel: ChannelKind,
         /// Yuan, e.g. 12.30.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         amount: String,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         cashier: Option<String>,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         note: Option<String>,
         /// Wait until the payment is final; exit 0 only when paid.
         #[arg(long)]
@@ -100,7 +100,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Fill a ledger with deterministic, realistic history.
+    /// Fill a ledger with deterministic, realistic history. The ledger must
+    /// exist: create it with `shouyin init` first.
     Seed {
         #[arg(long)]
         db: PathBuf,
@@ -184,7 +185,7 @@ enum HqAction {
     EnrollCode {
         #[arg(long)]
         db: String,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         store: String,
     },
     /// Revoke a terminal: its requests are refused from now on.
@@ -312,8 +313,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Recover { db, channels } => {
             let counter = open_with(&db, Some(&channels)).await?;
-            let orders = counter.recover().await?;
+            // The same start-up as the app's, without sync and relay.
+            let startup = counter.start(shouyin_api::StartPlan::RECOVERY_ONLY);
+            let report = startup
+                .finished(std::time::Duration::from_secs(24 * 3600))
+                .await
+                .ok_or_else(|| anyhow::anyhow!("recovery did not finish"))?;
             counter.shutdown().await;
+            if let Some(problem) = report.problems.first() {
+                anyhow::bail!("{problem}");
+            }
+            let orders = report.orders;
             let mut unresolved = 0;
             for o in &orders {
                 if !o.state.is_final() {

@@ -102,6 +102,50 @@ fn a_bad_amount_exits_non_zero_and_writes_nothing() {
 }
 
 #[test]
+fn free_text_may_start_with_a_hyphen() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    init(&db);
+    let db_s = db.to_str().unwrap();
+    let o = shouyin(&[
+        "charge",
+        "--db",
+        db_s,
+        "--channel",
+        "cash",
+        "--amount",
+        "3.00",
+        "--note",
+        "-2+3 备注",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = shouyin(&["orders", "--db", db_s, "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(list[0]["note"], "-2+3 备注");
+    // A negative amount reaches the money rules, which say what is wrong,
+    // instead of the argument parser's "unexpected argument".
+    let o = shouyin(&[
+        "charge",
+        "--db",
+        db_s,
+        "--channel",
+        "cash",
+        "--amount",
+        "-1",
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("unexpected argument"), "{err}");
+}
+
+#[test]
+fn seed_help_says_to_create_the_ledger_first() {
+    let o = shouyin(&["seed", "--help"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("shouyin init"), "{}", stdout(&o));
+}
+
+#[test]
 fn init_refuses_bad_settings_and_existing_files() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.db");

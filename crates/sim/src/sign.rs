@@ -110,9 +110,9 @@ mod tests {
     fn reproduces_the_official_wechat_request_vector_v2() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/vectors/wechatpay_doc_apiclient_test_key.pem"
+            "/../../testdata/wechatpay_doc_apiclient_test_key.pem"
         );
-        let pem = std::fs::read_to_string(path).expect("shared test vectors beside the repo");
+        let pem = std::fs::read_to_string(path).expect("the repository's testdata/");
         let key = parse_private_key(&pem).unwrap();
         let msg = "GET\n/v3/refund/domestic/refunds/123123123123\n1554208460\n593BEC0C930BF1AFEB40B4A08C8FB242\n\n";
         let sig = sign_base64(&key, msg.as_bytes()).unwrap();

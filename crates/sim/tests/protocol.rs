@@ -1964,7 +1964,7 @@ async fn customer_page_lists_pending_payments_and_its_buttons_work() {
 
 fn vector(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/vectors")
+        .join("../../testdata")
         .join(name)
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { get } from "svelte/store";
-import { translate, setLocale, t, locale } from "./i18n";
+import { translate, setLocale, t, locale, applyStartLanguage } from "./i18n";
 
 describe("i18n", () => {
   it("speaks the glossary's words", () => {
@@ -20,5 +20,18 @@ describe("i18n", () => {
     setLocale("zh");
     expect(get(t)("cash")).toBe("现金");
     expect(localStorage.getItem("shouyin.locale")).toBe("zh");
+  });
+  it("starts in the store's language unless the user chose, and a pin beats both", () => {
+    localStorage.removeItem("shouyin.locale");
+    locale.set("en");
+    applyStartLanguage({ default: "zh", pinned: false });
+    expect(get(locale)).toBe("zh");
+    setLocale("en"); // the user picks English: the store default no longer applies
+    applyStartLanguage({ default: "zh", pinned: false });
+    expect(get(locale)).toBe("en");
+    applyStartLanguage({ default: "zh", pinned: true });
+    expect(get(locale)).toBe("zh");
+    applyStartLanguage({ default: null, pinned: false });
+    expect(get(locale)).toBe("zh");
   });
 });

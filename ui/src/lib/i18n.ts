@@ -1,5 +1,7 @@
-// zh-CN first (the words of GLOSSARY.md), English beside it. The locale
-// follows the system and can be switched; the choice is remembered.
+// zh-CN first (the words of GLOSSARY.md), English beside it. The start
+// language: the app's pin, else the user's remembered choice, else the
+// store's setting (from the terminal), else the system's; it can be switched
+// and the switch is remembered.
 import { writable, derived, get } from "svelte/store";
 
 export type Locale = "zh" | "en";
@@ -485,12 +487,8 @@ const en: Record<Key, string> = {
 const dictionaries: Record<Locale, Record<Key, string>> = { zh, en };
 
 function initial(): Locale {
-  try {
-    const saved = localStorage.getItem("shouyin.locale");
-    if (saved === "zh" || saved === "en") return saved;
-  } catch {
-    // no storage (tests): fall through to the system language
-  }
+  const saved = savedChoice();
+  if (saved) return saved;
   const lang = typeof navigator !== "undefined" ? navigator.language : "zh-CN";
   return lang.toLowerCase().startsWith("zh") ? "zh" : "en";
 }
@@ -503,6 +501,34 @@ export function setLocale(l: Locale) {
     localStorage.setItem("shouyin.locale", l);
   } catch {
     // not persisted; fine
+  }
+}
+
+/** What the terminal says the UI should start in (see api/language.rs). */
+export interface StartLanguage {
+  default: Locale | null;
+  pinned: boolean;
+}
+
+function savedChoice(): Locale | null {
+  try {
+    const saved = localStorage.getItem("shouyin.locale");
+    if (saved === "zh" || saved === "en") return saved;
+  } catch {
+    // no storage
+  }
+  return null;
+}
+
+/**
+ * Applies the terminal's starting language: a pin beats everything; else a
+ * choice the user made here; else the store's default; else the system's.
+ */
+export function applyStartLanguage(start: StartLanguage) {
+  if (start.pinned && start.default) {
+    locale.set(start.default);
+  } else if (savedChoice() === null && start.default) {
+    locale.set(start.default);
   }
 }
 

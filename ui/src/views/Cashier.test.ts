@@ -17,6 +17,7 @@ const terminal: TerminalDto = {
     { channel: "unionpay", available: false, reason: "not configured" },
     { channel: "cash", available: true, reason: null },
   ],
+  ui_language: { default: "zh", pinned: false },
 };
 
 function order(amount: string): OrderDto {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { yuan } from "./money";
+import { yuan, hhmm, dateTime, setStoreTimeZone } from "./money";
 
 describe("yuan", () => {
   it("formats the backend's decimal strings without arithmetic", () => {
@@ -11,5 +11,28 @@ describe("yuan", () => {
   });
   it("keeps every fen of large amounts (no float rounding)", () => {
     expect(yuan("90071992547409.93")).toBe("¥90,071,992,547,409.93");
+  });
+});
+
+describe("zero", () => {
+  it("has no sign", () => {
+    expect(yuan("-0.00")).toBe("¥0.00");
+    expect(yuan("-0")).toBe("¥0.00");
+    expect(yuan("-0.01")).toBe("-¥0.01");
+  });
+});
+
+describe("times", () => {
+  it("are shown on the store's clock, not the machine's", () => {
+    setStoreTimeZone("Asia/Shanghai");
+    expect(hhmm("2026-11-30T06:37:00Z")).toBe("14:37");
+    expect(dateTime("2026-11-30T20:05:09Z")).toBe("2026-12-01 04:05:09");
+    setStoreTimeZone("Europe/London");
+    expect(hhmm("2026-11-30T06:37:00Z")).toBe("06:37");
+    setStoreTimeZone("Not/AZone");
+    expect(hhmm("2026-11-30T06:37:00Z")).toBe("06:37");
+    setStoreTimeZone("Asia/Shanghai");
+    expect(hhmm("")).toBe("");
+    expect(hhmm("garbage")).toBe("");
   });
 });

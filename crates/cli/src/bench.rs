@@ -432,6 +432,8 @@ fn export(db: &Path, rows: u64, runs: u32) -> anyhow::Result<()> {
         to.clone().into(),
         "--out".into(),
         ours_csv.clone().into(),
+        // Each run writes the same file again.
+        "--overwrite".into(),
     ];
     let ours_argv: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
 

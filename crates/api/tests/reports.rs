@@ -592,7 +592,7 @@ fn csv_export_reads_back_with_the_report_totals() {
     assert_eq!(&rf[col("original_order_no")], &rf[col("order_no")]);
     assert!(rows[..3]
         .iter()
-        .all(|r| &r[col("refund_no")] == "" && &r[col("original_order_no")] == ""));
+        .all(|r| r[col("refund_no")].is_empty() && r[col("original_order_no")].is_empty()));
     // Local times with the offset; Chinese text as written.
     let first = &rows[0];
     assert_eq!(&first[col("business_date")], "2026-11-21");
@@ -794,7 +794,7 @@ fn xlsx_export_has_typed_cells_and_the_same_rows() {
     let gross: i64 = xlsx_rows
         .iter()
         .filter(|x| {
-            x[15].to_string() == "sale"
+            matches!(&x[15], Data::String(k) if k == "sale")
                 && ["paid", "part_refunded", "refunded"].contains(&x[9].to_string().as_str())
         })
         .map(|x| match &x[10] {

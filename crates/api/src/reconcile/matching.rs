@@ -516,6 +516,9 @@ mod tests {
 
     const CH: ChannelKind = ChannelKind::Alipay;
 
+    /// (class, kind, order no, bill fen, ledger fen) of a line.
+    type Seen = (C, K, String, Option<i64>, Option<i64>);
+
     fn at(minute: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 21, 3, minute, 0).unwrap()
     }
@@ -565,12 +568,7 @@ mod tests {
         }
     }
 
-    /// (class, kind, order no, bill fen, ledger fen) of every line.
-    fn run(
-        bill: &[BillLine],
-        view: &LedgerView,
-        source: BillSource,
-    ) -> Vec<(C, K, String, Option<i64>, Option<i64>)> {
+    fn run(bill: &[BillLine], view: &LedgerView, source: BillSource) -> Vec<Seen> {
         classify(CH, bill, view, source)
             .into_iter()
             .map(|l| {
@@ -585,13 +583,7 @@ mod tests {
             .collect()
     }
 
-    fn one(
-        class: C,
-        kind: K,
-        no: &str,
-        bill: Option<i64>,
-        ledger: Option<i64>,
-    ) -> Vec<(C, K, String, Option<i64>, Option<i64>)> {
+    fn one(class: C, kind: K, no: &str, bill: Option<i64>, ledger: Option<i64>) -> Vec<Seen> {
         vec![(class, kind, no.to_owned(), bill, ledger)]
     }
 

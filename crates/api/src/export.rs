@@ -324,8 +324,9 @@ fn push_local_time(buf: &mut String, tz: &Tz, stored: &str) -> Result<(), ApiErr
     Ok(())
 }
 
-/// Stream the orders of `filter` as CSV into `sink`. Returns what was
-/// written. `sink` should be buffered (a `BufWriter` around a file).
+/// Stream the rows (sales and refunds) of `filter` as CSV into `sink`.
+/// Returns what was written. `sink` should be buffered (a `BufWriter`
+/// around a file).
 pub fn write_csv<W: Write>(
     ledger: &Ledger,
     filter: &ExportFilter,
@@ -474,7 +475,8 @@ fn yuan_cell(fen: i64) -> f64 {
     fen as f64 / 100.0
 }
 
-/// Stream the orders of `filter` as an XLSX workbook into `sink`.
+/// Stream the rows (sales and refunds) of `filter` as an XLSX workbook
+/// into `sink`.
 pub fn write_xlsx<W: Write + Seek + Send>(
     ledger: &Ledger,
     filter: &ExportFilter,

@@ -5,8 +5,10 @@
 //! Reports print `key=value` lines (one line per channel, cashier, hour or
 //! day after the totals), or the whole report as JSON with `--json`.
 //! Exports print what they wrote: `rows=`, `sales=`, `gross=`, `refunds=`
-//! (refund rows), `refunded=`,
-//! `net=`, `out=`.
+//! (refund rows), `refunded=`, `net=`, `out=`. An `--out` that is the ledger
+//! or one of its side files, or an existing file without `--overwrite`, is
+//! refused before the ledger is opened (`error: export_path_forbidden: …`,
+//! `error: export_file_exists: …`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -52,8 +52,10 @@ fn a_manager_refunds_with_a_pin_then_reports_and_exports_the_day() {
         app.wait_for("[data-testid=hour-bar]", SHORT).await?;
         app.screenshot("reports").await?;
 
-        // Export the day as CSV into a folder of ours.
-        let out = dir.path().join("exports");
+        // Export the day as CSV into a folder of ours (outside the app's
+        // data directory, where exports are refused).
+        let docs = tempfile::tempdir()?;
+        let out = docs.path().join("exports");
         std::fs::create_dir_all(&out)?;
         app.click("[data-testid=nav-export]").await?;
         app.fill("[data-testid=export-dir]", out.to_str().unwrap()).await?;
@@ -68,11 +70,16 @@ fn a_manager_refunds_with_a_pin_then_reports_and_exports_the_day() {
         let mut lines = csv.lines();
         assert_eq!(
             lines.next(),
-            Some("business_date,created_at,paid_at,store,terminal,cashier,order_no,channel,channel_trade_no,state,amount,refunded,net,currency,note")
+            Some("business_date,created_at,paid_at,store,terminal,cashier,order_no,channel,channel_trade_no,state,amount,refunded,net,currency,note,kind,refund_no,original_order_no")
         );
+        // The sale in full, then its refund as a row of its own: the day's
+        // net adds up to the report's 15.50.
         let row = lines.next().expect("one order row");
-        assert!(row.contains(",cash,") && row.contains(",25.50,10.00,15.50,CNY"), "{row}");
-        assert!(row.contains("part_refunded"), "{row}");
+        assert!(row.contains(",cash,") && row.contains(",25.50,10.00,25.50,CNY"), "{row}");
+        assert!(row.contains("part_refunded") && row.contains(",sale,"), "{row}");
+        let refund = lines.next().expect("one refund row");
+        assert!(refund.contains(",succeeded,-10.00,0.00,-10.00,CNY,"), "{refund}");
+        assert!(refund.contains(",refund,"), "{refund}");
         Ok(())
     });
     if let Err(e) = result {

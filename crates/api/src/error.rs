@@ -32,6 +32,12 @@ pub enum ErrorCode {
     OverRefund,
     /// The action needs a manager's approval (name and PIN) and none was given.
     ApprovalRequired,
+    /// An export may not be written there: the ledger, its side files or
+    /// the app's data directory.
+    ExportPathForbidden,
+    /// An export would replace an existing file and overwriting was not
+    /// chosen.
+    ExportFileExists,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error, ts_rs::TS)]

@@ -1,6 +1,15 @@
 //! The accountant's export: every order of a date range (optionally one
-//! channel) as CSV or XLSX, streamed row by row from one prepared statement
-//! so memory stays flat whatever the range.
+//! channel) and every refund that succeeded in it, as CSV or XLSX, streamed
+//! row by row so memory stays flat whatever the range.
+//!
+//! A refund is a row of its own (`kind` = `refund`) on its own business day,
+//! with a negative amount; a sale's row carries the sale's whole amount.
+//! So the `net` of any day's or range's rows is that day's or range's net
+//! takings in the reports, to the fen.
+//!
+//! Where an export may go is checked first ([`ExportTarget`]): never over
+//! the ledger, its side files or anything in the app's data directory, and
+//! never over an existing file unless the caller says to overwrite it.
 //!
 //! The columns are stable and documented in README.md ("Export columns"):
 //! [`COLUMNS`]. Times are the store's local time with its offset
@@ -12,7 +21,7 @@
 //! text correctly. Text cells that begin with `=`, `+`, `-`, `@`, tab or
 //! carriage return get a leading `'` so a spreadsheet never runs them as a
 //! formula; numeric columns (`amount`, `refunded`, `net`) and times are
-//! never altered.
+//! never altered (a refund's amount starts with `-` and stays a number).
 //!
 //! XLSX uses rust_xlsxwriter's constant-memory mode (each row goes to a
 //! temporary file as it is written): amounts are numeric cells with a money
@@ -30,7 +39,7 @@ use chrono_tz::Tz;
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
 use serde::{Deserialize, Serialize};
 use shouyin_core::{format_fen, ChannelKind};
-use shouyin_ledger::reports::{ExportFilter, ExportRow};
+use shouyin_ledger::reports::{ExportFilter, ExportRow, ExportRowKind};
 use shouyin_ledger::{parse_ts, Ledger};
 
 use crate::reports::parse_day;
@@ -38,7 +47,7 @@ use crate::{ApiError, Counter, ErrorCode};
 
 /// The header row, in column order. Changing it breaks accountants'
 /// spreadsheets and scripts: add columns at the end only.
-pub const COLUMNS: [&str; 15] = [
+pub const COLUMNS: [&str; 18] = [
     "business_date",
     "created_at",
     "paid_at",
@@ -54,6 +63,9 @@ pub const COLUMNS: [&str; 15] = [
     "net",
     "currency",
     "note",
+    "kind",
+    "refund_no",
+    "original_order_no",
 ];
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -97,6 +109,11 @@ pub struct ExportRequest {
     #[serde(default)]
     #[ts(optional, as = "Option<bool>")]
     pub no_bom: bool,
+    /// Replace a file that already exists at the path. Without it an
+    /// existing file is refused (`export_file_exists`).
+    #[serde(default)]
+    #[ts(optional, as = "Option<bool>")]
+    pub overwrite: bool,
 }
 
 impl ExportRequest {
@@ -136,18 +153,23 @@ pub struct ExportResultDto {
     /// Data rows written (the header not counted).
     #[ts(type = "number")]
     pub rows: u64,
-    /// Rows that are sales (paid, part_refunded, refunded).
+    /// Rows that are sales (`kind` sale, state paid, part_refunded,
+    /// refunded).
     #[ts(type = "number")]
     pub sales: u64,
     /// Sum of `amount` over the sales.
     pub gross: String,
     #[ts(type = "number")]
     pub gross_fen: i64,
-    /// Sum of `refunded` over the sales.
+    /// Refund rows (`kind` refund): refunds that succeeded in the range.
+    #[ts(type = "number")]
+    pub refunds: u64,
+    /// The money the refund rows gave back (their amounts, as a positive
+    /// sum): the range's refunds in the reports.
     pub refunded: String,
     #[ts(type = "number")]
     pub refunded_fen: i64,
-    /// Sum of `net` over all rows.
+    /// Sum of `net` over all rows: gross − refunded.
     pub net: String,
     #[ts(type = "number")]
     pub net_fen: i64,
@@ -159,6 +181,7 @@ pub struct ExportSummary {
     pub rows: u64,
     pub sales: u64,
     pub gross_fen: i64,
+    pub refunds: u64,
     pub refunded_fen: i64,
     pub net_fen: i64,
 }
@@ -166,10 +189,16 @@ pub struct ExportSummary {
 impl ExportSummary {
     fn add(&mut self, row: &ExportRow<'_>) {
         self.rows += 1;
-        if row.is_sale() {
-            self.sales += 1;
-            self.gross_fen += row.amount_fen;
-            self.refunded_fen += row.refunded_fen;
+        match row.kind {
+            ExportRowKind::Sale if row.is_sale() => {
+                self.sales += 1;
+                self.gross_fen += row.amount_fen;
+            }
+            ExportRowKind::Sale => {}
+            ExportRowKind::Refund => {
+                self.refunds += 1;
+                self.refunded_fen -= row.amount_fen;
+            }
         }
         self.net_fen += row.net_fen();
     }
@@ -182,6 +211,7 @@ impl ExportSummary {
             sales: self.sales,
             gross: format_fen(self.gross_fen),
             gross_fen: self.gross_fen,
+            refunds: self.refunds,
             refunded: format_fen(self.refunded_fen),
             refunded_fen: self.refunded_fen,
             net: format_fen(self.net_fen),
@@ -294,8 +324,9 @@ fn push_local_time(buf: &mut String, tz: &Tz, stored: &str) -> Result<(), ApiErr
     Ok(())
 }
 
-/// Stream the orders of `filter` as CSV into `sink`. Returns what was
-/// written. `sink` should be buffered (a `BufWriter` around a file).
+/// Stream the rows (sales and refunds) of `filter` as CSV into `sink`.
+/// Returns what was written. `sink` should be buffered (a `BufWriter`
+/// around a file).
 pub fn write_csv<W: Write>(
     ledger: &Ledger,
     filter: &ExportFilter,
@@ -361,6 +392,9 @@ pub fn write_csv<W: Write>(
         plain_field(o, &net)?;
         text_field(o, sc, row.currency)?;
         text_field(o, sc, row.note.unwrap_or(""))?;
+        plain_field(o, row.kind.as_str())?;
+        text_field(o, sc, row.refund_no.unwrap_or(""))?;
+        text_field(o, sc, original_order_no(row))?;
         out.write_record(None::<&[u8]>).map_err(csv_error)?;
         summary.add(row);
         progress.step(summary.rows);
@@ -372,6 +406,14 @@ pub fn write_csv<W: Write>(
     sink.flush().map_err(io_error)?;
     progress.report(summary.rows);
     Ok(summary)
+}
+
+/// Refund rows name the order they give money back for; sales leave it empty.
+fn original_order_no<'a>(row: &ExportRow<'a>) -> &'a str {
+    match row.kind {
+        ExportRowKind::Refund => row.order_no,
+        ExportRowKind::Sale => "",
+    }
 }
 
 fn plain_field<W: Write>(out: &mut csv::Writer<W>, s: &str) -> Result<(), ApiError> {
@@ -402,7 +444,10 @@ fn start_sheet(workbook: &mut Workbook, formats: &XlsxFormats) -> Result<(), Api
             .map_err(xlsx_error)?;
     }
     // Widths must be set before rows are written in constant-memory mode.
-    for (col, width) in (0u16..).zip([12, 20, 20, 16, 9, 10, 26, 9, 32, 13, 12, 12, 12, 8, 24]) {
+    let widths = [
+        12, 20, 20, 16, 9, 10, 26, 9, 32, 13, 12, 12, 12, 8, 24, 8, 30, 26,
+    ];
+    for (col, width) in (0u16..).zip(widths) {
         sheet.set_column_width(col, width).map_err(xlsx_error)?;
     }
     sheet.set_freeze_panes(1, 0).map_err(xlsx_error)?;
@@ -430,7 +475,8 @@ fn yuan_cell(fen: i64) -> f64 {
     fen as f64 / 100.0
 }
 
-/// Stream the orders of `filter` as an XLSX workbook into `sink`.
+/// Stream the rows (sales and refunds) of `filter` as an XLSX workbook
+/// into `sink`.
 pub fn write_xlsx<W: Write + Seek + Send>(
     ledger: &Ledger,
     filter: &ExportFilter,
@@ -492,6 +538,13 @@ pub fn write_xlsx<W: Write + Seek + Send>(
         if let Some(n) = row.note {
             x(sheet.write_string(r, 14, n))?;
         }
+        x(sheet.write_string(r, 15, row.kind.as_str()))?;
+        if let Some(no) = row.refund_no {
+            x(sheet.write_string(r, 16, no))?;
+        }
+        if row.kind == ExportRowKind::Refund {
+            x(sheet.write_string(r, 17, row.order_no))?;
+        }
         summary.add(row);
         progress.step(summary.rows);
         Ok::<(), ApiError>(())
@@ -501,26 +554,224 @@ pub fn write_xlsx<W: Write + Seek + Send>(
     Ok(summary)
 }
 
-/// Export to a file. The rows go to `<out>.partial` first, which is renamed
-/// over `out` only when complete: a failed or interrupted export never
-/// leaves a file that looks whole.
+/// Where an export may be written, checked before anything is opened:
+/// never the ledger or a file beside it that belongs to it (`-wal`, `-shm`,
+/// `-journal`, anything whose name starts with the ledger's), never inside
+/// the app's data directory, and never over an existing file unless the
+/// caller chose to overwrite it. Symbolic links and `..` are resolved
+/// first, so neither leads back to the ledger. The app and the CLI both
+/// build one before exporting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportTarget {
+    /// The path as given, made absolute: the directory entry written.
+    path: PathBuf,
+    /// `<path>.partial`, written first and renamed over `path` when whole.
+    partial: PathBuf,
+    overwrite: bool,
+}
+
+fn forbidden(path: &Path, why: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::ExportPathForbidden,
+        format!("cannot export to {}: {why}", path.display()),
+    )
+}
+
+fn file_exists(path: &Path) -> ApiError {
+    ApiError::new(
+        ErrorCode::ExportFileExists,
+        format!(
+            "{} already exists; choose another name or overwrite it explicitly",
+            path.display()
+        ),
+    )
+}
+
+/// `path` with every symbolic link and `..` resolved, as far as it exists:
+/// the directory is resolved; the final name too when it is a link that
+/// leads somewhere.
+fn resolved(path: &Path) -> Result<(PathBuf, Option<PathBuf>), ApiError> {
+    let absolute = std::path::absolute(path).map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidInput,
+            format!("cannot resolve {}: {e}", path.display()),
+        )
+    })?;
+    let name = match absolute.file_name() {
+        Some(n) if !path.as_os_str().is_empty() && !path.ends_with("..") => n.to_owned(),
+        _ => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                format!("{} does not name a file", path.display()),
+            ))
+        }
+    };
+    let dir = absolute.parent().unwrap_or(Path::new("/"));
+    let dir = std::fs::canonicalize(dir).map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidInput,
+            format!("the folder {} cannot be used: {e}", dir.display()),
+        )
+    })?;
+    let entry = dir.join(name);
+    // Where a link at the final name leads (None when there is nothing
+    // there, or a link that leads nowhere).
+    let target = std::fs::canonicalize(&entry).ok();
+    Ok((entry, target))
+}
+
+/// Whether `candidate` (resolved) is the ledger or one of its side files.
+fn belongs_to_ledger(candidate: &Path, ledger_forms: &[PathBuf]) -> bool {
+    ledger_forms.iter().any(|ledger| {
+        let (Some(dir), Some(name)) = (ledger.parent(), ledger.file_name()) else {
+            return false;
+        };
+        candidate.parent() == Some(dir)
+            && candidate
+                .file_name()
+                .is_some_and(|c| c.as_encoded_bytes().starts_with(name.as_encoded_bytes()))
+    })
+}
+
+impl ExportTarget {
+    /// Check `out` for an export of the ledger at `ledger`. `data_dir` is
+    /// the app's data directory, when there is one (the CLI's `--db` has
+    /// none: there the ledger and its side files are what is protected).
+    pub fn new(
+        out: &Path,
+        ledger: &Path,
+        data_dir: Option<&Path>,
+        overwrite: bool,
+    ) -> Result<ExportTarget, ApiError> {
+        let (path, target) = resolved(out)?;
+        let mut partial_name = path.file_name().unwrap_or_default().to_owned();
+        partial_name.push(".partial");
+        let partial = path.with_file_name(partial_name);
+        let (_, partial_target) = resolved(&partial)?;
+
+        // The ledger as given and as resolved: SQLite puts its side files
+        // beside the name it was opened with.
+        let mut ledger_forms = Vec::new();
+        if let Ok(abs) = std::path::absolute(ledger) {
+            ledger_forms.push(abs);
+        }
+        if let Ok(real) = std::fs::canonicalize(ledger) {
+            ledger_forms.push(real);
+        }
+        if let Some(parent) = ledger.parent() {
+            if let (Ok(dir), Some(name)) = (std::fs::canonicalize(parent), ledger.file_name()) {
+                ledger_forms.push(dir.join(name));
+            }
+        }
+        let data_dir = data_dir.and_then(|d| std::fs::canonicalize(d).ok());
+        let candidates = [
+            Some(&path),
+            target.as_ref(),
+            Some(&partial),
+            partial_target.as_ref(),
+        ];
+        for candidate in candidates.into_iter().flatten() {
+            if let Some(dir) = &data_dir {
+                if candidate.starts_with(dir) {
+                    return Err(forbidden(
+                        out,
+                        "that is inside the app's data directory; save the export in your documents or downloads",
+                    ));
+                }
+            }
+            if belongs_to_ledger(candidate, &ledger_forms) {
+                return Err(forbidden(out, "that is the ledger or one of its files"));
+            }
+        }
+        if let Ok(meta) = std::fs::symlink_metadata(&path) {
+            if !overwrite {
+                return Err(file_exists(out));
+            }
+            if meta.is_dir() {
+                return Err(forbidden(out, "that is a folder"));
+            }
+        }
+        Ok(ExportTarget {
+            path,
+            partial,
+            overwrite,
+        })
+    }
+
+    /// The file the export ends up in (absolute).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Open the `.partial` file fresh: never through a link, never over a
+    /// file that is there unless overwriting was chosen.
+    fn create_partial(&self) -> Result<std::fs::File, ApiError> {
+        let open = || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&self.partial)
+        };
+        match open() {
+            Ok(f) => Ok(f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && self.overwrite => {
+                // Removes a link itself, never what it points to.
+                std::fs::remove_file(&self.partial).map_err(io_error)?;
+                open().map_err(io_error)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(file_exists(&self.partial))
+            }
+            Err(e) => Err(ApiError::new(
+                ErrorCode::Storage,
+                format!("cannot create {}: {e}", self.partial.display()),
+            )),
+        }
+    }
+
+    /// Move the finished `.partial` into place. Without overwrite, a file
+    /// that appeared meanwhile is still not replaced: a hard link fails if
+    /// the name is taken (on file systems without hard links, the check is
+    /// made just before the rename).
+    fn finish(&self) -> Result<(), ApiError> {
+        let moved = |e: std::io::Error| {
+            ApiError::new(
+                ErrorCode::Storage,
+                format!("cannot move the export to {}: {e}", self.path.display()),
+            )
+        };
+        if self.overwrite {
+            return std::fs::rename(&self.partial, &self.path).map_err(moved);
+        }
+        match std::fs::hard_link(&self.partial, &self.path) {
+            Ok(()) => std::fs::remove_file(&self.partial).map_err(io_error),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let _ = std::fs::remove_file(&self.partial);
+                Err(file_exists(&self.path))
+            }
+            Err(_) => {
+                if std::fs::symlink_metadata(&self.path).is_ok() {
+                    let _ = std::fs::remove_file(&self.partial);
+                    return Err(file_exists(&self.path));
+                }
+                std::fs::rename(&self.partial, &self.path).map_err(moved)
+            }
+        }
+    }
+}
+
+/// Export to a checked target. The rows go to `<out>.partial` first, which
+/// is moved to `out` only when complete: a failed or interrupted export
+/// never leaves a file that looks whole.
 pub fn export_to_file(
     ledger: &Ledger,
     format: ExportFormat,
     req: &ExportRequest,
-    out: &Path,
+    target: &ExportTarget,
     progress: &mut dyn FnMut(ExportProgressDto),
 ) -> Result<ExportResultDto, ApiError> {
     let filter = req.filter()?;
-    let mut partial_name = out.file_name().unwrap_or_default().to_owned();
-    partial_name.push(".partial");
-    let partial: PathBuf = out.with_file_name(partial_name);
-    let file = std::fs::File::create(&partial).map_err(|e| {
-        ApiError::new(
-            ErrorCode::Storage,
-            format!("cannot create {}: {e}", partial.display()),
-        )
-    })?;
+    let file = target.create_partial()?;
     let written = match format {
         ExportFormat::Csv => write_csv(
             ledger,
@@ -539,21 +790,17 @@ pub fn export_to_file(
     let summary = match written {
         Ok(s) => s,
         Err(e) => {
-            let _ = std::fs::remove_file(&partial);
+            let _ = std::fs::remove_file(&target.partial);
             return Err(e);
         }
     };
-    std::fs::rename(&partial, out).map_err(|e| {
-        ApiError::new(
-            ErrorCode::Storage,
-            format!("cannot move the export to {}: {e}", out.display()),
-        )
-    })?;
-    Ok(summary.dto(format, out))
+    target.finish()?;
+    Ok(summary.dto(format, target.path()))
 }
 
 impl Counter {
-    /// Export `req` as CSV to `path`; `progress` hears rows done / total.
+    /// Export `req` as CSV to `path` (checked as an [`ExportTarget`]);
+    /// `progress` hears rows done / total.
     pub async fn export_csv<F>(
         &self,
         path: PathBuf,
@@ -566,7 +813,8 @@ impl Counter {
         self.export(ExportFormat::Csv, path, req, progress).await
     }
 
-    /// Export `req` as XLSX to `path`; `progress` hears rows done / total.
+    /// Export `req` as XLSX to `path` (checked as an [`ExportTarget`]);
+    /// `progress` hears rows done / total.
     pub async fn export_xlsx<F>(
         &self,
         path: PathBuf,
@@ -593,9 +841,12 @@ impl Counter {
     {
         req.filter()?;
         let ledger_path = self.with_ledger(|l| Ok(l.path().to_owned())).await?;
+        let data_dir = self.data_dir().map(Path::to_owned);
         tokio::task::spawn_blocking(move || {
+            let target =
+                ExportTarget::new(&path, &ledger_path, data_dir.as_deref(), req.overwrite)?;
             let reader = Ledger::open_read_only(&ledger_path)?;
-            export_to_file(&reader, format, &req, &path, &mut progress)
+            export_to_file(&reader, format, &req, &target, &mut progress)
         })
         .await
         .map_err(|e| ApiError::internal(format!("the export task failed: {e}")))?

@@ -172,6 +172,9 @@ struct Inner {
     terminal_id: String,
     /// Where the ledger lives; the head-office file sits beside it.
     ledger_path: PathBuf,
+    /// The app's data directory, when opened through one ([`Counter::open`]):
+    /// exports are never written inside it.
+    data_dir: Option<PathBuf>,
     /// The sync client's state between passes.
     sync: sync::SyncShared,
     /// Payment notifications relayed by head office.
@@ -190,6 +193,7 @@ impl Counter {
             HashMap::new()
         };
         let data_dir = data_dir.to_owned();
+        let data_dir_kept = data_dir.clone();
         let options = CounterOptions {
             channels,
             ..CounterOptions::default()
@@ -212,17 +216,18 @@ impl Counter {
             Ok(Ledger::open(&path)?)
         })
         .await?;
-        Ok(Counter::from_ledger(ledger, options))
+        let counter = Counter::from_ledger(ledger, options, Some(data_dir_kept));
+        Ok(counter)
     }
 
     /// Open an existing ledger file (the CLI's `--db`).
     pub async fn open_ledger(path: &Path, options: CounterOptions) -> Result<Counter, ApiError> {
         let path: PathBuf = path.to_owned();
         let ledger = blocking(move || Ok(Ledger::open(&path)?)).await?;
-        Ok(Counter::from_ledger(ledger, options))
+        Ok(Counter::from_ledger(ledger, options, None))
     }
 
-    fn from_ledger(ledger: Ledger, options: CounterOptions) -> Counter {
+    fn from_ledger(ledger: Ledger, options: CounterOptions, data_dir: Option<PathBuf>) -> Counter {
         let (changes, _) = broadcast::channel(1024);
         let (shutdown, _) = watch::channel(false);
         let store_name = ledger.terminal().store.clone();
@@ -247,12 +252,18 @@ impl Counter {
                 store_name,
                 terminal_id,
                 ledger_path,
+                data_dir,
                 sync: sync::SyncShared::default(),
                 relay: relay::RelayShared::default(),
             }),
         };
         counter.spawn_prober();
         counter
+    }
+
+    /// The app's data directory, when the counter was opened through one.
+    pub fn data_dir(&self) -> Option<&Path> {
+        self.inner.data_dir.as_deref()
     }
 
     pub(crate) fn lock_health(

@@ -585,3 +585,67 @@ async fn a_day_that_agrees_is_clean_and_the_store_cutoff_does_not_matter() {
     assert!(ali.bill_available && ali.is_clean() && ali.lines.is_empty());
     t.counter.shutdown().await;
 }
+
+/// A bill file is evidence to show, not authority: importing one (even the
+/// channel's genuine file, read through the view's call) never settles a
+/// manual confirmation; the channel's own bill, downloaded through its
+/// client over the signed API, does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_bill_file_never_settles_a_manual_confirmation() {
+    let t = fixture().await;
+    let today = beijing_today(Utc::now()).unwrap();
+    for channel in [ChannelKind::Alipay, ChannelKind::Wechat] {
+        let no = paid(&t.counter, &t.sim, channel, "12.34").await;
+        // Recorded as a manual confirmation, as if the network was down.
+        sql(&t.db)
+            .execute(
+                "UPDATE orders SET state = 'unverified' WHERE out_trade_no = ?1",
+                [&no],
+            )
+            .unwrap();
+        let bytes = download_bill(&t.sim, channel, today).await;
+        let path = t.db.with_file_name(format!("imported-{channel}"));
+        std::fs::write(&path, &bytes).unwrap();
+        let by_file = t
+            .counter
+            .reconcile_file(channel, today, bytes)
+            .await
+            .unwrap();
+        let by_view = t
+            .counter
+            .reconcile_run(ReconcileRequest {
+                channel,
+                date: today.to_string(),
+                bill_path: Some(path.to_string_lossy().into_owned()),
+            })
+            .await
+            .unwrap();
+        for report in [&by_file, &by_view] {
+            assert_eq!(report.source, BillSource::File);
+            assert!(report.settled_unverified.is_empty(), "{report:#?}");
+            let line = report.lines.iter().find(|l| l.order_no == no).unwrap();
+            // Shown as what the file says, with what to do about it.
+            assert_eq!(line.class, ReconcileClass::UnverifiedConfirmed);
+            assert!(line.action_en.contains("manager's approval"), "{line:?}");
+            assert!(line.action_zh.contains("店长批准"), "{line:?}");
+        }
+        let (order, events) = t.counter.order_events(no.clone()).await.unwrap();
+        assert_eq!(order.state, OrderState::Unverified, "{channel}");
+        assert!(
+            !events
+                .iter()
+                .any(|e| e.kind == "order_paid" && e.payload.contains("verified_by")),
+            "{events:?}"
+        );
+
+        // The channel's own answer settles it.
+        let fetched = t.counter.reconcile_fetch(channel, today).await.unwrap();
+        assert_eq!(fetched.source, BillSource::Channel);
+        assert_eq!(fetched.settled_unverified, vec![no.clone()], "{channel}");
+        let line = fetched.lines.iter().find(|l| l.order_no == no).unwrap();
+        assert!(line.action_en.contains("has been settled"), "{line:?}");
+        let (order, _) = t.counter.order_events(no.clone()).await.unwrap();
+        assert_eq!(order.state, OrderState::Paid, "{channel}");
+    }
+    t.counter.shutdown().await;
+}

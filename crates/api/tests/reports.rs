@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::json;
 use shouyin_api::export::{
-    export_to_file, ExportFormat, ExportProgressDto, ExportRequest, COLUMNS,
+    export_to_file, ExportFormat, ExportProgressDto, ExportRequest, ExportTarget, COLUMNS,
 };
 use shouyin_api::reports::{daily_report, range_report, DailyReportDto, TakingsDto};
 use shouyin_api::{Counter, CounterOptions, ErrorCode};
 use shouyin_core::{BusinessCalendar, ChannelKind, Money, OrderState, TerminalId};
+use shouyin_ledger::refunds::{NewRefund, RefundOutcome};
 use shouyin_ledger::{Change, Ledger, NewOrder, Order, TerminalSetup};
 
 fn utc(s: &str) -> DateTime<Utc> {
@@ -74,38 +74,29 @@ fn sale(
         .unwrap()
 }
 
-/// A succeeded refund as the refunds service records it: the refunds row
-/// (business day of the refund's own time), the order's projection and a
-/// `refund_succeeded` event.
+/// A succeeded refund through the ledger's own calls, as the refunds
+/// service records one: requested, then settled at `at` (its business day is
+/// that of `at`).
 fn refund(ledger: &mut Ledger, order: &Order, fen: i64, at: &str) {
-    let current = ledger.order(order.id).unwrap();
-    let total = current.refunded_fen + fen;
-    let date = ledger.calendar().business_date(utc(at)).to_string();
-    let no = format!("{}_R{}", order.out_trade_no, total);
-    ledger
-        .connection()
-        .execute(
-            "INSERT INTO refunds (order_id, out_refund_no, amount_fen, state, requested_at, settled_at, business_date)
-             VALUES (?1, ?2, ?3, 'succeeded', ?4, ?4, ?5)",
-            rusqlite::params![order.id, no, fen, shouyin_ledger::ts(utc(at)), date],
+    let requested = ledger
+        .request_refund(
+            &NewRefund {
+                order_no: order.out_trade_no.clone(),
+                amount_fen: fen,
+                reason: None,
+                requested_by: "李娜".into(),
+                approver: None,
+            },
+            utc(at),
         )
         .unwrap();
-    let to = if total == current.amount.fen() {
-        OrderState::Refunded
-    } else {
-        OrderState::PartRefunded
-    };
-    let change = Change {
-        refunded_fen: Some(total),
-        ..Change::to(to)
-    };
-    ledger.transition(order.id, &change, utc(at)).unwrap();
     ledger
-        .record(
-            Some(order.id),
-            "refund_succeeded",
-            &json!({"order_no": order.out_trade_no, "out_refund_no": no, "refund_fen": fen,
-                    "channel": order.channel.as_str(), "business_date": date}),
+        .settle_refund(
+            &requested.out_refund_no,
+            &RefundOutcome::Succeeded {
+                channel_refund_no: None,
+                settled_at: utc(at),
+            },
             utc(at),
         )
         .unwrap();
@@ -470,7 +461,13 @@ fn request(from: &str, to: &str, channel: Option<ChannelKind>, no_bom: bool) -> 
         to: to.into(),
         channel,
         no_bom,
+        overwrite: false,
     }
+}
+
+/// A new file beside nothing of the ledger's: always allowed.
+fn target(l: &Ledger, out: &Path) -> ExportTarget {
+    ExportTarget::new(out, l.path(), None, false).unwrap()
 }
 
 /// Amount text "12.30" as fen, refusing anything that is not an exact
@@ -514,7 +511,7 @@ fn csv_export_reads_back_with_the_report_totals() {
         &l,
         ExportFormat::Csv,
         &request("2026-11-21", "2026-11-21", None, false),
-        &file,
+        &target(&l, &file),
         &mut progress,
     )
     .unwrap();
@@ -528,33 +525,74 @@ fn csv_export_reads_back_with_the_report_totals() {
     assert_eq!(header, COLUMNS);
     assert_eq!(
         header.join(","),
-        "business_date,created_at,paid_at,store,terminal,cashier,order_no,channel,channel_trade_no,state,amount,refunded,net,currency,note"
+        "business_date,created_at,paid_at,store,terminal,cashier,order_no,channel,channel_trade_no,state,amount,refunded,net,currency,note,kind,refund_no,original_order_no"
     );
-    // Every order of the day in any state: B, I, C, E, G (unverified), H (closed).
-    assert_eq!(rows.len(), 6);
-    assert_eq!(result.rows, 6);
+    // Every order of the day in any state: B, I, C, E, G (unverified), H
+    // (closed); and the refunds that succeeded on the day: of C, and of F
+    // (a sale of the 19th).
+    assert_eq!(rows.len(), 8);
+    assert_eq!(result.rows, 8);
+    assert_eq!(result.refunds, 2);
     let report = daily_report(&l, day("2026-11-21")).unwrap();
     let col = |name: &str| COLUMNS.iter().position(|c| *c == name).unwrap();
     let sales: Vec<_> = rows
         .iter()
-        .filter(|r| ["paid", "part_refunded", "refunded"].contains(&&r[col("state")]))
+        .filter(|r| {
+            &r[col("kind")] == "sale"
+                && ["paid", "part_refunded", "refunded"].contains(&&r[col("state")])
+        })
         .collect();
     assert_eq!(sales.len() as u64, report.takings.count);
     let gross: i64 = sales.iter().map(|r| fen(&r[col("amount")])).sum();
     assert_eq!(gross, report.takings.gross_fen);
     assert_eq!((result.sales, result.gross_fen), (4, 24155));
-    // net per row: amount − refunded for sales, 0 otherwise.
+    // net per row: a sale's whole amount (its refunds are rows of their
+    // own), a refund's negative amount, 0 for an order that is no sale.
     for r in &rows {
-        let expected = if sales
+        let is_sale = sales
             .iter()
-            .any(|s| s[col("order_no")] == r[col("order_no")])
-        {
-            fen(&r[col("amount")]) - fen(&r[col("refunded")])
+            .any(|s| s[col("order_no")] == r[col("order_no")] && &r[col("kind")] == "sale");
+        let expected = if is_sale || &r[col("kind")] == "refund" {
+            fen(&r[col("amount")])
         } else {
             0
         };
         assert_eq!(fen(&r[col("net")]), expected, "{r:?}");
     }
+    let net: i64 = rows.iter().map(|r| fen(&r[col("net")])).sum();
+    assert_eq!(net, report.takings.net_fen);
+    assert_eq!(result.net_fen, report.takings.net_fen);
+    assert_eq!(result.refunded_fen, report.takings.refunds_fen);
+    // The refund rows: their own day and times, negative amounts, their own
+    // numbers and the original orders'; in creation order between C and E.
+    let kinds: Vec<&str> = rows.iter().map(|r| &r[col("kind")]).collect();
+    assert_eq!(
+        kinds,
+        ["sale", "sale", "sale", "refund", "refund", "sale", "sale", "sale"]
+    );
+    let rc = &rows[3];
+    assert_eq!(&rc[col("business_date")], "2026-11-21");
+    assert_eq!(&rc[col("created_at")], "2026-11-21T15:00:00+08:00");
+    assert_eq!(&rc[col("paid_at")], "2026-11-21T15:00:00+08:00");
+    assert_eq!(&rc[col("amount")], "-20.00");
+    assert_eq!(&rc[col("net")], "-20.00");
+    assert_eq!(&rc[col("refunded")], "0.00");
+    assert_eq!(&rc[col("state")], "succeeded");
+    assert_eq!(&rc[col("channel")], "alipay");
+    assert_eq!(&rc[col("cashier")], "李娜");
+    assert_eq!(rc[col("order_no")], rows[2][col("order_no")]);
+    assert_eq!(rc[col("original_order_no")], rows[2][col("order_no")]);
+    assert_eq!(
+        rc[col("refund_no")],
+        format!("{}_R1", &rows[2][col("order_no")])
+    );
+    // F's refund: the sale is of the 19th, the refund row of the 21st.
+    let rf = &rows[4];
+    assert_eq!(&rf[col("amount")], "-5.00");
+    assert_eq!(&rf[col("original_order_no")], &rf[col("order_no")]);
+    assert!(rows[..3]
+        .iter()
+        .all(|r| r[col("refund_no")].is_empty() && r[col("original_order_no")].is_empty()));
     // Local times with the offset; Chinese text as written.
     let first = &rows[0];
     assert_eq!(&first[col("business_date")], "2026-11-21");
@@ -567,31 +605,31 @@ fn csv_export_reads_back_with_the_report_totals() {
     assert_eq!(&rows[1][col("note")], "找零 0.00");
     let closed = rows.iter().find(|r| &r[col("state")] == "closed").unwrap();
     assert_eq!(&closed[col("paid_at")], "");
-    // Progress: starts at 0 of 6, ends at 6 of 6.
+    // Progress: starts at 0 of 8, ends at 8 of 8.
     let seen = seen.lock().unwrap();
     assert_eq!(
         seen.first().unwrap(),
         &ExportProgressDto {
             rows_done: 0,
-            rows_total: 6
+            rows_total: 8
         }
     );
     assert_eq!(
         seen.last().unwrap(),
         &ExportProgressDto {
-            rows_done: 6,
-            rows_total: 6
+            rows_done: 8,
+            rows_total: 8
         }
     );
 
-    // Over the whole range the refunded column adds up to the refunds the
-    // range report counts (every refund falls inside the range).
+    // Over the whole range the refund rows add up to the refunds the range
+    // report counts.
     let all = out.path().join("all.csv");
     let r = export_to_file(
         &l,
         ExportFormat::Csv,
         &request("2026-11-19", "2026-11-22", None, true),
-        &all,
+        &target(&l, &all),
         &mut |_| {},
     )
     .unwrap();
@@ -610,12 +648,13 @@ fn csv_export_reads_back_with_the_report_totals() {
         &l,
         ExportFormat::Csv,
         &request("2026-11-19", "2026-11-22", Some(ChannelKind::Wechat), false),
-        &wechat,
+        &target(&l, &wechat),
         &mut |_| {},
     )
     .unwrap();
     let (_, rows) = read_csv(&wechat);
-    assert_eq!(rows.len(), 3);
+    // B, E, H and E's refund on the 22nd.
+    assert_eq!(rows.len(), 4);
     assert!(rows.iter().all(|r| &r[col("channel")] == "wechat"));
     // No partial file is left behind.
     assert!(!out.path().join("wechat.csv.partial").exists());
@@ -654,7 +693,7 @@ fn formula_injection_is_neutralised_in_text_only() {
         &l,
         ExportFormat::Csv,
         &request("2026-11-21", "2026-11-21", None, false),
-        &file,
+        &target(&l, &file),
         &mut |_| {},
     )
     .unwrap();
@@ -692,8 +731,22 @@ fn xlsx_export_has_typed_cells_and_the_same_rows() {
     let csv_file = out.path().join("all.csv");
     let xlsx_file = out.path().join("all.xlsx");
     let req = request("2026-11-19", "2026-11-22", None, false);
-    let a = export_to_file(&l, ExportFormat::Csv, &req, &csv_file, &mut |_| {}).unwrap();
-    let b = export_to_file(&l, ExportFormat::Xlsx, &req, &xlsx_file, &mut |_| {}).unwrap();
+    let a = export_to_file(
+        &l,
+        ExportFormat::Csv,
+        &req,
+        &target(&l, &csv_file),
+        &mut |_| {},
+    )
+    .unwrap();
+    let b = export_to_file(
+        &l,
+        ExportFormat::Xlsx,
+        &req,
+        &target(&l, &xlsx_file),
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(
         (a.rows, a.gross_fen, a.net_fen),
         (b.rows, b.gross_fen, b.net_fen)
@@ -733,14 +786,17 @@ fn xlsx_export_has_typed_cells_and_the_same_rows() {
                 other => panic!("column {i} is not a number: {other:?}"),
             }
         }
-        // Text as text, Chinese included.
-        assert_eq!(x[3].to_string(), c[3].to_string());
-        assert_eq!(x[6].to_string(), c[6].to_string());
-        assert_eq!(x[9].to_string(), c[9].to_string());
+        // Text as text, Chinese included; the refund columns too.
+        for i in [3, 6, 9, 15, 16, 17] {
+            assert_eq!(x[i].to_string(), c[i].to_string(), "column {i}");
+        }
     }
     let gross: i64 = xlsx_rows
         .iter()
-        .filter(|x| ["paid", "part_refunded", "refunded"].contains(&x[9].to_string().as_str()))
+        .filter(|x| {
+            matches!(&x[15], Data::String(k) if k == "sale")
+                && ["paid", "part_refunded", "refunded"].contains(&x[9].to_string().as_str())
+        })
         .map(|x| match &x[10] {
             Data::Float(f) => (f * 100.0).round() as i64,
             _ => 0,
@@ -767,12 +823,12 @@ async fn the_counter_exports_through_its_own_reader() {
         )
         .await
         .unwrap();
-    assert_eq!(r.rows, 6);
+    assert_eq!(r.rows, 8);
     assert_eq!(
         *done.lock().unwrap(),
         Some(ExportProgressDto {
-            rows_done: 6,
-            rows_total: 6
+            rows_done: 8,
+            rows_total: 8
         })
     );
     let x = counter
@@ -793,4 +849,392 @@ async fn the_counter_exports_through_its_own_reader() {
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::InvalidInput);
+}
+
+/// Sales on five days, some refunded on later days, in parts and across
+/// channels, through the ledger's own refund calls; a manual confirmation
+/// and a closed order that are no sales.
+fn refunded_later_fixture() -> (tempfile::TempDir, PathBuf) {
+    let (dir, path, mut l) = new_ledger("南京路店", "Asia/Shanghai", "04:00");
+    use ChannelKind::*;
+    // Business day D runs from (D-1)T20:00Z to DT20:00Z.
+    let a = sale(
+        &mut l,
+        Alipay,
+        12345,
+        Some("王芳"),
+        None,
+        "2026-11-18T02:00:00Z",
+        "2026-11-18T02:00:09Z",
+    );
+    let b = sale(
+        &mut l,
+        Wechat,
+        9900,
+        Some("王芳"),
+        None,
+        "2026-11-18T03:00:00Z",
+        "2026-11-18T03:00:04Z",
+    );
+    let c = sale(
+        &mut l,
+        Cash,
+        3050,
+        Some("李娜"),
+        None,
+        "2026-11-18T19:59:00Z",
+        "2026-11-18T19:59:00Z",
+    );
+    let d = sale(
+        &mut l,
+        Alipay,
+        777,
+        None,
+        None,
+        "2026-11-19T05:00:00Z",
+        "2026-11-19T05:00:03Z",
+    );
+    let e = sale(
+        &mut l,
+        Wechat,
+        50000,
+        Some("李娜"),
+        None,
+        "2026-11-20T06:00:00Z",
+        "2026-11-20T06:00:02Z",
+    );
+    let f = sale(
+        &mut l,
+        Alipay,
+        1999,
+        Some("王芳"),
+        None,
+        "2026-11-21T01:00:00Z",
+        "2026-11-21T01:00:05Z",
+    );
+    sale(
+        &mut l,
+        Cash,
+        600,
+        Some("王芳"),
+        None,
+        "2026-11-22T09:00:00Z",
+        "2026-11-22T09:00:00Z",
+    );
+    // A refunded in two parts on two later days; B in full the next day;
+    // C (cash, sold 03:59 local on the 19th: the 18th) the same night after
+    // the cut-off, so on the 19th; D three days later; E in part the same
+    // day and in part two days later; F the next day.
+    refund(&mut l, &a, 2345, "2026-11-19T04:00:00Z");
+    refund(&mut l, &a, 10000, "2026-11-21T04:00:00Z");
+    refund(&mut l, &b, 9900, "2026-11-19T06:00:00Z");
+    refund(&mut l, &c, 50, "2026-11-18T20:30:00Z");
+    refund(&mut l, &d, 777, "2026-11-22T01:00:00Z");
+    refund(&mut l, &e, 1, "2026-11-20T07:00:00Z");
+    refund(&mut l, &e, 49999, "2026-11-22T02:00:00Z");
+    refund(&mut l, &f, 999, "2026-11-22T03:00:00Z");
+    // A refund still under way counts nowhere yet.
+    l.request_refund(
+        &NewRefund {
+            order_no: f.out_trade_no.clone(),
+            amount_fen: 500,
+            reason: None,
+            requested_by: "李娜".into(),
+            approver: None,
+        },
+        utc("2026-11-22T04:00:00Z"),
+    )
+    .unwrap();
+    let g = l
+        .create_order(
+            &NewOrder {
+                amount: Money::cny(4321),
+                channel: Wechat,
+                cashier: Some("王芳".into()),
+                note: None,
+            },
+            utc("2026-11-20T03:00:00Z"),
+        )
+        .unwrap();
+    l.transition(
+        g.id,
+        &Change::to(OrderState::Unverified),
+        utc("2026-11-20T03:00:05Z"),
+    )
+    .unwrap();
+    let h = l
+        .create_order(
+            &NewOrder {
+                amount: Money::cny(8800),
+                channel: Alipay,
+                cashier: None,
+                note: None,
+            },
+            utc("2026-11-21T03:00:00Z"),
+        )
+        .unwrap();
+    l.transition(
+        h.id,
+        &Change::to(OrderState::Pending),
+        utc("2026-11-21T03:00:00Z"),
+    )
+    .unwrap();
+    l.transition(
+        h.id,
+        &Change::to(OrderState::Closed),
+        utc("2026-11-21T03:05:00Z"),
+    )
+    .unwrap();
+    (dir, path)
+}
+
+/// What a spreadsheet user computes from an export's rows: (sale count,
+/// gross, refund count, refunds, net), in fen.
+fn sums_of(rows: &[csv::StringRecord]) -> (u64, i64, u64, i64, i64) {
+    let col = |name: &str| COLUMNS.iter().position(|c| *c == name).unwrap();
+    let mut s = (0, 0, 0, 0, 0);
+    for r in rows {
+        let amount = fen(&r[col("amount")]);
+        match &r[col("kind")] {
+            "sale" if ["paid", "part_refunded", "refunded"].contains(&&r[col("state")]) => {
+                s.0 += 1;
+                s.1 += amount;
+            }
+            "sale" => {}
+            "refund" => {
+                s.2 += 1;
+                s.3 -= amount;
+            }
+            other => panic!("kind {other:?}"),
+        }
+        s.4 += fen(&r[col("net")]);
+    }
+    s
+}
+
+#[test]
+fn every_day_and_every_range_of_the_export_adds_up_to_the_reports() {
+    let (_dir, path) = refunded_later_fixture();
+    let l = Ledger::open_read_only(&path).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let days: Vec<NaiveDate> = (17..=23).map(|d| day(&format!("2026-11-{d}"))).collect();
+    let mut refunds_seen = 0;
+    for (i, from) in days.iter().enumerate() {
+        for to in &days[i..] {
+            let file = out.path().join(format!("{from}_{to}.csv"));
+            let req = request(&from.to_string(), &to.to_string(), None, false);
+            let result =
+                export_to_file(&l, ExportFormat::Csv, &req, &target(&l, &file), &mut |_| {})
+                    .unwrap();
+            let (_, rows) = read_csv(&file);
+            let t = range_report(&l, *from, *to).unwrap().totals.takings;
+            let want = (
+                t.count,
+                t.gross_fen,
+                t.refund_count,
+                t.refunds_fen,
+                t.net_fen,
+            );
+            assert_eq!(sums_of(&rows), want, "{from}..{to}");
+            assert_eq!(
+                (
+                    result.sales,
+                    result.gross_fen,
+                    result.refunds,
+                    result.refunded_fen,
+                    result.net_fen
+                ),
+                want,
+                "{from}..{to}: the export's own totals"
+            );
+            if from == to {
+                let d = daily_report(&l, *from).unwrap().takings;
+                assert_eq!(
+                    sums_of(&rows),
+                    (
+                        d.count,
+                        d.gross_fen,
+                        d.refund_count,
+                        d.refunds_fen,
+                        d.net_fen
+                    ),
+                    "{from}"
+                );
+                refunds_seen += result.refunds;
+            }
+        }
+    }
+    // Every succeeded refund was a row on exactly one day; the one under
+    // way on none.
+    assert_eq!(refunds_seen, 8);
+    // Refunds of earlier sales make some days' net differ from their
+    // sales: the case the old per-order `refunded` column got wrong.
+    let d19 = daily_report(&l, day("2026-11-19")).unwrap().takings;
+    assert_eq!((d19.gross_fen, d19.refunds_fen), (777, 2345 + 9900 + 50));
+
+    // XLSX: the same sums from typed cells, for the whole range.
+    use calamine::{open_workbook, Data, Reader, Xlsx};
+    let file = out.path().join("all.xlsx");
+    let req = request("2026-11-17", "2026-11-23", None, false);
+    export_to_file(
+        &l,
+        ExportFormat::Xlsx,
+        &req,
+        &target(&l, &file),
+        &mut |_| {},
+    )
+    .unwrap();
+    let mut book: Xlsx<_> = open_workbook(&file).unwrap();
+    let sheet = book.worksheet_range("Sheet1").unwrap();
+    let net: i64 = sheet
+        .rows()
+        .skip(1)
+        .map(|x| match &x[12] {
+            Data::Float(f) => (f * 100.0).round() as i64,
+            other => panic!("net is not a number: {other:?}"),
+        })
+        .sum();
+    let kinds: Vec<String> = sheet.rows().skip(1).map(|x| x[15].to_string()).collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "refund").count(), 8);
+    let range = range_report(&l, day("2026-11-17"), day("2026-11-23")).unwrap();
+    assert_eq!(net, range.totals.takings.net_fen);
+}
+
+fn code_of(r: Result<ExportTarget, shouyin_api::ApiError>) -> ErrorCode {
+    r.unwrap_err().code
+}
+
+#[test]
+fn an_export_never_writes_over_the_ledger_its_files_or_an_existing_file() {
+    let (dir, path) = fixture();
+    // Open read-write so the side files exist, as beside a running till.
+    let l = Ledger::open(&path).unwrap();
+    let wal = dir.path().join("ledger.db-wal");
+    let shm = dir.path().join("ledger.db-shm");
+    assert!(wal.exists() && shm.exists());
+    let elsewhere = tempfile::tempdir().unwrap();
+    let sub = elsewhere.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    // A link that leads to the ledger, and a `..` walk back to it.
+    let link = elsewhere.path().join("report.csv");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    let dotdot = dir.path().join("x").join("..").join("ledger.db");
+    std::fs::create_dir(dir.path().join("x")).unwrap();
+    let linked_dir = elsewhere.path().join("till");
+    std::os::unix::fs::symlink(dir.path(), &linked_dir).unwrap();
+    let via_dir_link = linked_dir.join("ledger.db-wal");
+    // The partial file of an innocent name leading to the ledger.
+    let partial_link = elsewhere.path().join("day.csv.partial");
+    std::os::unix::fs::symlink(&path, &partial_link).unwrap();
+    let day_csv = elsewhere.path().join("day.csv");
+    let journal = dir.path().join("ledger.db-journal");
+    for out in [
+        &path,
+        &wal,
+        &shm,
+        &journal,
+        &link,
+        &dotdot,
+        &via_dir_link,
+        &day_csv,
+    ] {
+        for overwrite in [false, true] {
+            assert_eq!(
+                code_of(ExportTarget::new(out, &path, None, overwrite)),
+                ErrorCode::ExportPathForbidden,
+                "{} (overwrite {overwrite})",
+                out.display()
+            );
+        }
+    }
+    // The same ledger reached through a relative `--db` is still itself.
+    let relative_db = dir.path().join("x").join("..").join("ledger.db");
+    assert_eq!(
+        code_of(ExportTarget::new(&wal, &relative_db, None, true)),
+        ErrorCode::ExportPathForbidden
+    );
+
+    // An existing file is kept unless overwriting is chosen.
+    let existing = sub.join("mine.csv");
+    std::fs::write(&existing, "keep me").unwrap();
+    assert_eq!(
+        code_of(ExportTarget::new(&existing, &path, None, false)),
+        ErrorCode::ExportFileExists
+    );
+    assert_eq!(std::fs::read_to_string(&existing).unwrap(), "keep me");
+    let req = request("2026-11-21", "2026-11-21", None, false);
+    let t = ExportTarget::new(&existing, &path, None, true).unwrap();
+    let r = export_to_file(&l, ExportFormat::Csv, &req, &t, &mut |_| {}).unwrap();
+    assert_eq!(r.rows, 8);
+    assert_ne!(std::fs::read_to_string(&existing).unwrap(), "keep me");
+    // A file that appears between the check and the end is not replaced.
+    let late = sub.join("late.csv");
+    let t = ExportTarget::new(&late, &path, None, false).unwrap();
+    std::fs::write(&late, "arrived meanwhile").unwrap();
+    let err = export_to_file(&l, ExportFormat::Csv, &req, &t, &mut |_| {}).unwrap_err();
+    assert_eq!(err.code, ErrorCode::ExportFileExists);
+    assert_eq!(std::fs::read_to_string(&late).unwrap(), "arrived meanwhile");
+    assert!(!sub.join("late.csv.partial").exists());
+    // Not a file name at all.
+    assert_eq!(
+        code_of(ExportTarget::new(&sub.join(".."), &path, None, true)),
+        ErrorCode::InvalidInput
+    );
+
+    // The ledger is whole and unchanged.
+    drop(l);
+    let l = Ledger::open_read_only(&path).unwrap();
+    assert_eq!(l.order_count().unwrap(), 8);
+    let report = daily_report(&l, day("2026-11-21")).unwrap();
+    assert_eq!(report.takings.net_fen, 21655);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_never_exports_into_its_data_directory() {
+    let data = tempfile::tempdir().unwrap();
+    let counter = Counter::open(data.path()).await.unwrap();
+    let req = || request("2026-11-21", "2026-11-21", None, false);
+    std::fs::create_dir(data.path().join("backups")).unwrap();
+    for name in [
+        "ledger.db",
+        "ledger.db-wal",
+        "ledger.db-shm",
+        "channels.json",
+        "export.csv",
+        "backups/../ledger.db",
+        "backups/export.xlsx",
+    ] {
+        let err = counter
+            .export_csv(data.path().join(name), req(), |_| {})
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::ExportPathForbidden, "{name}: {err}");
+        assert!(err.message.contains("data directory"), "{err}");
+    }
+    assert!(!data.path().join("export.csv").exists());
+    // Outside it: allowed; the same file again only with overwrite.
+    let docs = tempfile::tempdir().unwrap();
+    let out = docs.path().join("day.csv");
+    counter
+        .export_csv(out.clone(), req(), |_| {})
+        .await
+        .unwrap();
+    let err = counter
+        .export_xlsx(out.clone(), req(), |_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::ExportFileExists);
+    let again = ExportRequest {
+        overwrite: true,
+        ..req()
+    };
+    counter
+        .export_xlsx(out.clone(), again, |_| {})
+        .await
+        .unwrap();
+    assert!(
+        std::fs::read(&out).unwrap().starts_with(b"PK"),
+        "now the XLSX"
+    );
+    counter.shutdown().await;
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use shouyin_core::{ChannelKind, Money};
+use shouyin_ledger::reports::ExportFilter;
 use shouyin_ledger::{Ledger, NewOrder};
 
 #[derive(Debug, Subcommand)]
@@ -167,11 +168,8 @@ fn ledger(orders: u32) -> anyhow::Result<()> {
     if !status.success() {
         bail!("sqlite3 failed: {status}");
     }
-    let check = Ledger::open_read_only(&base_path)?;
-    let rows: i64 = check
-        .connection()
-        .query_row("SELECT count(*) FROM orders", [], |r| r.get(0))?;
-    if rows != i64::from(orders) {
+    let rows = Ledger::open_read_only(&base_path)?.order_count()?;
+    if rows != u64::from(orders) {
         bail!("the baseline wrote {rows} orders, expected {orders}");
     }
 
@@ -213,15 +211,11 @@ fn report(db: &Path, date: Option<&str>, runs: u32) -> anyhow::Result<()> {
     let ledger = Ledger::open_read_only(db)?;
     let date = match date {
         Some(d) => shouyin_api::reports::parse_day(d)?,
-        None => {
-            let latest: Option<String> = ledger.connection().query_row(
-                "SELECT max(business_date) FROM orders",
-                [],
-                |r| r.get(0),
-            )?;
-            let latest = latest.context("the ledger has no orders: seed it first")?;
-            shouyin_api::reports::parse_day(&latest)?
-        }
+        None => ledger
+            .orders_per_day()?
+            .first()
+            .map(|(day, _)| *day)
+            .context("the ledger has no orders: seed it first")?,
     };
     let first = shouyin_api::reports::daily_report(&ledger, date)?;
     let first_with_open = started.elapsed();
@@ -236,9 +230,7 @@ fn report(db: &Path, date: Option<&str>, runs: u32) -> anyhow::Result<()> {
     }
     let ours = median(times.clone());
     let worst = times.iter().max().copied().unwrap_or_default();
-    let orders: i64 = ledger
-        .connection()
-        .query_row("SELECT count(*) FROM orders", [], |r| r.get(0))?;
+    let orders = ledger.order_count()?;
     drop(ledger);
 
     // The whole command as a user runs it: a fresh process that opens the
@@ -398,29 +390,29 @@ fn export(db: &Path, rows: u64, runs: u32) -> anyhow::Result<()> {
     }
     // The latest whole business days that hold at least `rows` orders.
     let ledger = Ledger::open_read_only(db)?;
-    let (from, to, expected) = {
-        let mut stmt = ledger.connection().prepare(
-            "SELECT business_date, count(*) FROM orders GROUP BY business_date ORDER BY business_date DESC",
-        )?;
-        let mut q = stmt.query([])?;
-        let (mut from, mut to, mut total) = (String::new(), String::new(), 0u64);
-        while let Some(row) = q.next()? {
-            let day: String = row.get(0)?;
-            let n: i64 = row.get(1)?;
-            if to.is_empty() {
-                to = day.clone();
-            }
-            from = day;
-            total += u64::try_from(n).unwrap_or(0);
+    let (from, to) = {
+        let (mut from, mut to, mut total) = (None, None, 0u64);
+        for (day, n) in ledger.orders_per_day()? {
+            to.get_or_insert(day);
+            from = Some(day);
+            total += n;
             if total >= rows {
                 break;
             }
         }
-        if total == 0 {
-            bail!("the ledger has no orders: seed it first");
+        match (from, to) {
+            (Some(from), Some(to)) if total > 0 => (from, to),
+            _ => bail!("the ledger has no orders: seed it first"),
         }
-        (from, to, total)
     };
+    // Sales and refunds: what the export writes.
+    let plan = ledger.export_plan(&ExportFilter {
+        from,
+        to,
+        channel: None,
+    })?;
+    let expected = plan.total;
+    let (from, to) = (from.to_string(), to.to_string());
     let tz = ledger.calendar().timezone;
     drop(ledger);
     let dir = tempfile::tempdir()?;
@@ -440,6 +432,8 @@ fn export(db: &Path, rows: u64, runs: u32) -> anyhow::Result<()> {
         to.clone().into(),
         "--out".into(),
         ours_csv.clone().into(),
+        // Each run writes the same file again.
+        "--overwrite".into(),
     ];
     let ours_argv: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
 
@@ -468,29 +462,39 @@ fn export(db: &Path, rows: u64, runs: u32) -> anyhow::Result<()> {
         format!("strftime('%Y-%m-%dT%H:%M:%S', {col}, '{offset_min:+} minutes') || '{suffix}'")
     };
     let money = |expr: &str| format!("printf('%d.%02d', ({expr}) / 100, ({expr}) % 100)");
-    let sql = format!(
-        "SELECT business_date, {}, CASE WHEN paid_at IS NULL THEN '' ELSE {} END, store, terminal, cashier, \
-         out_trade_no AS order_no, channel, channel_trade_no, state, {} AS amount, {} AS refunded, \
-         {} AS net, currency, note \
-         FROM orders WHERE business_date BETWEEN '{from}' AND '{to}' ORDER BY id",
-        t("created_at"),
-        t("paid_at"),
-        money("amount_fen"),
-        money("refunded_fen"),
-        money("CASE WHEN state IN ('paid', 'part_refunded', 'refunded') THEN amount_fen - refunded_fen ELSE 0 END"),
-    );
+    let orders_where = format!("business_date BETWEEN '{from}' AND '{to}'");
+    let select = |orders_where: &str| {
+        let orders = format!(
+            "SELECT business_date, {}, CASE WHEN paid_at IS NULL THEN '' ELSE {} END, store, terminal, \
+             cashier, out_trade_no AS order_no, channel, channel_trade_no, state, {} AS amount, \
+             {} AS refunded, {} AS net, currency, note, 'sale' AS kind, '' AS refund_no, \
+             '' AS original_order_no \
+             FROM orders WHERE {orders_where} ORDER BY id",
+            t("created_at"),
+            t("paid_at"),
+            money("amount_fen"),
+            money("refunded_fen"),
+            money("CASE WHEN state IN ('paid', 'part_refunded', 'refunded') THEN amount_fen ELSE 0 END"),
+        );
+        let refund_amount = format!("'-' || {}", money("r.amount_fen"));
+        let refunds = format!(
+            "SELECT r.business_date, {}, CASE WHEN r.settled_at IS NULL THEN '' ELSE {} END, o.store, \
+             o.terminal, o.cashier, o.out_trade_no, o.channel, r.channel_refund_no, r.state, \
+             {refund_amount}, '0.00', {refund_amount}, o.currency, r.reason, 'refund', r.out_refund_no, \
+             o.out_trade_no \
+             FROM refunds r JOIN orders o ON o.id = r.order_id \
+             WHERE r.business_date BETWEEN '{from}' AND '{to}' AND r.state = 'succeeded' ORDER BY r.id",
+            t("r.requested_at"),
+            t("r.settled_at"),
+        );
+        format!("SELECT * FROM ({orders}) UNION ALL SELECT * FROM ({refunds})")
+    };
+    let sql = select(&orders_where);
     // The same rows read the way our export reads them (walking the id
     // range in rowid order, no sort), so the baseline's query plan is not
     // what the ratio measures.
-    let (lo, hi): (i64, i64) = Ledger::open_read_only(db)?.connection().query_row(
-        "SELECT min(id), max(id) FROM orders WHERE business_date BETWEEN ?1 AND ?2",
-        [&from, &to],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    let rowid_sql = sql.replace(
-        &format!("WHERE business_date BETWEEN '{from}'"),
-        &format!("WHERE id BETWEEN {lo} AND {hi} AND +business_date BETWEEN '{from}'"),
-    );
+    let (lo, hi) = plan.order_id_range();
+    let rowid_sql = select(&format!("id BETWEEN {lo} AND {hi} AND +{orders_where}"));
     let rowid_args: Vec<std::ffi::OsString> = vec![
         "-readonly".into(),
         "-csv".into(),
@@ -510,16 +514,15 @@ fn export(db: &Path, rows: u64, runs: u32) -> anyhow::Result<()> {
     ];
     let base_argv: Vec<&std::ffi::OsStr> = base_args.iter().map(|a| a.as_os_str()).collect();
 
-    // Warm the page cache with one untimed pass over the orders, so neither
+    // Warm the page cache with one untimed pass over the rows, so neither
     // side pays for reading the file from disk, then alternate the two and
     // take each one's median.
     {
         let ledger = Ledger::open_read_only(db)?;
-        let _: i64 = ledger.connection().query_row(
-            "SELECT sum(length(out_trade_no) + length(created_at)) FROM orders",
-            [],
-            |r| r.get(0),
-        )?;
+        let warmed = ledger.export_rows(&plan, |_| Ok::<(), shouyin_ledger::LedgerError>(()))?;
+        if warmed != expected {
+            bail!("the ledger changed while the benchmark read it");
+        }
     }
     let (mut ours_times, mut base_times, mut rowid_times) = (Vec::new(), Vec::new(), Vec::new());
     let (mut ours_kib, mut base_kib) = (0u64, 0u64);
@@ -552,6 +555,8 @@ fn export(db: &Path, rows: u64, runs: u32) -> anyhow::Result<()> {
     println!("from={from}");
     println!("to={to}");
     println!("rows={expected}");
+    println!("orders={}", plan.total - plan.refunds);
+    println!("refund_rows={}", plan.refunds);
     println!("runs={}", runs.max(1));
     println!("shouyin_seconds={:.3}", ours.as_secs_f64());
     println!("sqlite3_seconds={:.3}", base.as_secs_f64());

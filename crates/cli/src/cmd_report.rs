@@ -4,8 +4,11 @@
 //!
 //! Reports print `key=value` lines (one line per channel, cashier, hour or
 //! day after the totals), or the whole report as JSON with `--json`.
-//! Exports print what they wrote: `rows=`, `sales=`, `gross=`, `refunded=`,
-//! `net=`, `out=`.
+//! Exports print what they wrote: `rows=`, `sales=`, `gross=`, `refunds=`
+//! (refund rows), `refunded=`, `net=`, `out=`. An `--out` that is the ledger
+//! or one of its side files, or an existing file without `--overwrite`, is
+//! refused before the ledger is opened (`error: export_path_forbidden: …`,
+//! `error: export_file_exists: …`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,7 +16,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Subcommand;
-use shouyin_api::export::{export_to_file, ExportFormat, ExportRequest};
+use shouyin_api::export::{export_to_file, ExportFormat, ExportRequest, ExportTarget};
 use shouyin_api::reports::{daily_report, parse_day, range_report, TakingsDto};
 use shouyin_core::ChannelKind;
 use shouyin_ledger::Ledger;
@@ -72,8 +75,13 @@ pub struct ExportArgs {
     /// Only this channel: alipay, wechat, unionpay or cash.
     #[arg(long)]
     channel: Option<ChannelKind>,
+    /// The file to write. Never the ledger or one of its side files
+    /// (`-wal`, `-shm`); an existing file only with `--overwrite`.
     #[arg(long)]
     out: PathBuf,
+    /// Replace the file at `--out` if there is one.
+    #[arg(long)]
+    overwrite: bool,
     /// Print `progress=DONE/TOTAL` lines to stderr while writing.
     #[arg(long)]
     progress: bool,
@@ -108,6 +116,15 @@ pub async fn run(cmd: Command) -> anyhow::Result<ExitCode> {
 
 fn open(db: &Path) -> anyhow::Result<Ledger> {
     Ledger::open_read_only(db).with_context(|| format!("cannot open the ledger {}", db.display()))
+}
+
+/// An api error with its code first, for scripts: `export_file_exists: …`.
+fn coded(e: shouyin_api::ApiError) -> anyhow::Error {
+    let code = serde_json::to_value(e.code)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    anyhow::anyhow!("{code}: {}", e.message)
 }
 
 fn takings_line(t: &TakingsDto) -> String {
@@ -193,7 +210,11 @@ fn export(format: Export) -> anyhow::Result<ExitCode> {
         to: args.to,
         channel: args.channel,
         no_bom,
+        overwrite: args.overwrite,
     };
+    // Checked before the ledger is even opened: a wrong --out must not
+    // touch it.
+    let target = ExportTarget::new(&args.out, &args.db, None, args.overwrite).map_err(coded)?;
     let ledger = open(&args.db)?;
     let show = args.progress;
     let mut progress = move |p: shouyin_api::export::ExportProgressDto| {
@@ -201,12 +222,13 @@ fn export(format: Export) -> anyhow::Result<ExitCode> {
             eprintln!("progress={}/{}", p.rows_done, p.rows_total);
         }
     };
-    let r = export_to_file(&ledger, format, &req, &args.out, &mut progress)?;
+    let r = export_to_file(&ledger, format, &req, &target, &mut progress).map_err(coded)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "format={}", r.format.as_str())?;
     writeln!(out, "rows={}", r.rows)?;
     writeln!(out, "sales={}", r.sales)?;
     writeln!(out, "gross={}", r.gross)?;
+    writeln!(out, "refunds={}", r.refunds)?;
     writeln!(out, "refunded={}", r.refunded)?;
     writeln!(out, "net={}", r.net)?;
     writeln!(out, "out={}", r.path)?;

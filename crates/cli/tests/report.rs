@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use shouyin_core::{BusinessCalendar, ChannelKind, Money, OrderState, TerminalId};
+use shouyin_ledger::refunds::{NewRefund, RefundOutcome};
 use shouyin_ledger::{Change, Ledger, NewOrder, Order, TerminalSetup};
 
 fn shouyin(args: &[&str]) -> Output {
@@ -62,33 +63,28 @@ fn sale(
     l.transition(o.id, &paid, utc(at)).unwrap()
 }
 
-/// A refund row as the refunds service writes it, with the order's
-/// projection and its `refund_succeeded` event.
+/// A succeeded refund through the ledger's own calls, as the refunds
+/// service records one: requested, then settled at `at` (its business day is
+/// that of `at`).
 fn refund(l: &mut Ledger, o: &Order, fen: i64, at: &str) {
-    let date = l.calendar().business_date(utc(at)).to_string();
-    let no = format!("{}_R1", o.out_trade_no);
-    l.connection()
-        .execute(
-            "INSERT INTO refunds (order_id, out_refund_no, amount_fen, state, requested_at, settled_at, business_date)
-             VALUES (?1, ?2, ?3, 'succeeded', ?4, ?4, ?5)",
-            rusqlite::params![o.id, no, fen, shouyin_ledger::ts(utc(at)), date],
+    let requested = l
+        .request_refund(
+            &NewRefund {
+                order_no: o.out_trade_no.clone(),
+                amount_fen: fen,
+                reason: None,
+                requested_by: "李娜".into(),
+                approver: None,
+            },
+            utc(at),
         )
         .unwrap();
-    let to = if fen == o.amount.fen() {
-        OrderState::Refunded
-    } else {
-        OrderState::PartRefunded
-    };
-    let change = Change {
-        refunded_fen: Some(fen),
-        ..Change::to(to)
-    };
-    l.transition(o.id, &change, utc(at)).unwrap();
-    l.record(
-        Some(o.id),
-        "refund_succeeded",
-        &json!({"order_no": o.out_trade_no, "out_refund_no": no, "refund_fen": fen,
-                "channel": o.channel.as_str(), "business_date": date}),
+    l.settle_refund(
+        &requested.out_refund_no,
+        &RefundOutcome::Succeeded {
+            channel_refund_no: None,
+            settled_at: utc(at),
+        },
         utc(at),
     )
     .unwrap();
@@ -262,14 +258,19 @@ def fen(text):
     yuan, cents = text.lstrip('-').split('.')
     assert len(cents) == 2, text
     return sign * (int(yuan) * 100 + int(cents))
-sales = [r for r in body if r[col['state']] in ('paid', 'part_refunded', 'refunded')]
+sales = [r for r in body
+         if r[col['kind']] == 'sale' and r[col['state']] in ('paid', 'part_refunded', 'refunded')]
+refunds = [r for r in body if r[col['kind']] == 'refund']
 print(json.dumps({
     'bom': raw.startswith(b'\xef\xbb\xbf'),
     'header': header,
     'rows': len(body),
     'sales': len(sales),
     'gross_fen': sum(fen(r[col['amount']]) for r in sales),
-    'refunded_fen': sum(fen(r[col['refunded']]) for r in sales),
+    'refund_rows': len(refunds),
+    'refunded_fen': -sum(fen(r[col['amount']]) for r in refunds),
+    'refund_nos': [r[col['refund_no']] for r in refunds],
+    'original_order_nos': [r[col['original_order_no']] for r in refunds],
     'net_fen': sum(fen(r[col['net']]) for r in body),
     'notes': [r[col['note']] for r in body],
     'created': [r[col['created_at']] for r in body],
@@ -311,7 +312,7 @@ fn export_csv_read_back_by_python_matches_the_report() {
     assert_eq!(seen["bom"], true);
     assert_eq!(
         seen["header"].as_array().unwrap().iter().map(|h| h.as_str().unwrap()).collect::<Vec<_>>().join(","),
-        "business_date,created_at,paid_at,store,terminal,cashier,order_no,channel,channel_trade_no,state,amount,refunded,net,currency,note"
+        "business_date,created_at,paid_at,store,terminal,cashier,order_no,channel,channel_trade_no,state,amount,refunded,net,currency,note,kind,refund_no,original_order_no"
     );
     let report = report_json(&db, "2026-11-21");
     assert_eq!(seen["rows"], 3);
@@ -332,7 +333,7 @@ fn export_csv_read_back_by_python_matches_the_report() {
         ])
     );
 
-    // The whole range: the refunded column adds up to the range's refunds.
+    // The whole range: the refund row adds up to the range's refunds.
     let all = dir.path().join("all.csv");
     let printed = ok(&shouyin(&[
         "export",
@@ -348,11 +349,35 @@ fn export_csv_read_back_by_python_matches_the_report() {
         "--no-bom",
         "--progress",
     ]));
-    assert_eq!(value(&printed, "rows"), "4");
+    assert_eq!(value(&printed, "rows"), "5");
+    assert_eq!(value(&printed, "refunds"), "1");
     let seen = python_read(&all);
     assert_eq!(seen["bom"], false, "--no-bom");
+    assert_eq!(seen["refund_rows"], 1);
     assert_eq!(seen["refunded_fen"], 5000);
     assert_eq!(seen["net_fen"], 27729 - 5000);
+    let big = seen["original_order_nos"][0].as_str().unwrap().to_owned();
+    assert_eq!(seen["refund_nos"], json!([format!("{big}_R1")]));
+    // The refund's own day, the 23rd, adds up to that day's report alone.
+    let day23 = dir.path().join("day23.csv");
+    ok(&shouyin(&[
+        "export",
+        "csv",
+        "--db",
+        db.to_str().unwrap(),
+        "--from",
+        "2026-11-23",
+        "--to",
+        "2026-11-23",
+        "--out",
+        day23.to_str().unwrap(),
+    ]));
+    let seen = python_read(&day23);
+    let report = report_json(&db, "2026-11-23");
+    assert_eq!(seen["net_fen"], report["net_fen"]);
+    assert_eq!(seen["refunded_fen"], report["refunds_fen"]);
+    assert_eq!(seen["net_fen"], -5000);
+    // Again to the same file: refused without --overwrite.
     let o = shouyin(&[
         "export",
         "csv",
@@ -366,7 +391,28 @@ fn export_csv_read_back_by_python_matches_the_report() {
         all.to_str().unwrap(),
         "--progress",
     ]);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("progress=4/4"));
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("export_file_exists"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = shouyin(&[
+        "export",
+        "csv",
+        "--db",
+        db.to_str().unwrap(),
+        "--from",
+        "2026-11-20",
+        "--to",
+        "2026-11-23",
+        "--out",
+        all.to_str().unwrap(),
+        "--progress",
+        "--overwrite",
+    ]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("progress=5/5"));
 
     // A channel filter, and XLSX from the same command line.
     let xlsx = dir.path().join("wechat.xlsx");
@@ -536,7 +582,9 @@ fn bench_report_and_export_print_both_figures_and_ratios() {
         "--rows",
         "500",
     ]));
-    assert_eq!(value(&out, "rows"), "600", "whole days: two of 300");
+    assert_eq!(value(&out, "orders"), "600", "whole days: two of 300");
+    let refunds: u64 = value(&out, "refund_rows").parse().unwrap();
+    assert_eq!(value(&out, "rows"), (600 + refunds).to_string());
     for key in [
         "shouyin_seconds",
         "sqlite3_seconds",
@@ -547,4 +595,67 @@ fn bench_report_and_export_print_both_figures_and_ratios() {
         let v: f64 = value(&out, key).parse().unwrap();
         assert!(v > 0.0, "{key}={v}");
     }
+}
+
+#[test]
+fn export_never_writes_over_the_ledger_its_side_files_or_an_existing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fixture(dir.path());
+    let before = std::fs::read(&db).unwrap();
+    let export = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "export",
+            "csv",
+            "--db",
+            db.to_str().unwrap(),
+            "--from",
+            "2026-11-21",
+            "--to",
+            "2026-11-21",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        shouyin(&args)
+    };
+    let sub = dir.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let link = sub.join("report.csv");
+    std::os::unix::fs::symlink(&db, &link).unwrap();
+    for out in [
+        db.clone(),
+        dir.path().join("t.db-wal"),
+        dir.path().join("t.db-shm"),
+        sub.join("..").join("t.db"),
+        link,
+    ] {
+        for extra in [&[][..], &["--overwrite"][..]] {
+            let o = export(&out, extra);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(!o.status.success(), "{}", out.display());
+            assert!(
+                err.contains("export_path_forbidden"),
+                "{}: {err}",
+                out.display()
+            );
+        }
+    }
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "the ledger is untouched"
+    );
+    assert!(!dir.path().join("t.db-wal").exists());
+
+    let mine = sub.join("mine.csv");
+    std::fs::write(&mine, "keep me").unwrap();
+    let o = export(&mine, &[]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("export_file_exists"));
+    assert_eq!(std::fs::read_to_string(&mine).unwrap(), "keep me");
+    let printed = ok(&export(&mine, &["--overwrite"]));
+    assert_eq!(value(&printed, "rows"), "3");
+    assert!(std::fs::read_to_string(&mine).unwrap().contains("两瓶水"));
+    // The ledger still reports as before.
+    assert_eq!(report_json(&db, "2026-11-21")["count"], 3);
 }

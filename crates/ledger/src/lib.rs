@@ -14,9 +14,14 @@
 //!
 //! Parts: [`open`](Ledger::open)/[`create`](Ledger::create) and the pragmas
 //! here, migrations in `schema`, the order operations in `orders`, bulk history
-//! for benchmarks in `seed`.
+//! for benchmarks in `seed`, what a channel's bill is checked against in
+//! `bills`.
+//!
+//! The ledger owns its SQL: no connection leaves this crate; callers get
+//! typed methods and typed records.
 
 pub mod audit;
+pub mod bills;
 mod error;
 mod orders;
 pub mod refunds;
@@ -156,11 +161,33 @@ impl Ledger {
         &self.terminal.calendar
     }
 
-    /// Direct access for the crate's own modules and for read-only queries in
-    /// reports and exports that live beside the ledger.
-    pub fn connection(&self) -> &Connection {
-        &self.conn
+    /// How this connection writes: what the file promises about durability.
+    pub fn durability(&self) -> Result<Durability> {
+        let journal_mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        let synchronous: i64 = self
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))?;
+        let foreign_keys: bool = self
+            .conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+        Ok(Durability {
+            journal_mode,
+            synchronous_full: synchronous >= 2,
+            foreign_keys,
+        })
     }
+}
+
+/// The pragmas a ledger connection runs with (see `set_pragmas`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Durability {
+    /// `wal` for every ledger.
+    pub journal_mode: String,
+    /// `synchronous = FULL` (or stricter): a commit is on disk when it returns.
+    pub synchronous_full: bool,
+    pub foreign_keys: bool,
 }
 
 fn set_pragmas(conn: &Connection) -> rusqlite::Result<()> {

@@ -103,11 +103,11 @@ pub struct OrderFilter {
     pub limit: Option<u32>,
 }
 
-const ORDER_COLUMNS: &str = "id, out_trade_no, store, terminal, cashier, amount_fen, currency, channel, \
+pub(crate) const ORDER_COLUMNS: &str = "id, out_trade_no, store, terminal, cashier, amount_fen, currency, channel, \
     state, channel_trade_no, qr_payload, created_at, updated_at, paid_at, expires_at, refunded_fen, \
     note, business_date, reason";
 
-fn order_from_row(row: &Row<'_>) -> rusqlite::Result<Order> {
+pub(crate) fn order_from_row(row: &Row<'_>) -> rusqlite::Result<Order> {
     let bad = |i: usize, what: &str| {
         rusqlite::Error::FromSqlConversionFailure(
             i,

@@ -169,7 +169,7 @@ fn refund_from_row(row: &Row<'_>) -> rusqlite::Result<Refund> {
     })
 }
 
-fn select(
+pub(crate) fn select(
     conn: &rusqlite::Connection,
     clause: &str,
     args: impl rusqlite::Params,

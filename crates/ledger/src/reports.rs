@@ -23,12 +23,16 @@
 //!
 //! Reads use the indexes on `orders.business_date` and
 //! `refunds.business_date`; a day touches only that day's rows. The export
-//! streams rows from one prepared statement to a callback: nothing holds the
-//! whole result.
+//! streams rows from two prepared statements (orders, refunds) merged to a
+//! callback: nothing holds the whole result. Its rows add up to the
+//! reports: a sale row carries its whole amount on the sale's day, a refund
+//! row its negative amount on the refund's day, so the `net` of a day's (or
+//! a range's) rows is that day's (range's) net takings.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
+use rusqlite::fallible_streaming_iterator::FallibleStreamingIterator;
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Row};
 use shouyin_core::ChannelKind;
@@ -135,16 +139,60 @@ pub struct ExportFilter {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExportPlan {
     pub filter: ExportFilter,
-    /// Orders the export will write.
+    /// Rows the export will write: orders and refunds.
     pub total: u64,
-    first_id: i64,
-    last_id: i64,
+    /// Of which refund rows.
+    pub refunds: u64,
+    orders: IdRange,
+    refund_ids: IdRange,
 }
 
-/// One order as the export reads it, borrowed from SQLite's row buffer so
+impl ExportPlan {
+    /// The ids of the orders the export reads, first and last: for a
+    /// benchmark's baseline that reads them the same way.
+    pub fn order_id_range(&self) -> (i64, i64) {
+        (self.orders.first, self.orders.last)
+    }
+}
+
+/// The ids a part of an export lies in (`first > last` when empty).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct IdRange {
+    first: i64,
+    last: i64,
+}
+
+/// What an export row records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportRowKind {
+    /// An order, in any state: a sale when it is paid.
+    Sale,
+    /// A refund that succeeded: money going back, on its own business day.
+    Refund,
+}
+
+impl ExportRowKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportRowKind::Sale => "sale",
+            ExportRowKind::Refund => "refund",
+        }
+    }
+}
+
+/// One row as the export reads it, borrowed from SQLite's row buffer so
 /// streaming a million rows allocates nothing per row here.
+///
+/// A sale row is an order. A refund row is a succeeded refund: its own
+/// business day, `created_at` when it was requested, `paid_at` when the
+/// money went back, `amount_fen` negative, `channel_trade_no` the
+/// channel's refund number, `note` the refund's reason, `refund_no` its
+/// request number; `order_no`, store, terminal, cashier, channel and
+/// currency are the original order's.
 #[derive(Debug, Clone, Copy)]
 pub struct ExportRow<'a> {
+    pub kind: ExportRowKind,
+    /// The order's id, or the refund's.
     pub id: i64,
     pub business_date: &'a str,
     /// Stored RFC 3339 UTC text.
@@ -161,21 +209,26 @@ pub struct ExportRow<'a> {
     pub refunded_fen: i64,
     pub currency: &'a str,
     pub note: Option<&'a str>,
+    /// Refund rows: the refund's request number (`out_refund_no`).
+    pub refund_no: Option<&'a str>,
 }
 
 impl ExportRow<'_> {
-    /// Whether this order is a sale (counts in gross).
+    /// Whether this row is a sale (counts in gross): an order in a sale
+    /// state.
     pub fn is_sale(&self) -> bool {
-        SALE_STATES.contains(&self.state)
+        self.kind == ExportRowKind::Sale && SALE_STATES.contains(&self.state)
     }
 
-    /// What the shop kept of this order: amount − refunded for a sale, 0
-    /// for any other state (no money was taken, or not yet verified).
+    /// What this row adds to the day's net takings: a sale's whole amount
+    /// (its refunds are rows of their own, on their own days), a refund's
+    /// negative amount, 0 for an order that is not a sale (no money was
+    /// taken, or not yet verified).
     pub fn net_fen(&self) -> i64 {
-        if self.is_sale() {
-            self.amount_fen - self.refunded_fen
-        } else {
-            0
+        match self.kind {
+            ExportRowKind::Refund => self.amount_fen,
+            ExportRowKind::Sale if self.is_sale() => self.amount_fen,
+            ExportRowKind::Sale => 0,
         }
     }
 }
@@ -356,9 +409,10 @@ impl Ledger {
         Ok(out)
     }
 
-    /// Plan an export: how many orders it will write (for a progress bar)
-    /// and the id range they lie in. One pass over the
-    /// `(business_date, channel)` index; the table is not read.
+    /// Plan an export: how many rows it will write (for a progress bar)
+    /// and the id ranges they lie in. One pass over the
+    /// `(business_date, channel)` index of the orders and the
+    /// `business_date` index of the refunds.
     pub fn export_plan(&self, filter: &ExportFilter) -> Result<ExportPlan> {
         if filter.to < filter.from {
             return Err(LedgerError::Invalid(format!(
@@ -368,23 +422,48 @@ impl Ledger {
         }
         let (from, to) = (filter.from.to_string(), filter.to.to_string());
         let channel = filter.channel.map(ChannelKind::as_str);
-        let (count, lo, hi): (i64, Option<i64>, Option<i64>) = self.conn.query_row(
+        let range = |r: &Row<'_>| -> rusqlite::Result<(i64, IdRange)> {
+            let (count, lo, hi): (i64, Option<i64>, Option<i64>) =
+                (r.get(0)?, r.get(1)?, r.get(2)?);
+            Ok((
+                count,
+                IdRange {
+                    first: lo.unwrap_or(0),
+                    last: hi.unwrap_or(-1),
+                },
+            ))
+        };
+        let (orders, order_ids) = self.conn.query_row(
             "SELECT count(*), min(id), max(id) FROM orders
              WHERE business_date BETWEEN ?1 AND ?2 AND (?3 IS NULL OR channel = ?3)",
             params![from, to, channel],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            range,
         )?;
+        let (refunds, refund_ids) = self.conn.query_row(
+            "SELECT count(*), min(r.id), max(r.id) FROM refunds r JOIN orders o ON o.id = r.order_id
+             WHERE r.business_date BETWEEN ?1 AND ?2 AND r.state = 'succeeded'
+               AND (?3 IS NULL OR o.channel = ?3)",
+            params![from, to, channel],
+            range,
+        )?;
+        let (orders, refunds) = (
+            u64::try_from(orders).unwrap_or(0),
+            u64::try_from(refunds).unwrap_or(0),
+        );
         Ok(ExportPlan {
             filter: *filter,
-            total: u64::try_from(count).unwrap_or(0),
-            first_id: lo.unwrap_or(0),
-            last_id: hi.unwrap_or(-1),
+            total: orders + refunds,
+            refunds,
+            orders: order_ids,
+            refund_ids,
         })
     }
 
-    /// Stream every order of a plan to `each`, in the order they were
-    /// created. Returns the number of rows streamed. An error from `each`
-    /// stops the stream and is returned as is.
+    /// Stream every row of a plan to `each`: the orders and the succeeded
+    /// refunds of the range, merged in the order they were created (a
+    /// refund when it was requested; a sale first on a tie). Returns the
+    /// number of rows streamed. An error from `each` stops the stream and
+    /// is returned as is.
     pub fn export_rows<E, F>(&self, plan: &ExportPlan, mut each: F) -> Result<u64, E>
     where
         E: From<LedgerError>,
@@ -394,13 +473,16 @@ impl Ledger {
             return Ok(0);
         }
         let filter = &plan.filter;
-        let (lo, hi) = (plan.first_id, plan.last_id);
+        let (from, to) = (filter.from.to_string(), filter.to.to_string());
+        let channel = filter.channel.map(ChannelKind::as_str);
         // Ids grow with creation time and so with the business day: walking
-        // the id range in rowid order reads the table sequentially and needs
-        // no sort (a sort of a million rows would hold them in memory or
-        // temp files). The `+` keeps SQLite from choosing the date index,
-        // which would read rows out of order and then sort them.
-        let mut stmt = self
+        // the id range in rowid order reads each table sequentially and
+        // needs no sort (a sort of a million rows would hold them in memory
+        // or temp files). The `+` keeps SQLite from choosing the date index,
+        // which would read rows out of order and then sort them. The two
+        // streams are each in creation order, so merging them needs nothing
+        // held but the current row of each.
+        let mut orders = self
             .conn
             .prepare(
                 "SELECT id, business_date, created_at, paid_at, store, terminal, cashier, out_trade_no,
@@ -412,28 +494,94 @@ impl Ledger {
                  ORDER BY id",
             )
             .map_err(LedgerError::from)?;
-        let channel = filter.channel.map(ChannelKind::as_str);
-        let mut rows = stmt
+        let mut refunds = self
+            .conn
+            .prepare(
+                "SELECT r.id, r.business_date, r.requested_at, r.settled_at, o.store, o.terminal,
+                        o.cashier, o.out_trade_no, o.channel, r.channel_refund_no, r.state,
+                        -r.amount_fen, 0, o.currency, r.reason, r.out_refund_no
+                 FROM refunds r JOIN orders o ON o.id = r.order_id
+                 WHERE r.id BETWEEN ?1 AND ?2
+                   AND +r.business_date BETWEEN ?3 AND ?4
+                   AND r.state = 'succeeded'
+                   AND (?5 IS NULL OR o.channel = ?5)
+                 ORDER BY r.id",
+            )
+            .map_err(LedgerError::from)?;
+        let mut order_rows = orders
             .query(params![
-                lo,
-                hi,
-                filter.from.to_string(),
-                filter.to.to_string(),
+                plan.orders.first,
+                plan.orders.last,
+                from,
+                to,
                 channel
             ])
             .map_err(LedgerError::from)?;
+        let mut refund_rows = refunds
+            .query(params![
+                plan.refund_ids.first,
+                plan.refund_ids.last,
+                from,
+                to,
+                channel
+            ])
+            .map_err(LedgerError::from)?;
+        order_rows.advance().map_err(LedgerError::from)?;
+        refund_rows.advance().map_err(LedgerError::from)?;
         let mut done = 0u64;
-        while let Some(row) = rows.next().map_err(LedgerError::from)? {
-            let r = export_row(row)?;
-            each(&r)?;
+        loop {
+            let take_sale = match (order_rows.get(), refund_rows.get()) {
+                (None, None) => break,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                // Stored times are RFC 3339 UTC text, which sorts as time.
+                (Some(o), Some(r)) => text(o, 2)? <= text(r, 2)?,
+            };
+            if take_sale {
+                if let Some(row) = order_rows.get() {
+                    each(&export_row(row, ExportRowKind::Sale)?)?;
+                }
+                order_rows.advance().map_err(LedgerError::from)?;
+            } else {
+                if let Some(row) = refund_rows.get() {
+                    each(&export_row(row, ExportRowKind::Refund)?)?;
+                }
+                refund_rows.advance().map_err(LedgerError::from)?;
+            }
             done += 1;
         }
         Ok(done)
     }
+
+    /// The number of orders in the ledger, any state.
+    pub fn order_count(&self) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM orders", [], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// How many orders each business day holds, newest day first.
+    pub fn orders_per_day(&self) -> Result<Vec<(NaiveDate, u64)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT business_date, count(*) FROM orders GROUP BY business_date
+             ORDER BY business_date DESC",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let day = text(row, 0)?;
+            let date = crate::parse_date(day).ok_or_else(|| bad_row(format!("date '{day}'")))?;
+            let n: i64 = row.get(1)?;
+            out.push((date, u64::try_from(n).unwrap_or(0)));
+        }
+        Ok(out)
+    }
 }
 
-fn export_row<'a>(row: &'a Row<'_>) -> Result<ExportRow<'a>> {
+fn export_row<'a>(row: &'a Row<'_>, kind: ExportRowKind) -> Result<ExportRow<'a>> {
     Ok(ExportRow {
+        kind,
         id: row.get(0)?,
         business_date: text(row, 1)?,
         created_at: text(row, 2)?,
@@ -449,6 +597,10 @@ fn export_row<'a>(row: &'a Row<'_>) -> Result<ExportRow<'a>> {
         refunded_fen: row.get(12)?,
         currency: text(row, 13)?,
         note: opt_text(row, 14)?,
+        refund_no: match kind {
+            ExportRowKind::Sale => None,
+            ExportRowKind::Refund => Some(text(row, 15)?),
+        },
     })
 }
 

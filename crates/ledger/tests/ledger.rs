@@ -26,6 +26,12 @@ fn setup() -> TerminalSetup {
     }
 }
 
+/// The file opened directly with SQLite: these tests check the file
+/// format itself, which no caller of the ledger gets to touch.
+fn raw(path: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(path).unwrap()
+}
+
 fn new_ledger() -> (tempfile::TempDir, PathBuf, Ledger) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
@@ -45,24 +51,22 @@ fn sale(fen: i64, channel: ChannelKind) -> NewOrder {
 #[test]
 fn a_new_ledger_is_a_wal_file_with_durable_commits() {
     let (_dir, path, ledger) = new_ledger();
-    let conn = ledger.connection();
+    let d = ledger.durability().unwrap();
+    assert_eq!(d.journal_mode, "wal");
+    assert!(d.synchronous_full, "synchronous must be FULL");
+    assert!(d.foreign_keys);
+    drop(ledger);
+    // The file itself, as any SQLite reader sees it.
+    let conn = raw(&path);
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
     assert_eq!(mode, "wal");
-    let sync: i64 = conn
-        .query_row("PRAGMA synchronous", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(sync, 2, "synchronous must be FULL");
-    let fk: i64 = conn
-        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(fk, 1);
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(version, shouyin_ledger::SCHEMA_VERSION);
-    drop(ledger);
+    drop(conn);
     let reopened = Ledger::open(&path).unwrap();
     assert_eq!(reopened.terminal().store, "测试门店");
     assert_eq!(reopened.terminal().terminal.as_str(), "T01");
@@ -196,11 +200,11 @@ fn a_failure_between_event_and_projection_leaves_neither() {
 
 #[test]
 fn events_are_append_only() {
-    let (_dir, _path, mut ledger) = new_ledger();
+    let (_dir, path, mut ledger) = new_ledger();
     ledger
         .create_order(&sale(1000, ChannelKind::Cash), now())
         .unwrap();
-    let conn = ledger.connection();
+    let conn = raw(&path);
     assert!(conn.execute("UPDATE events SET kind = 'x'", []).is_err());
     assert!(conn.execute("DELETE FROM events", []).is_err());
 }
@@ -332,11 +336,10 @@ fn another_programs_database_is_refused() {
 #[test]
 fn a_ledger_from_a_newer_version_is_refused() {
     let (_dir, path, ledger) = new_ledger();
-    ledger
-        .connection()
+    drop(ledger);
+    raw(&path)
         .execute_batch("PRAGMA user_version = 99")
         .unwrap();
-    drop(ledger);
     let err = Ledger::open(&path).unwrap_err();
     assert!(
         matches!(err, LedgerError::TooNew { found: 99, .. }),
@@ -393,8 +396,8 @@ fn seeding_is_deterministic_and_realistic() {
         last_day: chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
     };
     let summary = |path: &Path| {
-        let l = Ledger::open(path).unwrap();
-        let c = l.connection();
+        drop(Ledger::open(path).unwrap());
+        let c = raw(path);
         let q = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
         (
             q("SELECT count(*) FROM orders"),
@@ -422,9 +425,7 @@ fn seeding_is_deterministic_and_realistic() {
         "some closes, failures and refunds: {a:?}"
     );
     assert_eq!(a.6, 0, "event sequence has no gaps");
-    let l = Ledger::open(&p1).unwrap();
-    let small: i64 = l
-        .connection()
+    let small: i64 = raw(&p1)
         .query_row(
             "SELECT count(*) FROM orders WHERE amount_fen < 3000",
             [],
@@ -433,7 +434,6 @@ fn seeding_is_deterministic_and_realistic() {
         .unwrap();
     assert!(small > 500, "many small tickets: {small}");
     // A new sale after seeding continues the counters.
-    drop(l);
     let mut l = Ledger::open(&p1).unwrap();
     let o = l
         .create_order(&sale(100, ChannelKind::Cash), now())
@@ -465,8 +465,7 @@ fn an_older_ledger_is_upgraded_on_open() {
         Err(LedgerError::Migration(_))
     ));
     let mut ledger = Ledger::open(&path).unwrap();
-    let version: i64 = ledger
-        .connection()
+    let version: i64 = raw(&path)
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(version, shouyin_ledger::SCHEMA_VERSION);

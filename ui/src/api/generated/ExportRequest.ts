@@ -10,4 +10,9 @@ export type ExportRequest = { from: string, to: string, channel?: ChannelKind,
  * CSV only: leave out the UTF-8 byte-order mark (for tools that choke
  * on it). Excel needs it to read Chinese text.
  */
-no_bom?: boolean, };
+no_bom?: boolean, 
+/**
+ * Replace a file that already exists at the path. Without it an
+ * existing file is refused (`export_file_exists`).
+ */
+overwrite?: boolean, };

@@ -11,7 +11,8 @@ export type ExportResultDto = { format: ExportFormat, path: string,
  */
 rows: number, 
 /**
- * Rows that are sales (paid, part_refunded, refunded).
+ * Rows that are sales (`kind` sale, state paid, part_refunded,
+ * refunded).
  */
 sales: number, 
 /**
@@ -19,10 +20,15 @@ sales: number,
  */
 gross: string, gross_fen: number, 
 /**
- * Sum of `refunded` over the sales.
+ * Refund rows (`kind` refund): refunds that succeeded in the range.
+ */
+refunds: number, 
+/**
+ * The money the refund rows gave back (their amounts, as a positive
+ * sum): the range's refunds in the reports.
  */
 refunded: string, refunded_fen: number, 
 /**
- * Sum of `net` over all rows.
+ * Sum of `net` over all rows: gross − refunded.
  */
 net: string, net_fen: number, };

@@ -20,12 +20,15 @@
 pub mod bench;
 pub mod error;
 pub mod html;
+pub mod limits;
 pub mod metrics;
 pub mod report;
 pub mod secret;
 pub mod server;
 pub mod store;
 pub mod testing;
+pub mod tls;
+pub mod wakeups;
 pub mod wire;
 
 use chrono::{DateTime, Duration, Utc};

@@ -32,6 +32,9 @@ pub enum ErrorCode {
     OverRefund,
     /// The action needs a manager's approval (name and PIN) and none was given.
     ApprovalRequired,
+    /// Head office's address is plain `http://` to another machine: the
+    /// terminal secret and every sale would travel readable. Use https://.
+    InsecureHqUrl,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error, ts_rs::TS)]

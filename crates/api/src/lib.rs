@@ -12,6 +12,7 @@ pub mod dto;
 mod error;
 pub mod export;
 mod health;
+pub mod hq_url;
 pub mod payments;
 pub mod qr;
 pub mod reconcile;

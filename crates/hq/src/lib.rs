@@ -10,6 +10,10 @@
 //!   database.
 //! - [`server`] — `app()` (the axum router) and `run(listener, state,
 //!   shutdown)`; [`error`] maps failures to status codes and stable codes.
+//! - [`limits`] — the open notify endpoint's rate limits (token buckets per
+//!   sender, per terminal and sender, per terminal); [`wakeups`] — a kept
+//!   notice wakes its own terminal's waiting relay requests only.
+//! - [`tls`] — serving HTTPS with rustls from PEM files (`run_tls`).
 //! - [`secret`] — terminal secrets derived from a sealing key kept outside
 //!   the database, enrolment codes, ids.
 //! - [`report`] and [`html`] — the daily takings and the head-office page.

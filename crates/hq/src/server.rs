@@ -5,7 +5,8 @@
 //! - `POST /v1/terminals/enroll` — a one-time code for a terminal id and secret (open)
 //! - `POST /v1/events` — a signed batch of one terminal's events
 //! - `POST /v1/notify/{terminal}/{channel}` — a channel's payment
-//!   notification, kept for the terminal (open: the channel signed it)
+//!   notification, kept for the terminal (open: the channel signed it;
+//!   limited in size and rate, see `crate::limits`)
 //! - `GET /v1/relay?after=ID&wait=SECS` — a terminal's notifications, signed,
 //!   held open until one arrives
 //! - `GET /v1/reports/daily`, `GET /v1/terminals`, `GET /v1/terminals/{id}/events`,

@@ -38,6 +38,9 @@ pub enum ErrorCode {
     /// An export would replace an existing file and overwriting was not
     /// chosen.
     ExportFileExists,
+    /// Head office's address is plain `http://` to another machine: the
+    /// terminal secret and every sale would travel readable. Use https://.
+    InsecureHqUrl,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error, ts_rs::TS)]

@@ -13,6 +13,7 @@ mod error;
 pub mod export;
 mod health;
 pub mod language;
+pub mod hq_url;
 pub mod payments;
 pub mod qr;
 pub mod reconcile;

@@ -149,7 +149,15 @@ impl Counter {
         });
     }
 
-    fn relay_http(&self) -> Result<reqwest::Client, ApiError> {
+    fn relay_http(&self, ca_file: Option<&std::path::Path>) -> Result<reqwest::Client, ApiError> {
+        if ca_file.is_some() {
+            let builder = reqwest::Client::builder()
+                .timeout(RELAY_TIMEOUT)
+                .connect_timeout(Duration::from_secs(5));
+            return crate::hq_url::trusting(builder, ca_file)?
+                .build()
+                .map_err(|e| ApiError::internal(format!("HTTP client: {e}")));
+        }
         if let Some(c) = self.inner.relay.http.get() {
             return Ok(c.clone());
         }
@@ -237,7 +245,10 @@ impl Counter {
     }
 
     async fn relay_fetch(&self, file: &HqFile, after: u64) -> Result<RelayAnswer, String> {
-        let http = self.relay_http().map_err(|e| e.to_string())?;
+        crate::hq_url::check_hq_url(&file.hq_url).map_err(|e| e.to_string())?;
+        let http = self
+            .relay_http(file.hq_ca_file.as_deref())
+            .map_err(|e| e.to_string())?;
         // The first request after (re)connecting answers at once, so the
         // link is known to work before anyone relies on it.
         let wait = if self.relay_live() {

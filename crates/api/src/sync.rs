@@ -147,6 +147,10 @@ pub struct HqFile {
     /// The highest sequence number head office acknowledged.
     pub acked_seq: u64,
     pub enrolled_at: DateTime<Utc>,
+    /// A certificate authority (PEM) to trust for head office besides the
+    /// public ones, for a shop with its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hq_ca_file: Option<PathBuf>,
 }
 
 fn file_error(path: &Path, what: &str, e: impl fmt::Display) -> ApiError {
@@ -276,17 +280,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 fn normalise_url(raw: &str) -> Result<String, ApiError> {
-    let url = raw.trim().trim_end_matches('/');
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    match rest {
-        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(url.to_owned()),
-        _ => Err(ApiError::new(
-            ErrorCode::InvalidInput,
-            format!("head office address must be http://… or https://…, not '{raw}'"),
-        )),
-    }
+    Ok(crate::hq_url::check_hq_url(raw)?)
 }
 
 /// Exponential backoff with full jitter: uniform in [0, min(cap, base·2ⁿ)],
@@ -343,7 +337,17 @@ impl Counter {
         blocking(move || file.save(&path)).await
     }
 
-    fn http(&self) -> Result<reqwest::Client, ApiError> {
+    /// The client for head office; one trusting a private CA is built
+    /// afresh (see `crate::hq_url::trusting`).
+    fn http(&self, ca_file: Option<&Path>) -> Result<reqwest::Client, ApiError> {
+        if ca_file.is_some() {
+            let builder = reqwest::Client::builder()
+                .timeout(REQUEST_TIMEOUT)
+                .connect_timeout(CONNECT_TIMEOUT);
+            return crate::hq_url::trusting(builder, ca_file)?
+                .build()
+                .map_err(|e| ApiError::internal(format!("HTTP client: {e}")));
+        }
         if let Some(c) = self.inner.sync.http.get() {
             return Ok(c.clone());
         }
@@ -440,7 +444,29 @@ impl Counter {
         code: String,
         force: bool,
     ) -> Result<SyncStatusDto, ApiError> {
+        self.sync_enroll_trusting(hq_url, code, force, None).await
+    }
+
+    /// Enrol as [`Counter::sync_enroll_with`] does, trusting the certificate
+    /// authority in the PEM file `hq_ca_file` for head office (a shop's
+    /// private CA); the file's path is kept for every later request.
+    pub async fn sync_enroll_trusting(
+        &self,
+        hq_url: String,
+        code: String,
+        force: bool,
+        hq_ca_file: Option<PathBuf>,
+    ) -> Result<SyncStatusDto, ApiError> {
         let url = normalise_url(&hq_url)?;
+        let hq_ca_file = match hq_ca_file {
+            Some(path) => Some(std::path::absolute(&path).map_err(|e| {
+                ApiError::new(
+                    ErrorCode::InvalidInput,
+                    format!("head office's CA file {}: {e}", path.display()),
+                )
+            })?),
+            None => None,
+        };
         let code = code.trim().to_owned();
         if code.is_empty() {
             return Err(ApiError::new(
@@ -471,7 +497,7 @@ impl Counter {
             )
         };
         let response = self
-            .http()?
+            .http(hq_ca_file.as_deref())?
             .post(format!("{url}{}", wire::ENROLL_PATH))
             .json(&EnrollRequest {
                 code,
@@ -524,6 +550,7 @@ impl Counter {
             secret,
             acked_seq: 0,
             enrolled_at: self.now(),
+            hq_ca_file,
         };
         self.save_hq_file(&file).await?;
         *self.runtime() = Runtime::default();
@@ -553,6 +580,9 @@ impl Counter {
                 status,
             });
         };
+        // A file from before plain http:// was refused, or edited by hand:
+        // nothing goes out until the address is put right.
+        normalise_url(&file.hq_url)?;
         let mut sent = 0u64;
         let mut batches = 0u64;
         let outcome = self.ship(&mut file, &mut sent, &mut batches).await;
@@ -610,7 +640,9 @@ impl Counter {
         sent: &mut u64,
         batches: &mut u64,
     ) -> Result<(), Failure> {
-        let http = self.http().map_err(Failure::Ledger)?;
+        let http = self
+            .http(file.hq_ca_file.as_deref())
+            .map_err(Failure::Ledger)?;
         let url = format!("{}{}", file.hq_url, wire::EVENTS_PATH);
         let mut stalls = 0u32;
         let mut resets = 0u32;
@@ -930,6 +962,7 @@ mod tests {
             secret: TerminalSecret::from_hex(&"ab".repeat(32)).unwrap(),
             acked_seq: 7,
             enrolled_at: Utc::now(),
+            hq_ca_file: None,
         };
         assert!(!format!("{file:?}").contains(&"ab".repeat(32)));
         file.save(&path).unwrap();
@@ -959,8 +992,12 @@ mod tests {
     #[test]
     fn urls_are_checked() {
         assert_eq!(
-            normalise_url(" http://hq.local:8080/ ").unwrap(),
-            "http://hq.local:8080"
+            normalise_url(" https://hq.local:8080/ ").unwrap(),
+            "https://hq.local:8080"
+        );
+        assert_eq!(
+            normalise_url("http://hq.local:8080").unwrap_err().code,
+            ErrorCode::InsecureHqUrl
         );
         assert!(normalise_url("hq.local").is_err());
         assert!(normalise_url("http://").is_err());

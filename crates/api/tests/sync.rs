@@ -839,3 +839,156 @@ on_both_backends!(
     a_changed_history_is_a_conflict,
     a_batch_too_large_is_halved,
 );
+
+// ------------------------------------------------------ transport security
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_to_another_machine_is_refused_before_anything_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = new_ledger(dir.path(), "ledger.db", "T01");
+    let counter = open(&path).await;
+    cash(&counter, "12.30").await;
+    // 192.0.2.1 is a documentation address: nothing answers there, so an
+    // attempt to connect would hang until the connect timeout.
+    let started = Instant::now();
+    let refused = counter
+        .sync_enroll(
+            "http://192.0.2.1:8788".into(),
+            "AAAAA-BBBBB-CCCCC-DDDDD".into(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, ErrorCode::InsecureHqUrl, "{refused:?}");
+    assert!(refused.message.contains("https://"), "{}", refused.message);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "refused without trying to connect"
+    );
+    assert!(!hq_file_path(&path).exists());
+
+    // An enrolment from before the rule, or a file edited by hand: sync
+    // refuses to send the sales there.
+    std::fs::write(
+        hq_file_path(&path),
+        serde_json::json!({
+            "version": 1,
+            "hq_url": "http://hq.example.com:8788",
+            "terminal_id": "T01",
+            "store": "SH01",
+            "secret": "ab".repeat(32),
+            "acked_seq": 0,
+            "enrolled_at": "2026-11-01T00:00:00Z",
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let refused = counter.sync_pass().await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::InsecureHqUrl, "{refused:?}");
+    counter.shutdown().await;
+}
+
+/// A shop's private CA and a certificate for 127.0.0.1 and localhost signed
+/// by it, as PEM files in `dir`: (CA, certificate, key).
+fn private_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Test shop CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+        .unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let paths = (
+        dir.join("shop-ca.pem"),
+        dir.join("hq-cert.pem"),
+        dir.join("hq-key.pem"),
+    );
+    std::fs::write(&paths.0, ca.pem()).unwrap();
+    std::fs::write(&paths.1, cert.pem()).unwrap();
+    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
+    paths
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrols_syncs_and_relays_over_https_trusting_a_private_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = private_ca(dir.path());
+    let db = hq_db(Backend::Sqlite).await;
+    let store = store::open(&db.url).await.unwrap();
+    let config = Config {
+        admin_token: Some("admin".into()),
+        body_limit: shouyin_hq::DEFAULT_BODY_LIMIT,
+        calendar: Default::default(),
+        seal_key: SealKey::generate(&mut rand::thread_rng()),
+    };
+    let tls = shouyin_hq::tls::server_config(&cert, &key).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(shouyin_hq::tls::run_tls(
+        listener,
+        AppState::new(store.clone(), config),
+        tls,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+
+    let path = new_ledger(dir.path(), "ledger.db", "T01");
+    let counter = open(&path).await;
+    cash(&counter, "12.30").await;
+    let code = shouyin_hq::issue_enroll_code(
+        store.as_ref(),
+        StoreCode::parse("SH01").unwrap(),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+
+    // Not trusting the shop's CA, the terminal will not talk to it.
+    let untrusted = counter
+        .sync_enroll(url.clone(), code.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        untrusted.code,
+        ErrorCode::ChannelUnreachable,
+        "{untrusted:?}"
+    );
+    assert!(!hq_file_path(&path).exists());
+
+    let enrolled = counter
+        .sync_enroll_trusting(url.clone(), code, false, Some(ca.clone()))
+        .await
+        .unwrap();
+    assert_eq!(enrolled.hq_url.as_deref(), Some(url.as_str()));
+    let file = HqFile::load(&hq_file_path(&path)).unwrap().unwrap();
+    assert_eq!(file.hq_ca_file.as_deref(), Some(ca.as_path()));
+
+    let pass = counter.sync_pass().await.unwrap();
+    assert!(pass.ok, "sync over https failed: {pass:?}");
+    assert_eq!((pass.sent, pass.status.waiting), (2, 0));
+    let stored = store
+        .events_of(TerminalId::parse("T01").unwrap(), 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 2, "the cash sale's events are at head office");
+
+    // The notification relay comes up over the same https.
+    counter.start_relay();
+    let started = Instant::now();
+    while !counter.relay_live() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the relay did not come up over https"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    counter.shutdown().await;
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}

@@ -227,7 +227,21 @@ impl HeadOffice {
             calendar: Default::default(),
             seal_key: shouyin_hq::secret::SealKey::generate(&mut rand::thread_rng()),
         };
-        let state = shouyin_hq::AppState::new(store.clone(), config);
+        // Fifty payments at once on one till is far beyond a real counter
+        // and beyond head office's default limits on notifications per
+        // terminal; the bench measures confirmation, so it lifts them.
+        let limits = shouyin_hq::limits::NoticeLimits {
+            per_terminal_source: shouyin_hq::limits::Rate {
+                burst: 1000,
+                per_sec: 200,
+            },
+            per_terminal: shouyin_hq::limits::Rate {
+                burst: 1000,
+                per_sec: 200,
+            },
+            ..Default::default()
+        };
+        let state = shouyin_hq::AppState::new(store.clone(), config).with_notice_limits(limits);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

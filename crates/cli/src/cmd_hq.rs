@@ -7,7 +7,7 @@
 //! a SQLite database, or `$HOME/.config/shouyin/hq-seal.key` for PostgreSQL.
 //! Every server process sharing one database needs the same key.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use shouyin_core::TerminalId;
@@ -16,6 +16,44 @@ use shouyin_hq::wire::StoreCode;
 
 /// Environment variable for the admin token when none is given.
 pub const ADMIN_TOKEN_ENV: &str = "SHOUYIN_HQ_ADMIN_TOKEN";
+
+/// The admin token from `--admin-token` (which warns: every user of the
+/// machine sees it in `ps`), else the first line of `--admin-token-file`,
+/// else [`ADMIN_TOKEN_ENV`]; `None` closes the read side.
+pub fn admin_token(arg: Option<String>, file: Option<&Path>) -> anyhow::Result<Option<String>> {
+    if let Some(token) = arg {
+        eprintln!(
+            "warning: --admin-token on the command line is visible to every user of this \
+             machine (ps, /proc); use --admin-token-file FILE or {ADMIN_TOKEN_ENV} instead"
+        );
+        return Ok(Some(token).filter(|t| !t.is_empty()));
+    }
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the admin token file {}", path.display()))?;
+        let token = text.lines().next().unwrap_or_default().trim().to_owned();
+        if token.is_empty() {
+            anyhow::bail!("the admin token file {} is empty", path.display());
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path)?.permissions().mode();
+            if mode & 0o077 != 0 {
+                eprintln!(
+                    "warning: the admin token file {} can be read by other users (mode {:o}); \
+                     chmod 600 it",
+                    path.display(),
+                    mode & 0o777
+                );
+            }
+        }
+        return Ok(Some(token));
+    }
+    Ok(std::env::var(ADMIN_TOKEN_ENV)
+        .ok()
+        .filter(|t| !t.is_empty()))
+}
 
 fn seal_key_path(db_url: &str) -> PathBuf {
     if let Some(path) = db_url
@@ -30,17 +68,23 @@ fn seal_key_path(db_url: &str) -> PathBuf {
     home.join(".config/shouyin/hq-seal.key")
 }
 
-/// `shouyin hq --listen ADDR --db URL [--admin-token T] [--body-limit N]`:
-/// serve until Ctrl-C.
+/// `shouyin hq --listen ADDR --db URL [--admin-token-file F] [--body-limit N]
+/// [--tls-cert F --tls-key F]`: serve until Ctrl-C, over HTTPS when given a
+/// certificate and key.
 pub async fn serve(
     listen: &str,
     db_url: &str,
     admin_token: Option<String>,
     body_limit: Option<usize>,
+    tls: Option<(PathBuf, PathBuf)>,
 ) -> anyhow::Result<()> {
-    let admin_token = admin_token
-        .or_else(|| std::env::var(ADMIN_TOKEN_ENV).ok())
-        .filter(|t| !t.is_empty());
+    // Read before anything else, so a bad file stops the start at once.
+    let tls = match &tls {
+        Some((cert, key)) => {
+            Some(shouyin_hq::tls::server_config(cert, key).context("loading the TLS certificate")?)
+        }
+        None => None,
+    };
     let key_path = seal_key_path(db_url);
     let seal_key = SealKey::from_env_or_file(&key_path)
         .with_context(|| format!("loading the sealing key ({})", key_path.display()))?;
@@ -58,15 +102,19 @@ pub async fn serve(
         .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = store.backend(), "head office listening");
+    let scheme = if tls.is_some() { "https" } else { "http" };
     println!(
-        "shouyin hq listening on http://{addr} ({})",
+        "shouyin hq listening on {scheme}://{addr} ({})",
         store.backend()
     );
     let state = shouyin_hq::AppState::new(store, config);
-    shouyin_hq::run(listener, state, async {
+    let stop = async {
         let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
+    };
+    match tls {
+        Some(tls) => shouyin_hq::tls::run_tls(listener, state, tls, stop).await,
+        None => shouyin_hq::run(listener, state, stop).await,
+    }
     .context("serving")?;
     Ok(())
 }

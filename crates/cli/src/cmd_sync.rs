@@ -7,10 +7,18 @@ use std::process::ExitCode;
 
 use shouyin_api::dto::{SyncPassDto, SyncStatusDto};
 
-/// `shouyin enroll --db PATH --hq URL --code CODE [--force]`
-pub async fn enroll(db: &Path, hq: String, code: String, force: bool) -> anyhow::Result<ExitCode> {
+/// `shouyin enroll --db PATH --hq URL --code CODE [--force] [--hq-ca-file FILE]`
+pub async fn enroll(
+    db: &Path,
+    hq: String,
+    code: String,
+    force: bool,
+    hq_ca_file: Option<std::path::PathBuf>,
+) -> anyhow::Result<ExitCode> {
     let counter = crate::open(db).await?;
-    let status = counter.sync_enroll_with(hq, code, force).await?;
+    let status = counter
+        .sync_enroll_trusting(hq, code, force, hq_ca_file)
+        .await?;
     println!("terminal={}", status.terminal_id.as_deref().unwrap_or("-"));
     println!("store={}", status.store.as_deref().unwrap_or("-"));
     println!("hq={}", status.hq_url.as_deref().unwrap_or("-"));

@@ -135,11 +135,16 @@ enum Command {
     Enroll {
         #[arg(long)]
         db: PathBuf,
-        /// Head office's address, e.g. http://127.0.0.1:8788.
+        /// Head office's address, e.g. https://hq.example.com (plain
+        /// http:// only to this machine).
         #[arg(long)]
         hq: String,
         #[arg(long)]
         code: String,
+        /// A certificate authority (PEM) to trust for head office besides
+        /// the public ones, for a shop with its own.
+        #[arg(long)]
+        hq_ca_file: Option<PathBuf>,
         /// Replace an existing enrolment (e.g. a new head office).
         #[arg(long)]
         force: bool,
@@ -170,10 +175,20 @@ struct HqArgs {
     /// sqlite://PATH or postgres://…
     #[arg(long)]
     db: Option<String>,
-    /// Bearer token for the read side (reports, terminal list, the page);
-    /// else SHOUYIN_HQ_ADMIN_TOKEN.
-    #[arg(long)]
+    /// Bearer token for the read side (reports, terminal list, the page).
+    /// Visible to every user of the machine in `ps`: prefer
+    /// --admin-token-file or SHOUYIN_HQ_ADMIN_TOKEN.
+    #[arg(long, conflicts_with = "admin_token_file")]
     admin_token: Option<String>,
+    /// A file holding the admin token (its first line).
+    #[arg(long)]
+    admin_token_file: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Largest request body accepted, in bytes.
     #[arg(long)]
     body_limit: Option<usize>,
@@ -411,7 +426,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     let db = args
                         .db
                         .context("--db sqlite://PATH or postgres://… is required to serve")?;
-                    cmd_hq::serve(&args.listen, &db, args.admin_token, args.body_limit).await?
+                    let admin_token =
+                        cmd_hq::admin_token(args.admin_token, args.admin_token_file.as_deref())?;
+                    let tls = args.tls_cert.zip(args.tls_key);
+                    cmd_hq::serve(&args.listen, &db, admin_token, args.body_limit, tls).await?
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -425,7 +443,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             hq,
             code,
             force,
-        } => cmd_sync::enroll(&db, hq, code, force).await,
+            hq_ca_file,
+        } => cmd_sync::enroll(&db, hq, code, force, hq_ca_file).await,
         Command::Sync { db, once } => cmd_sync::sync(&db, once).await,
     }
 }

@@ -10,6 +10,10 @@
 //!   database.
 //! - [`server`] — `app()` (the axum router) and `run(listener, state,
 //!   shutdown)`; [`error`] maps failures to status codes and stable codes.
+//! - [`limits`] — the open notify endpoint's rate limits (token buckets per
+//!   sender, per terminal and sender, per terminal); [`wakeups`] — a kept
+//!   notice wakes its own terminal's waiting relay requests only.
+//! - [`tls`] — serving HTTPS with rustls from PEM files (`run_tls`).
 //! - [`secret`] — terminal secrets derived from a sealing key kept outside
 //!   the database, enrolment codes, ids.
 //! - [`report`] and [`html`] — the daily takings and the head-office page.
@@ -20,12 +24,15 @@
 pub mod bench;
 pub mod error;
 pub mod html;
+pub mod limits;
 pub mod metrics;
 pub mod report;
 pub mod secret;
 pub mod server;
 pub mod store;
 pub mod testing;
+pub mod tls;
+pub mod wakeups;
 pub mod wire;
 
 use chrono::{DateTime, Duration, Utc};

@@ -22,6 +22,7 @@ pub struct Metrics {
     enrolments: AtomicU64,
     notices_relayed: AtomicU64,
     notices_dropped: AtomicU64,
+    relay_wakeups: AtomicU64,
     rejections: Mutex<BTreeMap<&'static str, u64>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
 }
@@ -56,6 +57,11 @@ impl Metrics {
             &self.notices_dropped
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A waiting relay request woken by a notice kept for its terminal.
+    pub fn relay_woken(&self) {
+        self.relay_wakeups.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn rejected(&self, reason: &'static str) {
@@ -125,6 +131,12 @@ impl Metrics {
             "shouyin_hq_notices_dropped_total",
             "Channel notifications for unknown or revoked terminals.",
             &self.notices_dropped,
+        );
+        counter(
+            &mut out,
+            "shouyin_hq_relay_wakeups_total",
+            "Waiting relay requests woken by a notification for their terminal.",
+            &self.relay_wakeups,
         );
         let _ = writeln!(
             out,

@@ -5,7 +5,8 @@
 //! - `POST /v1/terminals/enroll` — a one-time code for a terminal id and secret (open)
 //! - `POST /v1/events` — a signed batch of one terminal's events
 //! - `POST /v1/notify/{terminal}/{channel}` — a channel's payment
-//!   notification, kept for the terminal (open: the channel signed it)
+//!   notification, kept for the terminal (open: the channel signed it;
+//!   limited in size and rate, see `crate::limits`)
 //! - `GET /v1/relay?after=ID&wait=SECS` — a terminal's notifications, signed,
 //!   held open until one arrives
 //! - `GET /v1/reports/daily`, `GET /v1/terminals`, `GET /v1/terminals/{id}/events`,
@@ -32,11 +33,13 @@ use shouyin_core::{BusinessCalendar, TerminalId};
 use tokio::net::TcpListener;
 
 use crate::error::AppError;
+use crate::limits::{NoticeLimiter, NoticeLimits};
 use crate::metrics::Metrics;
 use crate::secret::{enroll_code_hash, new_salt, new_terminal_id, SealKey};
 use crate::store::{
     EventRow, IngestBatch, NewNotice, Redemption, Store, StoreError, TerminalRecord,
 };
+use crate::wakeups::Wakeups;
 use crate::wire::{
     self, EnrollRequest, EnrollResponse, ErrorCode, EventBatch, EventsAck, StoreCode, TerminalList,
 };
@@ -100,10 +103,12 @@ pub struct AppState {
     /// Per-process counters for `/metrics`.
     pub metrics: Arc<Metrics>,
     pub clock: Arc<dyn Clock>,
-    /// Bumped whenever a notification is kept, to wake relay requests
-    /// waiting in this process. Other processes on the same database are
-    /// seen by re-reading now and then.
-    pub notices: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Wakes the relay requests of a terminal waiting in this process when
+    /// a notification for it is kept. Other processes on the same database
+    /// are seen by re-reading now and then.
+    pub wakeups: Arc<Wakeups>,
+    /// Rate limits of the open notify endpoint (this process's share).
+    pub notice_limiter: Arc<NoticeLimiter>,
 }
 
 impl AppState {
@@ -113,8 +118,15 @@ impl AppState {
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
             clock: Arc::new(SystemClock),
-            notices: Arc::new(tokio::sync::watch::channel(0).0),
+            wakeups: Arc::new(Wakeups::default()),
+            notice_limiter: Arc::new(NoticeLimiter::default()),
         }
+    }
+
+    /// The same state with other limits on the notify endpoint.
+    pub fn with_notice_limits(mut self, limits: NoticeLimits) -> AppState {
+        self.notice_limiter = Arc::new(NoticeLimiter::new(limits));
+        self
     }
 }
 
@@ -125,7 +137,10 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route(wire::ENROLL_PATH, post(enroll))
         .route(wire::EVENTS_PATH, post(post_events))
-        .route(wire::NOTIFY_ROUTE, post(post_notice))
+        .route(
+            wire::NOTIFY_ROUTE,
+            post(post_notice).layer(DefaultBodyLimit::max(NOTICE_BODY_LIMIT)),
+        )
         .route(wire::RELAY_PATH, get(get_relay))
         .route("/v1/terminals", get(list_terminals))
         .route("/v1/terminals/{id}/events", get(terminal_events))
@@ -145,9 +160,13 @@ pub async fn run(
     if state.config.admin_token.is_none() {
         tracing::warn!("no admin token configured: reports and the dashboard are closed");
     }
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer address feeds the notify endpoint's per-source limit.
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Latency per route and rejections per reason.
@@ -482,8 +501,7 @@ const RELAY_BATCH: u32 = 100;
 async fn post_notice(
     State(state): State<AppState>,
     Path((terminal, channel)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
+    req: Request,
 ) -> Result<Response, AppError> {
     let accepted = match channel.as_str() {
         "alipay" => (StatusCode::OK, "success").into_response(),
@@ -492,12 +510,38 @@ async fn post_notice(
     };
     let terminal =
         TerminalId::parse(&terminal).map_err(|e| AppError::bad_field("terminal", e.to_string()))?;
-    if body.len() > NOTICE_BODY_LIMIT {
-        return Err(AppError::new(
+    // Anyone may post here: limits and size are settled before a byte of
+    // the body is read.
+    let source = crate::limits::source_of(&req);
+    if let Err(refusal) = state
+        .notice_limiter
+        .admit(terminal.as_str(), source, Instant::now())
+    {
+        state.metrics.rejected("rate_limited");
+        tracing::debug!(%terminal, %source, limit = refusal.as_str(), "notification refused");
+        return Ok(crate::limits::refused_response(refusal));
+    }
+    let too_large = || {
+        AppError::new(
             ErrorCode::BodyTooLarge,
             format!("a notification is at most {NOTICE_BODY_LIMIT} bytes"),
-        ));
+        )
+    };
+    if crate::limits::declared_length(req.headers()).is_some_and(|n| n > NOTICE_BODY_LIMIT as u64) {
+        return Err(too_large());
     }
+    let headers = req.headers().clone();
+    // The route's own body limit (see `app`) stops a chunked body at
+    // NOTICE_BODY_LIMIT.
+    let body = Bytes::from_request(req, &state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                too_large()
+            } else {
+                AppError::new(ErrorCode::BadRequest, rejection.body_text())
+            }
+        })?;
     let body = String::from_utf8(body.to_vec())
         .map_err(|_| AppError::bad_field("body", "a notification body must be UTF-8"))?;
     // Only what a channel's signature or content type depends on.
@@ -532,7 +576,7 @@ async fn post_notice(
     state.metrics.notice(id.is_some());
     match id {
         Some(id) => {
-            state.notices.send_modify(|n| *n = n.wrapping_add(1));
+            state.wakeups.wake(terminal.as_str());
             tracing::debug!(%terminal, id, "notification kept for the terminal");
         }
         None => {
@@ -591,9 +635,12 @@ async fn get_relay(
     }
     let after_id = i64::try_from(after).unwrap_or(i64::MAX);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait);
-    let mut kept = state.notices.subscribe();
+    let wakeup = state.wakeups.of(record.id.as_str());
     let rows = loop {
-        kept.mark_unchanged();
+        // Armed before the look, so a notice kept in between still wakes.
+        let kept = wakeup.notified();
+        tokio::pin!(kept);
+        kept.as_mut().enable();
         let rows = state
             .store
             .notices_after(record.id.clone(), after_id, RELAY_BATCH)
@@ -604,7 +651,7 @@ async fn get_relay(
         // Woken by this process; another process sharing the database is
         // noticed at the next look.
         tokio::select! {
-            _ = kept.changed() => {}
+            _ = kept => state.metrics.relay_woken(),
             _ = tokio::time::sleep(RELAY_LOOK_AGAIN) => {}
             _ = tokio::time::sleep_until(deadline) => {}
         }

@@ -365,6 +365,10 @@ both_backends!(
     the_relay_is_signed_like_everything_else,
     a_notification_kept_by_one_server_reaches_a_terminal_waiting_on_another,
     a_reader_following_its_cursor_misses_no_notice_posted_concurrently,
+    notices_are_capped_per_terminal_not_by_global_ids,
+    a_notice_body_over_the_limit_is_refused_before_it_is_read,
+    a_notice_wakes_only_its_own_terminals_relay,
+    junk_notices_hide_no_genuine_one_and_slow_no_other_terminal,
     daily_report_and_read_side,
     bad_input_is_a_clean_4xx,
     random_requests_never_5xx,
@@ -1397,6 +1401,373 @@ async fn a_reader_following_its_cursor_misses_no_notice_posted_concurrently(db: 
     }
     let seen = reader.await.unwrap();
     assert_eq!(seen.len(), POSTED, "the reader missed some: saw {seen:?}");
+}
+
+async fn notices_are_capped_per_terminal_not_by_global_ids(db: TestDb) {
+    let hq = Hq::start(db).await;
+    let a = hq.enroll("SH01").await;
+    let b = hq.enroll("SH01").await;
+    let add = |t: &Terminal, body: String| {
+        let now = Utc::now();
+        hq.store.add_notice(store::NewNotice {
+            terminal: t.id.clone(),
+            channel: "wechat".into(),
+            headers: "[]".into(),
+            body,
+            now,
+            forget_before: now - chrono::Duration::hours(24),
+            keep_at_most: 3,
+        })
+    };
+    add(&a, "a1".into()).await.unwrap().expect("kept");
+    for i in 0..10 {
+        add(&b, format!("b{i}")).await.unwrap().expect("kept");
+    }
+    add(&a, "a2".into()).await.unwrap().expect("kept");
+    let bodies = |rows: Vec<store::NoticeRow>| rows.into_iter().map(|r| r.body).collect::<Vec<_>>();
+    let of_a = bodies(hq.store.notices_after(a.id.clone(), 0, 100).await.unwrap());
+    assert_eq!(
+        of_a,
+        ["a1", "a2"],
+        "another terminal's notices must not push this one's out"
+    );
+    let of_b = bodies(hq.store.notices_after(b.id.clone(), 0, 100).await.unwrap());
+    assert_eq!(of_b, ["b7", "b8", "b9"], "the newest three of b are kept");
+}
+
+/// Read an HTTP/1.1 answer's status line and headers off a raw stream.
+async fn read_status(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte).await {
+            Ok(1) => head.push(byte[0]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&head)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn a_notice_body_over_the_limit_is_refused_before_it_is_read(db: TestDb) {
+    let hq = Hq::start(db).await;
+    let t = hq.enroll("SH01").await;
+    let request_head = |framing: &str| {
+        format!(
+            "POST /v1/notify/{}/wechat HTTP/1.1\r\nhost: hq\r\ncontent-type: application/json\r\n{framing}\r\n\r\n",
+            t.id
+        )
+    };
+
+    // A declared length over the limit: answered at once, no body awaited.
+    let mut stream = TcpStream::connect(hq.server.addr).await.unwrap();
+    stream
+        .write_all(request_head("content-length: 1000000").as_bytes())
+        .await
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(5), read_status(&mut stream))
+        .await
+        .expect("a 1 MB content-length must be refused without waiting for the body");
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+
+    // A chunked body with no end: refused after about the limit, with the
+    // rest never read. A small send buffer keeps what the kernel holds in
+    // flight small, so the count of bytes written says what was read.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_send_buffer_size(64 * 1024).unwrap();
+    let stream = socket.connect(hq.server.addr).await.unwrap();
+    let (mut rd, mut wr) = stream.into_split();
+    let answered = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let answered = answered.clone();
+        let head = request_head("transfer-encoding: chunked");
+        tokio::spawn(async move {
+            let chunk = format!("{:x}\r\n{}\r\n", 16 * 1024, "x".repeat(16 * 1024));
+            let mut written = 0usize;
+            if wr.write_all(head.as_bytes()).await.is_err() {
+                return written;
+            }
+            // At most 64 MiB, so a server that reads it all ends the test too.
+            while written < 64 * 1024 * 1024 && !answered.load(std::sync::atomic::Ordering::SeqCst)
+            {
+                if wr.write_all(chunk.as_bytes()).await.is_err() {
+                    break;
+                }
+                written += 16 * 1024;
+            }
+            written
+        })
+    };
+    let status = tokio::time::timeout(Duration::from_secs(30), read_status(&mut rd))
+        .await
+        .expect("an endless chunked body must be refused");
+    answered.store(true, std::sync::atomic::Ordering::SeqCst);
+    let written = writer.await.unwrap();
+    println!("chunked notice refused after {written} bytes were written");
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+    assert!(
+        written < 4 * 1024 * 1024,
+        "the server read {written} bytes of a body limited to 64 KiB"
+    );
+}
+
+fn metric(text: &str, name: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+async fn a_notice_wakes_only_its_own_terminals_relay(db: TestDb) {
+    let hq = Arc::new(Hq::start(db).await);
+    let a = hq.enroll("SH01").await;
+    let b = Arc::new(hq.enroll("SH01").await);
+    let waiting_b = {
+        let hq = hq.clone();
+        let b = b.clone();
+        tokio::spawn(async move { hq.relay(&b, "after=0&wait=2").await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for i in 0..5 {
+        let (status, _) = hq
+            .notify(a.id.as_str(), "wechat", &[], &format!("for a {i}"))
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+    }
+    let (status, v) = waiting_b.await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["notices"], json!([]));
+    let (_, text) = hq.admin_get("/metrics").await;
+    assert_eq!(
+        metric(&text, "shouyin_hq_relay_wakeups_total"),
+        Some(0),
+        "b's waiting relay must sleep through a's notices: {text}"
+    );
+    // a's own waiter is woken.
+    let waiting_a = {
+        let hq = hq.clone();
+        let a = Terminal {
+            id: a.id.clone(),
+            store: a.store.clone(),
+            secret: a.secret.clone(),
+        };
+        tokio::spawn(async move { hq.relay(&a, "after=1000000&wait=10").await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, _) = hq.notify(a.id.as_str(), "wechat", &[], "for a 5").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, text) = hq.admin_get("/metrics").await;
+    let _ = waiting_a.await.unwrap();
+    assert_eq!(
+        metric(&text, "shouyin_hq_relay_wakeups_total"),
+        Some(1),
+        "{text}"
+    );
+}
+
+/// Sign and post batches of `per_batch` events for `t` from `next_seq` on
+/// while `keep_going(batches so far)`; the time each batch took.
+async fn sync_batches(
+    hq: &Hq,
+    t: &Terminal,
+    next_seq: &mut u64,
+    per_batch: u64,
+    keep_going: impl Fn(usize) -> bool,
+) -> Vec<Duration> {
+    let mut took = Vec::new();
+    while keep_going(took.len()) {
+        let evs = events(t, *next_seq..=*next_seq + per_batch - 1);
+        let started = Instant::now();
+        let ack = hq.ack(t, &evs).await;
+        took.push(started.elapsed());
+        assert_eq!(ack.acked_seq, *next_seq + per_batch - 1);
+        *next_seq += per_batch;
+    }
+    took
+}
+
+/// Events a second at the median batch time: robust against a moment's
+/// stall from other work on a shared machine.
+fn median_rate(per_batch: u64, took: &[Duration]) -> f64 {
+    let mut sorted = took.to_vec();
+    sorted.sort_unstable();
+    let median = sorted[sorted.len() / 2];
+    per_batch as f64 / median.as_secs_f64()
+}
+
+/// Events a second over the whole run.
+fn overall_rate(per_batch: u64, took: &[Duration]) -> f64 {
+    let total: Duration = took.iter().sum();
+    (per_batch * took.len() as u64) as f64 / total.as_secs_f64()
+}
+
+static FLOOD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn junk_notices_hide_no_genuine_one_and_slow_no_other_terminal(db: TestDb) {
+    const JUNK: usize = 5000;
+    const POSTERS: usize = 4;
+    // 500 posts a second in all: a hundred times what a busy till receives,
+    // and more than SQLite can store durably one by one, but not so many
+    // that the attacker's own client, in this process on a shared machine,
+    // takes the CPU the measurement needs.
+    const POST_EVERY: Duration = Duration::from_millis(8);
+    const PER_BATCH: u64 = 100;
+    // One flood at a time in this test binary (the two backends' runs would
+    // otherwise load each other's measurement).
+    let _one_flood = FLOOD.lock().await;
+    let hq = Arc::new(Hq::start(db).await);
+    let flooded = Arc::new(hq.enroll("SH01").await);
+    let other = hq.enroll("SH02").await;
+    let mut next_seq = 1u64;
+
+    // The other terminal's sync, unloaded.
+    let mut unloaded = sync_batches(&hq, &other, &mut next_seq, PER_BATCH, |b| b < 20).await;
+
+    // The flooded terminal's relay follows its cursor until it hears the
+    // genuine notice (or gives up after a minute).
+    const GENUINE: &str = r#"{"id":"EV-GENUINE","event_type":"TRANSACTION.SUCCESS","resource":{"ciphertext":"real"}}"#;
+    let reader = {
+        let hq = hq.clone();
+        let t = flooded.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let mut after = 0u64;
+            let mut relayed = 0usize;
+            while started.elapsed() < Duration::from_secs(60) {
+                let (status, v) = hq.relay(&t, &format!("after={after}&wait=5")).await;
+                assert_eq!(status, StatusCode::OK, "{v}");
+                let answer: wire::RelayAnswer = serde_json::from_value(v).unwrap();
+                relayed += answer.notices.len();
+                if answer.notices.iter().any(|n| n.body == GENUINE) {
+                    return Some((Instant::now(), relayed));
+                }
+                after = answer.next_after;
+            }
+            None
+        })
+    };
+
+    // 5,000 junk posts for the flooded terminal from one address, from a
+    // runtime of their own with one thread: the attacker's client must not
+    // take the CPU of the other terminal's client in this same process, or
+    // the test would measure the machine rather than head office.
+    let attacker = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let posted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let junk = {
+        let mut tasks = Vec::new();
+        for p in 0..POSTERS {
+            let url = format!("{}/v1/notify/{}/wechat", hq.base(), flooded.id);
+            let http = hq.http.clone();
+            let posted = posted.clone();
+            tasks.push(attacker.spawn(async move {
+                let (mut kept, mut refused) = (0usize, 0usize);
+                let mut pace = tokio::time::interval(POST_EVERY);
+                for i in (p..JUNK).step_by(POSTERS) {
+                    pace.tick().await;
+                    let r = http
+                        .post(&url)
+                        .body(format!("junk {i}"))
+                        .send()
+                        .await
+                        .unwrap();
+                    match r.status() {
+                        StatusCode::NO_CONTENT => kept += 1,
+                        StatusCode::TOO_MANY_REQUESTS => refused += 1,
+                        other => panic!("junk post answered {other}"),
+                    }
+                    posted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                (kept, refused)
+            }));
+        }
+        tasks
+    };
+    let junk_done = {
+        let posted = posted.clone();
+        move || posted.load(std::sync::atomic::Ordering::SeqCst) >= JUNK
+    };
+
+    // The channel's genuine notice arrives in the middle of the flood, from
+    // its own address.
+    let genuine = {
+        let posted = posted.clone();
+        let url = format!("{}/v1/notify/{}/wechat", hq.base(), flooded.id);
+        tokio::spawn(async move {
+            while posted.load(std::sync::atomic::Ordering::SeqCst) < JUNK / 5 {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            let channel = reqwest::Client::builder()
+                .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+                .build()
+                .unwrap();
+            let r = channel
+                .post(url)
+                .header("content-type", "application/json")
+                .body(GENUINE)
+                .send()
+                .await
+                .unwrap();
+            (r.status(), Instant::now())
+        })
+    };
+
+    // The other terminal's sync while the flood lasts.
+    let loaded = sync_batches(&hq, &other, &mut next_seq, PER_BATCH, |b| {
+        b < 3 || !junk_done()
+    })
+    .await;
+    // And unloaded again, so that a change in the machine's own load
+    // during the run weighs on both sides.
+    unloaded.extend(sync_batches(&hq, &other, &mut next_seq, PER_BATCH, |b| b < 20).await);
+    let (status, genuine_posted) = genuine.await.unwrap();
+    assert_eq!(
+        status,
+        StatusCode::NO_CONTENT,
+        "the genuine notice was refused"
+    );
+    let (mut kept, mut refused) = (0, 0);
+    for task in junk {
+        let (k, r) = task.await.unwrap();
+        kept += k;
+        refused += r;
+    }
+    let heard = reader.await.unwrap();
+    attacker.shutdown_background();
+    let (unloaded_median, loaded_median) = (
+        median_rate(PER_BATCH, &unloaded),
+        median_rate(PER_BATCH, &loaded),
+    );
+    println!(
+        "sync of another terminal, batches of {PER_BATCH}: unloaded {unloaded_median:.0} events/s \
+         at the median batch ({:.0} overall, {} batches before and after the flood); \
+         during {JUNK} junk notices {loaded_median:.0} events/s ({:.0} overall, {} batches); \
+         ratio {:.2}; junk kept {kept}, refused {refused}",
+        overall_rate(PER_BATCH, &unloaded),
+        unloaded.len(),
+        overall_rate(PER_BATCH, &loaded),
+        loaded.len(),
+        unloaded_median / loaded_median
+    );
+    let (heard_at, relayed) = heard.expect("the genuine notice never reached the relay");
+    println!(
+        "genuine notice relayed {:?} after it was posted, with {relayed} notices relayed",
+        heard_at.saturating_duration_since(genuine_posted)
+    );
+    assert_eq!(kept + refused, JUNK);
+    assert!(
+        loaded_median * 2.0 >= unloaded_median,
+        "sync slowed more than 2x: {unloaded_median:.0} → {loaded_median:.0} events/s"
+    );
+    assert!(
+        refused > JUNK / 2,
+        "most of the flood must be refused: kept {kept}"
+    );
 }
 
 async fn the_relay_is_signed_like_everything_else(db: TestDb) {

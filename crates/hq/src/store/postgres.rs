@@ -733,13 +733,15 @@ impl Store for PgStore {
                 )
                 .await?
                 .map(|r| r.get(0));
-            if let Some(id) = id {
+            if id.is_some() {
+                // The cap counts this terminal's own rows: ids are shared by
+                // every terminal, so a gap in them says nothing.
                 tx.execute(
-                    "DELETE FROM notices WHERE received_ms < $1 OR (terminal = $2 AND id <= $3::int8 - $4::int8)",
+                    "DELETE FROM notices WHERE received_ms < $1 OR (terminal = $2 AND id <= \
+                     (SELECT id FROM notices WHERE terminal = $2 ORDER BY id DESC LIMIT 1 OFFSET $3::int8))",
                     &[
                         &notice.forget_before.timestamp_millis(),
                         &terminal,
-                        &id,
                         &i64::from(notice.keep_at_most),
                     ],
                 )

@@ -532,9 +532,12 @@ impl Store for SqliteStore {
                 ],
             )?;
             let id = tx.last_insert_rowid();
+            // The cap counts this terminal's own rows: ids are shared by
+            // every terminal, so a gap in them says nothing.
             tx.execute(
-                "DELETE FROM notices WHERE terminal = ?1 AND id <= ?2 - ?3",
-                params![notice.terminal.as_str(), id, i64::from(notice.keep_at_most)],
+                "DELETE FROM notices WHERE terminal = ?1 AND id <= \
+                 (SELECT id FROM notices WHERE terminal = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+                params![notice.terminal.as_str(), i64::from(notice.keep_at_most)],
             )?;
             tx.commit()?;
             Ok(Some(id))

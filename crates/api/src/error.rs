@@ -32,6 +32,10 @@ pub enum ErrorCode {
     OverRefund,
     /// The action needs a manager's approval (name and PIN) and none was given.
     ApprovalRequired,
+    /// The session's role may not use this command (the role matrix).
+    Forbidden,
+    /// The command needs a logged-in user and the window has none.
+    NotLoggedIn,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error, ts_rs::TS)]

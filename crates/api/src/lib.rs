@@ -18,6 +18,7 @@ pub mod reconcile;
 pub mod refunds;
 pub mod relay;
 pub mod reports;
+pub mod roles;
 pub mod shifts;
 pub mod staff;
 pub mod sync;
@@ -173,6 +174,8 @@ struct Inner {
     sync: sync::SyncShared,
     /// Payment notifications relayed by head office.
     relay: relay::RelayShared,
+    /// The demo store of `make run`, with its demo staff.
+    demo: std::sync::atomic::AtomicBool,
 }
 
 impl Counter {
@@ -212,6 +215,30 @@ impl Counter {
         Ok(Counter::from_ledger(ledger, options))
     }
 
+    /// The desktop app's start: open the data directory's ledger. Only the
+    /// demo (`make run`, the end-to-end tests) gets the demo staff with
+    /// their known PINs; a real store's first start has no users and asks
+    /// for its first manager ([`Counter::setup_first_manager`]).
+    pub async fn open_app(data_dir: &Path, demo: bool) -> Result<Counter, ApiError> {
+        let counter = Counter::open(data_dir).await?;
+        if demo {
+            counter
+                .inner
+                .demo
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            let added = counter.ensure_demo_users().await?;
+            if added > 0 {
+                tracing::info!("added {added} demo users");
+            }
+        }
+        Ok(counter)
+    }
+
+    /// Whether this is the demo store.
+    pub fn is_demo(&self) -> bool {
+        self.inner.demo.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Open an existing ledger file (the CLI's `--db`).
     pub async fn open_ledger(path: &Path, options: CounterOptions) -> Result<Counter, ApiError> {
         let path: PathBuf = path.to_owned();
@@ -246,6 +273,7 @@ impl Counter {
                 ledger_path,
                 sync: sync::SyncShared::default(),
                 relay: relay::RelayShared::default(),
+                demo: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         counter.spawn_prober();
@@ -319,6 +347,7 @@ impl Counter {
             .map(|h| (h.channel, h))
             .collect();
         let configured: Vec<ChannelKind> = self.inner.channels.keys().copied().collect();
+        let demo = self.is_demo();
         self.with_ledger(move |ledger| {
             let channels = ChannelKind::ALL
                 .into_iter()
@@ -346,7 +375,11 @@ impl Counter {
                     }
                 })
                 .collect();
-            Ok(TerminalDto::new(ledger.terminal(), channels))
+            Ok(TerminalDto {
+                demo,
+                needs_setup: ledger.user_count()? == 0,
+                ..TerminalDto::new(ledger.terminal(), channels)
+            })
         })
         .await
     }

@@ -422,6 +422,10 @@ fn a_new_store_has_no_users_and_asks_for_its_first_manager() {
     let terminal = invoke(&main, "terminal_get", json!({})).unwrap();
     assert_eq!(terminal["needs_setup"], true, "{terminal}");
     assert_eq!(terminal["demo"], false, "{terminal}");
+    assert!(
+        !terminal["store"].as_str().unwrap().contains("Demo"),
+        "a real store is not called a demo: {terminal}"
+    );
     let users = invoke(&main, "users_list", json!({})).unwrap();
     assert_eq!(users, json!([]), "no demo staff outside the demo");
     let sale = invoke(

@@ -35,6 +35,16 @@ async fn nav(app: &App) -> anyhow::Result<Vec<String>> {
     Ok(serde_json::from_value(answer)?)
 }
 
+/// Switch the screen to the other language (zh / en), photograph it, and
+/// switch back: each screen is looked at in both.
+async fn other_language(app: &App, name: &str) -> anyhow::Result<()> {
+    app.click("[data-testid=lang]").await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.screenshot(name).await?;
+    app.click("[data-testid=lang]").await?;
+    Ok(())
+}
+
 #[test]
 fn a_cashier_sees_only_the_till_and_a_forbidden_command_is_refused() {
     run(async {
@@ -47,6 +57,7 @@ fn a_cashier_sees_only_the_till_and_a_forbidden_command_is_refused() {
         app.click("[data-testid=channel-cash]").await?;
         app.wait_for("[data-testid=cash-done]", SHORT).await?;
         app.screenshot("roles-cashier").await?;
+        other_language(&app, "roles-cashier-other-lang").await?;
 
         // The page itself asks for the day's report and a refund: refused
         // in Rust, whatever the UI shows.
@@ -90,6 +101,7 @@ fn an_accountant_lands_on_the_reports_and_cannot_take_money() {
             "no keypad for an accountant"
         );
         app.screenshot("roles-accountant").await?;
+        other_language(&app, "roles-accountant-other-lang").await?;
         let sale = app
             .invoke(
                 "order_charge",
@@ -119,6 +131,7 @@ fn a_manager_sees_the_till_orders_reports_shift_and_settings() {
             ]
         );
         app.screenshot("roles-manager").await?;
+        other_language(&app, "roles-manager-other-lang").await?;
         app.click("[data-testid=nav-settings]").await?;
         app.wait_for("[data-testid=notifications]", SHORT).await?;
         app.screenshot("roles-manager-settings").await?;
@@ -156,6 +169,7 @@ fn a_first_start_asks_for_the_first_manager_before_anything_else() {
         app.click("[data-testid=setup-submit]").await?;
         app.wait_for("[data-testid=setup-error]", SHORT).await?;
         app.screenshot("setup-first-manager").await?;
+        other_language(&app, "setup-first-manager-other-lang").await?;
         app.fill("[data-testid=setup-pin-again]", "2468").await?;
         app.click("[data-testid=setup-submit]").await?;
         // The new manager is logged in at the till.

@@ -117,6 +117,15 @@ impl InitRequest {
             sale_limit: None,
         }
     }
+
+    /// A real store's first start in the app: no demo name; the store's
+    /// own name is set with `shouyin init` (or, later, the set-up screen).
+    pub fn new_store() -> InitRequest {
+        InitRequest {
+            store: "门店 Store".into(),
+            ..InitRequest::demo()
+        }
+    }
 }
 
 /// Create a terminal's ledger file. Refuses an existing file.
@@ -183,6 +192,12 @@ impl Counter {
     /// there on first start.
     /// A channels file in the directory configures the QR channels.
     pub async fn open(data_dir: &Path) -> Result<Counter, ApiError> {
+        Counter::open_in(data_dir, InitRequest::demo()).await
+    }
+
+    /// Open the ledger in an app data directory, creating it with `init`
+    /// on first start.
+    async fn open_in(data_dir: &Path, init: InitRequest) -> Result<Counter, ApiError> {
         let channels_path = data_dir.join(CHANNELS_FILE);
         let channels = if channels_path.exists() {
             load_channels(&channels_path)?
@@ -207,7 +222,7 @@ impl Counter {
             })?;
             let path = data_dir.join(LEDGER_FILE);
             if !path.exists() {
-                init_ledger(&path, &InitRequest::demo(), now)?;
+                init_ledger(&path, &init, now)?;
             }
             Ok(Ledger::open(&path)?)
         })
@@ -220,7 +235,12 @@ impl Counter {
     /// their known PINs; a real store's first start has no users and asks
     /// for its first manager ([`Counter::setup_first_manager`]).
     pub async fn open_app(data_dir: &Path, demo: bool) -> Result<Counter, ApiError> {
-        let counter = Counter::open(data_dir).await?;
+        let init = if demo {
+            InitRequest::demo()
+        } else {
+            InitRequest::new_store()
+        };
+        let counter = Counter::open_in(data_dir, init).await?;
         if demo {
             counter
                 .inner

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use shouyin_api::dto::UserDto;
-use shouyin_api::{roles, ApiError, Counter, ErrorCode};
-use tauri::ipc::{CommandArg, CommandItem, Invoke, InvokeError};
+use shouyin_api::{roles, ApiError, Counter, CounterEvent, ErrorCode};
+use tauri::ipc::{Channel, CommandArg, CommandItem, Invoke, InvokeError};
 use tauri::{Manager, Runtime};
 
 /// The logged-in user of each window, by window label.
@@ -38,6 +38,40 @@ impl Sessions {
 
     pub fn log_out(&self, window: &str) {
         self.lock().remove(window);
+    }
+}
+
+/// The windows that asked for the counter's feed (order changes, channel
+/// health, alarms, sync), each on its own IPC channel. A Tauri event would
+/// reach every window, the customer display included; a channel reaches
+/// only the window that opened it, and the capabilities let only the main
+/// window open one.
+#[derive(Default)]
+pub struct Feeds {
+    channels: Mutex<Vec<Channel<CounterEvent>>>,
+}
+
+impl std::fmt::Debug for Feeds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Feeds")
+            .field("channels", &self.lock().len())
+            .finish()
+    }
+}
+
+impl Feeds {
+    fn lock(&self) -> MutexGuard<'_, Vec<Channel<CounterEvent>>> {
+        self.channels.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn add(&self, channel: Channel<CounterEvent>) {
+        self.lock().push(channel);
+    }
+
+    /// Send to every subscriber; one whose window is gone is dropped.
+    pub fn send(&self, event: &CounterEvent) {
+        self.lock()
+            .retain(|channel| channel.send(event.clone()).is_ok());
     }
 }
 

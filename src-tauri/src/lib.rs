@@ -79,7 +79,7 @@ pub fn run() -> anyhow::Result<()> {
 /// the setup hook because the platform data directory is only known once
 /// the app exists. Then, in the background: every order left open by the
 /// last run is resolved with its channel, order changes are pushed to the UI
-/// as `counter` events, and the ledger syncs to head office if enrolled.
+/// on the main window's feed (`counter_subscribe`), and the ledger syncs to head office if enrolled.
 /// `demo` is the demo store (its staff are created with known PINs).
 pub fn run_app<R: Runtime>(
     builder: Builder<R>,
@@ -117,9 +117,7 @@ pub fn run_app<R: Runtime>(
                                     Err(e) => tracing::warn!("cannot show the order: {e}"),
                                 }
                             }
-                            if let Err(e) = handle.emit("counter", &event) {
-                                tracing::warn!("cannot push an event to the UI: {e}");
-                            }
+                            handle.state::<access::Feeds>().send(&event);
                         }
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                             tracing::warn!("the UI missed {n} events");
@@ -167,6 +165,7 @@ pub fn run_app<R: Runtime>(
             Ok(())
         })
         .manage(access::Sessions::default())
+        .manage(access::Feeds::default())
         // Every command passes the role matrix first (access::gate).
         .invoke_handler(access::gate(tauri::generate_handler![
             commands::terminal::terminal_get,
@@ -179,6 +178,7 @@ pub fn run_app<R: Runtime>(
             commands::order::order_events,
             commands::order::qr_render,
             commands::session::recovery_results,
+            commands::session::counter_subscribe,
             commands::session::customer_page,
             commands::session::customer_window_open,
             commands::sync::sync_status,

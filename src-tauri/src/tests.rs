@@ -11,7 +11,7 @@ use shouyin_api::roles;
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
-use tauri::{App, Manager, WebviewWindow};
+use tauri::{App, Listener, Manager, WebviewWindow};
 
 use super::*;
 use crate::access::Sessions;
@@ -482,12 +482,42 @@ fn the_customer_display_sees_the_order_on_screen_and_not_the_day() {
     login(&main, CASHIER, "1111");
     invoke(&main, "customer_window_open", json!({})).unwrap();
     let customer = app.get_webview_window(CUSTOMER_WINDOW).unwrap();
-    invoke(
-        &main,
-        "order_charge",
-        json!({ "req": { "amount": "3.00", "channel": "cash" } }),
-    )
-    .unwrap();
+    // What every window could hear: no `counter` events, only what the
+    // customer display shows (`customer_order`).
+    let (shown_tx, shown) = std::sync::mpsc::channel();
+    let (broadcast_tx, broadcast) = std::sync::mpsc::channel();
+    app.listen_any(CUSTOMER_ORDER_EVENT, move |e| {
+        let _ = shown_tx.send(e.payload().to_owned());
+    });
+    app.listen_any("counter", move |e| {
+        let _ = broadcast_tx.send(e.payload().to_owned());
+    });
+    for amount in ["3.00", "4.00"] {
+        invoke(
+            &main,
+            "order_charge",
+            json!({ "req": { "amount": amount, "channel": "cash" } }),
+        )
+        .unwrap();
+        let order = shown
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the customer display hears of the sale");
+        assert!(
+            !order.contains("cashier") && order.contains(amount),
+            "only what the customer sees: {order}"
+        );
+    }
+    // The feed's loop handles events in order: the second sale's display
+    // event came after anything the first one sent to every window.
+    assert!(
+        broadcast.try_recv().is_err(),
+        "order changes are not broadcast to every window"
+    );
+    let subscribe = invoke(&customer, "counter_subscribe", json!({})).unwrap_err();
+    assert!(
+        subscribe.to_string().contains("not allowed"),
+        "the customer display cannot open the counter's feed: {subscribe}"
+    );
     let recent = invoke(&customer, "orders_recent", json!({ "limit": 10 }));
     assert!(
         recent.is_err(),

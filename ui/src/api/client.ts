@@ -1,6 +1,6 @@
 // Every backend call the UI makes, typed with the DTOs generated from Rust.
 // Errors come back as ApiError { code, message }: the UI branches on code.
-import { invoke } from "@tauri-apps/api/core";
+import { invoke, Channel } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type { ApiError } from "./generated/ApiError";
 import type { AmountDto } from "./generated/AmountDto";
@@ -103,7 +103,22 @@ export function onCustomerOrder(handler: (o: CustomerOrderDto) => void): Promise
   return listen<CustomerOrderDto>("customer_order", (event) => handler(event.payload));
 }
 
+// The counter's feed comes over one IPC channel of this window (never a
+// Tauri event, which every window could hear); views add handlers to it.
+const counterHandlers = new Set<(e: CounterEvent) => void>();
+let counterFeed: Promise<void> | null = null;
+
 /** The backend's push feed: order changes, channel health, alarms, sync. */
 export function onCounterEvent(handler: (e: CounterEvent) => void): Promise<UnlistenFn> {
-  return listen<CounterEvent>("counter", (event) => handler(event.payload));
+  counterHandlers.add(handler);
+  if (!counterFeed) {
+    const channel = new Channel<CounterEvent>();
+    channel.onmessage = (e) => counterHandlers.forEach((h) => h(e));
+    counterFeed = invoke<void>("counter_subscribe", { onEvent: channel }).catch(() => {
+      counterFeed = null;
+    });
+  }
+  return counterFeed.then(() => () => {
+    counterHandlers.delete(handler);
+  });
 }

@@ -56,4 +56,5 @@ fi
 echo "customer page (pay QR codes here): http://$sim_addr/"
 echo "head office:                       http://$hq_addr/  (token: $admin_token)"
 echo "data:                              $demo"
-SHOUYIN_DATA_DIR="$demo/app" SHOUYIN_CUSTOMER_PAGE="http://$sim_addr/" "$bin/shouyin-app"
+# SHOUYIN_DEMO=1: the demo store, with its demo staff (known PINs).
+SHOUYIN_DEMO=1 SHOUYIN_DATA_DIR="$demo/app" SHOUYIN_CUSTOMER_PAGE="http://$sim_addr/" "$bin/shouyin-app"

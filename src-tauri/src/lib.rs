@@ -9,13 +9,15 @@
 //! `tauri::test::mock_builder()` and invoke commands through the real IPC
 //! path without opening a window.
 
+pub mod access;
 pub mod commands;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use shouyin_api::{Counter, OrderDto};
+use shouyin_api::dto::CustomerOrderDto;
+use shouyin_api::{Counter, CounterEvent, OrderDto};
 use tauri::{Builder, Emitter, Manager, Runtime};
 
 pub(crate) use commands::open_customer_window;
@@ -31,6 +33,12 @@ pub const CUSTOMER_PAGE_ENV: &str = "SHOUYIN_CUSTOMER_PAGE";
 pub const LANGUAGE_ENV: &str = "SHOUYIN_LANG";
 /// Set to 1 to open the customer display at start.
 pub const CUSTOMER_DISPLAY_ENV: &str = "SHOUYIN_CUSTOMER_DISPLAY";
+/// Set to 1 by `make run` and the end-to-end tests: the demo store, whose
+/// demo staff have known PINs. Without it a new ledger has no users and the
+/// app asks for the store's first manager.
+pub const DEMO_ENV: &str = "SHOUYIN_DEMO";
+/// The event that carries the payment in progress to the customer display.
+pub const CUSTOMER_ORDER_EVENT: &str = "customer_order";
 pub(crate) const CUSTOMER_WINDOW: &str = "customer";
 
 /// What the app learned while starting: recovery's progress, and demo facts.
@@ -62,7 +70,8 @@ pub fn run() -> anyhow::Result<()> {
     let data_dir = std::env::var_os(DATA_DIR_ENV)
         .filter(|dir| !dir.is_empty())
         .map(PathBuf::from);
-    run_app(tauri::Builder::default(), data_dir)
+    let demo = std::env::var(DEMO_ENV).is_ok_and(|v| v == "1");
+    run_app(tauri::Builder::default(), data_dir, demo)
         .run(tauri::generate_context!())
         .context("the desktop app stopped with an error")
 }
@@ -71,8 +80,13 @@ pub fn run() -> anyhow::Result<()> {
 /// the setup hook because the platform data directory is only known once
 /// the app exists. Then, in the background: every order left open by the
 /// last run is resolved with its channel, order changes are pushed to the UI
-/// as `counter` events, and the ledger syncs to head office if enrolled.
-pub fn run_app<R: Runtime>(builder: Builder<R>, data_dir: Option<PathBuf>) -> Builder<R> {
+/// on the main window's feed (`counter_subscribe`), and the ledger syncs to head office if enrolled.
+/// `demo` is the demo store (its staff are created with known PINs).
+pub fn run_app<R: Runtime>(
+    builder: Builder<R>,
+    data_dir: Option<PathBuf>,
+    demo: bool,
+) -> Builder<R> {
     builder
         .setup(move |app| {
             let dir = match data_dir {
@@ -81,7 +95,7 @@ pub fn run_app<R: Runtime>(builder: Builder<R>, data_dir: Option<PathBuf>) -> Bu
             };
             std::fs::create_dir_all(&dir)
                 .map_err(|e| format!("cannot create data directory {}: {e}", dir.display()))?;
-            let counter = tauri::async_runtime::block_on(Counter::open(&dir))
+            let counter = tauri::async_runtime::block_on(Counter::open_app(&dir, demo))
                 .map_err(|e| format!("cannot open the ledger in {}: {e}", dir.display()))?;
             tracing::info!(dir = %dir.display(), "ledger open");
 
@@ -91,9 +105,20 @@ pub fn run_app<R: Runtime>(builder: Builder<R>, data_dir: Option<PathBuf>) -> Bu
                 loop {
                     match events.recv().await {
                         Ok(event) => {
-                            if let Err(e) = handle.emit("counter", &event) {
-                                tracing::warn!("cannot push an event to the UI: {e}");
+                            if let CounterEvent::OrderChanged { order } = &event {
+                                // The customer display hears only what it shows.
+                                match CustomerOrderDto::of(order) {
+                                    Ok(shown) => {
+                                        let _ = handle.emit_to(
+                                            CUSTOMER_WINDOW,
+                                            CUSTOMER_ORDER_EVENT,
+                                            &shown,
+                                        );
+                                    }
+                                    Err(e) => tracing::warn!("cannot show the order: {e}"),
+                                }
                             }
+                            handle.state::<access::Feeds>().send(&event);
                         }
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                             tracing::warn!("the UI missed {n} events");
@@ -120,22 +145,19 @@ pub fn run_app<R: Runtime>(builder: Builder<R>, data_dir: Option<PathBuf>) -> Bu
                     .ok()
                     .filter(|s| !s.is_empty()),
             });
-            // The demo store's staff (cashier, manager, accountant), only
-            // when the ledger has no users yet, so the PIN login has someone.
-            match tauri::async_runtime::block_on(counter.ensure_demo_users()) {
-                Ok(0) => {}
-                Ok(n) => tracing::info!("added {n} demo users"),
-                Err(e) => tracing::warn!("cannot add the demo users: {e}"),
-            }
             app.manage(counter);
             if std::env::var(CUSTOMER_DISPLAY_ENV).is_ok_and(|v| v == "1") {
                 open_customer_window(app.handle())?;
             }
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![
+        .manage(access::Sessions::default())
+        .manage(access::Feeds::default())
+        // Every command passes the role matrix first (access::gate).
+        .invoke_handler(access::gate(tauri::generate_handler![
             commands::terminal::terminal_get,
             commands::amount::amount_check,
+            commands::order::order_current,
             commands::order::order_charge,
             commands::order::order_cancel,
             commands::order::orders_recent,
@@ -143,6 +165,7 @@ pub fn run_app<R: Runtime>(builder: Builder<R>, data_dir: Option<PathBuf>) -> Bu
             commands::order::order_events,
             commands::order::qr_render,
             commands::session::recovery_results,
+            commands::session::counter_subscribe,
             commands::session::customer_page,
             commands::session::customer_window_open,
             commands::sync::sync_status,
@@ -150,6 +173,9 @@ pub fn run_app<R: Runtime>(builder: Builder<R>, data_dir: Option<PathBuf>) -> Bu
             commands::sync::sync_enroll,
             commands::manager::users_list,
             commands::manager::user_login,
+            commands::manager::user_logout,
+            commands::manager::session_get,
+            commands::manager::setup_first_manager,
             commands::manager::audit_approved,
             commands::manager::refund_create,
             commands::manager::order_void,
@@ -168,122 +194,8 @@ pub fn run_app<R: Runtime>(builder: Builder<R>, data_dir: Option<PathBuf>) -> Bu
             commands::shift::shift_report_text,
             commands::settings::customer_window_close,
             commands::settings::customer_window_is_open,
-        ])
+        ]))
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use super::*;
-    use serde_json::{json, Value};
-    use tauri::ipc::{CallbackFn, InvokeBody};
-    use tauri::test::{get_ipc_response, mock_builder, INVOKE_KEY};
-    use tauri::webview::InvokeRequest;
-
-    fn invoke(
-        webview: &tauri::WebviewWindow<tauri::test::MockRuntime>,
-        cmd: &str,
-        args: Value,
-    ) -> Result<Value, Value> {
-        get_ipc_response(
-            webview,
-            InvokeRequest {
-                cmd: cmd.into(),
-                callback: CallbackFn(0),
-                error: CallbackFn(1),
-                url: "tauri://localhost".parse().unwrap(),
-                body: InvokeBody::Json(args),
-                headers: Default::default(),
-                invoke_key: INVOKE_KEY.to_string(),
-            },
-        )
-        .map(|body| body.deserialize::<Value>().unwrap())
-    }
-
-    #[test]
-    fn commands_answer_through_ipc_with_a_real_ledger() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut app = run_app(mock_builder(), Some(dir.path().to_path_buf()))
-            // The real context, so the capabilities (the ACL) are the app's own.
-            .build(tauri::generate_context!())
-            .unwrap();
-        // The setup hook (which opens the ledger and manages the counter)
-        // runs on the first turn of the event loop.
-        #[allow(deprecated)]
-        app.run_iteration(|_, _| {});
-        // The config's main window, the one the capabilities name.
-        let webview = app.get_webview_window("main").unwrap();
-
-        let terminal = invoke(&webview, "terminal_get", json!({})).unwrap();
-        assert!(
-            terminal["store"].as_str().is_some_and(|s| !s.is_empty()),
-            "terminal has no store name: {terminal}"
-        );
-
-        let amount = invoke(&webview, "amount_check", json!({ "input": "１２.3" })).unwrap();
-        assert_eq!(amount["fen"], 1230, "full-width digits parse: {amount}");
-        assert_eq!(amount["display"], "¥12.30");
-
-        let refused = invoke(&webview, "amount_check", json!({ "input": "12.345" })).unwrap_err();
-        assert_eq!(
-            refused["code"], "invalid_amount",
-            "error carries its code: {refused}"
-        );
-
-        let order = invoke(
-            &webview,
-            "order_charge",
-            json!({ "req": { "amount": "12.30", "channel": "cash", "cashier": null, "note": null } }),
-        )
-        .unwrap();
-        assert_eq!(order["amount_fen"], 1230);
-        assert_eq!(
-            order["state"], "paid",
-            "a cash sale is paid at once: {order}"
-        );
-
-        let recent = invoke(&webview, "orders_recent", json!({ "limit": 5 })).unwrap();
-        assert_eq!(
-            recent[0]["order_no"], order["order_no"],
-            "the new sale heads the recent list: {recent}"
-        );
-
-        // The demo staff were added at start; the manager logs in, and a
-        // report answers, through the new commands and their permissions.
-        let users = invoke(&webview, "users_list", json!({})).unwrap();
-        assert_eq!(
-            users.as_array().map(Vec::len),
-            Some(3),
-            "demo users: {users}"
-        );
-        let manager = invoke(
-            &webview,
-            "user_login",
-            json!({ "name": "店长 李娜", "pin": "9999" }),
-        )
-        .unwrap();
-        assert_eq!(manager["name"], "店长 李娜");
-        let wrong = invoke(
-            &webview,
-            "user_login",
-            json!({ "name": "店长 李娜", "pin": "0000" }),
-        )
-        .unwrap_err();
-        assert_eq!(wrong["code"], "pin_wrong", "a wrong PIN says so: {wrong}");
-        let day = invoke(
-            &webview,
-            "reports_daily",
-            json!({ "date": order["business_date"] }),
-        )
-        .unwrap();
-        assert_eq!(
-            day["count"], 1,
-            "the cash sale is in the day's report: {day}"
-        );
-        assert_eq!(day["gross"], "12.30");
-        assert!(
-            dir.path().join("ledger.db").is_file(),
-            "the ledger file is in the data directory"
-        );
-    }
-}
+mod tests;

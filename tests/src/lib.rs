@@ -170,17 +170,43 @@ impl App {
         Ok(app)
     }
 
-    /// Log in on the till's PIN screen.
+    /// Log in on the till's PIN screen as someone who lands on the till.
     pub async fn login(&self, name: &str, pin: &str) -> Result<()> {
+        self.login_to(name, pin, "[data-testid=amount]").await
+    }
+
+    /// Log in and wait for `landing` (an accountant lands on the reports).
+    pub async fn login_to(&self, name: &str, pin: &str, landing: &str) -> Result<()> {
         self.click(&format!("[data-testid=login-user][data-name='{name}']"))
             .await?;
         for d in pin.chars() {
             self.click(&format!("[data-testid='pin-{d}']")).await?;
         }
         self.click("[data-testid=login-submit]").await?;
-        self.wait_for("[data-testid=amount]", Duration::from_secs(15))
+        self.wait_for(landing, Duration::from_secs(15)).await?;
+        Ok(())
+    }
+
+    /// Log out from the header, back to the PIN screen.
+    pub async fn logout(&self) -> Result<()> {
+        self.click("[data-testid=logout]").await?;
+        self.wait_for("[data-testid=login-user]", Duration::from_secs(15))
             .await?;
         Ok(())
+    }
+
+    /// Call a backend command from the page, as the UI would (or as a
+    /// script in the page could): `{"ok": value}` or `{"err": error}`.
+    pub async fn invoke(&self, command: &str, args: Value) -> Result<Value> {
+        let script = "const [cmd, args, done] = arguments; \
+            window.__TAURI_INTERNALS__.invoke(cmd, args).then((v) => done({ ok: v }), (e) => done({ err: e }));";
+        let call = self
+            .client
+            .execute_async(script, vec![json!(command), args]);
+        tokio::time::timeout(CALL_LIMIT, call)
+            .await
+            .map_err(|_| anyhow!("invoking {command} timed out"))?
+            .with_context(|| format!("invoking {command}"))
     }
 
     /// Start the app without logging in.
@@ -207,6 +233,9 @@ impl App {
         // The app's own pin, not the system locale (which may not exist on
         // the machine); a test can override it through `env`.
         .env("SHOUYIN_LANG", "zh")
+        // The demo store and its demo staff, as `make run` starts it; a test
+        // of a real store's first start passes SHOUYIN_DEMO=0.
+        .env("SHOUYIN_DEMO", "1")
         .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::null());

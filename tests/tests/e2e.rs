@@ -219,7 +219,9 @@ fn a_counter_enrolled_with_head_office_hears_of_payments_by_notification() {
         let data = dir.path().join("app");
         sim.configure(&data)?;
         let (hq_url, code) = head_office(dir.path()).await?;
-        let app = App::start(&data, &[]).await?;
+        // Settings are the manager's.
+        let app = App::launch(&data, &[]).await?;
+        app.login("店长 李娜", "9999").await?;
         // Enrol the running till from a terminal; the app picks it up.
         let out = std::process::Command::new(shouyin_tests::cli_binary()?)
             .args(["enroll", "--db"])

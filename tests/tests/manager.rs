@@ -52,8 +52,13 @@ fn a_manager_refunds_with_a_pin_then_reports_and_exports_the_day() {
         app.wait_for("[data-testid=hour-bar]", SHORT).await?;
         app.screenshot("reports").await?;
 
-        // Export the day as CSV into a folder of ours (outside the app's
-        // data directory, where exports are refused).
+        // Exports are the accountant's: log out, the accountant logs in
+        // (and lands on the reports), then exports the day as CSV into a
+        // folder of ours (outside the app's data directory, where exports
+        // are refused).
+        app.logout().await?;
+        app.login_to("会计 张伟", "5555", "[data-testid=report-date]")
+            .await?;
         let docs = tempfile::tempdir()?;
         let out = docs.path().join("exports");
         std::fs::create_dir_all(&out)?;

@@ -11,7 +11,10 @@ pub struct ChargeRequest {
     /// As typed: "12.30", "１２．３", "¥12".
     pub amount: String,
     pub channel: ChannelKind,
-    #[ts(optional)]
+    /// Who takes the sale. Never read from the UI: the desktop shell puts
+    /// the session's user here (the CLI its `--cashier`).
+    #[serde(default, skip_deserializing)]
+    #[ts(skip)]
     pub cashier: Option<String>,
     #[ts(optional)]
     pub note: Option<String>,
@@ -111,6 +114,10 @@ pub struct TerminalDto {
     pub channels: Vec<ChannelAvailabilityDto>,
     /// The language the UI starts in (the store's setting, or the app's pin).
     pub ui_language: crate::language::UiLanguageDto,
+    /// The demo store (`make run`): the header says 演示 DEMO.
+    pub demo: bool,
+    /// No users yet: the first manager must be set up before anything else.
+    pub needs_setup: bool,
 }
 
 impl TerminalDto {
@@ -131,6 +138,8 @@ impl TerminalDto {
             sale_limit: shouyin_core::format_fen(t.sale_limit_fen),
             channels,
             ui_language: crate::language::UiLanguageDto::resolve(None, t.calendar.timezone.name()),
+            demo: false,
+            needs_setup: false,
         }
     }
 }
@@ -398,7 +407,10 @@ pub struct RefundCreateRequest {
     pub amount: String,
     #[ts(optional)]
     pub reason: Option<String>,
-    /// The logged-in user who asks for it.
+    /// The logged-in user who asks for it. Never read from the UI: the
+    /// desktop shell puts the session's user here.
+    #[serde(default, skip_deserializing)]
+    #[ts(skip)]
     pub requested_by: String,
 }
 
@@ -495,7 +507,10 @@ pub struct ManualConfirmRequest {
     pub amount: Option<String>,
     #[ts(optional)]
     pub channel: Option<ChannelKind>,
-    /// The logged-in user at the till.
+    /// The logged-in user at the till. Never read from the UI: the desktop
+    /// shell puts the session's user here.
+    #[serde(default, skip_deserializing)]
+    #[ts(skip)]
     pub cashier: String,
     #[ts(optional)]
     pub note: Option<String>,
@@ -615,4 +630,34 @@ pub struct ZReportDto {
     pub over_short_kind: String,
     pub channels: Vec<ShiftChannelTakingsDto>,
     pub movements: Vec<CashMovementDto>,
+}
+
+/// What the customer display shows of the payment in progress: the amount,
+/// the channel, the state and the code as an image. Nothing else of the
+/// day's sales reaches that window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct CustomerOrderDto {
+    pub order_no: String,
+    pub amount: String,
+    pub channel: ChannelKind,
+    pub state: OrderState,
+    /// The payment code as SVG while the customer may still pay.
+    pub qr_svg: Option<String>,
+}
+
+impl CustomerOrderDto {
+    pub fn of(order: &OrderDto) -> Result<CustomerOrderDto, crate::ApiError> {
+        let qr_svg = match (&order.qr_payload, order.state.is_final()) {
+            (Some(payload), false) => Some(crate::qr::qr_svg(payload)?),
+            _ => None,
+        };
+        Ok(CustomerOrderDto {
+            order_no: order.order_no.clone(),
+            amount: order.amount.clone(),
+            channel: order.channel,
+            state: order.state,
+            qr_svg,
+        })
+    }
 }

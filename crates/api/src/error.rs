@@ -41,6 +41,10 @@ pub enum ErrorCode {
     /// Head office's address is plain `http://` to another machine: the
     /// terminal secret and every sale would travel readable. Use https://.
     InsecureHqUrl,
+    /// The session's role may not use this command (the role matrix).
+    Forbidden,
+    /// The command needs a logged-in user and the window has none.
+    NotLoggedIn,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error, ts_rs::TS)]

@@ -20,6 +20,7 @@ pub mod reconcile;
 pub mod refunds;
 pub mod relay;
 pub mod reports;
+pub mod roles;
 pub mod shifts;
 pub mod staff;
 pub mod startup;
@@ -120,6 +121,15 @@ impl InitRequest {
             sale_limit: None,
         }
     }
+
+    /// A real store's first start in the app: no demo name; the store's
+    /// own name is set with `shouyin init` (or, later, the set-up screen).
+    pub fn new_store() -> InitRequest {
+        InitRequest {
+            store: "门店 Store".into(),
+            ..InitRequest::demo()
+        }
+    }
 }
 
 /// Create a terminal's ledger file. Refuses an existing file.
@@ -180,6 +190,8 @@ struct Inner {
     sync: sync::SyncShared,
     /// Payment notifications relayed by head office.
     relay: relay::RelayShared,
+    /// The demo store of `make run`, with its demo staff.
+    demo: std::sync::atomic::AtomicBool,
 }
 
 impl Counter {
@@ -187,6 +199,12 @@ impl Counter {
     /// there on first start.
     /// A channels file in the directory configures the QR channels.
     pub async fn open(data_dir: &Path) -> Result<Counter, ApiError> {
+        Counter::open_in(data_dir, InitRequest::demo()).await
+    }
+
+    /// Open the ledger in an app data directory, creating it with `init`
+    /// on first start.
+    async fn open_in(data_dir: &Path, init: InitRequest) -> Result<Counter, ApiError> {
         let channels_path = data_dir.join(CHANNELS_FILE);
         let channels = if channels_path.exists() {
             load_channels(&channels_path)?
@@ -212,13 +230,42 @@ impl Counter {
             })?;
             let path = data_dir.join(LEDGER_FILE);
             if !path.exists() {
-                init_ledger(&path, &InitRequest::demo(), now)?;
+                init_ledger(&path, &init, now)?;
             }
             Ok(Ledger::open(&path)?)
         })
         .await?;
         let counter = Counter::from_ledger(ledger, options, Some(data_dir_kept));
         Ok(counter)
+    }
+
+    /// The desktop app's start: open the data directory's ledger. Only the
+    /// demo (`make run`, the end-to-end tests) gets the demo staff with
+    /// their known PINs; a real store's first start has no users and asks
+    /// for its first manager ([`Counter::setup_first_manager`]).
+    pub async fn open_app(data_dir: &Path, demo: bool) -> Result<Counter, ApiError> {
+        let init = if demo {
+            InitRequest::demo()
+        } else {
+            InitRequest::new_store()
+        };
+        let counter = Counter::open_in(data_dir, init).await?;
+        if demo {
+            counter
+                .inner
+                .demo
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            let added = counter.ensure_demo_users().await?;
+            if added > 0 {
+                tracing::info!("added {added} demo users");
+            }
+        }
+        Ok(counter)
+    }
+
+    /// Whether this is the demo store.
+    pub fn is_demo(&self) -> bool {
+        self.inner.demo.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Open an existing ledger file (the CLI's `--db`).
@@ -256,6 +303,7 @@ impl Counter {
                 data_dir,
                 sync: sync::SyncShared::default(),
                 relay: relay::RelayShared::default(),
+                demo: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         counter.spawn_prober();
@@ -334,6 +382,7 @@ impl Counter {
             .map(|h| (h.channel, h))
             .collect();
         let configured: Vec<ChannelKind> = self.inner.channels.keys().copied().collect();
+        let demo = self.is_demo();
         self.with_ledger(move |ledger| {
             let channels = ChannelKind::ALL
                 .into_iter()
@@ -361,7 +410,11 @@ impl Counter {
                     }
                 })
                 .collect();
-            Ok(TerminalDto::new(ledger.terminal(), channels))
+            Ok(TerminalDto {
+                demo,
+                needs_setup: ledger.user_count()? == 0,
+                ..TerminalDto::new(ledger.terminal(), channels)
+            })
         })
         .await
     }

@@ -264,3 +264,16 @@ fn cash_refund_shift_close_and_audit_verify() {
     assert_eq!(value(&out, "intact"), "false");
     assert!(value(&out, "first_bad_seq").parse::<i64>().unwrap() > 0);
 }
+
+#[test]
+fn init_creates_no_users_not_even_demo_staff() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("till.db");
+    init(&db);
+    let out = ok(&["user", "list", "--db", db.to_str().unwrap(), "--json"]);
+    assert_eq!(
+        out.trim(),
+        "[]",
+        "a new ledger has no users; its first manager is set up by hand"
+    );
+}

@@ -100,6 +100,8 @@ pub struct OrderFilter {
     /// Matches order number or channel trade number (substring), or the
     /// amount when it parses as one.
     pub search: Option<String>,
+    /// Only the orders taken by this cashier (a cashier sees her own sales).
+    pub cashier: Option<String>,
     pub limit: Option<u32>,
 }
 
@@ -380,6 +382,10 @@ impl Ledger {
         if let Some(date) = filter.business_date {
             args.push(Box::new(date.to_string()));
             sql.push_str(&format!(" AND business_date = ?{}", args.len()));
+        }
+        if let Some(cashier) = &filter.cashier {
+            args.push(Box::new(cashier.clone()));
+            sql.push_str(&format!(" AND cashier = ?{}", args.len()));
         }
         if let Some(search) = filter
             .search

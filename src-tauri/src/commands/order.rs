@@ -1,12 +1,20 @@
+use shouyin_api::dto::CustomerOrderDto;
 use shouyin_api::{ApiError, ChargeRequest, Counter, EventDto, OrderDto};
 use tauri::State;
+
+use crate::access::Caller;
 
 /// Starts a sale: a cash sale comes back paid, a QR sale pending with its code.
 #[tauri::command]
 pub async fn order_charge(
+    caller: Caller,
     counter: State<'_, Counter>,
     req: ChargeRequest,
 ) -> Result<OrderDto, ApiError> {
+    let req = ChargeRequest {
+        cashier: Some(caller.name()),
+        ..req
+    };
     counter.order_charge(req).await
 }
 
@@ -19,13 +27,23 @@ pub async fn order_cancel(
     counter.order_cancel(order_no).await
 }
 
-/// The latest sales of the business day, newest first.
+/// The latest sales of the business day, newest first: a cashier's own,
+/// or everyone's for a manager or accountant.
 #[tauri::command]
 pub async fn orders_recent(
+    caller: Caller,
     counter: State<'_, Counter>,
     limit: u32,
 ) -> Result<Vec<OrderDto>, ApiError> {
-    counter.orders_recent(limit).await
+    counter.orders_recent_for(&caller.0, limit).await
+}
+
+/// The payment on the customer display: amount, channel, state and code.
+#[tauri::command]
+pub async fn order_current(
+    counter: State<'_, Counter>,
+) -> Result<Option<CustomerOrderDto>, ApiError> {
+    counter.order_current().await
 }
 
 /// The history view's search.

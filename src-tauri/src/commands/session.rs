@@ -1,7 +1,16 @@
-use shouyin_api::{ApiError, OrderDto};
+use shouyin_api::{ApiError, CounterEvent, OrderDto};
+use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, Runtime, State, WebviewUrl, WebviewWindowBuilder};
 
+use crate::access::Feeds;
 use crate::Startup;
+
+/// Open this window's feed of the counter's events (order changes, channel
+/// health, alarms, sync status).
+#[tauri::command]
+pub fn counter_subscribe(feeds: State<'_, Feeds>, on_event: Channel<CounterEvent>) {
+    feeds.add(on_event);
+}
 
 /// What recovery found at start: the orders that were open, as they ended.
 #[tauri::command]

@@ -4,14 +4,16 @@ use shouyin_api::dto::{Approval, CashMovementDto, CashMovementKind, ShiftDto, ZR
 use shouyin_api::{ApiError, Counter};
 use tauri::State;
 
-/// Open a shift with the counted float (备用金).
+use crate::access::Caller;
+
+/// Open a shift with the counted float (备用金), in the session user's name.
 #[tauri::command]
 pub async fn shift_open(
+    caller: Caller,
     counter: State<'_, Counter>,
-    cashier: String,
     float: String,
 ) -> Result<ShiftDto, ApiError> {
-    counter.shift_open(cashier, float).await
+    counter.shift_open(caller.name(), float).await
 }
 
 /// The open shift, without the expected cash (the count is blind).
@@ -20,40 +22,42 @@ pub async fn shift_current(counter: State<'_, Counter>) -> Result<Option<ShiftDt
     counter.shift_current().await
 }
 
-/// A pay-in (存入) or pay-out (支出); a pay-out needs an approval.
+/// A pay-in (存入) or pay-out (支出); a cashier needs a manager's approval.
 #[tauri::command]
 pub async fn shift_cash_movement(
+    caller: Caller,
     counter: State<'_, Counter>,
     kind: CashMovementKind,
     amount: String,
     reason: String,
-    actor: String,
     approval: Option<Approval>,
 ) -> Result<CashMovementDto, ApiError> {
     counter
-        .shift_cash_movement(kind, amount, reason, actor, approval)
+        .shift_cash_movement_by(&caller.0, kind, amount, reason, approval)
         .await
 }
 
 /// Open the drawer without a sale, approved by a manager.
 #[tauri::command]
 pub async fn cash_drawer_open(
+    caller: Caller,
     counter: State<'_, Counter>,
-    actor: String,
     reason: String,
     approval: Approval,
 ) -> Result<CashMovementDto, ApiError> {
-    counter.cash_drawer_open(actor, reason, approval).await
+    counter
+        .cash_drawer_open(caller.name(), reason, approval)
+        .await
 }
 
 /// Close the shift: the counted cash goes in first, the Z report comes back.
 #[tauri::command]
 pub async fn shift_close(
+    caller: Caller,
     counter: State<'_, Counter>,
     counted: String,
-    closed_by: String,
 ) -> Result<ZReportDto, ApiError> {
-    counter.shift_close(counted, closed_by).await
+    counter.shift_close(counted, caller.name()).await
 }
 
 /// A closed shift's Z report as receipt text.

@@ -1,6 +1,6 @@
 // Every backend call the UI makes, typed with the DTOs generated from Rust.
 // Errors come back as ApiError { code, message }: the UI branches on code.
-import { invoke } from "@tauri-apps/api/core";
+import { invoke, Channel } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type { ApiError } from "./generated/ApiError";
 import type { AmountDto } from "./generated/AmountDto";
@@ -27,10 +27,11 @@ import type { ShiftDto } from "./generated/ShiftDto";
 import type { CashMovementDto } from "./generated/CashMovementDto";
 import type { CashMovementKind } from "./generated/CashMovementKind";
 import type { ZReportDto } from "./generated/ZReportDto";
+import type { CustomerOrderDto } from "./generated/CustomerOrderDto";
 
 export type { ApiError, OrderDto, TerminalDto, CounterEvent, EventDto, SyncStatusDto };
 export type { Approval, UserDto, RefundDto, DailyReportDto, RangeReportDto, ExportResultDto, ExportProgressDto };
-export type { ReconcileReportDto, ShiftDto, CashMovementDto, CashMovementKind, ZReportDto };
+export type { ReconcileReportDto, ShiftDto, CashMovementDto, CashMovementKind, ZReportDto, CustomerOrderDto };
 
 export function isApiError(e: unknown): e is ApiError {
   return typeof e === "object" && e !== null && "code" in e && "message" in e;
@@ -46,6 +47,7 @@ export const api = {
   amountCheck: (input: string) => invoke<AmountDto>("amount_check", { input }),
   orderCharge: (req: ChargeRequest) => invoke<OrderDto>("order_charge", { req }),
   orderCancel: (orderNo: string) => invoke<OrderDto>("order_cancel", { orderNo }),
+  orderCurrent: () => invoke<CustomerOrderDto | null>("order_current"),
   ordersRecent: (limit: number) => invoke<OrderDto[]>("orders_recent", { limit }),
   ordersSearch: (query: string, limit: number) => invoke<OrderDto[]>("orders_search", { query, limit }),
   orderEvents: (orderNo: string) => invoke<[OrderDto, EventDto[]]>("order_events", { orderNo }),
@@ -61,11 +63,16 @@ export const api = {
   // staff and approvals
   usersList: () => invoke<UserDto[]>("users_list"),
   userLogin: (name: string, pin: string) => invoke<UserDto>("user_login", { name, pin }),
-  auditApproved: (actor: string, action: string, detail: unknown, approval: Approval) =>
-    invoke<AuditEntryDto>("audit_approved", { actor, action, detail, approval }),
+  userLogout: () => invoke<void>("user_logout"),
+  sessionGet: () => invoke<UserDto | null>("session_get"),
+  setupFirstManager: (name: string, pin: string, pinAgain: string) =>
+    invoke<UserDto>("setup_first_manager", { name, pin, pinAgain }),
+  // Names on records come from the session in Rust, never from here.
+  auditApproved: (action: string, detail: unknown, approval: Approval) =>
+    invoke<AuditEntryDto>("audit_approved", { action, detail, approval }),
   refundCreate: (req: RefundCreateRequest, approval: Approval) => invoke<RefundDto>("refund_create", { req, approval }),
-  orderVoid: (orderNo: string, requestedBy: string, reason: string | null, approval: Approval) =>
-    invoke<RefundDto>("order_void", { orderNo, requestedBy, reason, approval }),
+  orderVoid: (orderNo: string, reason: string | null, approval: Approval) =>
+    invoke<RefundDto>("order_void", { orderNo, reason, approval }),
   refundsForOrder: (orderNo: string) => invoke<RefundDto[]>("refunds_for_order", { orderNo }),
   orderConfirmManually: (req: ManualConfirmRequest, approval: Approval) =>
     invoke<OrderDto>("order_confirm_manually", { req, approval }),
@@ -76,13 +83,13 @@ export const api = {
   exportXlsx: (path: string, req: ExportRequest) => invoke<ExportResultDto>("export_xlsx", { path, req }),
   reconcileRun: (req: ReconcileRequest) => invoke<ReconcileReportDto>("reconcile_run", { req }),
   // shift
-  shiftOpen: (cashier: string, float: string) => invoke<ShiftDto>("shift_open", { cashier, float }),
+  shiftOpen: (float: string) => invoke<ShiftDto>("shift_open", { float }),
   shiftCurrent: () => invoke<ShiftDto | null>("shift_current"),
-  shiftCashMovement: (kind: CashMovementKind, amount: string, reason: string, actor: string, approval: Approval | null) =>
-    invoke<CashMovementDto>("shift_cash_movement", { kind, amount, reason, actor, approval }),
-  cashDrawerOpen: (actor: string, reason: string, approval: Approval) =>
-    invoke<CashMovementDto>("cash_drawer_open", { actor, reason, approval }),
-  shiftClose: (counted: string, closedBy: string) => invoke<ZReportDto>("shift_close", { counted, closedBy }),
+  shiftCashMovement: (kind: CashMovementKind, amount: string, reason: string, approval: Approval | null) =>
+    invoke<CashMovementDto>("shift_cash_movement", { kind, amount, reason, approval }),
+  cashDrawerOpen: (reason: string, approval: Approval) =>
+    invoke<CashMovementDto>("cash_drawer_open", { reason, approval }),
+  shiftClose: (counted: string) => invoke<ZReportDto>("shift_close", { counted }),
   shiftReportText: (shiftId: number) => invoke<string>("shift_report_text", { shiftId }),
 };
 
@@ -91,7 +98,27 @@ export function onExportProgress(handler: (p: ExportProgressDto) => void): Promi
   return listen<ExportProgressDto>("export_progress", (event) => handler(event.payload));
 }
 
+/** The payment in progress, pushed to the customer display only. */
+export function onCustomerOrder(handler: (o: CustomerOrderDto) => void): Promise<UnlistenFn> {
+  return listen<CustomerOrderDto>("customer_order", (event) => handler(event.payload));
+}
+
+// The counter's feed comes over one IPC channel of this window (never a
+// Tauri event, which every window could hear); views add handlers to it.
+const counterHandlers = new Set<(e: CounterEvent) => void>();
+let counterFeed: Promise<void> | null = null;
+
 /** The backend's push feed: order changes, channel health, alarms, sync. */
 export function onCounterEvent(handler: (e: CounterEvent) => void): Promise<UnlistenFn> {
-  return listen<CounterEvent>("counter", (event) => handler(event.payload));
+  counterHandlers.add(handler);
+  if (!counterFeed) {
+    const channel = new Channel<CounterEvent>();
+    channel.onmessage = (e) => counterHandlers.forEach((h) => h(e));
+    counterFeed = invoke<void>("counter_subscribe", { onEvent: channel }).catch(() => {
+      counterFeed = null;
+    });
+  }
+  return counterFeed.then(() => () => {
+    counterHandlers.delete(handler);
+  });
 }

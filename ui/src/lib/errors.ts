@@ -7,6 +7,7 @@ const KNOWN = new Set([
   "invalid_amount", "invalid_input", "channel_unavailable", "not_found", "conflict", "ledger_locked",
   "storage", "channel_rejected", "channel_unreachable", "pin_wrong", "user_locked", "not_permitted",
   "over_refund", "approval_required", "export_path_forbidden", "export_file_exists",
+  "over_refund", "approval_required", "forbidden", "not_logged_in",
 ]);
 
 export function describeError(t: (key: Key, vars?: Record<string, string | number>) => string, e: unknown): string {

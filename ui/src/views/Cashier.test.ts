@@ -7,6 +7,8 @@ import type { OrderDto } from "../api/generated/OrderDto";
 
 const terminal: TerminalDto = {
   store: "测试门店",
+  demo: false,
+  needs_setup: false,
   terminal: "T01",
   timezone: "Asia/Shanghai",
   day_cutoff: "04:00",
@@ -59,6 +61,8 @@ describe("the cashier screen", () => {
     await screen.findByTestId("cash-done");
     const charge = calls.find((c) => c.cmd === "order_charge");
     expect((charge?.args as { req: { amount: string; channel: string } }).req).toMatchObject({ amount: "12.30", channel: "cash" });
+    // No cashier's name on the wire: Rust takes it from the session.
+    expect(Object.keys((charge?.args as { req: object }).req)).not.toContain("cashier");
     // The amount is cleared for the next customer.
     expect(screen.getByTestId("amount").textContent).toBe("¥0");
   });

@@ -5,7 +5,7 @@ export type ChargeRequest = {
 /**
  * As typed: "12.30", "１２．３", "¥12".
  */
-amount: string, channel: ChannelKind, cashier?: string, note?: string, 
+amount: string, channel: ChannelKind, note?: string, 
 /**
  * Charge even though another QR payment is still unresolved (the
  * cashier confirmed it is a different sale).

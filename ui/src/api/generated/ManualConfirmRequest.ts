@@ -6,8 +6,4 @@ import type { ChannelKind } from "./ChannelKind";
  * customer shows a paid screen for the shop's static code). Either names an
  * existing order or gives amount and channel for a new one.
  */
-export type ManualConfirmRequest = { order_no?: string, amount?: string, channel?: ChannelKind, 
-/**
- * The logged-in user at the till.
- */
-cashier: string, note?: string, };
+export type ManualConfirmRequest = { order_no?: string, amount?: string, channel?: ChannelKind, note?: string, };

@@ -4,8 +4,4 @@ export type RefundCreateRequest = { order_no: string,
 /**
  * As typed, in yuan: "5.00".
  */
-amount: string, reason?: string, 
-/**
- * The logged-in user who asks for it.
- */
-requested_by: string, };
+amount: string, reason?: string, };

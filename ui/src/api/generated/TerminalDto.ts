@@ -6,4 +6,12 @@ export type TerminalDto = { store: string, terminal: string, timezone: string, d
 /**
  * The language the UI starts in (the store's setting, or the app's pin).
  */
-ui_language: UiLanguageDto, };
+ui_language: UiLanguageDto, 
+/**
+ * The demo store (`make run`): the header says 演示 DEMO.
+ */
+demo: boolean, 
+/**
+ * No users yet: the first manager must be set up before anything else.
+ */
+needs_setup: boolean, };

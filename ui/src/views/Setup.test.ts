@@ -1,0 +1,48 @@
+import { describe, it, expect, afterEach, beforeEach } from "vitest";
+import { render, screen, fireEvent, cleanup } from "@testing-library/svelte";
+import { mockIPC, clearMocks } from "@tauri-apps/api/mocks";
+import Setup from "./Setup.svelte";
+import { setLocale } from "../lib/i18n";
+
+beforeEach(() => setLocale("zh"));
+afterEach(() => {
+  cleanup();
+  clearMocks();
+});
+
+const MANAGER = { id: 1, name: "店长 陈静", roles: ["manager", "cashier"], active: true, locked_until: null };
+
+describe("first-manager set-up", () => {
+  it("sends the name and the PIN twice, then hands over the new manager", async () => {
+    let sent: unknown = null;
+    mockIPC((cmd, args) => {
+      if (cmd === "setup_first_manager") {
+        sent = args;
+        return MANAGER;
+      }
+    });
+    let ready: unknown = null;
+    render(Setup, { onready: (u: unknown) => (ready = u) });
+    await fireEvent.input(screen.getByTestId("setup-name"), { target: { value: " 店长 陈静 " } });
+    await fireEvent.input(screen.getByTestId("setup-pin"), { target: { value: "2468" } });
+    await fireEvent.input(screen.getByTestId("setup-pin-again"), { target: { value: "2468" } });
+    await fireEvent.click(screen.getByTestId("setup-submit"));
+    await new Promise((r) => setTimeout(r, 0));
+    expect(sent).toEqual({ name: "店长 陈静", pin: "2468", pinAgain: "2468" });
+    expect(ready).toEqual(MANAGER);
+  });
+
+  it("says so when the two PINs differ, and sends nothing", async () => {
+    let calls = 0;
+    mockIPC(() => {
+      calls++;
+    });
+    render(Setup, { onready: () => {} });
+    await fireEvent.input(screen.getByTestId("setup-name"), { target: { value: "店长" } });
+    await fireEvent.input(screen.getByTestId("setup-pin"), { target: { value: "2468" } });
+    await fireEvent.input(screen.getByTestId("setup-pin-again"), { target: { value: "2469" } });
+    await fireEvent.click(screen.getByTestId("setup-submit"));
+    expect((await screen.findByTestId("setup-error")).textContent).toBe("两次输入的 PIN 不一致");
+    expect(calls).toBe(0);
+  });
+});

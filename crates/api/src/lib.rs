@@ -12,6 +12,7 @@ pub mod dto;
 mod error;
 pub mod export;
 mod health;
+mod hq_client;
 pub mod payments;
 pub mod qr;
 pub mod reconcile;
@@ -40,6 +41,7 @@ pub use dto::{
     ChargeRequest, CounterEvent, EventDto, OrderDto, TerminalDto,
 };
 pub use error::{ApiError, ErrorCode};
+pub use hq_client::HqError;
 
 /// The ledger file inside an app data directory.
 pub const LEDGER_FILE: &str = "ledger.db";
@@ -173,6 +175,8 @@ struct Inner {
     sync: sync::SyncShared,
     /// Payment notifications relayed by head office.
     relay: relay::RelayShared,
+    /// The one client of head office, shared by sync and relay.
+    hq: hq_client::HqClient,
 }
 
 impl Counter {
@@ -246,6 +250,7 @@ impl Counter {
                 ledger_path,
                 sync: sync::SyncShared::default(),
                 relay: relay::RelayShared::default(),
+                hq: hq_client::HqClient::default(),
             }),
         };
         counter.spawn_prober();

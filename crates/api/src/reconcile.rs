@@ -367,16 +367,6 @@ pub fn read_bill_file(channel: ChannelKind, bytes: &[u8]) -> Result<Vec<BillLine
     }
 }
 
-fn channel_error(channel: ChannelKind, e: ChannelError) -> ApiError {
-    let code = match &e {
-        ChannelError::Definite { .. } => ErrorCode::ChannelRejected,
-        ChannelError::Indeterminate { .. } => ErrorCode::ChannelUnreachable,
-        ChannelError::Untrusted { .. } => ErrorCode::ChannelUntrusted,
-        ChannelError::Config(_) => ErrorCode::InvalidInput,
-    };
-    ApiError::new(code, format!("{channel} bill: {e}"))
-}
-
 /// The channel's "there is no bill for that day" refusals.
 fn is_no_bill(e: &ChannelError) -> bool {
     matches!(
@@ -886,7 +876,7 @@ impl Counter {
             // An empty day has no bill; anything the ledger has for the day
             // then shows as missing from the bill.
             Err(e) if is_no_bill(&e) => (Vec::new(), false),
-            Err(e) => return Err(channel_error(channel, e)),
+            Err(e) => return Err(ApiError::from(e).during(format!("{channel} bill"))),
         };
         self.reconcile_lines(channel, date, lines, BillSource::Channel, available)
             .await

@@ -6,7 +6,7 @@ import type { Key } from "./i18n";
 const KNOWN = new Set([
   "invalid_amount", "invalid_input", "channel_unavailable", "not_found", "conflict", "ledger_locked",
   "storage", "channel_rejected", "channel_unreachable", "pin_wrong", "user_locked", "not_permitted",
-  "over_refund", "approval_required",
+  "over_refund", "approval_required", "channel_untrusted", "hq_unreachable", "hq_refused",
 ]);
 
 export function describeError(t: (key: Key, vars?: Record<string, string | number>) => string, e: unknown): string {

@@ -8,13 +8,13 @@ use support::Sim;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use shouyin_api::{
-    ChargeRequest, Counter, CounterOptions, InitRequest, PaymentSettings, PollSchedule,
-};
+use shouyin_api::{ChargeRequest, Counter, CounterOptions, PaymentSettings, PollSchedule};
 use shouyin_core::{ChannelKind, OrderState};
 
 struct Shop {
-    dir: tempfile::TempDir,
+    /// The simulator's state.
+    _dir: tempfile::TempDir,
+    ledger: shouyin_testkit::TempLedger,
     sim: Sim,
     /// Head office on SQLite; its server runs on a runtime of its own, so
     /// killing it cuts every connection at once, like the process dying.
@@ -36,11 +36,9 @@ async fn shop_with(schedule: PollSchedule, enrolled: bool) -> Shop {
     let sim = Sim::start(&dir.path().join("sim")).await;
     let hq = shouyin_testkit::Hq::start(shouyin_testkit::Backend::Sqlite).await;
     let hq_url = hq.base();
-    let db = dir.path().join("ledger.db");
-    shouyin_api::init_ledger(&db, &InitRequest::demo(), chrono::Utc::now()).unwrap();
-    let counter = Counter::open_ledger(
-        &db,
-        CounterOptions {
+    let ledger = shouyin_testkit::TempLedger::demo(chrono::Utc::now());
+    let counter = ledger
+        .counter(CounterOptions {
             channels: sim.channels(),
             payments: PaymentSettings {
                 schedule,
@@ -49,12 +47,11 @@ async fn shop_with(schedule: PollSchedule, enrolled: bool) -> Shop {
                 ..PaymentSettings::default()
             },
             ..CounterOptions::default()
-        },
-    )
-    .await
-    .unwrap();
+        })
+        .await;
     let shop = Shop {
-        dir,
+        _dir: dir,
+        ledger,
         sim,
         hq,
         hq_url,
@@ -193,12 +190,11 @@ async fn a_forged_notification_changes_nothing() {
         .order_charge(charge(ChannelKind::Wechat))
         .await
         .unwrap();
-    let terminal = shouyin_api::sync::HqFile::load(&shouyin_api::sync::hq_file_path(
-        &shop.dir.path().join("ledger.db"),
-    ))
-    .unwrap()
-    .unwrap()
-    .terminal_id;
+    let terminal =
+        shouyin_api::sync::HqFile::load(&shouyin_api::sync::hq_file_path(&shop.ledger.path))
+            .unwrap()
+            .unwrap()
+            .terminal_id;
     let forged = json!({
         "id": "EV-forged",
         "create_time": "2026-11-21T10:00:00+08:00",

@@ -7,6 +7,11 @@
 //! are [`ApiError`] with a closed [`ErrorCode`] the UI branches on. The
 //! ledger is synchronous SQLite, so each call runs it on the blocking pool
 //! behind one mutex: one writer, as SQLite prefers.
+//!
+//! Head office is reached through one client (`hq_client`) that the sync
+//! and relay loops share: one connection pool, one request signer, one
+//! backoff, and its own error codes (`hq_unreachable`, `hq_refused`). The
+//! protocol types come from `shouyin-wire`; the server itself is not linked.
 
 pub mod dto;
 mod error;

@@ -473,52 +473,25 @@ pub struct Sim {
     pub base: String,
     pub dir: PathBuf,
     http: reqwest::Client,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    /// Keeps the simulator running.
+    kit: shouyin_testkit::Sim,
 }
 
 impl Sim {
     pub async fn start(dir: &Path) -> Result<Sim> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base = format!("http://{}", listener.local_addr()?);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let state = dir.to_owned();
-        tokio::spawn(async move {
-            let _ = shouyin_sim::run(listener, &state, async {
-                let _ = stopped.await;
-            })
-            .await;
-        });
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()?;
-        let started = Instant::now();
-        while !dir.join(shouyin_sim::CREDENTIALS_FILE).exists()
-            || http
-                .get(format!("{base}/_sim/trades"))
-                .send()
-                .await
-                .is_err()
-        {
-            if started.elapsed() > Duration::from_secs(60) {
-                bail!("the simulator did not start");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let kit = shouyin_testkit::Sim::start_in(dir).await;
         Ok(Sim {
-            base,
+            base: kit.base.clone(),
             dir: dir.to_owned(),
-            http,
-            _stop: stop,
+            http: kit.http.clone(),
+            kit,
         })
     }
 
     /// Give an app data directory the simulator's credentials as its channels file.
     pub fn configure(&self, data_dir: &Path) -> Result<()> {
         std::fs::create_dir_all(data_dir)?;
-        std::fs::copy(
-            self.dir.join(shouyin_sim::CREDENTIALS_FILE),
-            data_dir.join("channels.json"),
-        )?;
+        std::fs::copy(self.kit.credentials_path(), data_dir.join("channels.json"))?;
         Ok(())
     }
 

@@ -188,29 +188,6 @@ fn a_payment_made_while_the_app_was_down_shows_paid_after_restart() {
     });
 }
 
-/// A head office on SQLite in this process, the way `make run` starts one.
-async fn head_office(dir: &std::path::Path) -> anyhow::Result<(String, String)> {
-    let store =
-        shouyin_hq::store::open(&format!("sqlite://{}", dir.join("hq.db").display())).await?;
-    let config = shouyin_hq::Config {
-        admin_token: None,
-        body_limit: shouyin_hq::DEFAULT_BODY_LIMIT,
-        calendar: Default::default(),
-        seal_key: shouyin_hq::secret::SealKey::generate(&mut rand::thread_rng()),
-    };
-    let code = shouyin_hq::issue_enroll_code(
-        store.as_ref(),
-        shouyin_hq::wire::StoreCode::parse("SH01")?,
-        chrono::Utc::now(),
-    )
-    .await?;
-    let state = shouyin_hq::AppState::new(store, config);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(shouyin_hq::run(listener, state, std::future::pending()));
-    Ok((url, code))
-}
-
 #[test]
 fn a_counter_enrolled_with_head_office_hears_of_payments_by_notification() {
     run(async {
@@ -218,7 +195,10 @@ fn a_counter_enrolled_with_head_office_hears_of_payments_by_notification() {
         let sim = Sim::start(&dir.path().join("sim")).await?;
         let data = dir.path().join("app");
         sim.configure(&data)?;
-        let (hq_url, code) = head_office(dir.path()).await?;
+        // A head office on SQLite in this process, the way `make run` starts one.
+        let hq = shouyin_testkit::Hq::start(shouyin_testkit::Backend::Sqlite).await;
+        let hq_url = hq.base();
+        let code = hq.enroll_code("SH01").await;
         // Settings are the manager's.
         let app = App::launch(&data, &[]).await?;
         app.login("店长 李娜", "9999").await?;

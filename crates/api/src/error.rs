@@ -2,6 +2,7 @@
 //! never on the message; the message is for people.
 
 use serde::{Deserialize, Serialize};
+use shouyin_channels::ChannelError;
 use shouyin_core::AmountError;
 use shouyin_ledger::LedgerError;
 
@@ -18,8 +19,12 @@ pub enum ErrorCode {
     LedgerCorrupt,
     LedgerTooNew,
     Storage,
+    /// The channel answered no.
     ChannelRejected,
+    /// The channel's answer failed its signature check: an alarm, never a
+    /// status.
     ChannelUntrusted,
+    /// No usable answer from the channel (timeout, 5xx, garbled body).
     ChannelUnreachable,
     Internal,
     /// The PIN given with a login or approval is wrong.
@@ -45,6 +50,12 @@ pub enum ErrorCode {
     Forbidden,
     /// The command needs a logged-in user and the window has none.
     NotLoggedIn,
+    /// No usable answer from head office (no connection, a timeout, a
+    /// server error). Sales go on; sync catches up later.
+    HqUnreachable,
+    /// Head office answered no (e.g. the terminal was revoked, or the
+    /// address is not a head office).
+    HqRefused,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error, ts_rs::TS)]
@@ -65,6 +76,26 @@ impl ApiError {
 
     pub fn internal(message: impl Into<String>) -> ApiError {
         ApiError::new(ErrorCode::Internal, message)
+    }
+
+    /// The same error, its message saying what was being done.
+    pub fn during(mut self, what: impl std::fmt::Display) -> ApiError {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+}
+
+/// The one mapping of a channel's error kinds to codes, so an untrusted
+/// answer reaches the UI as `channel_untrusted` whichever use case met it.
+impl From<ChannelError> for ApiError {
+    fn from(e: ChannelError) -> Self {
+        let code = match &e {
+            ChannelError::Definite { .. } => ErrorCode::ChannelRejected,
+            ChannelError::Indeterminate { .. } => ErrorCode::ChannelUnreachable,
+            ChannelError::Untrusted { .. } => ErrorCode::ChannelUntrusted,
+            ChannelError::Config(_) => ErrorCode::InvalidInput,
+        };
+        ApiError::new(code, e.to_string())
     }
 }
 
@@ -90,5 +121,52 @@ impl From<LedgerError> for ApiError {
             }
         };
         ApiError::new(code, e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_of_channel_error_keeps_its_own_code() {
+        let cases = [
+            (
+                ChannelError::Definite {
+                    code: "TRADE_NOT_EXIST".into(),
+                    message: "no such trade".into(),
+                },
+                ErrorCode::ChannelRejected,
+            ),
+            (
+                ChannelError::Indeterminate {
+                    reason: "timed out".into(),
+                },
+                ErrorCode::ChannelUnreachable,
+            ),
+            (
+                ChannelError::Untrusted {
+                    reason: "bad signature".into(),
+                },
+                ErrorCode::ChannelUntrusted,
+            ),
+            (
+                ChannelError::Config("no key".into()),
+                ErrorCode::InvalidInput,
+            ),
+        ];
+        for (error, code) in cases {
+            let text = error.to_string();
+            let api = ApiError::from(error);
+            assert_eq!(api.code, code, "{text}");
+            assert_eq!(api.message, text);
+        }
+    }
+
+    #[test]
+    fn during_says_what_was_being_done() {
+        let e = ApiError::new(ErrorCode::HqRefused, "404").during("enrolment at http://x");
+        assert_eq!(e.code, ErrorCode::HqRefused);
+        assert_eq!(e.message, "enrolment at http://x: 404");
     }
 }

@@ -7,6 +7,11 @@
 //! are [`ApiError`] with a closed [`ErrorCode`] the UI branches on. The
 //! ledger is synchronous SQLite, so each call runs it on the blocking pool
 //! behind one mutex: one writer, as SQLite prefers.
+//!
+//! Head office is reached through one client (`hq_client`) that the sync
+//! and relay loops share: one connection pool, one request signer, one
+//! backoff, and its own error codes (`hq_unreachable`, `hq_refused`). The
+//! protocol types come from `shouyin-wire`; the server itself is not linked.
 
 pub mod dto;
 mod error;
@@ -14,6 +19,7 @@ pub mod export;
 mod health;
 pub mod language;
 pub mod hq_url;
+mod hq_client;
 pub mod payments;
 pub mod qr;
 pub mod reconcile;
@@ -45,6 +51,7 @@ pub use dto::{
 };
 pub use error::{ApiError, ErrorCode};
 pub use startup::{StartPlan, Startup, StartupReport, StartupStage};
+pub use hq_client::HqError;
 
 /// The ledger file inside an app data directory.
 pub const LEDGER_FILE: &str = "ledger.db";
@@ -192,6 +199,8 @@ struct Inner {
     relay: relay::RelayShared,
     /// The demo store of `make run`, with its demo staff.
     demo: std::sync::atomic::AtomicBool,
+    /// The one client of head office, shared by sync and relay.
+    hq: hq_client::HqClient,
 }
 
 impl Counter {
@@ -304,6 +313,7 @@ impl Counter {
                 sync: sync::SyncShared::default(),
                 relay: relay::RelayShared::default(),
                 demo: std::sync::atomic::AtomicBool::new(false),
+                hq: hq_client::HqClient::default(),
             }),
         };
         counter.spawn_prober();

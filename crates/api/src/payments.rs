@@ -558,7 +558,7 @@ impl Counter {
         let remote = self
             .call(order.channel, Some(&no), || channel.query(&no))
             .await
-            .map_err(|e| ApiError::new(ErrorCode::ChannelUnreachable, e.to_string()))?;
+            .map_err(ApiError::from)?;
         let dto = self.apply_remote(order, &remote).await?;
         if dto.state.is_final() {
             return Ok(dto);
@@ -725,7 +725,7 @@ impl Counter {
                 };
                 self.apply(order.id, change).await
             }
-            Err(e) => Err(ApiError::new(ErrorCode::ChannelUnreachable, e.to_string())),
+            Err(e) => Err(e.into()),
         }
     }
 

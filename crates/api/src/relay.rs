@@ -14,26 +14,23 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use chrono::Utc;
 use shouyin_core::{ChannelKind, TerminalId};
-use shouyin_hq::wire::{self, RelayAnswer, RelayedNotice};
+use shouyin_wire::{self as wire, RelayAnswer, RelayedNotice};
 use tokio::sync::Notify;
 
+use crate::hq_client::{backoff, HqError};
 use crate::sync::HqFile;
 use crate::{ApiError, Counter};
 
 /// How long head office may hold a relay request open.
 const RELAY_WAIT_SECS: u64 = 25;
-/// Client-side limit: the wait plus room for a slow answer.
-const RELAY_TIMEOUT: Duration = Duration::from_secs(RELAY_WAIT_SECS + 10);
 /// While not enrolled, look for the head-office file this often.
 const NOT_ENROLLED_INTERVAL: Duration = Duration::from_secs(5);
-/// Wait after a failed relay request, doubling up to [`RETRY_CAP`].
-const RETRY_BASE: Duration = Duration::from_millis(500);
-const RETRY_CAP: Duration = Duration::from_secs(30);
+/// Wait after the head-office file could not be read.
+const FILE_RETRY: Duration = Duration::from_secs(30);
 /// A notification older than this is past the channel's signature window
 /// and of no use to a waiting order; recovery settles such orders.
 const NOTICE_USEFUL_FOR: chrono::Duration = chrono::Duration::minutes(4);
@@ -50,7 +47,6 @@ pub(crate) struct RelayShared {
     hints: Mutex<HashMap<String, Arc<Notify>>>,
     /// Orders whose channel was told to notify head office (this run).
     announced: Mutex<HashSet<String>>,
-    http: OnceLock<reqwest::Client>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -149,26 +145,6 @@ impl Counter {
         });
     }
 
-    fn relay_http(&self, ca_file: Option<&std::path::Path>) -> Result<reqwest::Client, ApiError> {
-        if ca_file.is_some() {
-            let builder = reqwest::Client::builder()
-                .timeout(RELAY_TIMEOUT)
-                .connect_timeout(Duration::from_secs(5));
-            return crate::hq_url::trusting(builder, ca_file)?
-                .build()
-                .map_err(|e| ApiError::internal(format!("HTTP client: {e}")));
-        }
-        if let Some(c) = self.inner.relay.http.get() {
-            return Ok(c.clone());
-        }
-        let client = reqwest::Client::builder()
-            .timeout(RELAY_TIMEOUT)
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .map_err(|e| ApiError::internal(format!("HTTP client: {e}")))?;
-        Ok(self.inner.relay.http.get_or_init(|| client).clone())
-    }
-
     /// Record whether notifications get through, and tell the UI when
     /// that changes.
     async fn set_live(&self, live: bool) {
@@ -204,7 +180,7 @@ impl Counter {
                     tracing::warn!("relay: {e}");
                     self.set_live(false).await;
                     tokio::select! {
-                        _ = tokio::time::sleep(RETRY_CAP) => continue,
+                        _ = tokio::time::sleep(FILE_RETRY) => continue,
                         _ = shutdown.changed() => continue,
                     }
                 }
@@ -227,11 +203,8 @@ impl Counter {
                     failures = failures.saturating_add(1);
                     self.set_live(false).await;
                     tracing::debug!("relay request failed: {e}");
-                    let wait = RETRY_BASE
-                        .saturating_mul(1u32 << failures.min(8))
-                        .min(RETRY_CAP);
                     tokio::select! {
-                        _ = tokio::time::sleep(wait) => {}
+                        _ = tokio::time::sleep(backoff(failures)) => {}
                         _ = shutdown.changed() => {}
                     }
                 }
@@ -244,11 +217,7 @@ impl Counter {
         crate::blocking(move || HqFile::load(&path)).await
     }
 
-    async fn relay_fetch(&self, file: &HqFile, after: u64) -> Result<RelayAnswer, String> {
-        crate::hq_url::check_hq_url(&file.hq_url).map_err(|e| e.to_string())?;
-        let http = self
-            .relay_http(file.hq_ca_file.as_deref())
-            .map_err(|e| e.to_string())?;
+    async fn relay_fetch(&self, file: &HqFile, after: u64) -> Result<RelayAnswer, HqError> {
         // The first request after (re)connecting answers at once, so the
         // link is known to work before anyone relies on it.
         let wait = if self.relay_live() {
@@ -256,30 +225,7 @@ impl Counter {
         } else {
             0
         };
-        let path = format!("{}?after={after}&wait={wait}", wire::RELAY_PATH);
-        let headers = wire::sign_request(
-            file.secret.expose(),
-            &file.terminal_id,
-            "GET",
-            &path,
-            b"",
-            Utc::now(),
-            &wire::new_nonce(&mut rand::thread_rng()),
-        );
-        let mut request = http.get(format!("{}{path}", file.hq_url));
-        for (name, value) in headers.pairs() {
-            request = request.header(name, value);
-        }
-        let response = request.send().await.map_err(|e| e.to_string())?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(|e| e.to_string())?;
-        if !status.is_success() {
-            return Err(format!(
-                "head office answered {status}: {}",
-                String::from_utf8_lossy(&body)
-            ));
-        }
-        serde_json::from_slice(&body).map_err(|e| format!("relay answer is garbled: {e}"))
+        self.inner.hq.relay(file, after, wait).await
     }
 
     /// Check one relayed notification and wake its order's watcher.

@@ -45,19 +45,18 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 use shouyin_core::TerminalId;
-use shouyin_hq::wire::{
-    self, EnrollRequest, EnrollResponse, ErrorBody, EventBatch, EventsAck, StoreCode,
-};
+use shouyin_wire::{self as wire, EnrollRequest, EventBatch, StoreCode};
 
 use crate::dto::{AlarmDto, CounterEvent};
 pub use crate::dto::{SyncPassDto, SyncState, SyncStatusDto};
+pub use crate::hq_client::BACKOFF_CAP;
+use crate::hq_client::{backoff, HqError};
 use crate::{blocking, ApiError, Counter, ErrorCode};
 
 /// Appended to the ledger's file name to name its head-office file.
@@ -68,16 +67,11 @@ pub const HQ_FILE_SUFFIX: &str = ".hq.json";
 pub const MAX_BATCH: usize = 2000;
 /// Wait between passes when caught up and nothing new happens.
 pub const IDLE_INTERVAL: Duration = Duration::from_secs(5);
-/// Longest wait between failed attempts.
-pub const BACKOFF_CAP: Duration = Duration::from_secs(60);
-const BACKOFF_BASE: Duration = Duration::from_millis(500);
 /// Sync stopped for a reason a retry will not fix (revoked, conflict): look
 /// again now and then, in case head office was put right.
 const HALTED_INTERVAL: Duration = Duration::from_secs(300);
 /// After a sale, wait this long so that a burst of events goes in one batch.
 const AFTER_SALE_DELAY: Duration = Duration::from_millis(200);
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Answers that move nothing (replayed nonce, a cursor that does not move)
 /// are tolerated this many times in a row within a pass.
 const MAX_STALLS: u32 = 3;
@@ -231,7 +225,6 @@ pub(crate) struct SyncShared {
     /// The background loop is running.
     started: AtomicBool,
     last_emitted: Mutex<Option<SyncStatusDto>>,
-    http: OnceLock<reqwest::Client>,
 }
 
 #[derive(Debug, Default)]
@@ -267,30 +260,8 @@ fn rfc3339(at: DateTime<Utc>) -> String {
     shouyin_ledger::ts(at)
 }
 
-/// The full chain of an error, so "error sending request" says why.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
 fn normalise_url(raw: &str) -> Result<String, ApiError> {
     Ok(crate::hq_url::check_hq_url(raw)?)
-}
-
-/// Exponential backoff with full jitter: uniform in [0, min(cap, base·2ⁿ)],
-/// so terminals that lost the link together do not return together.
-fn backoff(failures: u32) -> Duration {
-    let ceiling = BACKOFF_BASE
-        .saturating_mul(1u32 << failures.min(16))
-        .min(BACKOFF_CAP);
-    let ms = rand::thread_rng().gen_range(0..=ceiling.as_millis() as u64);
-    Duration::from_millis(ms.max(50))
 }
 
 /// A ledger event as head office receives it, under the enrolled ids.
@@ -335,28 +306,6 @@ impl Counter {
         let path = self.hq_path();
         let file = file.clone();
         blocking(move || file.save(&path)).await
-    }
-
-    /// The client for head office; one trusting a private CA is built
-    /// afresh (see `crate::hq_url::trusting`).
-    fn http(&self, ca_file: Option<&Path>) -> Result<reqwest::Client, ApiError> {
-        if ca_file.is_some() {
-            let builder = reqwest::Client::builder()
-                .timeout(REQUEST_TIMEOUT)
-                .connect_timeout(CONNECT_TIMEOUT);
-            return crate::hq_url::trusting(builder, ca_file)?
-                .build()
-                .map_err(|e| ApiError::internal(format!("HTTP client: {e}")));
-        }
-        if let Some(c) = self.inner.sync.http.get() {
-            return Ok(c.clone());
-        }
-        let client = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .build()
-            .map_err(|e| ApiError::internal(format!("HTTP client: {e}")))?;
-        Ok(self.inner.sync.http.get_or_init(|| client).clone())
     }
 
     fn runtime(&self) -> MutexGuard<'_, Runtime> {
@@ -490,45 +439,42 @@ impl Counter {
         let terminal = self
             .with_ledger(|ledger| Ok(ledger.terminal().terminal.clone()))
             .await?;
-        let unreachable = |e: &dyn std::error::Error| {
-            ApiError::new(
-                ErrorCode::ChannelUnreachable,
-                format!("head office at {url} did not answer: {}", error_chain(e)),
-            )
+        let request = EnrollRequest {
+            code,
+            terminal_id: Some(terminal.clone()),
         };
-        let response = self
-            .http(hq_ca_file.as_deref())?
-            .post(format!("{url}{}", wire::ENROLL_PATH))
-            .json(&EnrollRequest {
-                code,
-                terminal_id: Some(terminal.clone()),
-            })
-            .send()
+        let enrolled = match self
+            .inner
+            .hq
+            .enroll(&url, hq_ca_file.as_deref(), &request)
             .await
-            .map_err(|e| unreachable(&e))?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(|e| unreachable(&e))?;
-        if !status.is_success() {
-            let (code, message) = match serde_json::from_slice::<ErrorBody>(&body) {
-                Ok(b) => (Some(b.code), b.message),
-                Err(_) => (None, String::from_utf8_lossy(&body).into_owned()),
-            };
-            let api_code = match code {
-                Some(wire::ErrorCode::BadEnrollCode) | Some(wire::ErrorCode::BadRequest) => {
+        {
+            Ok(enrolled) => enrolled,
+            // The code or the id asked for is the user's to fix; anything
+            // else is head office's own failure.
+            Err(HqError::Refused {
+                status,
+                code: Some(code),
+                message,
+            }) if matches!(
+                code,
+                wire::ErrorCode::BadEnrollCode
+                    | wire::ErrorCode::BadRequest
+                    | wire::ErrorCode::TerminalIdTaken
+            ) =>
+            {
+                let api_code = if code == wire::ErrorCode::TerminalIdTaken {
+                    ErrorCode::Conflict
+                } else {
                     ErrorCode::InvalidInput
-                }
-                Some(wire::ErrorCode::TerminalIdTaken) => ErrorCode::Conflict,
-                _ if status.is_server_error() => ErrorCode::ChannelUnreachable,
-                _ => ErrorCode::InvalidInput,
-            };
-            return Err(ApiError::new(
-                api_code,
-                format!("head office refused the enrolment ({status}): {message}"),
-            ));
-        }
-        let enrolled: EnrollResponse = serde_json::from_slice(&body).map_err(|e| {
-            ApiError::internal(format!("head office's enrolment answer is garbled: {e}"))
-        })?;
+                };
+                return Err(ApiError::new(
+                    api_code,
+                    format!("head office refused the enrolment ({status}): {message}"),
+                ));
+            }
+            Err(e) => return Err(ApiError::from(e).during(format!("enrolment at {url}"))),
+        };
         if enrolled.terminal_id != terminal {
             return Err(ApiError::new(
                 ErrorCode::Conflict,
@@ -640,10 +586,6 @@ impl Counter {
         sent: &mut u64,
         batches: &mut u64,
     ) -> Result<(), Failure> {
-        let http = self
-            .http(file.hq_ca_file.as_deref())
-            .map_err(Failure::Ledger)?;
-        let url = format!("{}{}", file.hq_url, wire::EVENTS_PATH);
         let mut stalls = 0u32;
         let mut resets = 0u32;
         loop {
@@ -694,110 +636,36 @@ impl Counter {
             };
             let body = serde_json::to_vec(&batch)
                 .map_err(|e| Failure::Ledger(ApiError::internal(e.to_string())))?;
-            let nonce = wire::new_nonce(&mut rand::thread_rng());
-            let headers = wire::sign_request(
-                file.secret.expose(),
-                &file.terminal_id,
-                "POST",
-                wire::EVENTS_PATH,
-                &body,
-                Utc::now(),
-                &nonce,
-            );
-            let mut request = http
-                .post(&url)
-                .header(reqwest::header::CONTENT_TYPE, "application/json");
-            for (name, value) in headers.pairs() {
-                request = request.header(name, value);
+            let answer = self.inner.hq.post_events(file, body).await;
+            if answer.as_ref().map_or_else(HqError::answered, |_| true) {
+                *sent += count;
+                *batches += 1;
             }
-            let exchange = async {
-                let response = request.body(body).send().await?;
-                let status = response.status();
-                Ok::<_, reqwest::Error>((status, response.bytes().await?))
-            };
-            let (status, answer) = match exchange.await {
-                Ok(answer) => {
-                    *sent += count;
-                    *batches += 1;
-                    answer
-                }
+            let ack = match answer {
+                Ok(ack) => ack,
                 // The link broke after connecting. A server refusing an
                 // oversized body often closes before its 413 can be read, so
                 // try a smaller batch at once; a link that is really down
                 // fails to connect next time and ends the pass.
-                Err(e)
-                    if !e.is_connect() && !e.is_timeout() && limit > 1 && resets < MAX_RESETS =>
-                {
+                Err(HqError::Unreachable {
+                    reason,
+                    mid_request: true,
+                }) if limit > 1 && resets < MAX_RESETS => {
                     resets += 1;
                     self.runtime().batch = limit / 2;
-                    tracing::info!(
-                        batch = limit / 2,
-                        "connection lost mid-request: {}",
-                        error_chain(&e)
-                    );
+                    tracing::info!(batch = limit / 2, "connection lost mid-request: {reason}");
                     continue;
                 }
-                Err(e) => {
-                    return Err(Failure::Retry(format!(
-                        "head office unreachable: {}",
-                        error_chain(&e)
-                    )))
-                }
-            };
-            match status.as_u16() {
-                200 => {
-                    resets = 0;
-                    let ack: EventsAck = serde_json::from_slice(&answer).map_err(|e| {
-                        Failure::Retry(format!("head office's answer is garbled: {e}"))
-                    })?;
-                    if ack.acked_seq > last_seq {
-                        return Err(self.conflict(format!(
-                            "head office holds events up to {} but this ledger ends at {last_seq}",
-                            ack.acked_seq
-                        )));
-                    }
-                    if ack.acked_seq < cursor {
-                        tracing::warn!(
-                            acked = ack.acked_seq,
-                            cursor,
-                            "head office is missing events it acknowledged before; sending them again"
-                        );
-                    }
-                    if ack.acked_seq == cursor {
-                        stalls += 1;
-                        if stalls >= MAX_STALLS {
-                            return Err(Failure::Retry(format!(
-                                "head office stores events but its acknowledgement stays at {} \
-                                 (missing {:?}..={:?})",
-                                ack.acked_seq, ack.missing_from, ack.missing_to
-                            )));
-                        }
-                    } else {
-                        stalls = 0;
-                        file.acked_seq = ack.acked_seq;
-                        self.save_hq_file(file).await.map_err(Failure::Ledger)?;
-                    }
-                    // A batch went through: grow back towards the full size.
-                    {
-                        let mut rt = self.runtime();
-                        if rt.batch != 0 {
-                            rt.batch = (rt.batch * 2).min(MAX_BATCH);
-                        }
-                    }
-                    if let Ok(s) = self.status_of(Some(file)).await {
-                        self.emit_status(&s);
-                    }
-                }
-                409 => {
-                    let detail = serde_json::from_slice::<EventsAck>(&answer)
-                        .map(|ack| format!("{:?}", ack.conflicts))
-                        .unwrap_or_else(|_| String::from_utf8_lossy(&answer).into_owned());
+                Err(HqError::Refused {
+                    status: 409,
+                    message,
+                    ..
+                }) => {
                     return Err(self.conflict(format!(
-                        "head office holds different events under sequence numbers {detail}: \
-                         this ledger's history changed"
+                        "head office holds {message}: this ledger's history changed"
                     )));
                 }
-                413 => {
+                Err(HqError::Refused { status: 413, .. }) => {
                     if limit <= 1 {
                         return Err(Failure::Retry(
                             "one event is larger than head office accepts".into(),
@@ -805,52 +673,92 @@ impl Counter {
                     }
                     self.runtime().batch = limit / 2;
                     tracing::info!(batch = limit / 2, "head office found the batch too large");
+                    continue;
                 }
-                _ => {
-                    let body = serde_json::from_slice::<ErrorBody>(&answer).ok();
-                    let message = body
-                        .as_ref()
-                        .map(|b| b.message.clone())
-                        .unwrap_or_else(|| String::from_utf8_lossy(&answer).into_owned());
+                Err(HqError::Refused {
+                    code: Some(code),
+                    message,
+                    ..
+                }) => {
                     use wire::ErrorCode as W;
-                    match body.map(|b| b.code) {
-                        Some(W::TerminalRevoked) => {
+                    match code {
+                        W::TerminalRevoked => {
                             return Err(Failure::Halt(
                                 SyncState::Revoked,
                                 format!("head office revoked this terminal: {message}"),
                             ))
                         }
-                        Some(W::BadSignature | W::AuthMissing | W::AuthMalformed) => {
+                        W::BadSignature | W::AuthMissing | W::AuthMalformed => {
                             return Err(Failure::Halt(
                                 SyncState::Unauthorised,
                                 format!("head office does not accept this terminal's signature: {message}"),
                             ))
                         }
-                        Some(W::ForeignEvent) => {
+                        W::ForeignEvent => {
                             return Err(self.conflict(format!(
                                 "head office says these events belong to another terminal: {message}"
                             )))
                         }
-                        Some(W::ReplayedNonce) => {
+                        W::ReplayedNonce => {
                             stalls += 1;
                             if stalls >= MAX_STALLS {
                                 return Err(Failure::Retry(format!(
                                     "head office refused fresh nonces: {message}"
                                 )));
                             }
+                            continue;
                         }
-                        Some(W::StaleTimestamp) => {
+                        W::StaleTimestamp => {
                             return Err(Failure::Retry(format!(
                                 "this computer's clock is more than five minutes from head office's: {message}"
                             )))
                         }
                         _ => {
                             return Err(Failure::Retry(format!(
-                                "head office answered {status}: {message}"
+                                "head office refused the batch: {message}"
                             )))
                         }
                     }
                 }
+                Err(e) => return Err(Failure::Retry(e.to_string())),
+            };
+            resets = 0;
+            if ack.acked_seq > last_seq {
+                return Err(self.conflict(format!(
+                    "head office holds events up to {} but this ledger ends at {last_seq}",
+                    ack.acked_seq
+                )));
+            }
+            if ack.acked_seq < cursor {
+                tracing::warn!(
+                    acked = ack.acked_seq,
+                    cursor,
+                    "head office is missing events it acknowledged before; sending them again"
+                );
+            }
+            if ack.acked_seq == cursor {
+                stalls += 1;
+                if stalls >= MAX_STALLS {
+                    return Err(Failure::Retry(format!(
+                        "head office stores events but its acknowledgement stays at {} \
+                         (missing {:?}..={:?})",
+                        ack.acked_seq, ack.missing_from, ack.missing_to
+                    )));
+                }
+            } else {
+                stalls = 0;
+                file.acked_seq = ack.acked_seq;
+                self.save_hq_file(file).await.map_err(Failure::Ledger)?;
+            }
+            // A batch went through: grow back towards the full size.
+            {
+                let mut rt = self.runtime();
+                if rt.batch != 0 {
+                    rt.batch = (rt.batch * 2).min(MAX_BATCH);
+                }
+            }
+            if let Ok(s) = self.status_of(Some(file)).await {
+                self.emit_status(&s);
             }
         }
     }
@@ -977,16 +885,6 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600, "hq file mode {mode:o}");
         }
         assert!(HqFile::load(&dir.path().join("none")).unwrap().is_none());
-    }
-
-    #[test]
-    fn backoff_is_jittered_under_the_cap() {
-        for failures in [0, 1, 5, 30] {
-            let d = backoff(failures);
-            assert!(d <= BACKOFF_CAP, "{d:?} for {failures}");
-        }
-        let spread: std::collections::HashSet<_> = (0..50).map(|_| backoff(8)).collect();
-        assert!(spread.len() > 10, "full jitter spreads retries");
     }
 
     #[test]

@@ -5,41 +5,27 @@
 mod support;
 use support::Sim;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use shouyin_api::{
-    ChargeRequest, Counter, CounterOptions, InitRequest, PaymentSettings, PollSchedule,
-};
+use shouyin_api::{ChargeRequest, Counter, CounterOptions, PaymentSettings, PollSchedule};
 use shouyin_core::{ChannelKind, OrderState};
-use shouyin_hq::secret::SealKey;
-use shouyin_hq::store::Store;
-use shouyin_hq::wire::StoreCode;
-use shouyin_hq::{AppState, Config};
 
 struct Shop {
-    dir: tempfile::TempDir,
+    /// The simulator's state.
+    _dir: tempfile::TempDir,
+    ledger: shouyin_testkit::TempLedger,
     sim: Sim,
+    /// Head office on SQLite; its server runs on a runtime of its own, so
+    /// killing it cuts every connection at once, like the process dying.
+    hq: shouyin_testkit::Hq,
     hq_url: String,
-    hq_store: Arc<dyn Store>,
-    /// Head office runs on a runtime of its own, so that shutting it down
-    /// cuts every connection at once, like the process dying.
-    hq_runtime: Option<tokio::runtime::Runtime>,
     counter: Counter,
 }
 
 impl Shop {
     fn kill_head_office(&mut self) {
-        if let Some(rt) = self.hq_runtime.take() {
-            rt.shutdown_background();
-        }
-    }
-}
-
-impl Drop for Shop {
-    fn drop(&mut self) {
-        self.kill_head_office();
+        self.hq.server.kill();
     }
 }
 
@@ -48,36 +34,11 @@ impl Drop for Shop {
 async fn shop_with(schedule: PollSchedule, enrolled: bool) -> Shop {
     let dir = tempfile::tempdir().unwrap();
     let sim = Sim::start(&dir.path().join("sim")).await;
-    let hq_store =
-        shouyin_hq::store::open(&format!("sqlite://{}", dir.path().join("hq.db").display()))
-            .await
-            .unwrap();
-    let state = AppState::new(
-        hq_store.clone(),
-        Config {
-            admin_token: None,
-            body_limit: shouyin_hq::DEFAULT_BODY_LIMIT,
-            calendar: Default::default(),
-            seal_key: SealKey::generate(&mut rand::thread_rng()),
-        },
-    );
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let hq_url = format!("http://{}", listener.local_addr().unwrap());
-    let hq_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    hq_runtime.spawn(async move {
-        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-        shouyin_hq::run(listener, state, std::future::pending()).await
-    });
-    let db = dir.path().join("ledger.db");
-    shouyin_api::init_ledger(&db, &InitRequest::demo(), chrono::Utc::now()).unwrap();
-    let counter = Counter::open_ledger(
-        &db,
-        CounterOptions {
+    let hq = shouyin_testkit::Hq::start(shouyin_testkit::Backend::Sqlite).await;
+    let hq_url = hq.base();
+    let ledger = shouyin_testkit::TempLedger::demo(chrono::Utc::now());
+    let counter = ledger
+        .counter(CounterOptions {
             channels: sim.channels(),
             payments: PaymentSettings {
                 schedule,
@@ -86,16 +47,14 @@ async fn shop_with(schedule: PollSchedule, enrolled: bool) -> Shop {
                 ..PaymentSettings::default()
             },
             ..CounterOptions::default()
-        },
-    )
-    .await
-    .unwrap();
+        })
+        .await;
     let shop = Shop {
-        dir,
+        _dir: dir,
+        ledger,
         sim,
+        hq,
         hq_url,
-        hq_store,
-        hq_runtime: Some(hq_runtime),
         counter,
     };
     if enrolled {
@@ -107,13 +66,7 @@ async fn shop_with(schedule: PollSchedule, enrolled: bool) -> Shop {
 impl Shop {
     /// Enrol the counter with head office and wait for the relay.
     async fn enrol(&self) {
-        let code = shouyin_hq::issue_enroll_code(
-            self.hq_store.as_ref(),
-            StoreCode::parse("SH01").unwrap(),
-            chrono::Utc::now(),
-        )
-        .await
-        .unwrap();
+        let code = self.hq.enroll_code("SH01").await;
         self.counter
             .sync_enroll(self.hq_url.clone(), code)
             .await
@@ -237,12 +190,11 @@ async fn a_forged_notification_changes_nothing() {
         .order_charge(charge(ChannelKind::Wechat))
         .await
         .unwrap();
-    let terminal = shouyin_api::sync::HqFile::load(&shouyin_api::sync::hq_file_path(
-        &shop.dir.path().join("ledger.db"),
-    ))
-    .unwrap()
-    .unwrap()
-    .terminal_id;
+    let terminal =
+        shouyin_api::sync::HqFile::load(&shouyin_api::sync::hq_file_path(&shop.ledger.path))
+            .unwrap()
+            .unwrap()
+            .terminal_id;
     let forged = json!({
         "id": "EV-forged",
         "create_time": "2026-11-21T10:00:00+08:00",
@@ -278,7 +230,8 @@ async fn a_forged_notification_changes_nothing() {
     assert_eq!(same.state, OrderState::Pending, "{same:?}");
     // Kept at head office all the same (it cannot tell), for the record.
     assert_eq!(
-        shop.hq_store
+        shop.hq
+            .store
             .notices_after(terminal, 0, 10)
             .await
             .unwrap()

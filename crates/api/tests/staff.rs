@@ -4,29 +4,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use shouyin_api::dto::{
     Approval, CashMovementKind, ManualConfirmRequest, RefundCreateRequest, UserAddRequest, UserRole,
 };
-use shouyin_api::{ChargeRequest, Clock, Counter, CounterOptions, ErrorCode, InitRequest};
+use shouyin_api::{ChargeRequest, Counter, CounterOptions, ErrorCode, InitRequest};
 use shouyin_core::{ChannelKind, OrderState};
 
-#[derive(Debug)]
-struct TestClock(Mutex<DateTime<Utc>>);
-
-impl TestClock {
-    fn advance(&self, d: Duration) {
-        *self.0.lock().unwrap() += d;
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
-    }
-}
+/// The test moves time by hand.
+use shouyin_testkit::FixedClock as TestClock;
 
 struct Till {
     dir: tempfile::TempDir,
@@ -54,7 +42,7 @@ async fn till() -> Till {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ledger.db");
     shouyin_api::init_ledger(&db, &InitRequest::demo(), start()).unwrap();
-    let clock = Arc::new(TestClock(Mutex::new(start())));
+    let clock = Arc::new(TestClock::new(start()));
     let counter = Counter::open_ledger(
         &db,
         CounterOptions {

@@ -14,130 +14,36 @@ use chrono::Utc;
 use shouyin_api::dto::{SyncState, SyncStatusDto};
 use shouyin_api::sync::{hq_file_path, HqFile, MAX_BATCH};
 use shouyin_api::{ChargeRequest, Counter, CounterEvent, CounterOptions, ErrorCode, InitRequest};
-use shouyin_core::{ChannelKind, TerminalId};
-use shouyin_hq::secret::SealKey;
-use shouyin_hq::store::{self, Store};
-use shouyin_hq::testing::{unique_name, PgCluster};
-use shouyin_hq::wire::StoreCode;
-use shouyin_hq::{AppState, Config};
+use shouyin_core::ChannelKind;
 use shouyin_ledger::Ledger;
+use shouyin_testkit::Backend;
 use tokio::net::{TcpListener, TcpStream};
 
 // ------------------------------------------------------------ head office
 
-#[derive(Debug, Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-struct HqDb {
-    url: String,
-    _dir: Option<tempfile::TempDir>,
-}
-
-async fn hq_db(backend: Backend) -> HqDb {
-    match backend {
-        Backend::Sqlite => {
-            let dir = tempfile::tempdir().unwrap();
-            HqDb {
-                url: format!("sqlite://{}", dir.path().join("hq.db").display()),
-                _dir: Some(dir),
-            }
-        }
-        Backend::Postgres => {
-            let cluster = PgCluster::shared().expect("PostgreSQL must start for these tests");
-            let url = cluster
-                .create_database(&unique_name("sync_test"))
-                .await
-                .expect("create a test database");
-            HqDb { url, _dir: None }
-        }
-    }
-}
-
-/// A head-office server on a runtime of its own, so that `kill` stops it
-/// at once, mid-request, as if the process died.
-struct HqServer {
-    addr: SocketAddr,
-    runtime: Option<tokio::runtime::Runtime>,
-}
-
-impl HqServer {
-    async fn start(url: &str, key: &SealKey, body_limit: usize) -> HqServer {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let config = Config {
-            admin_token: Some("admin".into()),
-            body_limit,
-            calendar: Default::default(),
-            seal_key: key.clone(),
-        };
-        let url = url.to_owned();
-        let (ready, addr) = tokio::sync::oneshot::channel();
-        runtime.spawn(async move {
-            let store = store::open(&url).await.expect("open the hq store");
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            ready.send(listener.local_addr().unwrap()).unwrap();
-            let _ = shouyin_hq::run(
-                listener,
-                AppState::new(store, config),
-                std::future::pending(),
-            )
-            .await;
-        });
-        HqServer {
-            addr: addr.await.expect("hq server started"),
-            runtime: Some(runtime),
-        }
-    }
-
-    fn kill(&mut self) {
-        if let Some(rt) = self.runtime.take() {
-            rt.shutdown_background();
-        }
-    }
-}
-
-impl Drop for HqServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Head office under test: database, key, server, a proxy in front of it,
-/// and a direct handle on the database for codes, revocation and checks.
+/// Head office under test (the kit's: database, key, server and a direct
+/// handle on its store), with a proxy in front of it.
 struct Hq {
-    db: HqDb,
-    key: SealKey,
-    body_limit: usize,
-    server: HqServer,
+    kit: shouyin_testkit::Hq,
     proxy: Proxy,
-    store: Arc<dyn Store>,
+}
+
+impl std::ops::Deref for Hq {
+    type Target = shouyin_testkit::Hq;
+    fn deref(&self) -> &Self::Target {
+        &self.kit
+    }
 }
 
 impl Hq {
     async fn start(backend: Backend) -> Hq {
-        Hq::start_with_limit(backend, shouyin_hq::DEFAULT_BODY_LIMIT).await
+        Hq::start_with_limit(backend, shouyin_testkit::hq::DEFAULT_BODY_LIMIT).await
     }
 
     async fn start_with_limit(backend: Backend, body_limit: usize) -> Hq {
-        let db = hq_db(backend).await;
-        let key = SealKey::generate(&mut rand::thread_rng());
-        let server = HqServer::start(&db.url, &key, body_limit).await;
-        let proxy = Proxy::start(server.addr).await;
-        let store = store::open(&db.url).await.unwrap();
-        Hq {
-            db,
-            key,
-            body_limit,
-            server,
-            proxy,
-            store,
-        }
+        let kit = shouyin_testkit::Hq::start_with_limit(backend, body_limit).await;
+        let proxy = Proxy::start(kit.server.addr).await;
+        Hq { kit, proxy }
     }
 
     /// The address terminals are given: the proxy's.
@@ -146,52 +52,14 @@ impl Hq {
     }
 
     async fn code(&self, store_code: &str) -> String {
-        shouyin_hq::issue_enroll_code(
-            self.store.as_ref(),
-            StoreCode::parse(store_code).unwrap(),
-            Utc::now(),
-        )
-        .await
-        .unwrap()
+        self.enroll_code(store_code).await
     }
 
     /// Kill the server mid-whatever and start a new one on the same
     /// database; the proxy follows it.
     async fn restart(&mut self) {
-        self.server.kill();
-        self.server = HqServer::start(&self.db.url, &self.key, self.body_limit).await;
-        self.proxy.set_upstream(self.server.addr);
-    }
-
-    /// Every event head office holds for `terminal`, in order.
-    async fn events(&self, terminal: &str) -> Vec<shouyin_hq::wire::Event> {
-        let id = TerminalId::parse(terminal).unwrap();
-        let mut out = Vec::new();
-        loop {
-            let after = out
-                .last()
-                .map(|e: &shouyin_hq::wire::Event| e.seq)
-                .unwrap_or(0);
-            let rows = self
-                .store
-                .events_of(id.clone(), after, 10_000)
-                .await
-                .unwrap();
-            if rows.is_empty() {
-                return out;
-            }
-            out.extend(rows.iter().map(|r| r.to_event().unwrap()));
-        }
-    }
-
-    async fn terminal(&self, terminal: &str) -> shouyin_hq::wire::TerminalInfo {
-        self.store
-            .terminals()
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|t| t.id.as_str() == terminal)
-            .expect("terminal enrolled at head office")
+        self.kit.restart().await;
+        self.proxy.set_upstream(self.kit.server.addr);
     }
 }
 
@@ -727,13 +595,7 @@ async fn a_revoked_terminal_stops(backend: Backend) {
         .unwrap();
     cash(&counter, "1.00").await;
     counter.sync_now().await.unwrap();
-    assert!(shouyin_hq::revoke_terminal(
-        hq.store.as_ref(),
-        TerminalId::parse("T01").unwrap(),
-        Utc::now()
-    )
-    .await
-    .unwrap());
+    assert!(hq.revoke("T01").await);
     cash(&counter, "2.00").await;
     let status = counter.sync_now().await.unwrap();
     assert_eq!(status.state, SyncState::Revoked, "{status:?}");
@@ -917,48 +779,21 @@ fn private_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
 async fn enrols_syncs_and_relays_over_https_trusting_a_private_ca() {
     let dir = tempfile::tempdir().unwrap();
     let (ca, cert, key) = private_ca(dir.path());
-    let db = hq_db(Backend::Sqlite).await;
-    let store = store::open(&db.url).await.unwrap();
-    let config = Config {
-        admin_token: Some("admin".into()),
-        body_limit: shouyin_hq::DEFAULT_BODY_LIMIT,
-        calendar: Default::default(),
-        seal_key: SealKey::generate(&mut rand::thread_rng()),
-    };
-    let tls = shouyin_hq::tls::server_config(&cert, &key).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("https://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(shouyin_hq::tls::run_tls(
-        listener,
-        AppState::new(store.clone(), config),
-        tls,
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let hq = shouyin_testkit::Hq::start_tls(Backend::Sqlite, &cert, &key).await;
+    let url = hq.base();
+    assert!(url.starts_with("https://"), "{url}");
 
     let path = new_ledger(dir.path(), "ledger.db", "T01");
     let counter = open(&path).await;
     cash(&counter, "12.30").await;
-    let code = shouyin_hq::issue_enroll_code(
-        store.as_ref(),
-        StoreCode::parse("SH01").unwrap(),
-        Utc::now(),
-    )
-    .await
-    .unwrap();
+    let code = hq.enroll_code("SH01").await;
 
     // Not trusting the shop's CA, the terminal will not talk to it.
     let untrusted = counter
         .sync_enroll(url.clone(), code.clone())
         .await
         .unwrap_err();
-    assert_eq!(
-        untrusted.code,
-        ErrorCode::ChannelUnreachable,
-        "{untrusted:?}"
-    );
+    assert_eq!(untrusted.code, ErrorCode::HqUnreachable, "{untrusted:?}");
     assert!(!hq_file_path(&path).exists());
 
     let enrolled = counter
@@ -972,10 +807,7 @@ async fn enrols_syncs_and_relays_over_https_trusting_a_private_ca() {
     let pass = counter.sync_pass().await.unwrap();
     assert!(pass.ok, "sync over https failed: {pass:?}");
     assert_eq!((pass.sent, pass.status.waiting), (2, 0));
-    let stored = store
-        .events_of(TerminalId::parse("T01").unwrap(), 0, 100)
-        .await
-        .unwrap();
+    let stored = hq.events("T01").await;
     assert_eq!(stored.len(), 2, "the cash sale's events are at head office");
 
     // The notification relay comes up over the same https.
@@ -989,6 +821,4 @@ async fn enrols_syncs_and_relays_over_https_trusting_a_private_ca() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     counter.shutdown().await;
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
 }

@@ -95,30 +95,11 @@ pub async fn run(orders: usize, concurrency: usize, seed: u64) -> anyhow::Result
     }
     let dir = tempfile::tempdir()?;
     let sim_dir = dir.path().join("sim");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let state = sim_dir.clone();
-    let sim = tokio::spawn(async move {
-        shouyin_sim::run(listener, &state, async {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    // Started as the tests start it: ready (keys and credentials written,
+    // port bound) when this returns.
+    let sim = shouyin_testkit::Sim::start_in(&sim_dir).await;
+    let base = sim.base.clone();
     let http = reqwest::Client::new();
-    let started = Instant::now();
-    while !sim_dir.join(shouyin_sim::CREDENTIALS_FILE).exists()
-        || http
-            .get(format!("{base}/_sim/trades"))
-            .send()
-            .await
-            .is_err()
-    {
-        if started.elapsed() > Duration::from_secs(60) {
-            bail!("the simulator did not start");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let customers: Vec<Customer> = (0..orders)
@@ -137,7 +118,7 @@ pub async fn run(orders: usize, concurrency: usize, seed: u64) -> anyhow::Result
     println!("bench=confirm");
     println!("orders={orders}");
     let mut results = Vec::new();
-    let hq = HeadOffice::start(dir.path()).await?;
+    let hq = HeadOffice::start().await;
     for (name, schedule, push) in [
         ("push", PollSchedule::Adaptive, true),
         ("adaptive", PollSchedule::Adaptive, false),
@@ -202,31 +183,19 @@ pub async fn run(orders: usize, concurrency: usize, seed: u64) -> anyhow::Result
             );
         }
     }
-    hq.stop().await;
-    let _ = stop.send(());
-    let _ = sim.await;
+    drop(hq);
+    drop(sim);
     Ok(())
 }
 
 /// A head office on SQLite in this process, on 127.0.0.1:0, relaying the
 /// simulator's notifications to the counter enrolled with it.
 struct HeadOffice {
-    url: String,
-    store: Arc<dyn shouyin_hq::store::Store>,
-    stop: tokio::sync::oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    hq: shouyin_testkit::Hq,
 }
 
 impl HeadOffice {
-    async fn start(dir: &std::path::Path) -> anyhow::Result<HeadOffice> {
-        let db = format!("sqlite://{}", dir.join("hq.db").display());
-        let store = shouyin_hq::store::open(&db).await?;
-        let config = shouyin_hq::Config {
-            admin_token: None,
-            body_limit: shouyin_hq::DEFAULT_BODY_LIMIT,
-            calendar: Default::default(),
-            seal_key: shouyin_hq::secret::SealKey::generate(&mut rand::thread_rng()),
-        };
+    async fn start() -> HeadOffice {
         // Fifty payments at once on one till is far beyond a real counter
         // and beyond head office's default limits on notifications per
         // terminal; the bench measures confirmation, so it lifts them.
@@ -241,27 +210,19 @@ impl HeadOffice {
             },
             ..Default::default()
         };
-        let state = shouyin_hq::AppState::new(store.clone(), config).with_notice_limits(limits);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(shouyin_hq::run(listener, state, async {
-            let _ = stopped.await;
-        }));
-        Ok(HeadOffice {
-            url,
-            store,
-            stop,
-            server,
-        })
+        HeadOffice {
+            hq: shouyin_testkit::Hq::start_with_notice_limits(
+                shouyin_testkit::Backend::Sqlite,
+                limits,
+            )
+            .await,
+        }
     }
 
     /// Enrol the counter and wait until notifications reach it.
     async fn enrol(&self, counter: &Counter) -> anyhow::Result<()> {
-        let store = shouyin_hq::wire::StoreCode::parse("BENCH")?;
-        let code =
-            shouyin_hq::issue_enroll_code(self.store.as_ref(), store, chrono::Utc::now()).await?;
-        counter.sync_enroll(self.url.clone(), code).await?;
+        let code = self.hq.enroll_code("BENCH").await;
+        counter.sync_enroll(self.hq.base(), code).await?;
         counter.start_relay();
         let started = Instant::now();
         while !counter.relay_live() {
@@ -271,11 +232,6 @@ impl HeadOffice {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         Ok(())
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        let _ = self.server.await;
     }
 }
 

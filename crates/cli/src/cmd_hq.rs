@@ -154,7 +154,7 @@ pub async fn bench(
     runs: usize,
     backend: Option<&str>,
 ) -> anyhow::Result<()> {
-    use shouyin_hq::bench::{Backend, BenchOptions};
+    use shouyin_testkit::bench_sync::{Backend, BenchOptions};
     let backends = match backend {
         None => vec![Backend::Sqlite, Backend::Postgres],
         Some("sqlite") => vec![Backend::Sqlite],
@@ -167,7 +167,7 @@ pub async fn bench(
         runs,
         backends,
     };
-    for result in shouyin_hq::bench::run(&opts).await? {
+    for result in shouyin_testkit::bench_sync::run(&opts).await? {
         println!("{result}");
     }
     Ok(())

@@ -6,9 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -16,37 +15,12 @@ fn shouyin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_shouyin"))
 }
 
-async fn start_sim(dir: &Path) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let state = dir.to_owned();
-    tokio::spawn(async move {
-        shouyin_sim::run(listener, &state, async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-    });
-    let base = format!("http://{addr}");
-    let started = Instant::now();
-    while !dir.join("credentials.json").exists()
-        || reqwest::get(format!("{base}/_sim/trades")).await.is_err()
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the simulator did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    (base, stop)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_at_any_point_recovery_agrees_with_the_channel() {
     let dir = tempfile::tempdir().unwrap();
     let sim_dir = dir.path().join("sim");
-    let (base, _stop) = start_sim(&sim_dir).await;
+    let sim = shouyin_testkit::Sim::start_in(&sim_dir).await;
+    let base = sim.base.clone();
     let http = reqwest::Client::new();
 
     let db = dir.path().join("ledger.db");

@@ -3,9 +3,7 @@
 //! reconciled against the fetched bill and against a downloaded bill file.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -24,29 +22,6 @@ fn value<'a>(out: &'a str, key: &str) -> &'a str {
     out.lines()
         .find_map(|l| l.strip_prefix(&format!("{key}=")))
         .unwrap_or_else(|| panic!("no {key}= in {out}"))
-}
-
-async fn start_sim(dir: &Path) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let state = dir.to_owned();
-    tokio::spawn(async move {
-        shouyin_sim::run(listener, &state, async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-    });
-    let base = format!("http://{addr}");
-    let started = Instant::now();
-    while !dir.join("credentials.json").exists()
-        || reqwest::get(format!("{base}/_sim/trades")).await.is_err()
-    {
-        assert!(started.elapsed() < Duration::from_secs(30));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    (base, stop)
 }
 
 /// The Alipay bill zip as an accountant downloads it: a signed request for
@@ -103,7 +78,8 @@ async fn download_alipay_bill(credentials: &Value, date: &str) -> Vec<u8> {
 async fn reconcile_exits_non_zero_on_differences_and_reads_downloaded_files() {
     let dir = tempfile::tempdir().unwrap();
     let sim_dir = dir.path().join("sim");
-    let (base, _stop) = start_sim(&sim_dir).await;
+    let sim = shouyin_testkit::Sim::start_in(&sim_dir).await;
+    let base = sim.base.clone();
     let config = sim_dir.join("credentials.json");
     let credentials: Value =
         serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();

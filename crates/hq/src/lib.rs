@@ -1,8 +1,9 @@
 //! Shouyin head office (总部): the server that every store's terminals sync
 //! their ledgers to, and that reports consolidated takings.
 //!
-//! - [`wire`] — the protocol shared with the terminal's sync client: event and
-//!   batch shapes, acknowledgements, error codes, and request signing.
+//! - [`wire`] — the protocol shared with the terminal's sync client (the
+//!   `shouyin-wire` crate, re-exported): event and batch shapes,
+//!   acknowledgements, error codes, and request signing.
 //! - [`store`] — one [`store::Store`] trait with two backends, SQLite and
 //!   PostgreSQL, each migrated on open. Exactly-once storage, single-use
 //!   enrolment codes and nonce replay protection are enforced by unique keys
@@ -18,10 +19,11 @@
 //!   the database, enrolment codes, ids.
 //! - [`report`] and [`html`] — the daily takings and the head-office page.
 //! - [`metrics`] — Prometheus text for `/metrics`.
-//! - [`testing`] — a throwaway PostgreSQL cluster for tests and the benchmark;
-//!   [`bench`] — the sync benchmark behind `shouyin bench sync`.
+//!
+//! The throwaway PostgreSQL cluster of the tests and the sync benchmark live
+//! in the test kit (`crates/testkit`), not here: a server has no business
+//! installing packages.
 
-pub mod bench;
 pub mod error;
 pub mod html;
 pub mod limits;
@@ -30,10 +32,12 @@ pub mod report;
 pub mod secret;
 pub mod server;
 pub mod store;
-pub mod testing;
 pub mod tls;
 pub mod wakeups;
-pub mod wire;
+
+/// The protocol the terminals speak; its own crate so the terminal links
+/// it without the server.
+pub use shouyin_wire as wire;
 
 use chrono::{DateTime, Duration, Utc};
 use shouyin_core::TerminalId;

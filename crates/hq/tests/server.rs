@@ -11,95 +11,15 @@ use chrono::{TimeZone, Utc};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use shouyin_core::TerminalId;
-use shouyin_hq::secret::SealKey;
-use shouyin_hq::store::{self, EventRow, Store};
-use shouyin_hq::testing::{unique_name, PgCluster};
+use shouyin_hq::store::{self, EventRow};
 use shouyin_hq::wire::{self, Event, EventBatch, EventsAck, StoreCode};
 use shouyin_hq::{AppState, Config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-const ADMIN: &str = "admin-token-for-tests";
-
-// ---------------------------------------------------------------- databases
-
-struct TestDb {
-    url: String,
-    _dir: Option<tempfile::TempDir>,
-}
-
-async fn sqlite_db() -> TestDb {
-    let dir = tempfile::tempdir().unwrap();
-    TestDb {
-        url: format!("sqlite://{}", dir.path().join("hq.db").display()),
-        _dir: Some(dir),
-    }
-}
-
-async fn pg_db() -> TestDb {
-    let cluster = PgCluster::shared().expect("PostgreSQL must start for these tests");
-    let url = cluster
-        .create_database(&unique_name("hq_test"))
-        .await
-        .expect("create a test database");
-    TestDb { url, _dir: None }
-}
-
-// ------------------------------------------------------------------- server
-
-/// A server on its own runtime, so that killing it stops every task at
-/// once, like a process dying.
-struct TestServer {
-    addr: SocketAddr,
-    runtime: Option<tokio::runtime::Runtime>,
-}
-
-impl TestServer {
-    async fn start(url: &str, key: &SealKey, body_limit: usize) -> TestServer {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let url = url.to_owned();
-        let config = Config {
-            admin_token: Some(ADMIN.to_owned()),
-            body_limit,
-            calendar: Default::default(),
-            seal_key: key.clone(),
-        };
-        runtime.spawn(async move {
-            let store = store::open(&url).await.expect("open the store");
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            shouyin_hq::run(
-                listener,
-                AppState::new(store, config),
-                std::future::pending(),
-            )
-            .await
-            .unwrap();
-        });
-        let addr = rx.await.expect("server started");
-        TestServer {
-            addr,
-            runtime: Some(runtime),
-        }
-    }
-
-    fn kill(&mut self) {
-        if let Some(rt) = self.runtime.take() {
-            rt.shutdown_background();
-        }
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
+// The database and the server processes come from the test kit; the
+// short names read better in the scenarios below.
+use shouyin_testkit::hq::{Backend, HqDb as TestDb, HqServer as TestServer, ADMIN_TOKEN as ADMIN};
 
 struct Terminal {
     id: TerminalId,
@@ -107,14 +27,25 @@ struct Terminal {
     secret: Vec<u8>,
 }
 
-/// One head office under test: a database, its sealing key and a server.
+/// One head office under test (the kit's: a database, its sealing key, a
+/// server and the store), and a client for talking to it as terminals,
+/// channels and the admin do.
 struct Hq {
-    db: TestDb,
-    key: SealKey,
-    server: TestServer,
-    store: Arc<dyn Store>,
+    kit: shouyin_testkit::Hq,
     http: reqwest::Client,
-    body_limit: usize,
+}
+
+impl std::ops::Deref for Hq {
+    type Target = shouyin_testkit::Hq;
+    fn deref(&self) -> &Self::Target {
+        &self.kit
+    }
+}
+
+impl std::ops::DerefMut for Hq {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.kit
+    }
 }
 
 impl Hq {
@@ -123,27 +54,10 @@ impl Hq {
     }
 
     async fn start_with_limit(db: TestDb, body_limit: usize) -> Hq {
-        let key = SealKey::generate(&mut rand::thread_rng());
-        let server = TestServer::start(&db.url, &key, body_limit).await;
-        let store = store::open(&db.url).await.unwrap();
         Hq {
-            db,
-            key,
-            server,
-            store,
+            kit: shouyin_testkit::Hq::serve(db, body_limit).await,
             http: reqwest::Client::new(),
-            body_limit,
         }
-    }
-
-    fn base(&self) -> String {
-        format!("http://{}", self.server.addr)
-    }
-
-    /// Kill the server (every task at once) and start a new one on the same database.
-    async fn restart(&mut self) {
-        self.server.kill();
-        self.server = TestServer::start(&self.db.url, &self.key, self.body_limit).await;
     }
 
     async fn enroll(&self, store: &str) -> Terminal {
@@ -280,19 +194,7 @@ impl Hq {
     }
 
     async fn stored(&self, t: &Terminal) -> Vec<Event> {
-        let mut out = Vec::new();
-        loop {
-            let after = out.last().map(|e: &Event| e.seq).unwrap_or(0);
-            let rows = self
-                .store
-                .events_of(t.id.clone(), after, 10_000)
-                .await
-                .unwrap();
-            if rows.is_empty() {
-                return out;
-            }
-            out.extend(rows.iter().map(|r| r.to_event().unwrap()));
-        }
+        self.events(t.id.as_str()).await
     }
 }
 
@@ -333,11 +235,11 @@ macro_rules! both_backends {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                super::$name(super::sqlite_db().await).await
+                super::$name(super::TestDb::new(super::Backend::Sqlite).await).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                super::$name(super::pg_db().await).await
+                super::$name(super::TestDb::new(super::Backend::Postgres).await).await
             }
         }
     )*};

@@ -6,8 +6,8 @@ import type { Key } from "./i18n";
 const KNOWN = new Set([
   "invalid_amount", "invalid_input", "channel_unavailable", "not_found", "conflict", "ledger_locked",
   "storage", "channel_rejected", "channel_unreachable", "pin_wrong", "user_locked", "not_permitted",
-  "over_refund", "approval_required", "export_path_forbidden", "export_file_exists",
-  "over_refund", "approval_required", "forbidden", "not_logged_in",
+  "over_refund", "approval_required", "export_path_forbidden", "export_file_exists", "insecure_hq_url",
+  "forbidden", "not_logged_in", "channel_untrusted", "hq_unreachable", "hq_refused",
 ]);
 
 export function describeError(t: (key: Key, vars?: Record<string, string | number>) => string, e: unknown): string {

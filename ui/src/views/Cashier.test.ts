@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { render, screen, fireEvent, cleanup } from "@testing-library/svelte";
+import { render, screen, fireEvent, cleanup, waitFor } from "@testing-library/svelte";
 import { mockIPC, clearMocks } from "@tauri-apps/api/mocks";
+import { get } from "svelte/store";
+import { t } from "../lib/i18n";
 import Cashier from "./Cashier.svelte";
 import type { TerminalDto } from "../api/generated/TerminalDto";
 import type { OrderDto } from "../api/generated/OrderDto";
@@ -39,10 +41,15 @@ describe("the cashier screen", () => {
       calls.push({ cmd, args: (args ?? {}) as Record<string, unknown> });
       if (cmd === "orders_recent") return [];
       if (cmd === "order_charge") {
-        const req = (args as { req: { amount: string } }).req;
+        const req = (args as { req: { amount: string; channel: string } }).req;
         if (req.amount === "12.345") throw { code: "invalid_amount", message: "at most two decimal places (fen) are allowed" };
+        if (req.channel === "wechat") {
+          return { ...order(req.amount), channel: "wechat", state: "pending", paid_at: null, qr_payload: "weixin://wxpay/bizpayurl?pr=abc" };
+        }
         return order(req.amount);
       }
+      if (cmd === "qr_render") return "<svg></svg>";
+      if (cmd === "order_cancel") throw { code: "channel_untrusted", message: "the channel's answer did not verify" };
       return null;
     }, { shouldMockEvents: true });
   });
@@ -82,5 +89,17 @@ describe("the cashier screen", () => {
     expect((screen.getByTestId("channel-unionpay") as HTMLButtonElement).disabled).toBe(true);
     expect((screen.getByTestId("channel-wechat") as HTMLButtonElement).disabled).toBe(false);
     expect(screen.getByTestId("channel-alipay").getAttribute("title")).toContain("offline");
+  });
+
+  it("says a cancel answered with a bad signature in its own words", async () => {
+    render(Cashier, { props: { terminal } });
+    for (const k of ["1", "2", ".", "3", "0"]) await fireEvent.click(screen.getByTestId(`key-${k}`));
+    await fireEvent.click(screen.getByTestId("channel-wechat"));
+    const cancel = (await screen.findByTestId("cancel")) as HTMLButtonElement;
+    await waitFor(() => expect(cancel.disabled).toBe(false));
+    await fireEvent.click(cancel);
+    const error = await screen.findByTestId("error");
+    expect(error.textContent).toContain(get(t)("err_channel_untrusted"));
+    expect(error.textContent).not.toContain(get(t)("err_other"));
   });
 });

@@ -63,16 +63,6 @@ pub fn read_bill_file(channel: ChannelKind, bytes: &[u8]) -> Result<Vec<BillLine
     }
 }
 
-pub(super) fn channel_error(channel: ChannelKind, e: ChannelError) -> ApiError {
-    let code = match &e {
-        ChannelError::Definite { .. } => ErrorCode::ChannelRejected,
-        ChannelError::Indeterminate { .. } => ErrorCode::ChannelUnreachable,
-        ChannelError::Untrusted { .. } => ErrorCode::ChannelUntrusted,
-        ChannelError::Config(_) => ErrorCode::InvalidInput,
-    };
-    ApiError::new(code, format!("{channel} bill: {e}"))
-}
-
 /// The channel's "there is no bill for that day" refusals.
 pub(super) fn is_no_bill(e: &ChannelError) -> bool {
     matches!(

@@ -40,7 +40,7 @@ use shouyin_ledger::{Ledger, LedgerError};
 
 use crate::{ApiError, Counter, ErrorCode};
 
-use bill::{beijing, channel_error, is_no_bill};
+use bill::{beijing, is_no_bill};
 pub use bill::{beijing_day, beijing_today, read_bill_file};
 use matching::{classify, LedgerOrder, LedgerRefund, LedgerView};
 pub use matching::{BillSource, ReconcileClass, ReconcileLineDto, ReconcileLineKind};
@@ -309,7 +309,7 @@ impl Counter {
             // An empty day has no bill; anything the ledger has for the day
             // then shows as missing from the bill.
             Err(e) if is_no_bill(&e) => (Vec::new(), false),
-            Err(e) => return Err(channel_error(channel, e)),
+            Err(e) => return Err(ApiError::from(e).during(format!("{channel} bill"))),
         };
         self.reconcile_lines(channel, date, lines, BillSource::Channel, available)
             .await

@@ -1,77 +1,42 @@
-//! The channel simulator, started in-process on a loopback port, and its
-//! control API, shared by the api's integration tests.
+//! The channel simulator of the test kit, with what the api's tests add:
+//! channel clients with short timeouts and a raw view of the control API.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
-use shouyin_channels::{Channel, ChannelsFile};
+use serde_json::Value;
+use shouyin_channels::Channel;
 use shouyin_core::ChannelKind;
 
 pub struct Sim {
-    pub base: String,
-    pub http: reqwest::Client,
+    kit: shouyin_testkit::Sim,
+    /// `credentials.json` as the simulator wrote it.
     pub credentials: Value,
-    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl std::ops::Deref for Sim {
+    type Target = shouyin_testkit::Sim;
+    fn deref(&self) -> &Self::Target {
+        &self.kit
+    }
 }
 
 impl Sim {
     pub async fn start(dir: &Path) -> Sim {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let state = dir.to_owned();
-        tokio::spawn(async move {
-            shouyin_sim::run(listener, &state, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        });
-        let base = format!("http://{addr}");
-        let http = reqwest::Client::new();
-        let creds_path = dir.join("credentials.json");
-        let started = Instant::now();
-        while !creds_path.exists()
-            || http
-                .get(format!("{base}/_sim/trades"))
-                .send()
-                .await
-                .is_err()
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "the simulator did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let credentials: Value =
-            serde_json::from_str(&std::fs::read_to_string(&creds_path).unwrap()).unwrap();
-        Sim {
-            base,
-            http,
-            credentials,
-            _stop: stop,
-        }
+        let kit = shouyin_testkit::Sim::start_in(dir).await;
+        let credentials = kit.credentials();
+        Sim { kit, credentials }
     }
 
     /// The channels, with a short request timeout so lost answers show
     /// quickly and a short gap between Alipay cancel retries.
     pub fn channels(&self) -> HashMap<ChannelKind, Arc<dyn Channel>> {
-        let mut creds = self.credentials.clone();
-        for section in ["alipay", "wechatpay"] {
-            creds[section]["timeout_ms"] = json!(1500);
-            creds[section]["cancel_retry_gap_ms"] = json!(100);
-        }
-        ChannelsFile::from_json(&creds.to_string())
-            .unwrap()
-            .build()
-            .unwrap()
+        shouyin_testkit::Sim::channels_of(&self.kit.credentials_with_timeouts(1500, 100))
     }
 
+    /// A control request whose answer the test judges itself.
     pub async fn control(
         &self,
         method: reqwest::Method,
@@ -83,77 +48,6 @@ impl Sim {
             req = req.json(&body);
         }
         req.send().await.unwrap()
-    }
-
-    pub async fn pay(&self, order_no: &str) {
-        let r = self
-            .control(
-                reqwest::Method::POST,
-                &format!("/_sim/trades/{order_no}/pay"),
-                None,
-            )
-            .await;
-        assert!(
-            r.status().is_success(),
-            "pay {order_no}: {}",
-            r.text().await.unwrap()
-        );
-    }
-
-    /// The customer scans the code (opens it on the customer page).
-    pub async fn scan(&self, qr: &str) {
-        let r = self
-            .http
-            .get(format!("{}/pay", self.base))
-            .query(&[("code", qr)])
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "scan: {}", r.status());
-    }
-
-    pub async fn decline(&self, order_no: &str) {
-        let r = self
-            .control(
-                reqwest::Method::POST,
-                &format!("/_sim/trades/{order_no}/decline"),
-                None,
-            )
-            .await;
-        assert!(
-            r.status().is_success(),
-            "decline {order_no}: {}",
-            r.text().await.unwrap()
-        );
-    }
-
-    pub async fn faults(&self, faults: Value) {
-        let r = self
-            .control(reqwest::Method::PUT, "/_sim/faults", Some(faults))
-            .await;
-        assert!(r.status().is_success());
-    }
-
-    pub async fn clear_faults(&self) {
-        let r = self
-            .control(reqwest::Method::DELETE, "/_sim/faults", None)
-            .await;
-        assert!(r.status().is_success());
-    }
-
-    /// The simulator's view of one trade.
-    pub async fn trade(&self, order_no: &str) -> Option<Value> {
-        let list: Value = self
-            .control(reqwest::Method::GET, "/_sim/trades", None)
-            .await
-            .json()
-            .await
-            .unwrap();
-        list.as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["out_trade_no"] == order_no)
-            .cloned()
     }
 
     pub async fn trade_state(&self, order_no: &str) -> Option<String> {

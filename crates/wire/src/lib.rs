@@ -1,8 +1,10 @@
 //! What travels between a terminal and head office: the request and response
 //! bodies, the ledger event, the error body, and the request signature.
 //!
-//! The terminal's sync client uses this module as it is, so a change here is a
-//! change of protocol.
+//! Both sides link this crate — the terminal's sync and relay clients
+//! (`shouyin-api`) and the head-office server (`shouyin-hq`) — so a change
+//! here is a change of protocol. It holds no server code (no HTTP framework,
+//! no database client): the desktop app depends on it.
 //!
 //! # Signing
 //!

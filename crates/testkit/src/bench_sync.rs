@@ -15,26 +15,15 @@ use std::time::Instant;
 use chrono::{Duration, TimeZone, Utc};
 use shouyin_core::TerminalId;
 
-use crate::secret::SealKey;
-use crate::server::{AppState, Config};
-use crate::store::{self, EventRow, StoreError};
-use crate::testing::{ClusterError, PgCluster};
-use crate::wire::{self, EnrollRequest, EnrollResponse, Event, EventBatch, EventsAck, StoreCode};
+use shouyin_hq::secret::SealKey;
+use shouyin_hq::store::{self, EventRow, StoreError};
+use shouyin_hq::{AppState, Config};
+use shouyin_wire::{
+    self as wire, EnrollRequest, EnrollResponse, Event, EventBatch, EventsAck, StoreCode,
+};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
-        }
-    }
-}
+pub use crate::hq::Backend;
+use crate::pg::{ClusterError, PgCluster};
 
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -163,7 +152,7 @@ pub async fn enroll_over_http(
     store: &dyn store::Store,
     store_code: &StoreCode,
 ) -> Result<EnrollResponse, BenchError> {
-    let code = crate::issue_enroll_code(store, store_code.clone(), Utc::now()).await?;
+    let code = shouyin_hq::issue_enroll_code(store, store_code.clone(), Utc::now()).await?;
     let response = client
         .post(format!("{base}{}", wire::ENROLL_PATH))
         .json(&EnrollRequest {
@@ -268,7 +257,7 @@ async fn sync_over_http(url: &str, opts: &BenchOptions) -> Result<(f64, Vec<Even
     let store = store::open(url).await?;
     let config = Config {
         admin_token: None,
-        body_limit: crate::server::DEFAULT_BODY_LIMIT,
+        body_limit: shouyin_hq::DEFAULT_BODY_LIMIT,
         calendar: Default::default(),
         seal_key: SealKey::generate(&mut rand::thread_rng()),
     };
@@ -276,7 +265,7 @@ async fn sync_over_http(url: &str, opts: &BenchOptions) -> Result<(f64, Vec<Even
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crate::server::run(listener, state, async {
+    let server = tokio::spawn(shouyin_hq::run(listener, state, async {
         let _ = stop_rx.await;
     }));
 

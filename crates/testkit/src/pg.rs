@@ -1,5 +1,9 @@
 //! A throwaway PostgreSQL cluster for tests and the benchmark.
 //!
+//! When the server binaries are missing and this process is root, the
+//! `postgresql` Debian package is installed with `apt-get` first. That is
+//! why this lives in the test kit and not in head office's library.
+//!
 //! The cluster lives in a temporary directory, listens on 127.0.0.1 at a free
 //! port with its unix socket inside that directory, and runs as an ordinary
 //! user (PostgreSQL refuses root): when this process is root, as a system

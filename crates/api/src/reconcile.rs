@@ -7,7 +7,7 @@
 //! side ends in exactly one [`ReconcileClass`]. Differences carry what to do,
 //! in Chinese and English. A manual confirmation (`unverified`) that the
 //! bill bears out is settled as paid by the run itself
-//! (`Counter::order_settle_unverified`), and the report names it.
+//! (`Counter::order_settle_unverified_from_bill`), and the report names it.
 //!
 //! Which ledger rows belong to a bill: a channel's bill covers its natural
 //! day in Beijing time (00:00–24:00, Asia/Shanghai), whatever the store's
@@ -965,7 +965,7 @@ impl Counter {
         for order_no in confirmed {
             let reason = format!("confirmed by the {channel} bill of {date}");
             match self
-                .order_settle_unverified(order_no.clone(), true, reason)
+                .order_settle_unverified_from_bill(order_no.clone(), true, reason)
                 .await
             {
                 Ok(_) => report.settled_unverified.push(order_no),

@@ -358,6 +358,9 @@ impl Counter {
                 Ok(OrderDto::from(&ledger.transition(order_id, &change, now)?))
             })
             .await?;
+        if order.state.is_final() {
+            self.lock_closing().remove(&order_id);
+        }
         self.publish(&order);
         Ok(order)
     }

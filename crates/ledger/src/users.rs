@@ -186,7 +186,7 @@ impl PinCost {
     /// it (argon2 is built at opt-level 3 even in debug builds).
     pub const PRODUCTION: PinCost = PinCost {
         memory_kib: 64 * 1024,
-        passes: 4,
+        passes: 12,
         lanes: 1,
     };
 
@@ -255,7 +255,7 @@ pub fn verify_pin_against_nobody(pin: &str) {
 
 /// A well-formed hash (production parameters) that no PIN matches in practice.
 const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=65536,t=4,p=1$c2hvdXlpbmR1bW15c2FsdA$0FnfUhXp9HDVBBQoyp0Tcg0Y8mR7YwLDOeXi1K4xN0o";
+    "$argon2id$v=19$m=65536,t=12,p=1$c2hvdXlpbmR1bW15c2FsdA$0FnfUhXp9HDVBBQoyp0Tcg0Y8mR7YwLDOeXi1K4xN0o";
 
 /// How long the `lockouts`-th lock (counting from 1) lasts.
 pub fn lock_length(lockouts: i64) -> Duration {

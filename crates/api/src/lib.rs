@@ -20,6 +20,7 @@ mod health;
 pub mod language;
 pub mod hq_url;
 mod hq_client;
+pub mod lock;
 pub mod payments;
 pub mod qr;
 pub mod reconcile;
@@ -44,6 +45,7 @@ use tokio::sync::{broadcast, watch, Semaphore};
 use tokio::task::JoinHandle;
 
 pub use payments::{BuyerSignal, PaymentSettings, PollSchedule};
+pub use shouyin_ledger::users::PinCost;
 
 pub use dto::{
     AlarmDto, AmountDto, ChannelAvailabilityDto, ChannelHealthDto, ChannelHealthState,
@@ -65,6 +67,13 @@ pub struct CounterOptions {
     pub channels: HashMap<ChannelKind, Arc<dyn Channel>>,
     pub payments: PaymentSettings,
     pub clock: Arc<dyn Clock>,
+    /// Hold the ledger's exclusive lock ([`lock`]) while the counter lives,
+    /// refusing to open one another program holds. [`Counter::open`] (the
+    /// app) always does; the CLI does for the commands that settle payments.
+    pub exclusive: bool,
+    /// What a new PIN hash costs. Production by default; test suites pass
+    /// [`PinCost::cheap_for_tests`].
+    pub pin_cost: PinCost,
 }
 
 impl Default for CounterOptions {
@@ -73,6 +82,8 @@ impl Default for CounterOptions {
             channels: HashMap::new(),
             payments: PaymentSettings::default(),
             clock: Arc::new(SystemClock),
+            exclusive: false,
+            pin_cost: PinCost::PRODUCTION,
         }
     }
 }
@@ -182,8 +193,11 @@ struct Inner {
     changes: broadcast::Sender<CounterEvent>,
     channels: HashMap<ChannelKind, Arc<dyn Channel>>,
     settings: PaymentSettings,
+    pin_cost: PinCost,
     health: Mutex<HashMap<ChannelKind, health::ChannelHealth>>,
     watchers: Mutex<HashMap<i64, JoinHandle<()>>>,
+    /// Orders to be closed at the channel as soon as it allows, and why.
+    closing: Mutex<HashMap<i64, String>>,
     watch_slots: Arc<Semaphore>,
     shutdown: watch::Sender<bool>,
     store_name: String,
@@ -201,6 +215,8 @@ struct Inner {
     demo: std::sync::atomic::AtomicBool,
     /// The one client of head office, shared by sync and relay.
     hq: hq_client::HqClient,
+    /// The ledger's exclusive lock, when this counter holds it.
+    _lock: Option<lock::LedgerLock>,
 }
 
 impl Counter {
@@ -224,10 +240,11 @@ impl Counter {
         let data_dir_kept = data_dir.clone();
         let options = CounterOptions {
             channels,
+            exclusive: true,
             ..CounterOptions::default()
         };
         let now = options.clock.now();
-        let ledger = blocking(move || {
+        let (ledger, lock) = blocking(move || {
             std::fs::create_dir_all(&data_dir).map_err(|e| {
                 ApiError::new(
                     ErrorCode::Storage,
@@ -238,13 +255,16 @@ impl Counter {
                 )
             })?;
             let path = data_dir.join(LEDGER_FILE);
+            // Before anything is read or written: a second app on the same
+            // data directory must not even create the demo ledger.
+            let lock = lock::LedgerLock::acquire(&path)?;
             if !path.exists() {
                 init_ledger(&path, &init, now)?;
             }
-            Ok(Ledger::open(&path)?)
+            Ok((Ledger::open(&path)?, lock))
         })
         .await?;
-        let counter = Counter::from_ledger(ledger, options, Some(data_dir_kept));
+        let counter = Counter::from_ledger(ledger, options, Some(data_dir_kept), Some(lock));
         Ok(counter)
     }
 
@@ -280,11 +300,25 @@ impl Counter {
     /// Open an existing ledger file (the CLI's `--db`).
     pub async fn open_ledger(path: &Path, options: CounterOptions) -> Result<Counter, ApiError> {
         let path: PathBuf = path.to_owned();
-        let ledger = blocking(move || Ok(Ledger::open(&path)?)).await?;
-        Ok(Counter::from_ledger(ledger, options, None))
+        let exclusive = options.exclusive;
+        let (ledger, lock) = blocking(move || {
+            let lock = if exclusive {
+                Some(lock::LedgerLock::acquire(&path)?)
+            } else {
+                None
+            };
+            Ok((Ledger::open(&path)?, lock))
+        })
+        .await?;
+        Ok(Counter::from_ledger(ledger, options, None, lock))
     }
 
-    fn from_ledger(ledger: Ledger, options: CounterOptions, data_dir: Option<PathBuf>) -> Counter {
+    fn from_ledger(
+        ledger: Ledger,
+        options: CounterOptions,
+        data_dir: Option<PathBuf>,
+        lock: Option<lock::LedgerLock>,
+    ) -> Counter {
         let (changes, _) = broadcast::channel(1024);
         let (shutdown, _) = watch::channel(false);
         let store_name = ledger.terminal().store.clone();
@@ -303,8 +337,10 @@ impl Counter {
                 watch_slots: Arc::new(Semaphore::new(options.payments.max_watchers.max(1))),
                 channels: options.channels,
                 settings: options.payments,
+                pin_cost: options.pin_cost,
                 health: Mutex::new(health),
                 watchers: Mutex::new(HashMap::new()),
+                closing: Mutex::new(HashMap::new()),
                 shutdown,
                 store_name,
                 terminal_id,
@@ -314,6 +350,7 @@ impl Counter {
                 relay: relay::RelayShared::default(),
                 demo: std::sync::atomic::AtomicBool::new(false),
                 hq: hq_client::HqClient::default(),
+                _lock: lock,
             }),
         };
         counter.spawn_prober();
@@ -337,6 +374,10 @@ impl Counter {
             .watchers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn lock_closing(&self) -> MutexGuard<'_, HashMap<i64, String>> {
+        self.inner.closing.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// How each configured channel is doing.
@@ -453,20 +494,22 @@ impl Counter {
             .with_ledger(move |ledger| {
                 let rules = AmountRules::sale(ledger.terminal().sale_limit_fen);
                 let amount = Money::parse(&req.amount, &rules)?;
-                let order = ledger.create_order(
+                let paid = Change {
+                    paid_at: Some(now),
+                    ..Change::to(OrderState::Paid)
+                };
+                // One transaction: a cash order is never left `created`.
+                let order = ledger.create_paid_order(
                     &NewOrder {
                         amount,
                         channel: ChannelKind::Cash,
                         cashier: clean(req.cashier),
                         note: clean(req.note),
                     },
+                    &paid,
                     now,
                 )?;
-                let paid = Change {
-                    paid_at: Some(now),
-                    ..Change::to(OrderState::Paid)
-                };
-                Ok(OrderDto::from(&ledger.transition(order.id, &paid, now)?))
+                Ok(OrderDto::from(&order))
             })
             .await?;
         self.publish(&order);

@@ -108,6 +108,12 @@ pub struct PaymentSettings {
     pub probe_every: Option<Duration>,
     /// While an unknown order cannot reach its channel, retry at most this often.
     pub retry_cap: Duration,
+    /// How long after the order's expiry Alipay's "no such trade" for a
+    /// code nobody scanned is believed. Before the buyer scans, Alipay has
+    /// no trade to close, yet the code stays payable until the channel's
+    /// own expiry, which `timeout_express` (whole minutes, at least one)
+    /// can put up to a minute after ours; until then the order stays open.
+    pub not_scanned_grace: Duration,
 }
 
 impl Default for PaymentSettings {
@@ -118,6 +124,7 @@ impl Default for PaymentSettings {
             max_watchers: 64,
             probe_every: Some(Duration::from_secs(20)),
             retry_cap: Duration::from_secs(10),
+            not_scanned_grace: Duration::from_secs(65),
         }
     }
 }
@@ -240,6 +247,11 @@ impl Counter {
                 )?)
             })
             .await?;
+        if force {
+            // After the new order is written (a crash from here on leaves a
+            // record), before its code exists at the channel.
+            self.close_earlier_codes(order.id).await?;
+        }
         let subject = format!("{} 收银", self.inner.store_name);
         let request = CreateQr {
             out_trade_no: order.out_trade_no.clone(),
@@ -291,6 +303,53 @@ impl Counter {
         Ok(updated)
     }
 
+    /// Before a charge the cashier confirmed while another code is open:
+    /// close the earlier codes at the channel, so a customer cannot pay
+    /// both. One the channel reports paid is recorded paid (and the screen
+    /// hears of it); one that cannot be closed yet stays watched, so a
+    /// payment of it is still caught.
+    async fn close_earlier_codes(&self, new_order: i64) -> Result<(), ApiError> {
+        let open = self.with_ledger(|l| Ok(l.open_orders()?)).await?;
+        for order in open.into_iter().filter(|o| {
+            o.id != new_order
+                && o.channel != ChannelKind::Cash
+                && matches!(
+                    o.state,
+                    OrderState::Created | OrderState::Pending | OrderState::Unknown
+                )
+        }) {
+            let reason = "closed before a new charge";
+            self.request_close(order.id, reason);
+            if let Err(e) = self.close_at_channel(&order, reason).await {
+                tracing::warn!(order_no = %order.out_trade_no, "earlier code not closed yet: {e}");
+                self.spawn_watcher(order.id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Remember that an order is to be closed at the channel (the cashier
+    /// cancelled it, or recovery found it): its watcher retries the close
+    /// until the channel confirms it, instead of waiting for expiry.
+    pub(crate) fn request_close(&self, order_id: i64, reason: &str) {
+        self.lock_closing()
+            .entry(order_id)
+            .or_insert_with(|| reason.to_owned());
+    }
+
+    fn close_reason(&self, order_id: i64) -> Option<String> {
+        self.lock_closing().get(&order_id).cloned()
+    }
+
+    /// When Alipay's "no such trade" for a code nobody scanned becomes the
+    /// truth: once the code can no longer be paid at the channel either.
+    fn not_scanned_final_at(&self, order: &Order) -> DateTime<Utc> {
+        let expires_at = order
+            .expires_at
+            .unwrap_or(order.created_at + chrono_duration(self.inner.settings.expiry));
+        expires_at + chrono_duration(self.inner.settings.not_scanned_grace)
+    }
+
     /// Commit a change and tell the UI.
     async fn apply(&self, order_id: i64, change: Change) -> Result<OrderDto, ApiError> {
         let now = self.now();
@@ -299,6 +358,9 @@ impl Counter {
                 Ok(OrderDto::from(&ledger.transition(order_id, &change, now)?))
             })
             .await?;
+        if order.state.is_final() {
+            self.lock_closing().remove(&order_id);
+        }
         self.publish(&order);
         Ok(order)
     }
@@ -334,17 +396,20 @@ impl Counter {
             .with_detail("confirmed_by", "query")
             .with_detail("amount_fen", order.amount.fen())
         };
+        if order.state.is_final()
+            && !order.state.is_paid()
+            && matches!(remote.status, RemoteStatus::Paid | RemoteStatus::Refunded)
+        {
+            return self.late_payment(order, remote, paid(order), "query").await;
+        }
         match remote.status {
             RemoteStatus::Paid => self.apply(order.id, paid(order)).await,
             RemoteStatus::Refunded => {
                 if !order.state.is_paid() {
                     self.apply(order.id, paid(order)).await?;
                 }
-                let change = Change {
-                    refunded_fen: Some(order.amount.fen()),
-                    ..Change::to(OrderState::Refunded).because("refunded at the channel")
-                };
-                self.apply(order.id, change).await
+                let order = self.load(order.id).await?;
+                self.refunded_at_channel(&order).await
             }
             RemoteStatus::Closed => {
                 // Channels keep expiry to the second: allow for the fraction.
@@ -359,16 +424,189 @@ impl Counter {
                 self.apply(order.id, Change::to(OrderState::Closed).because(reason))
                     .await
             }
-            RemoteStatus::Failed => {
+            RemoteStatus::Failed => self.fail_after_close(order).await,
+            RemoteStatus::Waiting | RemoteStatus::NotFound => Ok(OrderDto::from(order)),
+        }
+    }
+
+    /// The channel reports the payment failed (WeChat `PAYERROR`). The code
+    /// is closed at the channel first, so it cannot still be paid once the
+    /// till shows "failed"; until the close is confirmed the order stays
+    /// open and watched.
+    async fn fail_after_close(&self, order: &Order) -> Result<OrderDto, ApiError> {
+        if order.state.is_final() {
+            return Ok(OrderDto::from(order));
+        }
+        let channel = self.channel(order.channel)?;
+        let no = order.out_trade_no.clone();
+        match self
+            .call(order.channel, Some(&no), || channel.close(&no))
+            .await
+        {
+            Ok(CloseOutcome::Closed) => {
                 self.apply(
                     order.id,
                     Change::to(OrderState::Failed)
-                        .because("the channel reports the payment failed"),
+                        .because("the channel reports the payment failed; closed at the channel"),
                 )
                 .await
             }
-            RemoteStatus::Waiting | RemoteStatus::NotFound => Ok(OrderDto::from(order)),
+            Ok(CloseOutcome::AlreadyPaid) | Ok(CloseOutcome::ReversedAfterPayment) => {
+                // The customer paid after all: the query decides.
+                let remote = self
+                    .call(order.channel, Some(&no), || channel.query(&no))
+                    .await
+                    .map_err(|e| ApiError::new(ErrorCode::ChannelUnreachable, e.to_string()))?;
+                if matches!(remote.status, RemoteStatus::Paid | RemoteStatus::Refunded) {
+                    Box::pin(self.apply_remote(order, &remote)).await
+                } else {
+                    Ok(OrderDto::from(order))
+                }
+            }
+            Err(e) => {
+                tracing::warn!(order_no = %no, "failed payment not closed at the channel yet: {e}");
+                Ok(OrderDto::from(order))
+            }
         }
+    }
+
+    /// A success for an order the till had given up (closed, failed): it
+    /// becomes paid, with a `late_payment` alarm event, an audit entry and
+    /// an alarm on screen. Never dropped.
+    async fn late_payment(
+        &self,
+        order: &Order,
+        remote: &RemotePayment,
+        paid: Change,
+        source: &str,
+    ) -> Result<OrderDto, ApiError> {
+        let now = self.now();
+        let id = order.id;
+        let source_owned = source.to_owned();
+        let updated = self
+            .with_ledger(move |ledger| {
+                Ok(ledger.record_late_payment(id, &paid, &source_owned, now)?)
+            })
+            .await?;
+        let dto = OrderDto::from(&updated);
+        self.publish(&dto);
+        let message = format!(
+            "late payment: order {} (¥{}) was paid after the till {} it; it is now paid — hand over the goods or refund it",
+            order.out_trade_no,
+            order.amount.to_decimal_string(),
+            if order.state == OrderState::Failed { "failed" } else { "closed" },
+        );
+        tracing::error!(order_no = %order.out_trade_no, source, "{message}");
+        self.emit(CounterEvent::Alarm {
+            alarm: AlarmDto {
+                at: shouyin_ledger::ts(now),
+                channel: Some(order.channel),
+                order_no: Some(order.out_trade_no.clone()),
+                message,
+            },
+        });
+        if remote.status == RemoteStatus::Refunded {
+            return self.refunded_at_channel(&updated).await;
+        }
+        Ok(dto)
+    }
+
+    /// The channel reports a paid order refunded (Alipay `TRADE_CLOSED`
+    /// after payment: refunded in full). Written as a refund like any other,
+    /// so the report, head office and the export agree. WeChat's `REFUND`
+    /// only says that *some* refund happened, and its refund query needs a
+    /// refund number the till does not have for a refund made elsewhere:
+    /// the order stays paid and the amount is left to a person, with an
+    /// alarm, rather than guessed.
+    async fn refunded_at_channel(&self, order: &Order) -> Result<OrderDto, ApiError> {
+        if order.channel != ChannelKind::Alipay {
+            let message = format!(
+                "{} reports refunds on order {} that this till did not make; check the amount in the merchant platform",
+                order.channel, order.out_trade_no
+            );
+            tracing::warn!(order_no = %order.out_trade_no, "{message}");
+            self.emit(CounterEvent::Alarm {
+                alarm: AlarmDto {
+                    at: shouyin_ledger::ts(self.now()),
+                    channel: Some(order.channel),
+                    order_no: Some(order.out_trade_no.clone()),
+                    message,
+                },
+            });
+            return Ok(OrderDto::from(order));
+        }
+        self.record_channel_refund(order, "refunded at the channel")
+            .await
+    }
+
+    /// Write what is left to refund on a paid order as a refund the channel
+    /// made (a reversal on cancel, a full refund it reports).
+    async fn record_channel_refund(
+        &self,
+        order: &Order,
+        reason: &str,
+    ) -> Result<OrderDto, ApiError> {
+        let now = self.now();
+        let id = order.id;
+        let no = order.out_trade_no.clone();
+        let reason = reason.to_owned();
+        let updated = self
+            .with_ledger(move |ledger| {
+                let left = ledger.refundable_fen(id)?;
+                if left <= 0 {
+                    return Ok(ledger.order(id)?);
+                }
+                Ok(ledger
+                    .record_channel_refund(&no, left, &reason, None, now, now)?
+                    .1)
+            })
+            .await?;
+        let dto = OrderDto::from(&updated);
+        self.publish(&dto);
+        Ok(dto)
+    }
+
+    /// Ask the channel again about an order, whatever the till holds: an
+    /// open order is brought in line with the answer; a closed or failed
+    /// one that the channel says was paid becomes a late payment.
+    pub async fn order_recheck(&self, order_no: String) -> Result<OrderDto, ApiError> {
+        self.recheck(order_no, "query").await
+    }
+
+    pub(crate) async fn recheck(
+        &self,
+        order_no: String,
+        source: &str,
+    ) -> Result<OrderDto, ApiError> {
+        let order = self
+            .with_ledger(move |ledger| Ok(ledger.order_by_no(&order_no)?))
+            .await?;
+        if order.channel == ChannelKind::Cash
+            || order.state.is_paid()
+            || order.state == OrderState::Unverified
+        {
+            return Ok(OrderDto::from(&order));
+        }
+        let channel = self.channel(order.channel)?;
+        let no = order.out_trade_no.clone();
+        let remote = self
+            .call(order.channel, Some(&no), || channel.query(&no))
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::ChannelUnreachable, e.to_string()))?;
+        if order.state.is_final() {
+            if matches!(remote.status, RemoteStatus::Paid | RemoteStatus::Refunded) {
+                let paid = Change {
+                    channel_trade_no: remote.channel_trade_no.clone(),
+                    paid_at: Some(remote.paid_at.unwrap_or_else(|| self.now())),
+                    ..Change::to(OrderState::Paid)
+                }
+                .with_detail("confirmed_by", source)
+                .with_detail("amount_fen", order.amount.fen());
+                return self.late_payment(&order, &remote, paid, source).await;
+            }
+            return Ok(OrderDto::from(&order));
+        }
+        self.apply_remote(&order, &remote).await
     }
 
     /// Close a payment at the channel and record how it ended. Used by the
@@ -438,13 +676,12 @@ impl Counter {
                     .with_detail("confirmed_by", "cancel_reversed");
                     self.apply(order.id, paid).await?;
                 }
-                let change = Change {
-                    refunded_fen: Some(order.amount.fen()),
-                    ..Change::to(OrderState::Refunded).because(
-                        "the customer paid, and the channel reversed the payment on cancel",
-                    )
-                };
-                self.apply(order.id, change).await
+                let paid = self.load(order.id).await?;
+                self.record_channel_refund(
+                    &paid,
+                    "the customer paid, and the channel reversed the payment on cancel",
+                )
+                .await
             }
             Err(ChannelError::Definite { code, message }) => {
                 // A refusal to close: find out why from the trade itself.
@@ -453,9 +690,27 @@ impl Counter {
                     .await;
                 match remote {
                     Ok(remote) if remote.status == RemoteStatus::NotFound => {
-                        // The channel never had it: nothing can be paid.
-                        self.apply(order.id, Change::to(OrderState::Closed).because(reason))
-                            .await
+                        // Alipay has no trade before the buyer scans, yet
+                        // the code stays payable until it expires there:
+                        // "not found" is only final after that. A code
+                        // never shown (the create answer was lost) cannot
+                        // be scanned; WeChat's "not found" means the order
+                        // was never created.
+                        if order.channel != ChannelKind::Alipay
+                            || order.qr_payload.is_none()
+                            || self.now() >= self.not_scanned_final_at(order)
+                        {
+                            self.apply(order.id, Change::to(OrderState::Closed).because(reason))
+                                .await
+                        } else {
+                            Err(ApiError::new(
+                                ErrorCode::ChannelRejected,
+                                format!(
+                                    "{} cannot close a code nobody has scanned yet ({code}); it stays payable until it expires, so the till keeps checking it and closes it as soon as the channel allows",
+                                    order.channel
+                                ),
+                            ))
+                        }
                     }
                     Ok(remote) if remote.status != RemoteStatus::Waiting => {
                         self.apply_remote(order, &remote).await
@@ -503,6 +758,7 @@ impl Counter {
                 )
                 .await;
         }
+        self.request_close(order.id, "cancelled by the cashier");
         let result = self
             .close_at_channel(&order, "cancelled by the cashier")
             .await;
@@ -564,8 +820,9 @@ impl Counter {
             return Ok(dto);
         }
         let current = self.load(order.id).await?;
-        self.close_at_channel(&current, "closed on recovery: the sale was interrupted")
-            .await
+        let reason = "closed on recovery: the sale was interrupted";
+        self.request_close(order.id, reason);
+        self.close_at_channel(&current, reason).await
     }
 
     pub(crate) fn spawn_watcher(&self, order_id: i64) {
@@ -602,6 +859,7 @@ impl Counter {
                 }
             };
             if order.state.is_final() || order.state == OrderState::Unverified {
+                self.lock_closing().remove(&order_id);
                 return;
             }
             let hint = hint.get_or_insert_with(|| self.hint_slot(&order.out_trade_no));
@@ -612,11 +870,10 @@ impl Counter {
                 .expires_at
                 .unwrap_or(order.created_at + chrono_duration(self.inner.settings.expiry));
             let now = self.now();
-            if now >= expires_at {
-                match self
-                    .close_at_channel(&order, "expired: not paid in time")
-                    .await
-                {
+            let close_reason = self.close_reason(order_id);
+            if now >= expires_at || close_reason.is_some() {
+                let reason = close_reason.unwrap_or_else(|| "expired: not paid in time".to_owned());
+                match self.close_at_channel(&order, &reason).await {
                     Ok(dto) if dto.state.is_final() => return,
                     Ok(_) => {}
                     Err(e) => {

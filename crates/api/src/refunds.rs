@@ -10,7 +10,11 @@
 //! - no usable answer: `unknown`, and the refund call is retried with the
 //!   SAME request number, which the channel treats as the same refund, so a
 //!   retry never moves money twice;
-//! - a definite "no": failed, and the reserved amount is released.
+//! - a definite "no" to the first send: failed, and the reserved amount is
+//!   released. Only that answer frees the amount: once a send went without
+//!   a usable answer (lost, timed out, 5xx, rate-limited), a later "no" may
+//!   be the channel refusing a *repeat* of a refund it already made, so the
+//!   refund stays unknown and reserved until the channel says it succeeded.
 //!
 //! Cash refunds call no channel: they are recorded as succeeded at once.
 //! Every refund needs a manager's approval, checked at the moment of asking.
@@ -87,7 +91,7 @@ impl Counter {
             self.publish(&OrderDto::from(&order));
             return Ok(RefundDto::from(&refund));
         }
-        self.refund_step(&refund, Step::Send).await
+        self.refund_step(&refund, Step::Send, true).await
     }
 
     /// Refund everything still refundable on an order (撤销), approved by a
@@ -177,16 +181,29 @@ impl Counter {
 
     /// Make one channel call for a refund and record what it said; follow
     /// it in the background if it is not final.
-    async fn refund_step(&self, refund: &Refund, step: Step) -> Result<RefundDto, ApiError> {
-        let refund = self.refund_call(refund, step).await?;
+    async fn refund_step(
+        &self,
+        refund: &Refund,
+        step: Step,
+        first_send: bool,
+    ) -> Result<RefundDto, ApiError> {
+        let refund = self.refund_call(refund, step, first_send).await?;
         if !refund.state.is_final() {
             self.spawn_refund_follower(refund.out_refund_no.clone());
         }
         Ok(RefundDto::from(&refund))
     }
 
-    /// One channel call and its outcome committed.
-    async fn refund_call(&self, refund: &Refund, step: Step) -> Result<Refund, ApiError> {
+    /// One channel call and its outcome committed. `first_send` is true only
+    /// for the send made right after the request was written: any other
+    /// send (a retry, or one after a restart, when a send may have been cut
+    /// off mid-way) may repeat a refund the channel already made.
+    async fn refund_call(
+        &self,
+        refund: &Refund,
+        step: Step,
+        first_send: bool,
+    ) -> Result<Refund, ApiError> {
         let channel = self.channel(refund.channel)?;
         let result = match step {
             Step::Send => {
@@ -205,7 +222,7 @@ impl Counter {
                     .await
             }
         };
-        let outcome = self.refund_outcome(refund, step, result);
+        let outcome = self.refund_outcome(refund, step, first_send, result);
         let no = refund.out_refund_no.clone();
         let now = self.now();
         let (refund, order) = self
@@ -221,6 +238,7 @@ impl Counter {
         &self,
         refund: &Refund,
         step: Step,
+        first_send: bool,
         result: Result<RefundResult, ChannelError>,
     ) -> RefundOutcome {
         match result {
@@ -248,15 +266,29 @@ impl Counter {
                     },
                 }
             }
-            // A refusal of the refund itself is final; a refusal of a query
+            // A refusal of the first send is final; a refusal of a query
             // (e.g. "no such refund" while the first answer was lost) is not:
             // the follower sends the refund again with the same number.
-            Err(ChannelError::Definite { code, message }) if step == Step::Send => {
+            Err(ChannelError::Definite { code, message }) if step == Step::Send && first_send => {
                 RefundOutcome::Failed {
                     reason: format!("{code}: {message}"),
                 }
             }
-            Err(ChannelError::Config(message)) => RefundOutcome::Failed { reason: message },
+            Err(ChannelError::Config(message)) if first_send => {
+                RefundOutcome::Failed { reason: message }
+            }
+            // A refusal of a repeat: the earlier send may have moved the
+            // money, so the amount stays reserved until the channel says
+            // the refund succeeded (or a person settles it).
+            Err(ChannelError::Definite { code, message }) if step == Step::Send => {
+                tracing::warn!(
+                    out_refund_no = %refund.out_refund_no,
+                    "the channel refused a repeat of a refund an earlier send may have made ({code}: {message}); it stays open"
+                );
+                RefundOutcome::Unknown {
+                    reason: format!("a repeat was refused ({code}: {message}); an earlier send may have been taken"),
+                }
+            }
             Err(ChannelError::Untrusted { reason }) => {
                 let message = format!(
                     "{} sent a refund answer whose signature does not verify: {reason}",
@@ -323,7 +355,7 @@ impl Counter {
                 } else {
                     Step::Send
                 };
-                let result = counter.refund_call(&refund, step).await;
+                let result = counter.refund_call(&refund, step, false).await;
                 match result {
                     Ok(r) if r.state.is_final() => return,
                     Ok(_) => {}

@@ -259,6 +259,18 @@ impl Counter {
             Ok(n) => {
                 let woke = self.payment_hint(&n.out_trade_no);
                 tracing::debug!(order_no = %n.out_trade_no, paid = n.paid, woke, "payment notification");
+                if n.paid && !woke {
+                    // Nobody is watching the order: it may be one the till
+                    // already gave up. A late success is never dropped; the
+                    // channel's query decides.
+                    let counter = self.clone();
+                    tokio::spawn(async move {
+                        let no = n.out_trade_no;
+                        if let Err(e) = counter.recheck(no.clone(), "notification").await {
+                            tracing::warn!(order_no = %no, "paid notification not settled: {e}");
+                        }
+                    });
+                }
             }
             Err(e) => {
                 tracing::warn!(id = notice.id, "relayed {kind} notification refused: {e}");

@@ -106,7 +106,9 @@ impl Counter {
                     ),
                 ))
             }
-            PinAttempt::LockedNow { until } => return Err(locked(&user.name, until, now)),
+            PinAttempt::LockedNow { until } | PinAttempt::Locked { until } => {
+                return Err(locked(&user.name, until, now))
+            }
         }
         if let Some(role) = role {
             if !user.has(role) {
@@ -180,7 +182,8 @@ impl Counter {
             )
         };
         let pin = req.pin.clone();
-        let hash = off_thread(move || users::hash_pin(&pin)).await??;
+        let cost = self.inner.pin_cost;
+        let hash = off_thread(move || users::hash_pin_with(&pin, cost)).await??;
         let now = self.now();
         let name = req.name;
         let user = self
@@ -216,10 +219,11 @@ impl Counter {
         if self.with_ledger(|l| Ok(l.user_count()?)).await? > 0 {
             return Ok(0);
         }
-        let hashes = off_thread(|| {
+        let cost = self.inner.pin_cost;
+        let hashes = off_thread(move || {
             DEMO_USERS
                 .iter()
-                .map(|(_, _, pin)| users::hash_pin(pin))
+                .map(|(_, _, pin)| users::hash_pin_with(pin, cost))
                 .collect::<Result<Vec<_>, _>>()
         })
         .await??;
@@ -427,6 +431,7 @@ impl Counter {
                     "verified by a channel query".into(),
                     remote.channel_trade_no,
                     remote.paid_at,
+                    None,
                 )
                 .await
             }
@@ -435,6 +440,7 @@ impl Counter {
                     order_no,
                     false,
                     format!("channel query: {:?}", remote.status).to_lowercase(),
+                    None,
                     None,
                     None,
                 )
@@ -447,14 +453,93 @@ impl Counter {
     /// Mark an unverified order verified (→ paid) or flagged (→ failed with
     /// a reason starting "flagged:"), with an audit entry. For
     /// reconciliation, which matches unverified orders against bill lines.
-    pub async fn order_settle_unverified(
+    pub async fn order_settle_unverified_from_bill(
         &self,
         order_no: String,
         verified: bool,
         reason: String,
     ) -> Result<crate::dto::OrderDto, ApiError> {
-        self.settle_unverified_with(order_no, verified, reason, None, None)
+        self.settle_unverified_with(order_no, verified, reason, None, None, None)
             .await
+    }
+
+    /// A manager settles an unverified order (a manual confirmation), so it
+    /// never blocks the till's QR charges for good. Without a write-off
+    /// reason the channel decides: paid there → `paid` (verified); the
+    /// channel has no payment → `failed` (flagged); no usable answer, or
+    /// still waiting → refused, the order stays as it is. With a reason it
+    /// is written off as not paid (`failed`). Either way the manager's PIN
+    /// is checked now and the audit log names them.
+    pub async fn order_settle_unverified(
+        &self,
+        order_no: String,
+        write_off_reason: Option<String>,
+        approval: Approval,
+    ) -> Result<crate::dto::OrderDto, ApiError> {
+        use shouyin_channels::RemoteStatus;
+        use shouyin_core::OrderState;
+        let approver = self.approval_check(&approval).await?;
+        let no = order_no.trim().to_owned();
+        let lookup = no.clone();
+        let order = self
+            .with_ledger(move |ledger| Ok(ledger.order_by_no(&lookup)?))
+            .await?;
+        if order.state != OrderState::Unverified {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                format!("order {no} is {}, not unverified", order.state),
+            ));
+        }
+        let reason = write_off_reason
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty());
+        if let Some(reason) = reason {
+            return self
+                .settle_unverified_with(
+                    no,
+                    false,
+                    format!("flagged: written off by {approver}: {reason}"),
+                    None,
+                    None,
+                    Some(approver),
+                )
+                .await;
+        }
+        let channel = self.channel(order.channel)?;
+        let remote = channel.query(&order.out_trade_no).await.map_err(|e| {
+            ApiError::new(
+                ErrorCode::ChannelUnreachable,
+                format!("the channel cannot confirm order {no} now ({e}); try again, or write it off with a reason"),
+            )
+        })?;
+        match remote.status {
+            RemoteStatus::Paid | RemoteStatus::Refunded => {
+                self.settle_unverified_with(
+                    no,
+                    true,
+                    "verified by a channel query".into(),
+                    remote.channel_trade_no,
+                    remote.paid_at,
+                    Some(approver),
+                )
+                .await
+            }
+            RemoteStatus::NotFound | RemoteStatus::Closed | RemoteStatus::Failed => {
+                self.settle_unverified_with(
+                    no,
+                    false,
+                    format!("channel query: {:?}", remote.status).to_lowercase(),
+                    None,
+                    None,
+                    Some(approver),
+                )
+                .await
+            }
+            RemoteStatus::Waiting => Err(ApiError::new(
+                ErrorCode::Conflict,
+                format!("the channel still waits for the customer to pay order {no}; try again, or write it off with a reason"),
+            )),
+        }
     }
 
     async fn settle_unverified_with(
@@ -464,6 +549,7 @@ impl Counter {
         source: String,
         channel_trade_no: Option<String>,
         paid_at: Option<chrono::DateTime<chrono::Utc>>,
+        settled_by: Option<String>,
     ) -> Result<crate::dto::OrderDto, ApiError> {
         use shouyin_core::OrderState;
         use shouyin_ledger::Change;
@@ -500,10 +586,11 @@ impl Counter {
                     )
                 };
                 let audit = NewAudit::new(
-                    "system",
+                    settled_by.clone().unwrap_or_else(|| "system".to_owned()),
                     action,
                     json!({ "source": source, "confirmed_by": approver }),
-                );
+                )
+                .approved_by(settled_by.clone());
                 Ok(ledger.transition_audited(order.id, &change, &audit, now)?)
             })
             .await?;

@@ -148,3 +148,64 @@ async fn history_search_finds_by_number_amount_and_channel_name() {
         2
     );
 }
+
+/// A cash sale is created and paid in one transaction: when the second half
+/// fails (here a trigger refuses the move to paid), nothing of the sale is
+/// left behind, so no cash order can sit in `created` for recovery to guess at.
+#[tokio::test]
+async fn a_cash_sale_is_created_and_paid_in_one_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let counter = Counter::open(dir.path()).await.unwrap();
+    let db = rusqlite::Connection::open(dir.path().join(LEDGER_FILE)).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER refuse_paid BEFORE UPDATE OF state ON orders
+         WHEN NEW.state = 'paid' BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+    )
+    .unwrap();
+    counter.order_charge(cash("8.00")).await.unwrap_err();
+    let orders: i64 = db
+        .query_row("SELECT count(*) FROM orders", [], |r| r.get(0))
+        .unwrap();
+    let created: i64 = db
+        .query_row(
+            "SELECT count(*) FROM events WHERE kind = 'order_created'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        (orders, created),
+        (0, 0),
+        "a failed cash sale must leave no order and no event behind"
+    );
+    db.execute_batch("DROP TRIGGER refuse_paid;").unwrap();
+    let order = counter.order_charge(cash("8.00")).await.unwrap();
+    assert_eq!(order.state, OrderState::Paid);
+}
+
+/// One process per ledger, within one process too: a second app on the same
+/// data directory is refused (naming the holder) until the first is gone.
+#[tokio::test]
+async fn a_second_counter_on_a_live_ledger_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Counter::open(dir.path()).await.unwrap();
+    let e = Counter::open(dir.path()).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::LedgerLocked, "{e}");
+    assert!(
+        e.message.contains(&format!("pid {}", std::process::id())),
+        "{e}"
+    );
+    let e = Counter::open_ledger(
+        &dir.path().join(LEDGER_FILE),
+        shouyin_api::CounterOptions {
+            exclusive: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code, ErrorCode::LedgerLocked, "{e}");
+    first.shutdown().await;
+    drop(first);
+    Counter::open(dir.path()).await.unwrap();
+}

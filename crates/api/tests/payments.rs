@@ -346,21 +346,20 @@ async fn recovery_resolves_every_open_order() {
         ..fast()
     })
     .await;
+    // A sale the customer paid while the till was down, then one nobody paid.
     let paid = charged(&t, ChannelKind::Wechat).await;
-    let unpaid = t
-        .counter
-        .order_charge(ChargeRequest {
-            force: true,
-            ..charge(ChannelKind::Alipay, "5")
-        })
-        .await
-        .unwrap();
     t.sim.pay(&paid.order_no).await;
     t.counter.shutdown().await;
     let recovered = t.counter.recover().await.unwrap();
-    let state = |no: &str| recovered.iter().find(|o| o.order_no == no).unwrap().state;
-    assert_eq!(state(&paid.order_no), OrderState::Paid);
-    assert_eq!(state(&unpaid.order_no), OrderState::Closed);
+    let state = |list: &[OrderDto], no: &str| list.iter().find(|o| o.order_no == no).unwrap().state;
+    assert_eq!(state(&recovered, &paid.order_no), OrderState::Paid);
+    let unpaid = t
+        .counter
+        .order_charge(charge(ChannelKind::Alipay, "5"))
+        .await
+        .unwrap();
+    let recovered = t.counter.recover().await.unwrap();
+    assert_eq!(state(&recovered, &unpaid.order_no), OrderState::Closed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -407,5 +406,303 @@ async fn an_unreachable_channel_is_marked_offline_before_anyone_presses_it() {
             t.counter.health_snapshot()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Alipay has no trade before the buyer scans, so it refuses to close (and
+/// to cancel) a code nobody scanned with ACQ.TRADE_NOT_EXIST, while the code
+/// itself stays payable until it expires. That refusal is not a close: the
+/// order stays open, the till keeps trying, and a payment is still caught.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alipay_code_nobody_scanned_is_not_closed_locally_while_it_can_be_paid() {
+    let t = till(fast()).await;
+    t.sim.faults(json!({"alipay_cancel_not_exist": true})).await;
+
+    // The customer pays the code the cashier tried to cancel.
+    let order = charged(&t, ChannelKind::Alipay).await;
+    let err = t
+        .counter
+        .order_cancel(order.order_no.clone())
+        .await
+        .expect_err("a refused close must not end the order");
+    assert_eq!(err.code, ErrorCode::ChannelRejected, "{err}");
+    let (now, _) = t
+        .counter
+        .order_events(order.order_no.clone())
+        .await
+        .unwrap();
+    assert_eq!(now.state, OrderState::Pending, "{now:?}");
+    t.sim.pay(&order.order_no).await;
+    let done = t
+        .counter
+        .wait_final(&order.order_no, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(done.state, OrderState::Paid, "{done:?}");
+
+    // The customer scans later: the till closes it as soon as Alipay can.
+    let order = charged(&t, ChannelKind::Alipay).await;
+    t.counter
+        .order_cancel(order.order_no.clone())
+        .await
+        .unwrap_err();
+    t.sim.scan(order.qr_payload.as_deref().unwrap()).await;
+    let done = t
+        .counter
+        .wait_final(&order.order_no, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(done.state, OrderState::Closed, "{done:?}");
+    assert_eq!(
+        t.sim.trade_state(&order.order_no).await.as_deref(),
+        Some("closed")
+    );
+}
+
+/// Nobody ever scans: "not found" becomes final once the code's life at
+/// the channel is over, and the order closes then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alipay_code_nobody_scanned_closes_once_it_has_expired() {
+    let t = till(PaymentSettings {
+        expiry: Duration::from_secs(2),
+        not_scanned_grace: Duration::from_secs(1),
+        ..fast()
+    })
+    .await;
+    t.sim.faults(json!({"alipay_cancel_not_exist": true})).await;
+    let order = charged(&t, ChannelKind::Alipay).await;
+    let done = t
+        .counter
+        .wait_final(&order.order_no, Duration::from_secs(15))
+        .await
+        .unwrap();
+    assert_eq!(done.state, OrderState::Closed, "{done:?}");
+    assert_eq!(done.reason.as_deref(), Some("expired: not paid in time"));
+}
+
+/// The till gave an order up (here: the channel's "not found" was taken as
+/// final too early, the grace being zero, while the code stayed payable);
+/// then the customer paid. A query that says "paid" moves it to paid, with
+/// a late-payment event, an audit entry and an alarm on screen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_after_the_till_gave_up_is_a_recorded_late_payment() {
+    let t = till(PaymentSettings {
+        expiry: Duration::from_secs(2),
+        not_scanned_grace: Duration::ZERO,
+        ..fast()
+    })
+    .await;
+    t.sim.faults(json!({"alipay_cancel_not_exist": true})).await;
+    let order = charged(&t, ChannelKind::Alipay).await;
+    let closed = t
+        .counter
+        .wait_final(&order.order_no, Duration::from_secs(15))
+        .await
+        .unwrap();
+    assert_eq!(closed.state, OrderState::Closed, "{closed:?}");
+    let mut events = t.counter.subscribe();
+    t.sim.pay(&order.order_no).await;
+    let late = t
+        .counter
+        .order_recheck(order.order_no.clone())
+        .await
+        .unwrap();
+    assert_eq!(late.state, OrderState::Paid, "{late:?}");
+    let (_, log) = t
+        .counter
+        .order_events(order.order_no.clone())
+        .await
+        .unwrap();
+    let paid = log.iter().find(|e| e.kind == "order_paid").unwrap();
+    assert!(paid.payload.contains("\"late_payment\":true"), "{paid:?}");
+    assert!(
+        log.iter().any(|e| e.kind == "alarm_late_payment"),
+        "{log:?}"
+    );
+    let audit = t.counter.audit_list(5).await.unwrap();
+    assert!(
+        audit.iter().any(|a| a.action == "late_payment"),
+        "{audit:?}"
+    );
+    let alarm = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Ok(CounterEvent::Alarm { alarm }) = events.recv().await {
+                return alarm;
+            }
+        }
+    })
+    .await
+    .expect("an alarm reaches the screen");
+    assert!(alarm.message.contains("late payment"), "{alarm:?}");
+    assert_eq!(alarm.order_no.as_deref(), Some(order.order_no.as_str()));
+}
+
+/// WeChat says the payment failed (PAYERROR): the till closes the order at
+/// the channel before it shows "failed", so it cannot be paid behind the
+/// cashier's back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wechat_payerror_is_closed_at_the_channel_before_it_fails() {
+    let t = till(fast()).await;
+    let order = charged(&t, ChannelKind::Wechat).await;
+    t.sim.faults(json!({"wechat_payerror": true})).await;
+    let done = t
+        .counter
+        .wait_final(&order.order_no, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(done.state, OrderState::Failed, "{done:?}");
+    assert_eq!(
+        t.sim.trade_state(&order.order_no).await.as_deref(),
+        Some("closed"),
+        "closed at the channel"
+    );
+}
+
+/// A cancel whose close lost the race to the buyer: Alipay's cancel then
+/// reverses the payment. That reversal is a refund like any other: a refund
+/// row and a `refund_succeeded` event, so report, head office and export agree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_reversed_on_cancel_is_written_as_a_refund() {
+    let t = till(PaymentSettings {
+        schedule: PollSchedule::Fixed(Duration::from_secs(600)),
+        ..fast()
+    })
+    .await;
+    let order = charged(&t, ChannelKind::Alipay).await;
+    t.sim.pay(&order.order_no).await;
+    t.sim.faults(json!({"alipay_close_lost_race": true})).await;
+    let done = t
+        .counter
+        .order_cancel(order.order_no.clone())
+        .await
+        .unwrap();
+    assert_eq!(done.state, OrderState::Refunded, "{done:?}");
+    assert_eq!(t.sim.refunded_fen(&order.order_no).await, 1230);
+    let refunds = t
+        .counter
+        .refunds_for_order(order.order_no.clone())
+        .await
+        .unwrap();
+    assert_eq!(refunds.len(), 1, "{refunds:?}");
+    assert_eq!(refunds[0].amount, "12.30");
+    let (_, log) = t
+        .counter
+        .order_events(order.order_no.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        log.iter().filter(|e| e.kind == "refund_succeeded").count(),
+        1,
+        "{log:?}"
+    );
+}
+
+/// A payment the channel reports refunded before the till saw it paid.
+/// Alipay's TRADE_CLOSED after payment is a full refund: written as one.
+/// WeChat's REFUND says only that some refund happened: the order is paid,
+/// nothing is guessed, and the cashier is told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_reported_by_the_channel_is_written_as_a_refund_not_guessed() {
+    let t = till(PaymentSettings {
+        schedule: PollSchedule::Fixed(Duration::from_secs(600)),
+        ..fast()
+    })
+    .await;
+    let outside = shouyin_channels::ChannelsFile::from_json(&t.sim.credentials.to_string())
+        .unwrap()
+        .build()
+        .unwrap();
+    for (channel, refund_fen) in [(ChannelKind::Alipay, 1230), (ChannelKind::Wechat, 300)] {
+        let order = charged(&t, channel).await;
+        t.sim.pay(&order.order_no).await;
+        outside[&channel]
+            .refund(&shouyin_channels::RefundRequest {
+                out_trade_no: order.order_no.clone(),
+                out_refund_no: format!("{}_OUT", order.order_no),
+                refund_fen,
+                total_fen: 1230,
+                reason: None,
+            })
+            .await
+            .unwrap();
+        let mut alarms = t.counter.subscribe();
+        t.counter.shutdown().await;
+        let recovered = t.counter.recover().await.unwrap();
+        let o = recovered
+            .iter()
+            .find(|o| o.order_no == order.order_no)
+            .unwrap();
+        let refunds = t
+            .counter
+            .refunds_for_order(order.order_no.clone())
+            .await
+            .unwrap();
+        let (_, log) = t
+            .counter
+            .order_events(order.order_no.clone())
+            .await
+            .unwrap();
+        let succeeded = log.iter().filter(|e| e.kind == "refund_succeeded").count();
+        match channel {
+            ChannelKind::Alipay => {
+                assert_eq!(o.state, OrderState::Refunded, "{o:?}");
+                assert_eq!(refunds.len(), 1, "{refunds:?}");
+                assert_eq!(refunds[0].amount, "12.30");
+                assert_eq!(succeeded, 1);
+            }
+            _ => {
+                assert_eq!(
+                    o.state,
+                    OrderState::Paid,
+                    "not assumed refunded in full: {o:?}"
+                );
+                assert_eq!(o.refunded, "0.00");
+                assert_eq!((refunds.len(), succeeded), (0, 0));
+                let alarm = tokio::time::timeout(Duration::from_secs(5), async {
+                    loop {
+                        if let Ok(CounterEvent::Alarm { alarm }) = alarms.recv().await {
+                            return alarm;
+                        }
+                    }
+                })
+                .await
+                .expect("the cashier is told");
+                assert!(alarm.message.contains("merchant platform"), "{alarm:?}");
+            }
+        }
+    }
+}
+
+/// A charge the cashier confirmed while another code is open first closes
+/// the earlier code at the channel, so the customer cannot pay both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirmed_second_charge_closes_the_earlier_code_first() {
+    let t = till(fast()).await;
+    for channel in QR {
+        let first = charged(&t, channel).await;
+        let second = t
+            .counter
+            .order_charge(ChargeRequest {
+                force: true,
+                ..charge(channel, "3")
+            })
+            .await
+            .unwrap();
+        assert_eq!(second.state, OrderState::Pending);
+        assert_eq!(
+            t.sim.trade_state(&first.order_no).await.as_deref(),
+            Some("closed"),
+            "{channel}: the earlier code is closed at the channel"
+        );
+        let (earlier, _) = t
+            .counter
+            .order_events(first.order_no.clone())
+            .await
+            .unwrap();
+        assert_eq!(earlier.state, OrderState::Closed, "{channel}");
+        t.counter
+            .order_cancel(second.order_no.clone())
+            .await
+            .unwrap();
     }
 }

@@ -42,6 +42,7 @@ impl Till {
             CounterOptions {
                 channels: self.sim.channels(),
                 payments: settings(),
+                pin_cost: shouyin_api::PinCost::cheap_for_tests(),
                 ..CounterOptions::default()
             },
         )
@@ -60,6 +61,7 @@ async fn till_with(payments: PaymentSettings) -> Till {
         CounterOptions {
             channels: sim.channels(),
             payments,
+            pin_cost: shouyin_api::PinCost::cheap_for_tests(),
             ..CounterOptions::default()
         },
     )
@@ -421,4 +423,191 @@ async fn unverified_orders_are_verified_or_flagged_by_a_channel_query() {
         let audit = t.counter.audit_list(1).await.unwrap();
         assert_eq!(audit[0].action, "unverified_flagged");
     }
+}
+
+/// The channel's "not now" on the first send of a refund: a rate limit
+/// (WeChat HTTP 429 `FREQUENCY_LIMITED`, Alipay `aop.ACQ.SYSTEM_ERROR`
+/// under 20000). It is not a "no": the refund stays unknown, keeps its
+/// amount reserved, and goes through once the channel answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_refund_is_unknown_never_failed() {
+    let t = till().await;
+    for (channel, code) in [
+        (ChannelKind::Wechat, "FREQUENCY_LIMITED"),
+        (ChannelKind::Wechat, "RATELIMIT_EXCEEDED"),
+        (ChannelKind::Alipay, "aop.ACQ.SYSTEM_ERROR"),
+    ] {
+        let order = paid(&t, channel, "10.00").await;
+        t.sim
+            .faults(json!({"error_rate": 1.0, "error_code": code}))
+            .await;
+        let r = t
+            .counter
+            .refund_create(refund(&order.order_no, "10.00"), manager())
+            .await
+            .unwrap();
+        assert_eq!(r.state, RefundStateDto::Unknown, "{code}: {r:?}");
+        let err = t
+            .counter
+            .refund_create(refund(&order.order_no, "0.01"), manager())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::OverRefund, "{code}: still reserved");
+        t.sim.clear_faults().await;
+        let done = t
+            .counter
+            .refund_wait_final(&r.refund_no, Duration::from_secs(20))
+            .await
+            .unwrap();
+        assert_eq!(done.state, RefundStateDto::Succeeded, "{code}: {done:?}");
+        assert_eq!(t.sim.refunded_fen(&order.order_no).await, 1000, "{code}");
+    }
+}
+
+/// The first send reached the channel (which refunded) but its answer was
+/// lost; the retry is then refused outright. That refusal must not free
+/// the amount: the money may well have gone back already.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_after_a_lost_answer_does_not_free_the_amount() {
+    let t = till().await;
+    for (channel, code) in [
+        (ChannelKind::Wechat, "NOT_ENOUGH"),
+        (ChannelKind::Alipay, "ACQ.SELLER_BALANCE_NOT_ENOUGH"),
+    ] {
+        let order = paid(&t, channel, "10.00").await;
+        t.sim.faults(json!({"drop_rate": 1.0})).await;
+        let r = t
+            .counter
+            .refund_create(refund(&order.order_no, "4.00"), manager())
+            .await
+            .unwrap();
+        assert_eq!(r.state, RefundStateDto::Unknown, "{channel}: {r:?}");
+        assert_eq!(t.sim.refunded_fen(&order.order_no).await, 400);
+        // Every retry is now refused with a definite business error.
+        t.sim
+            .faults(json!({"drop_rate": 0.0, "error_rate": 1.0, "error_code": code}))
+            .await;
+        // Long enough for several retries (the retry cap is 0.5 s).
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let now = t.counter.refund_get(r.refund_no.clone()).await.unwrap();
+        assert_eq!(
+            now.state,
+            RefundStateDto::Unknown,
+            "{channel}: a refused retry must not fail a refund that may have been made: {now:?}"
+        );
+        let err = t
+            .counter
+            .refund_create(refund(&order.order_no, "6.01"), manager())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::OverRefund, "{channel}: still reserved");
+        t.sim.clear_faults().await;
+        let done = t
+            .counter
+            .refund_wait_final(&r.refund_no, Duration::from_secs(20))
+            .await
+            .unwrap();
+        assert_eq!(done.state, RefundStateDto::Succeeded, "{channel}: {done:?}");
+        assert_eq!(t.sim.refunded_fen(&order.order_no).await, 400, "{channel}");
+    }
+}
+
+/// A manual confirmation never blocks the till's QR charges for good: a
+/// manager settles it, by the channel's query or by writing it off with a
+/// reason, and the audit log names the manager.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_settles_an_unverified_order_and_the_till_sells_again() {
+    let t = till_with(PaymentSettings {
+        schedule: PollSchedule::Fixed(Duration::from_secs(600)),
+        ..settings()
+    })
+    .await;
+    let unverified = |amount: &str| ManualConfirmRequest {
+        order_no: None,
+        amount: Some(amount.into()),
+        channel: Some(ChannelKind::Wechat),
+        cashier: "收银员 王芳".into(),
+        note: Some("静态码".into()),
+    };
+    let sale = |amount: &str| ChargeRequest {
+        amount: amount.into(),
+        channel: ChannelKind::Alipay,
+        cashier: Some("收银员 王芳".into()),
+        note: None,
+        force: false,
+    };
+    let ghost = t
+        .counter
+        .order_confirm_manually(unverified("30"), manager())
+        .await
+        .unwrap();
+    let blocked = t.counter.order_charge(sale("5")).await.unwrap_err();
+    assert_eq!(blocked.code, ErrorCode::Conflict, "{blocked}");
+
+    // A cashier's PIN settles nothing.
+    let cashier = Approval {
+        approver_name: "收银员 王芳".into(),
+        pin: "1111".into(),
+    };
+    let e = t
+        .counter
+        .order_settle_unverified(ghost.order_no.clone(), Some("顾客未付款".into()), cashier)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::NotPermitted, "{e}");
+
+    // Written off, with the reason and the manager in the audit log.
+    let off = t
+        .counter
+        .order_settle_unverified(ghost.order_no.clone(), Some("顾客未付款".into()), manager())
+        .await
+        .unwrap();
+    assert_eq!(off.state, OrderState::Failed, "{off:?}");
+    assert!(
+        off.reason.as_deref().unwrap().contains("顾客未付款"),
+        "{off:?}"
+    );
+    let audit = t.counter.audit_list(1).await.unwrap();
+    assert_eq!(audit[0].action, "unverified_flagged");
+    assert_eq!(audit[0].approver.as_deref(), Some("店长 李娜"));
+    assert!(audit[0].detail.contains("顾客未付款"), "{:?}", audit[0]);
+    let order = t.counter.order_charge(sale("5")).await.unwrap();
+    assert_eq!(order.state, OrderState::Pending, "the till sells again");
+    t.counter
+        .order_cancel(order.order_no.clone())
+        .await
+        .unwrap();
+
+    // Verified by the channel: the customer did pay the code.
+    let charged = t
+        .counter
+        .order_charge(ChargeRequest {
+            channel: ChannelKind::Wechat,
+            ..sale("18")
+        })
+        .await
+        .unwrap();
+    t.counter
+        .order_confirm_manually(
+            ManualConfirmRequest {
+                order_no: Some(charged.order_no.clone()),
+                amount: None,
+                channel: None,
+                cashier: "收银员 王芳".into(),
+                note: None,
+            },
+            manager(),
+        )
+        .await
+        .unwrap();
+    t.sim.pay(&charged.order_no).await;
+    let verified = t
+        .counter
+        .order_settle_unverified(charged.order_no.clone(), None, manager())
+        .await
+        .unwrap();
+    assert_eq!(verified.state, OrderState::Paid, "{verified:?}");
+    let audit = t.counter.audit_list(1).await.unwrap();
+    assert_eq!(audit[0].action, "unverified_verified");
+    assert_eq!(audit[0].approver.as_deref(), Some("店长 李娜"));
 }

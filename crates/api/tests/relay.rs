@@ -32,6 +32,19 @@ impl Shop {
 /// A simulator, a head office and a counter whose own polling is
 /// `schedule`; when `enrolled`, enrolled with the relay running.
 async fn shop_with(schedule: PollSchedule, enrolled: bool) -> Shop {
+    shop_with_settings(
+        PaymentSettings {
+            schedule,
+            probe_every: None,
+            retry_cap: Duration::from_millis(500),
+            ..PaymentSettings::default()
+        },
+        enrolled,
+    )
+    .await
+}
+
+async fn shop_with_settings(payments: PaymentSettings, enrolled: bool) -> Shop {
     let dir = tempfile::tempdir().unwrap();
     let sim = Sim::start(&dir.path().join("sim")).await;
     let hq = shouyin_testkit::Hq::start(shouyin_testkit::Backend::Sqlite).await;
@@ -40,12 +53,7 @@ async fn shop_with(schedule: PollSchedule, enrolled: bool) -> Shop {
     let counter = ledger
         .counter(CounterOptions {
             channels: sim.channels(),
-            payments: PaymentSettings {
-                schedule,
-                probe_every: None,
-                retry_cap: Duration::from_millis(500),
-                ..PaymentSettings::default()
-            },
+            payments,
             ..CounterOptions::default()
         })
         .await;
@@ -296,5 +304,63 @@ async fn an_order_from_before_enrolment_keeps_the_full_schedule() {
             .as_str()
             .is_some_and(|u| u.starts_with(&shop.hq_url))),
         "no notification went to head office for this order"
+    );
+}
+
+/// The till gave an order up (its "not found" taken as final, the grace
+/// being zero, while Alipay kept the code payable) and then the customer
+/// paid. The channel's signed notification, relayed by head office, is not
+/// dropped: the order becomes paid as a recorded late payment, with an alarm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_for_an_order_the_till_gave_up_is_a_late_payment() {
+    let shop = shop_with_settings(
+        PaymentSettings {
+            schedule: PollSchedule::Fixed(Duration::from_secs(1)),
+            expiry: Duration::from_secs(2),
+            not_scanned_grace: Duration::ZERO,
+            probe_every: None,
+            retry_cap: Duration::from_millis(500),
+            ..PaymentSettings::default()
+        },
+        true,
+    )
+    .await;
+    shop.sim
+        .faults(json!({"alipay_cancel_not_exist": true}))
+        .await;
+    let order = shop
+        .counter
+        .order_charge(charge(ChannelKind::Alipay))
+        .await
+        .unwrap();
+    let closed = shop
+        .counter
+        .wait_final(&order.order_no, Duration::from_secs(15))
+        .await
+        .unwrap();
+    assert_eq!(closed.state, OrderState::Closed, "{closed:?}");
+    let mut events = shop.counter.subscribe();
+    shop.sim.pay(&order.order_no).await;
+    let alarm = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Ok(shouyin_api::CounterEvent::Alarm { alarm }) = events.recv().await {
+                return alarm;
+            }
+        }
+    })
+    .await
+    .expect("the late payment is raised on screen");
+    assert!(alarm.message.contains("late payment"), "{alarm:?}");
+    let (now, log) = shop
+        .counter
+        .order_events(order.order_no.clone())
+        .await
+        .unwrap();
+    assert_eq!(now.state, OrderState::Paid, "{now:?}");
+    let paid = log.iter().find(|e| e.kind == "order_paid").unwrap();
+    assert!(paid.payload.contains("notification"), "{paid:?}");
+    assert!(
+        log.iter().any(|e| e.kind == "alarm_late_payment"),
+        "{log:?}"
     );
 }

@@ -47,6 +47,7 @@ async fn till() -> Till {
         &db,
         CounterOptions {
             clock: clock.clone(),
+            pin_cost: shouyin_api::PinCost::cheap_for_tests(),
             ..CounterOptions::default()
         },
     )
@@ -489,7 +490,11 @@ async fn a_manual_confirmation_is_unverified_with_its_approver_until_settled() {
     // Reconciliation finds no payment: flagged.
     let flagged = t
         .counter
-        .order_settle_unverified(order.order_no.clone(), false, "no line in the bill".into())
+        .order_settle_unverified_from_bill(
+            order.order_no.clone(),
+            false,
+            "no line in the bill".into(),
+        )
         .await
         .unwrap();
     assert_eq!(flagged.state, OrderState::Failed);
@@ -506,7 +511,11 @@ async fn a_manual_confirmation_is_unverified_with_its_approver_until_settled() {
         .unwrap();
     let verified = t
         .counter
-        .order_settle_unverified(second.order_no.clone(), true, "bill line 4200001".into())
+        .order_settle_unverified_from_bill(
+            second.order_no.clone(),
+            true,
+            "bill line 4200001".into(),
+        )
         .await
         .unwrap();
     assert_eq!(verified.state, OrderState::Paid);

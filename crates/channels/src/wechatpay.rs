@@ -185,8 +185,16 @@ impl WechatPay {
         })
     }
 
+    /// A signed refusal. System errors and rate limits are "not now", not
+    /// "no", whatever HTTP status carried them.
     fn refused(error: wire::ErrorBody) -> ChannelError {
-        ChannelError::definite(error.code, error.message)
+        match error.code.as_str() {
+            "SYSTEM_ERROR" | "SYSTEMERROR" | "BANK_ERROR" | "FREQUENCY_LIMITED"
+            | "RATELIMIT_EXCEEDED" => {
+                ChannelError::indeterminate(format!("WeChat Pay {}: {}", error.code, error.message))
+            }
+            _ => ChannelError::definite(error.code, error.message),
+        }
     }
 
     async fn do_create_qr(&self, req: &CreateQr) -> Result<QrCreated, ChannelError> {

@@ -342,6 +342,45 @@ async fn channel_errors_are_indeterminate(under: Under) {
     channel.create_qr(&qr(&no, 100)).await.unwrap();
 }
 
+/// The channel's "not now" answers, as the real services send them: rate
+/// limits (WeChat HTTP 429 `FREQUENCY_LIMITED` / `RATELIMIT_EXCEEDED`) and
+/// system errors (Alipay `ACQ.SYSTEM_ERROR` under 40004 and
+/// `aop.ACQ.SYSTEM_ERROR` under 20000). None of them says "no", so none may
+/// be definite: a refund that met one may have been taken on an earlier try.
+async fn rate_limits_and_system_errors_are_indeterminate(under: Under) {
+    let sim = start_sim().await;
+    let channel = under.client(&sim.creds);
+    let no = paid_trade(&sim, under, channel.as_ref(), "L", 500).await;
+    let codes: &[&str] = match under {
+        Under::Wechat => &["FREQUENCY_LIMITED", "RATELIMIT_EXCEEDED", "SYSTEM_ERROR"],
+        Under::Alipay => &["ACQ.SYSTEM_ERROR", "aop.ACQ.SYSTEM_ERROR"],
+    };
+    for code in codes {
+        sim.faults(json!({"error_rate": 1.0, "error_code": code}))
+            .await;
+        let e = channel
+            .refund(&refund(&no, &format!("{no}R1"), 100, 500))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, ChannelError::Indeterminate { .. }),
+            "{code} on a refund: {e}"
+        );
+        let e = channel.close(&no).await.unwrap_err();
+        assert!(
+            matches!(e, ChannelError::Indeterminate { .. }),
+            "{code} on a close: {e}"
+        );
+    }
+    sim.clear_faults().await;
+    // Nothing was done while limited.
+    let r = channel
+        .refund(&refund(&no, &format!("{no}R1"), 100, 500))
+        .await
+        .unwrap();
+    assert_eq!(r.status, RefundStatus::Success);
+}
+
 async fn dropped_and_garbled_answers_are_indeterminate(under: Under) {
     let sim = start_sim().await;
     let channel = under.client(&sim.creds);
@@ -431,6 +470,7 @@ scenarios!(
     same_refund_number_moves_money_once,
     tampered_signature_is_untrusted,
     channel_errors_are_indeterminate,
+    rate_limits_and_system_errors_are_indeterminate,
     dropped_and_garbled_answers_are_indeterminate,
     dead_port_is_indeterminate,
 );

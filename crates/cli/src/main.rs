@@ -276,7 +276,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             timeout,
             force,
         } => {
-            let counter = open_with(&db, channels.as_deref()).await?;
+            let counter = open_with(&db, channels.as_deref(), true).await?;
             let order = counter
                 .order_charge(ChargeRequest {
                     amount,
@@ -327,7 +327,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Recover { db, channels } => {
-            let counter = open_with(&db, Some(&channels)).await?;
+            let counter = open_with(&db, Some(&channels), true).await?;
             // The same start-up as the app's, without sync and relay.
             let startup = counter.start(shouyin_api::StartPlan::RECOVERY_ONLY);
             let report = startup
@@ -450,14 +450,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn open(db: &std::path::Path) -> anyhow::Result<Counter> {
-    open_with(db, None).await
+    open_with(db, None, false).await
 }
 
 /// Open a ledger with the channels of a channels file. A one-shot command
-/// has no use for the idle-channel prober.
+/// has no use for the idle-channel prober. `exclusive`: the command settles
+/// payments, so it takes the ledger's lock and is refused beside a running
+/// app (which would be resolving the same payments).
 async fn open_with(
     db: &std::path::Path,
     channels: Option<&std::path::Path>,
+    exclusive: bool,
 ) -> anyhow::Result<Counter> {
     let channels = match channels {
         Some(path) => shouyin_api::load_channels(path)?,
@@ -469,6 +472,7 @@ async fn open_with(
             probe_every: None,
             ..Default::default()
         },
+        exclusive,
         ..CounterOptions::default()
     };
     Counter::open_ledger(db, options)

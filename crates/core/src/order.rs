@@ -7,12 +7,16 @@
 //!     └──────▶ unknown ┘        └──────────────────────────────▶ closed
 //!                              channel says failed ─────────────▶ failed
 //!  cash: created ──▶ paid
+//!  late success: closed / failed ──▶ paid
 //! ```
 //!
 //! `unknown` is resolved by asking the channel, so from it every outcome the
-//! channel can report is reachable. `unverified` is a manual confirmation a
-//! manager recorded while the channel was unreachable; a later query or the
-//! channel's bill turns it into `paid` or `failed`.
+//! channel can report is reachable. A success that arrives after the till
+//! gave up (`closed` or `failed`) is never dropped: the order becomes `paid`
+//! (a late payment, recorded and raised as an alarm by the caller).
+//! `unverified` is a manual confirmation a manager recorded while the
+//! channel was unreachable; a later query or the channel's bill turns it
+//! into `paid` or `failed`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -76,6 +80,8 @@ impl OrderState {
                 | (Unknown, Unverified)
                 | (Unverified, Paid)
                 | (Unverified, Failed)
+                | (Closed, Paid)
+                | (Failed, Paid)
                 | (Paid, PartRefunded)
                 | (Paid, Refunded)
                 | (PartRefunded, PartRefunded)
@@ -203,7 +209,7 @@ mod tests {
     use super::*;
     use OrderState::*;
 
-    const ALLOWED: [(OrderState, OrderState); 20] = [
+    const ALLOWED: [(OrderState, OrderState); 22] = [
         (Created, Pending),
         (Created, Unknown),
         (Created, Failed),
@@ -220,6 +226,8 @@ mod tests {
         (Unknown, Unverified),
         (Unverified, Paid),
         (Unverified, Failed),
+        (Closed, Paid),
+        (Failed, Paid),
         (Paid, PartRefunded),
         (Paid, Refunded),
         (PartRefunded, PartRefunded),

@@ -440,6 +440,55 @@ impl Ledger {
         Ok(order)
     }
 
+    /// A success that arrived after the till gave the order up (closed,
+    /// failed): the order becomes paid (its `order_paid` event carries
+    /// `late_payment: true`), an `alarm_late_payment` event is appended and
+    /// the audit log gets a `late_payment` entry, all in one transaction.
+    /// Refused (transition error) unless the order is closed or failed.
+    pub fn record_late_payment(
+        &mut self,
+        order_id: i64,
+        change: &crate::Change,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<crate::Order> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let before = crate::orders::get_order(&tx, order_id)?;
+        if !matches!(
+            before.state,
+            shouyin_core::OrderState::Closed | shouyin_core::OrderState::Failed
+        ) {
+            return Err(LedgerError::Conflict {
+                order: before.out_trade_no,
+                state: before.state,
+                what: "only a closed or failed order can be paid late".into(),
+            });
+        }
+        let detail = json!({
+            "order_no": before.out_trade_no,
+            "amount_fen": before.amount.fen(),
+            "channel": before.channel.as_str(),
+            "from": before.state.as_str(),
+            "source": source,
+        });
+        let change = change
+            .clone()
+            .with_detail("late_payment", true)
+            .with_detail("late_source", source);
+        let order = crate::orders::transition_in(&tx, order_id, &change, now)?;
+        append_event(&tx, Some(order_id), "alarm_late_payment", &detail, now)?;
+        append_audit(
+            &tx,
+            &NewAudit::new("system", "late_payment", detail),
+            Some(order_id),
+            now,
+        )?;
+        tx.commit()?;
+        Ok(order)
+    }
+
     /// The manager who approved an order's manual confirmation, if any.
     pub fn order_approver(&self, order_id: i64) -> Result<Option<String>> {
         Ok(self

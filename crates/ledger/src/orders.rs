@@ -191,70 +191,98 @@ impl Ledger {
     /// This is the "write before you send" step: it returns only once the
     /// order and its `out_trade_no` are durable.
     pub fn create_order(&mut self, new: &NewOrder, now: DateTime<Utc>) -> Result<Order> {
-        if new.amount.fen() <= 0 {
-            return Err(LedgerError::Invalid(
-                "an order amount must be above zero".into(),
-            ));
-        }
-        if new.amount.fen() > self.terminal.sale_limit_fen {
-            return Err(LedgerError::Invalid(format!(
-                "the amount is over the per-sale limit of {}",
-                shouyin_core::format_fen(self.terminal.sale_limit_fen)
-            )));
-        }
-        let terminal = self.terminal.clone();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // AUTOINCREMENT never reuses an id, so the counter inside the order
-        // number is unique for the life of the ledger.
-        let next_id: i64 = tx
-            .query_row(
-                "SELECT seq FROM sqlite_sequence WHERE name = 'orders'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?
-            .unwrap_or(0)
-            + 1;
-        let counter =
-            u64::try_from(next_id).map_err(|_| LedgerError::Invalid("order id".into()))?;
-        let out_trade_no = shouyin_core::out_trade_no(&terminal.terminal, now, counter)
-            .map_err(|e| LedgerError::Invalid(e.to_string()))?;
-        let business_date = terminal.calendar.business_date(now);
-        tx.execute(
-            "INSERT INTO orders (id, out_trade_no, store, terminal, cashier, amount_fen, currency, channel,
-                                 state, created_at, updated_at, note, business_date)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'created', ?9, ?9, ?10, ?11)",
-            params![
-                next_id,
-                out_trade_no,
-                terminal.store,
-                terminal.terminal.as_str(),
-                new.cashier,
-                new.amount.fen(),
-                new.amount.currency().code(),
-                new.channel.as_str(),
-                ts(now),
-                new.note,
-                business_date.to_string(),
-            ],
-        )?;
-        let order = get_order(&tx, next_id)?;
-        let mut payload = order_payload(&order);
-        payload.insert("cashier".into(), json!(order.cashier));
-        payload.insert("created_at".into(), json!(ts(order.created_at)));
-        append_event(
-            &tx,
-            Some(order.id),
-            "order_created",
-            &Value::Object(payload),
-            now,
-        )?;
+        let order = create_in(&tx, &self.terminal, new, now)?;
         tx.commit()?;
         Ok(order)
     }
 
+    /// A cash sale: created and paid in one transaction, so no cash order
+    /// is ever left `created` (nothing outside the till can resolve one).
+    pub fn create_paid_order(
+        &mut self,
+        new: &NewOrder,
+        paid: &Change,
+        now: DateTime<Utc>,
+    ) -> Result<Order> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let order = create_in(&tx, &self.terminal, new, now)?;
+        let order = transition_in(&tx, order.id, paid, now)?;
+        tx.commit()?;
+        Ok(order)
+    }
+}
+
+/// [`Ledger::create_order`] inside a caller's transaction.
+fn create_in(
+    tx: &Transaction<'_>,
+    terminal: &crate::TerminalRecord,
+    new: &NewOrder,
+    now: DateTime<Utc>,
+) -> Result<Order> {
+    if new.amount.fen() <= 0 {
+        return Err(LedgerError::Invalid(
+            "an order amount must be above zero".into(),
+        ));
+    }
+    if new.amount.fen() > terminal.sale_limit_fen {
+        return Err(LedgerError::Invalid(format!(
+            "the amount is over the per-sale limit of {}",
+            shouyin_core::format_fen(terminal.sale_limit_fen)
+        )));
+    }
+    // AUTOINCREMENT never reuses an id, so the counter inside the order
+    // number is unique for the life of the ledger.
+    let next_id: i64 = tx
+        .query_row(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'orders'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(0)
+        + 1;
+    let counter = u64::try_from(next_id).map_err(|_| LedgerError::Invalid("order id".into()))?;
+    let out_trade_no = shouyin_core::out_trade_no(&terminal.terminal, now, counter)
+        .map_err(|e| LedgerError::Invalid(e.to_string()))?;
+    let business_date = terminal.calendar.business_date(now);
+    tx.execute(
+        "INSERT INTO orders (id, out_trade_no, store, terminal, cashier, amount_fen, currency, channel,
+                             state, created_at, updated_at, note, business_date)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'created', ?9, ?9, ?10, ?11)",
+        params![
+            next_id,
+            out_trade_no,
+            terminal.store,
+            terminal.terminal.as_str(),
+            new.cashier,
+            new.amount.fen(),
+            new.amount.currency().code(),
+            new.channel.as_str(),
+            ts(now),
+            new.note,
+            business_date.to_string(),
+        ],
+    )?;
+    let order = get_order(tx, next_id)?;
+    let mut payload = order_payload(&order);
+    payload.insert("cashier".into(), json!(order.cashier));
+    payload.insert("created_at".into(), json!(ts(order.created_at)));
+    append_event(
+        tx,
+        Some(order.id),
+        "order_created",
+        &Value::Object(payload),
+        now,
+    )?;
+    Ok(order)
+}
+
+impl Ledger {
     /// Move an order to a new state, appending its event in the same
     /// transaction. Moving to the state it is already in is a no-op (two
     /// watchers may learn the same thing), except for repeated partial refunds.
@@ -287,6 +315,18 @@ pub(crate) fn transition_in(
         return Ok(current);
     }
     current.state.transition(change.to)?;
+    // Paying an order the till gave up is a late payment: only
+    // [`Ledger::record_late_payment`] may do it, with its alarm and audit entry.
+    if current.state.is_final()
+        && change.to == OrderState::Paid
+        && change.detail.get("late_payment") != Some(&Value::Bool(true))
+    {
+        return Err(shouyin_core::TransitionError {
+            from: current.state,
+            to: change.to,
+        }
+        .into());
+    }
     let mut payload = order_payload(&current);
     payload.insert("from".into(), json!(current.state.as_str()));
     payload.insert("to".into(), json!(change.to.as_str()));

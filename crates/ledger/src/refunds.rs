@@ -456,6 +456,47 @@ impl Ledger {
         Ok(done)
     }
 
+    /// A refund the channel made on its own account (a cancel that found
+    /// the trade paid and reversed it, or a trade the channel reports
+    /// refunded): written as a refund row that succeeded at once, with the
+    /// order's change, the `refund_succeeded` event and the audit entry, so
+    /// reports, head office and the export count it like any other refund.
+    pub fn record_channel_refund(
+        &mut self,
+        order_no: &str,
+        amount_fen: i64,
+        reason: &str,
+        channel_refund_no: Option<String>,
+        settled_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(Refund, Order)> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let requested = request_in(
+            &tx,
+            &NewRefund {
+                order_no: order_no.to_owned(),
+                amount_fen,
+                reason: Some(reason.to_owned()),
+                requested_by: "channel".to_owned(),
+                approver: None,
+            },
+            now,
+        )?;
+        let done = settle_in(
+            &tx,
+            &requested.out_refund_no,
+            &RefundOutcome::Succeeded {
+                channel_refund_no,
+                settled_at,
+            },
+            now,
+        )?;
+        tx.commit()?;
+        Ok(done)
+    }
+
     /// Record what the channel said about a refund.
     pub fn settle_refund(
         &mut self,

@@ -151,6 +151,12 @@ pub enum PinAttempt {
     LockedNow {
         until: DateTime<Utc>,
     },
+    /// The user was locked when the attempt was recorded (by attempts
+    /// made at the same time, from this program or another): refused
+    /// whether the PIN was right or not.
+    Locked {
+        until: DateTime<Utc>,
+    },
 }
 
 /// A PIN is 4 to 6 ASCII digits.
@@ -162,21 +168,76 @@ pub fn check_pin_format(pin: &str) -> Result<()> {
     }
 }
 
-/// Hash a PIN with Argon2id (default parameters) and a random salt.
+/// How much work one PIN hash costs (Argon2id memory in KiB, passes,
+/// lanes). A 4–6 digit PIN has at most a million values, so what protects
+/// the hashes of a stolen ledger is this cost: at the production figure an
+/// attacker spends about half a CPU-second per guess (see the README,
+/// "What a stolen ledger exposes"). Checking a PIN costs the same, once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PinCost {
+    pub memory_kib: u32,
+    pub passes: u32,
+    pub lanes: u32,
+}
+
+impl PinCost {
+    /// Measured at about 0.5 s per hash on the reference till (2 cores),
+    /// `cargo test -p shouyin-ledger --test pin_cost -- --nocapture` prints
+    /// it (argon2 is built at opt-level 3 even in debug builds).
+    pub const PRODUCTION: PinCost = PinCost {
+        memory_kib: 64 * 1024,
+        passes: 12,
+        lanes: 1,
+    };
+
+    /// Test suites only: the smallest cost Argon2 allows, so tests that add
+    /// users and check PINs stay fast. Never for a real ledger: hashes made
+    /// with it are cheap to brute-force.
+    pub const fn cheap_for_tests() -> PinCost {
+        PinCost {
+            memory_kib: 8,
+            passes: 1,
+            lanes: 1,
+        }
+    }
+
+    fn hasher(self) -> Result<Argon2<'static>> {
+        let params = argon2::Params::new(self.memory_kib, self.passes, self.lanes, None)
+            .map_err(|e| LedgerError::Invalid(format!("PIN hash parameters: {e}")))?;
+        Ok(Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            params,
+        ))
+    }
+}
+
+impl Default for PinCost {
+    fn default() -> Self {
+        PinCost::PRODUCTION
+    }
+}
+
+/// Hash a PIN with Argon2id at the production cost and a random salt.
 pub fn hash_pin(pin: &str) -> Result<String> {
+    hash_pin_with(pin, PinCost::PRODUCTION)
+}
+
+/// Hash a PIN with Argon2id at `cost` and a random salt.
+pub fn hash_pin_with(pin: &str, cost: PinCost) -> Result<String> {
     check_pin_format(pin)?;
     let mut salt = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut salt);
     let salt = SaltString::encode_b64(&salt)
         .map_err(|e| LedgerError::Invalid(format!("PIN salt: {e}")))?;
-    Argon2::default()
+    cost.hasher()?
         .hash_password(pin.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| LedgerError::Invalid(format!("PIN hash: {e}")))
 }
 
-/// Check a PIN against a stored hash in constant time. A malformed stored
-/// hash never verifies.
+/// Check a PIN against a stored hash in constant time, at the cost the
+/// hash itself names. A malformed stored hash never verifies.
 pub fn verify_pin(pin: &str, stored_hash: &str) -> bool {
     match PasswordHash::new(stored_hash) {
         Ok(parsed) => Argon2::default()
@@ -192,9 +253,9 @@ pub fn verify_pin_against_nobody(pin: &str) {
     let _ = verify_pin(pin, DUMMY_HASH);
 }
 
-/// A well-formed hash (default parameters) that no PIN matches in practice.
+/// A well-formed hash (production parameters) that no PIN matches in practice.
 const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c2hvdXlpbmR1bW15c2FsdA$0FnfUhXp9HDVBBQoyp0Tcg0Y8mR7YwLDOeXi1K4xN0o";
+    "$argon2id$v=19$m=65536,t=12,p=1$c2hvdXlpbmR1bW15c2FsdA$0FnfUhXp9HDVBBQoyp0Tcg0Y8mR7YwLDOeXi1K4xN0o";
 
 /// How long the `lockouts`-th lock (counting from 1) lasts.
 pub fn lock_length(lockouts: i64) -> Duration {
@@ -335,6 +396,13 @@ impl Ledger {
 
     /// Record the outcome of a PIN check: reset on success; on failure count
     /// it and lock the user after [`MAX_ATTEMPTS`] in a row.
+    ///
+    /// The lock is decided here, inside one IMMEDIATE transaction, and not
+    /// by the caller's earlier read of the user: the slow hash runs between
+    /// the two, and attempts made at the same time (threads, or another
+    /// program on the same file) may have locked the user meanwhile. So
+    /// every wrong attempt is counted, and a right PIN recorded while the
+    /// user is locked is refused and resets nothing.
     pub fn record_pin_attempt(
         &mut self,
         user_id: i64,
@@ -344,7 +412,23 @@ impl Ledger {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (failed, lockouts, locked_until): (i64, i64, Option<String>) = tx
+            .query_row(
+                "SELECT failed_attempts, lockouts, locked_until FROM users WHERE id = ?1",
+                [user_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?
+            .ok_or_else(|| LedgerError::Invalid(format!("no user with id {user_id}")))?;
+        let locked = locked_until
+            .as_deref()
+            .and_then(parse_ts)
+            .filter(|until| *until > now);
         if correct {
+            if let Some(until) = locked {
+                tx.commit()?;
+                return Ok(PinAttempt::Locked { until });
+            }
             tx.execute(
                 "UPDATE users SET failed_attempts = 0, lockouts = 0, locked_until = NULL WHERE id = ?1",
                 [user_id],
@@ -352,23 +436,22 @@ impl Ledger {
             tx.commit()?;
             return Ok(PinAttempt::Accepted);
         }
-        let (failed, lockouts): (i64, i64) = tx
-            .query_row(
-                "SELECT failed_attempts, lockouts FROM users WHERE id = ?1",
-                [user_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?
-            .ok_or_else(|| LedgerError::Invalid(format!("no user with id {user_id}")))?;
         let failed = failed + 1;
         let outcome = if failed >= MAX_ATTEMPTS {
+            // A lock that is already running is extended, never shortened.
             let lockouts = lockouts + 1;
-            let until = now + lock_length(lockouts);
+            let until = (now + lock_length(lockouts)).max(locked.unwrap_or(now));
             tx.execute(
                 "UPDATE users SET failed_attempts = 0, lockouts = ?2, locked_until = ?3 WHERE id = ?1",
                 params![user_id, lockouts, ts(until)],
             )?;
             PinAttempt::LockedNow { until }
+        } else if let Some(until) = locked {
+            tx.execute(
+                "UPDATE users SET failed_attempts = ?2 WHERE id = ?1",
+                params![user_id, failed],
+            )?;
+            PinAttempt::Locked { until }
         } else {
             tx.execute(
                 "UPDATE users SET failed_attempts = ?2 WHERE id = ?1",
@@ -433,7 +516,7 @@ mod tests {
 
     #[test]
     fn pins_hash_and_verify() {
-        let h = hash_pin("1234").unwrap();
+        let h = hash_pin_with("1234", PinCost::cheap_for_tests()).unwrap();
         assert!(h.starts_with("$argon2id$"));
         assert!(verify_pin("1234", &h));
         assert!(!verify_pin("1235", &h));
@@ -442,7 +525,10 @@ mod tests {
         assert!(hash_pin("1234567").is_err());
         assert!(hash_pin("12a4").is_err());
         // Salted: the same PIN hashes differently each time.
-        assert_ne!(h, hash_pin("1234").unwrap());
+        assert_ne!(
+            h,
+            hash_pin_with("1234", PinCost::cheap_for_tests()).unwrap()
+        );
     }
 
     #[test]

@@ -480,3 +480,80 @@ fn an_older_ledger_is_upgraded_on_open() {
     assert_eq!(closed.amount.fen(), 800);
     assert_eq!(ledger.last_seq().unwrap(), 2);
 }
+
+fn pin_user(ledger: &mut Ledger) -> i64 {
+    use shouyin_ledger::users::Role;
+    // The hash itself is not checked here; the lock bookkeeping is.
+    ledger
+        .add_user(
+            "店长 李娜",
+            &[Role::Manager],
+            "$argon2id$stub",
+            "setup",
+            None,
+            now(),
+        )
+        .unwrap()
+        .id
+}
+
+/// The slow hash runs between reading the user and recording the outcome;
+/// wrong PINs tried meanwhile (here, five from elsewhere) may lock the user.
+/// A right PIN recorded after that is refused, and unlocks nothing.
+#[test]
+fn a_right_pin_recorded_during_a_lock_is_refused() {
+    use shouyin_ledger::users::PinAttempt;
+    let (_dir, _path, mut ledger) = new_ledger();
+    let id = pin_user(&mut ledger);
+    let (before, _) = ledger.user("店长 李娜").unwrap().unwrap();
+    assert!(!before.is_locked(now()), "not locked when the check began");
+    for _ in 0..5 {
+        ledger.record_pin_attempt(id, false, now()).unwrap();
+    }
+    let outcome = ledger.record_pin_attempt(id, true, now()).unwrap();
+    assert!(
+        matches!(outcome, PinAttempt::Locked { .. }),
+        "a right PIN during a lock must be refused: {outcome:?}"
+    );
+    let (after, _) = ledger.user("店长 李娜").unwrap().unwrap();
+    assert!(after.is_locked(now()), "the lock stands");
+    assert_eq!(after.lockouts, 1);
+    // Once the lock is over, the right PIN is accepted again.
+    let later = now() + Duration::minutes(5);
+    assert_eq!(
+        ledger.record_pin_attempt(id, true, later).unwrap(),
+        PinAttempt::Accepted
+    );
+}
+
+/// Wrong PINs tried at the same moment from many connections on one file
+/// (threads standing for programs) are each counted: 3 × MAX_ATTEMPTS of
+/// them lock the user three times, none is lost to a race.
+#[test]
+fn concurrent_wrong_pins_on_one_file_each_count() {
+    use shouyin_ledger::users::{PinAttempt, MAX_ATTEMPTS};
+    let (_dir, path, mut ledger) = new_ledger();
+    let id = pin_user(&mut ledger);
+    let n = usize::try_from(3 * MAX_ATTEMPTS).unwrap();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(n));
+    let threads: Vec<_> = (0..n)
+        .map(|_| {
+            let path = path.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let mut mine = Ledger::open(&path).unwrap();
+                barrier.wait();
+                mine.record_pin_attempt(id, false, now()).unwrap()
+            })
+        })
+        .collect();
+    let outcomes: Vec<PinAttempt> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let locks = outcomes
+        .iter()
+        .filter(|o| matches!(o, PinAttempt::LockedNow { .. }))
+        .count();
+    assert_eq!(locks, 3, "{outcomes:?}");
+    let (user, _) = ledger.user("店长 李娜").unwrap().unwrap();
+    assert_eq!((user.lockouts, user.failed_attempts), (3, 0));
+    assert!(user.is_locked(now()));
+}

@@ -39,7 +39,7 @@ const MAX_AMOUNT_FEN: i64 = 10_000_000_000;
 struct Biz {
     code: &'static str,
     msg: &'static str,
-    sub_code: &'static str,
+    sub_code: String,
     sub_msg: String,
 }
 
@@ -47,7 +47,7 @@ fn failed(sub_code: &'static str, sub_msg: impl Into<String>) -> Biz {
     Biz {
         code: "40004",
         msg: "Business Failed",
-        sub_code,
+        sub_code: sub_code.to_owned(),
         sub_msg: sub_msg.into(),
     }
 }
@@ -71,8 +71,30 @@ fn system_busy() -> Biz {
     Biz {
         code: "20000",
         msg: "Service Currently Unavailable",
-        sub_code: "isp.unknow-error",
+        sub_code: "isp.unknow-error".into(),
         sub_msg: "系统繁忙".into(),
+    }
+}
+
+/// What the `error` fault answers: the generic "system busy", or the code
+/// the fault settings name, under the gateway code Alipay sends it with
+/// (`aop.`/`isp.` codes come from the gateway as 20000, the rest as 40004).
+fn fault_answer(error_code: Option<String>) -> Biz {
+    match error_code {
+        None => system_busy(),
+        Some(sub_code) => {
+            let (code, msg) = if sub_code.starts_with("aop.") || sub_code.starts_with("isp.") {
+                ("20000", "Service Currently Unavailable")
+            } else {
+                ("40004", "Business Failed")
+            };
+            Biz {
+                code,
+                msg,
+                sub_code,
+                sub_msg: "系统异常，请稍后再试".into(),
+            }
+        }
     }
 }
 
@@ -163,7 +185,8 @@ pub async fn gateway(
         );
     }
     if plan == FaultPlan::Error {
-        return signed(&sim, &method, Err(system_busy()), plan);
+        let answer = fault_answer(sim.faults().get().error_code);
+        return signed(&sim, &method, Err(answer), plan);
     }
 
     let biz: Map<String, Value> = match params.get("biz_content").filter(|s| !s.is_empty()) {
@@ -519,6 +542,9 @@ fn query(sim: &SimState, biz: &Map<String, Value>, now: DateTime<Utc>) -> BizRes
 }
 
 fn close(sim: &SimState, biz: &Map<String, Value>, now: DateTime<Utc>) -> BizResult {
+    if sim.faults().get().alipay_close_lost_race {
+        return Err(not_exist());
+    }
     let mut store = sim.store();
     let mut t = find(&mut store, biz, now)?
         .filter(visible)
@@ -532,6 +558,11 @@ fn close(sim: &SimState, biz: &Map<String, Value>, now: DateTime<Utc>) -> BizRes
 fn cancel(sim: &SimState, biz: &Map<String, Value>, now: DateTime<Utc>) -> BizResult {
     let mut store = sim.store();
     let mut t = find(&mut store, biz, now)?.ok_or_else(not_exist)?;
+    if t.phase == Phase::Created && sim.faults().get().alipay_cancel_not_exist {
+        // The real gateway: no scan, no trade, nothing to cancel; the code
+        // itself stays payable until it expires.
+        return Err(not_exist());
+    }
     let mut m = ids(&t);
     let action = match t.phase {
         Phase::Created | Phase::Waiting => {

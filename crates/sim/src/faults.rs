@@ -8,6 +8,24 @@
 //! a dropped notification is never sent (nor retried), as if the channel
 //! had lost it, so the counter must still learn of the payment by querying.
 //!
+//! Three switches shape what the channel answers rather than whether it
+//! answers:
+//! * `error_code` picks what the `error` fault answers: the generic "system
+//!   busy" when unset, otherwise that channel error code as the real service
+//!   sends it (WeChat `FREQUENCY_LIMITED` / `RATELIMIT_EXCEEDED` as HTTP 429,
+//!   `SYSTEM_ERROR` as 500; Alipay `ACQ.SYSTEM_ERROR` as 40004 and
+//!   `aop.ACQ.SYSTEM_ERROR` as 20000, any other as 40004). Nothing is done.
+//! * `alipay_cancel_not_exist`: Alipay answers a close *and* a cancel of a
+//!   precreated code nobody has scanned with `ACQ.TRADE_NOT_EXIST`, and the
+//!   code stays payable until it expires (the real gateway's behaviour; by
+//!   default the simulator's cancel closes such a code for good).
+//! * `alipay_close_lost_race`: Alipay answers every close with
+//!   `ACQ.TRADE_NOT_EXIST`, as when the close reached the gateway just
+//!   before the buyer's scan created the trade; the client's fallback
+//!   cancel then meets the trade as it now is (paid: reversed and refunded).
+//! * `wechat_payerror`: every unpaid WeChat order queries as `PAYERROR` (the
+//!   payment failed at the bank); it can still be closed.
+//!
 //! What each fault means for the business state matters to the client under
 //! test, so it is fixed here:
 //! * `error` answers before anything is done (the channel's own "system busy").
@@ -30,7 +48,7 @@ use crate::net::ConnHandle;
 use crate::SimState;
 
 /// Current fault settings. Rates are probabilities in 0.0–1.0 (not money).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Faults {
     pub latency_ms: u64,
     pub drop_rate: f64,
@@ -40,6 +58,15 @@ pub struct Faults {
     /// Share of payment notifications that are lost (never sent).
     #[serde(default)]
     pub notify_drop_rate: f64,
+    /// What the `error` fault answers (see the module documentation).
+    #[serde(default)]
+    pub error_code: Option<String>,
+    #[serde(default)]
+    pub alipay_cancel_not_exist: bool,
+    #[serde(default)]
+    pub alipay_close_lost_race: bool,
+    #[serde(default)]
+    pub wechat_payerror: bool,
 }
 
 /// A partial update (`PUT /_sim/faults`); absent fields keep their value.
@@ -52,6 +79,11 @@ pub struct FaultPatch {
     pub garble_rate: Option<f64>,
     pub bad_signature_rate: Option<f64>,
     pub notify_drop_rate: Option<f64>,
+    /// An empty string goes back to the generic "system busy".
+    pub error_code: Option<String>,
+    pub alipay_cancel_not_exist: Option<bool>,
+    pub alipay_close_lost_race: Option<bool>,
+    pub wechat_payerror: Option<bool>,
     /// Reseed the generator, to replay a fault pattern.
     pub seed: Option<u64>,
 }
@@ -100,7 +132,7 @@ impl FaultBox {
     }
 
     pub fn get(&self) -> Faults {
-        self.lock().0
+        self.lock().0.clone()
     }
 
     pub fn clear(&self) {
@@ -138,7 +170,17 @@ impl FaultBox {
             .bad_signature_rate
             .unwrap_or(faults.bad_signature_rate);
         faults.notify_drop_rate = patch.notify_drop_rate.unwrap_or(faults.notify_drop_rate);
-        Ok(*faults)
+        if let Some(code) = &patch.error_code {
+            faults.error_code = Some(code.trim().to_owned()).filter(|c| !c.is_empty());
+        }
+        faults.alipay_cancel_not_exist = patch
+            .alipay_cancel_not_exist
+            .unwrap_or(faults.alipay_cancel_not_exist);
+        faults.alipay_close_lost_race = patch
+            .alipay_close_lost_race
+            .unwrap_or(faults.alipay_close_lost_race);
+        faults.wechat_payerror = patch.wechat_payerror.unwrap_or(faults.wechat_payerror);
+        Ok(faults.clone())
     }
 
     /// Whether to lose one payment notification.

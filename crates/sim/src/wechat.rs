@@ -37,15 +37,37 @@ const MAX_CLOCK_SKEW_SECS: i64 = 300;
 /// A refusal in WeChat's shape: status plus `{"code","message"}`.
 struct WxError {
     status: StatusCode,
-    code: &'static str,
+    code: String,
     message: String,
 }
 
 fn wx(status: StatusCode, code: &'static str, message: impl Into<String>) -> WxError {
     WxError {
         status,
-        code,
+        code: code.to_owned(),
         message: message.into(),
+    }
+}
+
+/// What the `error` fault answers: the generic system error, or the code
+/// the fault settings name with the HTTP status WeChat sends it with.
+fn fault_answer(error_code: Option<String>) -> WxError {
+    let Some(code) = error_code else {
+        return system_error();
+    };
+    let status = match code.as_str() {
+        "FREQUENCY_LIMITED" | "RATELIMIT_EXCEEDED" => StatusCode::TOO_MANY_REQUESTS,
+        "SYSTEM_ERROR" | "SYSTEMERROR" | "BANK_ERROR" => StatusCode::INTERNAL_SERVER_ERROR,
+        "NO_AUTH" | "NOT_ENOUGH" | "RULE_LIMIT" | "TRADE_ERROR" | "OUT_TRADE_NO_USED" => {
+            StatusCode::FORBIDDEN
+        }
+        "ORDER_NOT_EXIST" | "RESOURCE_NOT_EXISTS" => StatusCode::NOT_FOUND,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    WxError {
+        status,
+        code,
+        message: "模拟的渠道错误 (simulated)".into(),
     }
 }
 
@@ -176,7 +198,8 @@ impl FromRequest<SimState> for Signed {
             return Err(call.error(e));
         }
         if call.plan == FaultPlan::Error {
-            return Err(call.error(system_error()));
+            let answer = fault_answer(call.sim.faults().get().error_code);
+            return Err(call.error(answer));
         }
         Ok(Signed { call, body })
     }
@@ -297,7 +320,10 @@ fn trade_state(t: &Trade) -> (&'static str, &'static str) {
 }
 
 pub(crate) fn transaction_json(sim: &SimState, t: &Trade) -> Value {
-    let (state, desc) = trade_state(t);
+    let (state, desc) = match trade_state(t) {
+        ("NOTPAY", _) if sim.faults().get().wechat_payerror => ("PAYERROR", "支付失败"),
+        other => other,
+    };
     let mut v = json!({
         "appid": sim.keys().wechat_appid,
         "mchid": sim.keys().wechat_mchid,

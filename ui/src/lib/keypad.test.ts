@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { press, keyFromEvent, displayTyped, type Key } from "./keypad";
+import { press, keyFromEvent, displayTyped, retryNeedsConfirmation, RETRY_CONFIRM_WINDOW_MS, type Key } from "./keypad";
 
 function typeKeys(keys: Key[]): string {
   return keys.reduce((amount, k) => press(amount, k), "");
@@ -41,5 +41,21 @@ describe("keypad", () => {
   it("shows what is being typed", () => {
     expect(displayTyped("")).toBe("¥0");
     expect(displayTyped("12.3")).toBe("¥12.3");
+  });
+});
+
+describe("retry after a failed payment", () => {
+  const at = Date.parse("2026-11-21T06:30:00Z");
+  const order = (state: string) => ({ state, created_at: "2026-11-21T06:30:00Z" });
+  it("needs the cashier's confirmation within a minute of the failure", () => {
+    expect(retryNeedsConfirmation(order("failed"), at + 5_000)).toBe(true);
+    expect(retryNeedsConfirmation(order("failed"), at + RETRY_CONFIRM_WINDOW_MS - 1)).toBe(true);
+  });
+  it("goes straight ahead later, or for a sale that did not fail", () => {
+    expect(retryNeedsConfirmation(order("failed"), at + RETRY_CONFIRM_WINDOW_MS)).toBe(false);
+    expect(retryNeedsConfirmation(order("closed"), at + 5_000)).toBe(false);
+  });
+  it("asks when the time cannot be read", () => {
+    expect(retryNeedsConfirmation({ state: "failed", created_at: "?" }, at)).toBe(true);
   });
 });

@@ -46,3 +46,17 @@ export function keyFromEvent(key: string): Key | "enter" | null {
 export function displayTyped(amount: string): string {
   return "¥" + (amount === "" ? "0" : amount);
 }
+
+/** How long after a failed payment a new charge needs the cashier's word. */
+export const RETRY_CONFIRM_WINDOW_MS = 60_000;
+
+/**
+ * Whether "retry" on an ended sale must be confirmed first. A payment the
+ * channel called failed a moment ago may still be on the customer's phone;
+ * a habitual Enter must not start a second charge of the same amount.
+ */
+export function retryNeedsConfirmation(order: { state: string; created_at: string }, nowMs: number): boolean {
+  if (order.state !== "failed") return false;
+  const at = Date.parse(order.created_at);
+  return Number.isNaN(at) || nowMs - at < RETRY_CONFIRM_WINDOW_MS;
+}

@@ -8,7 +8,7 @@
 //! in Chinese and English.
 //!
 //! A manual confirmation (`unverified`) that a bill bears out is settled as
-//! paid by the run itself (`Counter::order_settle_unverified`) only when the
+//! paid by the run itself (`Counter::order_settle_unverified_from_bill`) only when the
 //! bill came from the channel through its client, and the report names it.
 //! An imported file is evidence to show, not authority: anyone can edit a
 //! CSV, so its lines never settle an order; the line says to settle it by a
@@ -394,7 +394,7 @@ impl Counter {
         for order_no in confirmed {
             let reason = format!("confirmed by the {channel} bill of {date}");
             match self
-                .order_settle_unverified(order_no.clone(), true, reason)
+                .order_settle_unverified_from_bill(order_no.clone(), true, reason)
                 .await
             {
                 Ok(_) => report.settled_unverified.push(order_no),

@@ -178,15 +178,12 @@ impl Common {
     }
 
     /// The error an unsuccessful answer stands for. "System busy / unknown
-    /// error" answers claim nothing, so they are indeterminate.
+    /// error" answers claim nothing, so they are indeterminate; so is a
+    /// rate limit: it says "not now", not "no", and a refund or close that
+    /// met one may still have been taken on an earlier try.
     pub fn to_error(&self) -> ChannelError {
         let sub = self.sub_code.as_deref().unwrap_or("");
-        if self.code == "20000"
-            || matches!(
-                sub,
-                "ACQ.SYSTEM_ERROR" | "isp.unknow-error" | "aop.unknow-error"
-            )
-        {
+        if self.code == "20000" || is_system_error(sub) || is_rate_limit(sub) {
             return ChannelError::indeterminate(format!(
                 "Alipay system error {} {sub}: {}",
                 self.code,
@@ -205,6 +202,29 @@ impl Common {
             .unwrap_or_else(|| self.msg.clone());
         ChannelError::definite(code, message)
     }
+}
+
+/// `ACQ.SYSTEM_ERROR`, `aop.ACQ.SYSTEM_ERROR`, `isp.unknow-error`, ...
+fn is_system_error(sub_code: &str) -> bool {
+    let upper = sub_code.to_ascii_uppercase();
+    upper.ends_with("SYSTEM_ERROR") || upper.ends_with("UNKNOW-ERROR")
+}
+
+/// The shapes Alipay's throttling codes take (`aop.app-call-limited`,
+/// `ACQ.REQUEST_TOO_FAST`, frequency and QPS limits).
+fn is_rate_limit(sub_code: &str) -> bool {
+    let upper = sub_code.to_ascii_uppercase();
+    [
+        "CALL-LIMITED",
+        "CALL_LIMITED",
+        "TOO_FAST",
+        "FREQUENCY",
+        "RATELIMIT",
+        "RATE_LIMIT",
+        "QPS",
+    ]
+    .iter()
+    .any(|m| upper.contains(m))
 }
 
 /// A response whose signature checked out: the exact raw object text and

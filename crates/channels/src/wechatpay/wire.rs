@@ -339,6 +339,16 @@ pub(crate) fn open_reply(
     now: DateTime<Utc>,
 ) -> Result<Reply, ChannelError> {
     let refusal = match status {
+        // A rate limit claims nothing about the call (and the gateway may
+        // not sign it): try again later, as after a timeout.
+        429 => {
+            return Err(ChannelError::indeterminate(format!(
+                "WeChat Pay HTTP 429 (rate limited){}",
+                serde_json::from_slice::<ErrorBody>(&body)
+                    .map(|e| format!(": {}", e.code))
+                    .unwrap_or_default()
+            )))
+        }
         200..=299 => {
             if !body.is_empty() && serde_json::from_slice::<serde_json::Value>(&body).is_err() {
                 return Err(ChannelError::indeterminate("WeChat Pay answer is not JSON"));

@@ -181,6 +181,8 @@ pub fn run_app<R: Runtime>(
             commands::manager::order_void,
             commands::manager::refunds_for_order,
             commands::manager::order_confirm_manually,
+            commands::manager::order_settle_unverified,
+            commands::manager::order_recheck,
             commands::reports::reports_daily,
             commands::reports::reports_range,
             commands::reports::export_csv,

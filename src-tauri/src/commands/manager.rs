@@ -130,3 +130,28 @@ pub async fn order_confirm_manually(
     };
     counter.order_confirm_manually(req, approval).await
 }
+
+/// A manager settles a manual confirmation (待核实) from the Orders screen:
+/// verified by the channel's own answer, or written off with a reason. An
+/// imported bill alone never settles one.
+#[tauri::command]
+pub async fn order_settle_unverified(
+    counter: State<'_, Counter>,
+    order_no: String,
+    write_off_reason: Option<String>,
+    approval: Approval,
+) -> Result<OrderDto, ApiError> {
+    counter
+        .order_settle_unverified(order_no, write_off_reason, approval)
+        .await
+}
+
+/// Ask the channel again about an order (Reconcile's "look it up" advice,
+/// a late payment suspected): the channel's answer is the truth.
+#[tauri::command]
+pub async fn order_recheck(
+    counter: State<'_, Counter>,
+    order_no: String,
+) -> Result<OrderDto, ApiError> {
+    counter.order_recheck(order_no).await
+}

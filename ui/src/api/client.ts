@@ -76,6 +76,9 @@ export const api = {
   refundsForOrder: (orderNo: string) => invoke<RefundDto[]>("refunds_for_order", { orderNo }),
   orderConfirmManually: (req: ManualConfirmRequest, approval: Approval) =>
     invoke<OrderDto>("order_confirm_manually", { req, approval }),
+  orderSettleUnverified: (orderNo: string, writeOffReason: string | null, approval: Approval) =>
+    invoke<OrderDto>("order_settle_unverified", { orderNo, writeOffReason, approval }),
+  orderRecheck: (orderNo: string) => invoke<OrderDto>("order_recheck", { orderNo }),
   // office
   reportsDaily: (date: string) => invoke<DailyReportDto>("reports_daily", { date }),
   reportsRange: (from: string, to: string) => invoke<RangeReportDto>("reports_range", { from, to }),

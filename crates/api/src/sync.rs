@@ -20,6 +20,10 @@
 //! it), so the terminal id inside every order number is the id head office
 //! reports by. An answer naming another id is refused and nothing is saved.
 //!
+//! Head office's address must be `https://` unless it is this machine, and a
+//! shop's private certificate authority may be given at enrolment; see
+//! [`crate::hq_url`]. A file naming a remote `http://` address stops sync.
+//!
 //! # A pass
 //!
 //! Read up to [`MAX_BATCH`] events after the cursor (holding the ledger only

@@ -1278,7 +1278,17 @@ async fn a_reader_following_its_cursor_misses_no_notice_posted_concurrently(db: 
             seen
         })
     };
-    // Two server processes take the channel's posts at the same time.
+    // Two server processes take the channel's posts at the same time, from
+    // several of the channel's addresses (one address may post only so many
+    // for one terminal at once).
+    let senders: Vec<reqwest::Client> = (1..=4u8)
+        .map(|n| {
+            reqwest::Client::builder()
+                .local_address(std::net::IpAddr::from([127, 0, 0, n]))
+                .build()
+                .unwrap()
+        })
+        .collect();
     let mut posts = Vec::new();
     for i in 0..POSTED {
         let addr = if i % 2 == 0 {
@@ -1287,7 +1297,7 @@ async fn a_reader_following_its_cursor_misses_no_notice_posted_concurrently(db: 
             other.addr
         };
         let url = format!("http://{addr}/v1/notify/{}/wechat", t.id);
-        let http = hq.http.clone();
+        let http = senders[(i / 2) % senders.len()].clone();
         posts.push(tokio::spawn(async move {
             let r = http
                 .post(url)
@@ -1515,7 +1525,7 @@ async fn junk_notices_hide_no_genuine_one_and_slow_no_other_terminal(db: TestDb)
     // that the attacker's own client, in this process on a shared machine,
     // takes the CPU the measurement needs.
     const POST_EVERY: Duration = Duration::from_millis(8);
-    const PER_BATCH: u64 = 100;
+    const PER_BATCH: u64 = 400;
     // One flood at a time in this test binary (the two backends' runs would
     // otherwise load each other's measurement).
     let _one_flood = FLOOD.lock().await;
@@ -1561,16 +1571,25 @@ async fn junk_notices_hide_no_genuine_one_and_slow_no_other_terminal(db: TestDb)
         .build()
         .unwrap();
     let posted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // The flood pauses now and then, so that the unloaded figure is also
+    // measured between its bursts, under the same load from the rest of
+    // the machine.
+    let paused = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let junk = {
         let mut tasks = Vec::new();
         for p in 0..POSTERS {
             let url = format!("{}/v1/notify/{}/wechat", hq.base(), flooded.id);
             let http = hq.http.clone();
             let posted = posted.clone();
+            let paused = paused.clone();
             tasks.push(attacker.spawn(async move {
                 let (mut kept, mut refused) = (0usize, 0usize);
                 let mut pace = tokio::time::interval(POST_EVERY);
+                pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 for i in (p..JUNK).step_by(POSTERS) {
+                    while paused.load(std::sync::atomic::Ordering::SeqCst) {
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
                     pace.tick().await;
                     let r = http
                         .post(&url)
@@ -1619,13 +1638,31 @@ async fn junk_notices_hide_no_genuine_one_and_slow_no_other_terminal(db: TestDb)
         })
     };
 
-    // The other terminal's sync while the flood lasts.
-    let loaded = sync_batches(&hq, &other, &mut next_seq, PER_BATCH, |b| {
-        b < 3 || !junk_done()
-    })
-    .await;
-    // And unloaded again, so that a change in the machine's own load
-    // during the run weighs on both sides.
+    // The other terminal's sync while the flood lasts: batches while it
+    // posts count as loaded, batches while it pauses as unloaded. The first
+    // batch after each switch is left out (posts in flight settle).
+    const ON: Duration = Duration::from_millis(600);
+    const OFF: Duration = Duration::from_millis(300);
+    let mut loaded = Vec::new();
+    let mut flooding = true;
+    let mut phase_started = Instant::now();
+    let mut settled = false;
+    while !junk_done() {
+        if phase_started.elapsed() >= if flooding { ON } else { OFF } {
+            flooding = !flooding;
+            paused.store(!flooding, std::sync::atomic::Ordering::SeqCst);
+            phase_started = Instant::now();
+            settled = false;
+        }
+        let took = sync_batches(&hq, &other, &mut next_seq, PER_BATCH, |b| b < 1).await;
+        match (settled, flooding) {
+            (false, _) => settled = true,
+            (true, true) => loaded.extend(took),
+            (true, false) => unloaded.extend(took),
+        }
+    }
+    paused.store(false, std::sync::atomic::Ordering::SeqCst);
+    // And unloaded again after the flood.
     unloaded.extend(sync_batches(&hq, &other, &mut next_seq, PER_BATCH, |b| b < 20).await);
     let (status, genuine_posted) = genuine.await.unwrap();
     assert_eq!(
@@ -1647,7 +1684,7 @@ async fn junk_notices_hide_no_genuine_one_and_slow_no_other_terminal(db: TestDb)
     );
     println!(
         "sync of another terminal, batches of {PER_BATCH}: unloaded {unloaded_median:.0} events/s \
-         at the median batch ({:.0} overall, {} batches before and after the flood); \
+         at the median batch ({:.0} overall, {} batches before, between and after the flood's bursts); \
          during {JUNK} junk notices {loaded_median:.0} events/s ({:.0} overall, {} batches); \
          ratio {:.2}; junk kept {kept}, refused {refused}",
         overall_rate(PER_BATCH, &unloaded),

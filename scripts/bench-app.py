@@ -4,15 +4,16 @@
 Called by scripts/bench-app.sh once the binaries are built; standard library
 only. For each binary, N runs alternating between the binaries:
 
-- timed runs, through WebDriver (tauri-driver, which starts WebKitWebDriver,
-  which starts the app): the clock starts when the session is requested,
-  so it covers process start, the webview, the page, the script and the
-  first data from the Rust side; it stops when the first screen a user acts
-  on is in the DOM (the app: a user to pick on the login screen; the minimal
-  window: its marker line). WebDriver lookups every 10 ms.
-- plain runs, the binary started directly (no automation): memory once
-  settled, summed over the app process and every process below it
-  (WebKitWebProcess, WebKitNetworkProcess).
+- WebDriver runs (tauri-driver, which starts WebKitWebDriver, which starts
+  the app): from the session request to the first screen a user acts on
+  being in the DOM (the app: a user to pick on the login screen; the
+  minimal window: its marker line), then drawn on the X screen; they also
+  give where that element is and what it looks like when finished. The app
+  then logs in as the cashier and is measured again at the sale keypad.
+- plain runs, the binary started directly as a user starts it: from spawn
+  to that rectangle of the screen showing the finished picture (read every
+  10 ms), then memory once settled, summed over the app process and every
+  process below it (WebKitWebProcess, WebKitNetworkProcess).
 
 PSS (proportional set size) splits each shared page between the processes
 that map it, so another WebKit program running on the machine at the same

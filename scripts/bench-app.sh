@@ -21,7 +21,7 @@ for a in "$@"; do
   if [ "$a" = "--no-build" ]; then build=0; else args+=("$a"); fi
 done
 
-for tool in Xvfb WebKitWebDriver python3; do
+for tool in Xvfb WebKitWebDriver xdotool python3; do
   command -v "$tool" > /dev/null || { echo "bench-app: $tool is missing: run scripts/setup.sh" >&2; exit 1; }
 done
 [ -x "$driver" ] || { echo "bench-app: tauri-driver is missing at $driver: run scripts/setup.sh" >&2; exit 1; }

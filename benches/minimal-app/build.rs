@@ -1,0 +1,5 @@
+//! Generates the Tauri context: config and the embedded page.
+
+fn main() {
+    tauri_build::build()
+}

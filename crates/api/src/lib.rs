@@ -17,9 +17,9 @@ pub mod dto;
 mod error;
 pub mod export;
 mod health;
-pub mod language;
-pub mod hq_url;
 mod hq_client;
+pub mod hq_url;
+pub mod language;
 pub mod lock;
 pub mod payments;
 pub mod qr;
@@ -52,8 +52,8 @@ pub use dto::{
     ChargeRequest, CounterEvent, EventDto, OrderDto, TerminalDto,
 };
 pub use error::{ApiError, ErrorCode};
-pub use startup::{StartPlan, Startup, StartupReport, StartupStage};
 pub use hq_client::HqError;
+pub use startup::{StartPlan, Startup, StartupReport, StartupStage};
 
 /// The ledger file inside an app data directory.
 pub const LEDGER_FILE: &str = "ledger.db";

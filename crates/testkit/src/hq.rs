@@ -130,8 +130,7 @@ impl HqServer {
                 Some((cert, key)) => match shouyin_hq::tls::server_config(&cert, &key) {
                     Ok(tls) => {
                         let _ = ready.send(listener.local_addr().map_err(|e| e.to_string()));
-                        shouyin_hq::tls::run_tls(listener, state, tls, std::future::pending())
-                            .await
+                        shouyin_hq::tls::run_tls(listener, state, tls, std::future::pending()).await
                     }
                     Err(e) => {
                         let _ = ready.send(Err(format!("TLS: {e}")));

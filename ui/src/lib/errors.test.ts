@@ -1,4 +1,8 @@
+/// <reference types="vite/client" />
 import { describe, expect, it } from "vitest";
+// The codes as the Rust side exports them (ts-rs): a new code without
+// words in both languages fails here.
+import generated from "../api/generated/ErrorCode.ts?raw";
 import { describeError } from "./errors";
 import { translate } from "./i18n";
 import type { Key } from "./i18n";
@@ -21,5 +25,21 @@ describe("describeError", () => {
   });
   it("falls back for a code it does not know", () => {
     expect(describeError(zh, { code: "something_new", message: "m" })).toBe("出错了：m");
+  });
+});
+
+describe("every error code", () => {
+  const codes = [...generated.matchAll(/"([a-z_]+)"/g)].map((m) => m[1]);
+  it("is read from the generated bindings", () => {
+    expect(codes.length).toBeGreaterThan(20);
+    expect(codes).toContain("forbidden");
+  });
+  it("has words in both languages", () => {
+    for (const code of codes) {
+      const key = `err_${code}` as Key;
+      expect(translate("zh", key), code).not.toBe(key);
+      expect(translate("en", key), code).not.toBe(key);
+      expect(describeError(zh, { code, message: "m" }), code).not.toContain("出错了");
+    }
   });
 });

@@ -79,6 +79,10 @@ const zh = {
   err_conflict: "操作冲突",
   err_ledger_locked: "账本被其他程序占用",
   err_channel_unreachable: "无法连接支付渠道",
+  err_ledger_corrupt: "账本文件已损坏，未作任何改动；请联系维护人员从备份恢复",
+  err_ledger_too_new: "账本由更新版本的收银程序写入，请先升级本程序",
+  err_internal: "程序内部错误，已记录",
+  err_insecure_hq_url: "总部地址必须使用 https://（仅本机可用 http://）",
   err_other: "出错了",
   shortcut: "快捷键",
   reason: "原因",
@@ -340,6 +344,10 @@ const en: Record<Key, string> = {
   err_conflict: "Conflict",
   err_ledger_locked: "The ledger is locked by another program",
   err_channel_unreachable: "Cannot reach the payment channel",
+  err_ledger_corrupt: "The ledger file is damaged and was left untouched; restore it from a backup",
+  err_ledger_too_new: "The ledger was written by a newer version of Shouyin; upgrade this program first",
+  err_internal: "An internal error; it has been logged",
+  err_insecure_hq_url: "Head office's address must be https:// (plain http:// only to this machine)",
   err_other: "Something went wrong",
   shortcut: "Shortcut",
   reason: "Reason",
@@ -572,6 +580,11 @@ export function applyStartLanguage(start: StartLanguage) {
   } else if (savedChoice() === null && start.default) {
     locale.set(start.default);
   }
+}
+
+/** Whether the dictionaries have `key` (both have the same keys). */
+export function hasKey(key: string): key is Key {
+  return Object.prototype.hasOwnProperty.call(zh, key);
 }
 
 export function translate(l: Locale, key: Key, vars: Record<string, string | number> = {}): string {

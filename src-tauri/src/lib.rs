@@ -71,7 +71,9 @@ pub fn run() -> anyhow::Result<()> {
         .filter(|dir| !dir.is_empty())
         .map(PathBuf::from);
     let demo = std::env::var(DEMO_ENV).is_ok_and(|v| v == "1");
-    run_app(tauri::Builder::default(), data_dir, demo)
+    // The native pickers only in the real app: the IPC tests have no dialogs.
+    let builder = tauri::Builder::default().plugin(tauri_plugin_dialog::init());
+    run_app(builder, data_dir, demo)
         .run(tauri::generate_context!())
         .context("the desktop app stopped with an error")
 }

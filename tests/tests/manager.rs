@@ -68,6 +68,20 @@ fn a_manager_refunds_with_a_pin_then_reports_and_exports_the_day() {
         app.click("[data-testid=export-run]").await?;
         app.wait_for("[data-testid=export-result]", SHORT).await?;
         app.screenshot("export").await?;
+        // The same file again: nothing is replaced until the user says so.
+        let first = std::fs::read(out.join("day.csv"))?;
+        std::fs::write(out.join("day.csv"), b"kept until replaced")?;
+        app.click("[data-testid=export-run]").await?;
+        app.wait_for("[data-testid=export-exists]", SHORT).await?;
+        app.screenshot("export-exists").await?;
+        assert_eq!(
+            std::fs::read(out.join("day.csv"))?,
+            b"kept until replaced",
+            "an existing file is not touched before the user chooses to replace it"
+        );
+        app.click("[data-testid=export-overwrite]").await?;
+        app.wait_for("[data-testid=export-result]", SHORT).await?;
+        assert_eq!(std::fs::read(out.join("day.csv"))?, first, "replaced on request");
         app.quit().await?;
 
         let csv = std::fs::read_to_string(out.join("day.csv"))?;

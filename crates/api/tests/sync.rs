@@ -749,37 +749,12 @@ async fn plain_http_to_another_machine_is_refused_before_anything_is_sent() {
     counter.shutdown().await;
 }
 
-/// A shop's private CA and a certificate for 127.0.0.1 and localhost signed
-/// by it, as PEM files in `dir`: (CA, certificate, key).
-fn private_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "Test shop CA");
-    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
-        .unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
-    let paths = (
-        dir.join("shop-ca.pem"),
-        dir.join("hq-cert.pem"),
-        dir.join("hq-key.pem"),
-    );
-    std::fs::write(&paths.0, ca.pem()).unwrap();
-    std::fs::write(&paths.1, cert.pem()).unwrap();
-    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
-    paths
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enrols_syncs_and_relays_over_https_trusting_a_private_ca() {
     let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = private_ca(dir.path());
-    let hq = shouyin_testkit::Hq::start_tls(Backend::Sqlite, &cert, &key).await;
+    let shop = shouyin_testkit::tls::private_ca(dir.path());
+    let ca = shop.ca.clone();
+    let hq = shouyin_testkit::Hq::start_tls(Backend::Sqlite, &shop.cert, &shop.key).await;
     let url = hq.base();
     assert!(url.starts_with("https://"), "{url}");
 

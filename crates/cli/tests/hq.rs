@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
 fn shouyin(args: &[&str]) -> Output {
@@ -175,36 +175,11 @@ fn the_admin_token_comes_from_a_file_or_the_environment_and_the_command_line_war
     );
 }
 
-/// A shop's private CA and a certificate for 127.0.0.1 signed by it, as PEM
-/// files in `dir`: (CA, certificate, key).
-fn private_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "Test shop CA");
-    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
-        .unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
-    let paths = (
-        dir.join("shop-ca.pem"),
-        dir.join("hq-cert.pem"),
-        dir.join("hq-key.pem"),
-    );
-    std::fs::write(&paths.0, ca.pem()).unwrap();
-    std::fs::write(&paths.1, cert.pem()).unwrap();
-    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
-    paths
-}
-
 #[test]
 fn a_terminal_enrols_and_syncs_with_head_office_over_https() {
     let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = private_ca(dir.path());
+    let shop = shouyin_testkit::tls::private_ca(dir.path());
+    let (ca, cert, key) = (shop.ca, shop.cert, shop.key);
     let hq = Hq::start(
         dir.path(),
         &[

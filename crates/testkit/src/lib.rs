@@ -13,6 +13,7 @@
 //! - [`clock`] — a clock that stays where a test puts it, for the api, the
 //!   channels and head office alike.
 //! - [`bench_sync`] — the load generator behind `shouyin bench sync`.
+//! - [`tls`] — a shop's private CA and head office's certificate.
 //!
 //! Everything here is for tests and benchmarks: a set-up that fails panics
 //! with what went wrong (a failed set-up is a failed test), except the
@@ -25,6 +26,7 @@ pub mod hq;
 pub mod ledger;
 pub mod pg;
 pub mod sim;
+pub mod tls;
 
 pub use clock::FixedClock;
 pub use hq::{Backend, Hq};

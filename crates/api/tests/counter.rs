@@ -11,6 +11,7 @@ fn cash(amount: &str) -> ChargeRequest {
         cashier: Some(" 王芳 ".into()),
         note: None,
         force: false,
+        tendered: None,
     }
 }
 

@@ -138,6 +138,7 @@ async fn paid(counter: &Counter, sim: &Sim, channel: ChannelKind, amount: &str) 
             cashier: Some("陈静".into()),
             note: None,
             force: true,
+            tendered: None,
         })
         .await
         .unwrap();
@@ -370,6 +371,7 @@ async fn every_planted_difference_is_found_and_nothing_else() {
             cashier: None,
             note: None,
             force: false,
+            tendered: None,
         })
         .await
         .unwrap();

@@ -255,6 +255,7 @@ async fn cash_sale(t: &Till, amount: &str) -> String {
             cashier: Some("收银员 王芳".into()),
             note: None,
             force: false,
+            tendered: None,
         })
         .await
         .unwrap()

@@ -230,6 +230,7 @@ async fn cash(counter: &Counter, amount: &str) {
             cashier: Some("王芳".into()),
             note: None,
             force: false,
+            tendered: None,
         })
         .await
         .unwrap();

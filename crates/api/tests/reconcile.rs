@@ -365,6 +365,10 @@ async fn every_planted_difference_is_found_and_nothing_else() {
     }
     // A cash sale in the same day belongs to no bill.
     t.counter
+        .shift_open("王芳".into(), "0".into())
+        .await
+        .unwrap();
+    t.counter
         .order_charge(ChargeRequest {
             amount: "5.00".into(),
             channel: ChannelKind::Cash,

@@ -128,6 +128,12 @@ async fn a_shift_at_the_till(lang: &str) -> anyhow::Result<()> {
     }
     app.wait_for_text("[data-testid=denom-total]", "¥237.80", SHORT)
         .await?;
+    app.client
+        .execute(
+            "document.querySelector('[data-testid=close-next]').scrollIntoView({ block: 'end' });",
+            vec![],
+        )
+        .await?;
     app.screenshot(&format!("shift-count-by-note-{lang}"))
         .await?;
     app.click("[data-testid=close-next]").await?;

@@ -60,6 +60,13 @@ async fn a_shift_at_the_till(lang: &str) -> anyhow::Result<()> {
         )
         .await?;
     assert_eq!(sale["err"]["code"], "shift_not_open", "{sale}");
+    let qr = app
+        .invoke(
+            "order_charge",
+            json!({ "req": { "amount": "5.00", "channel": "alipay" } }),
+        )
+        .await?;
+    assert_eq!(qr["err"]["code"], "shift_not_open", "a QR sale waits for 开班 too: {qr}");
 
     // An empty float is refused on screen and in Rust; nothing is opened.
     app.click("[data-testid=till-shift-open]").await?;

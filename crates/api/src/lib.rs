@@ -493,6 +493,20 @@ impl Counter {
         self.charge_cash(req).await
     }
 
+    /// A sale at the till (the desktop app): whatever the channel, it
+    /// needs an open shift (`shift_not_open`), as a counter opens its shift
+    /// before the first customer and the shift's report lists every sale
+    /// taken in it. Cash is checked again inside the sale's transaction;
+    /// [`Counter::order_charge`] alone (scripts, the CLI) refuses only cash.
+    pub async fn order_charge_at_till(&self, req: ChargeRequest) -> Result<OrderDto, ApiError> {
+        if req.channel != ChannelKind::Cash
+            && self.with_ledger(|l| Ok(l.current_shift()?)).await?.is_none()
+        {
+            return Err(ApiError::from(shouyin_ledger::LedgerError::ShiftNotOpen));
+        }
+        self.order_charge(req).await
+    }
+
     /// The most recent orders of the current business day, newest first.
     pub async fn orders_recent(&self, limit: u32) -> Result<Vec<OrderDto>, ApiError> {
         let now = self.now();

@@ -307,3 +307,30 @@ async fn a_cash_sale_records_what_was_handed_over_and_the_change() {
     }
     assert_eq!(counter.orders_recent(10).await.unwrap().len(), 2, "refusals write nothing");
 }
+
+/// At the till every sale waits for 开班, a QR one too (checked before the
+/// channel is asked for anything); scripts may still take a QR sale.
+#[tokio::test]
+async fn a_sale_at_the_till_needs_a_shift_whatever_the_channel() {
+    let dir = tempfile::tempdir().unwrap();
+    let counter = Counter::open(dir.path()).await.unwrap();
+    for channel in [ChannelKind::Alipay, ChannelKind::Wechat, ChannelKind::Cash] {
+        let err = counter
+            .order_charge_at_till(ChargeRequest {
+                channel,
+                ..cash("1")
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::ShiftNotOpen, "{channel}: {err}");
+    }
+    open_shift(&counter).await;
+    let err = counter
+        .order_charge_at_till(ChargeRequest {
+            channel: ChannelKind::Alipay,
+            ..cash("1")
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::ChannelUnavailable, "past the shift: {err}");
+}

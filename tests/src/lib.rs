@@ -477,13 +477,9 @@ impl App {
 
     /// The window's size in pixels (the test's screen must hold it).
     pub async fn set_window_size(&self, width: u32, height: u32) -> Result<()> {
-        tokio::time::timeout(
-            CALL_LIMIT,
-            self.client
-                .set_window_rect(0, 0, width, height),
-        )
-        .await
-        .map_err(|_| anyhow!("resizing the window timed out"))??;
+        tokio::time::timeout(CALL_LIMIT, self.client.set_window_rect(0, 0, width, height))
+            .await
+            .map_err(|_| anyhow!("resizing the window timed out"))??;
         // Let the page lay itself out again.
         tokio::time::sleep(Duration::from_millis(300)).await;
         Ok(())

@@ -66,7 +66,10 @@ async fn a_shift_at_the_till(lang: &str) -> anyhow::Result<()> {
             json!({ "req": { "amount": "5.00", "channel": "alipay" } }),
         )
         .await?;
-    assert_eq!(qr["err"]["code"], "shift_not_open", "a QR sale waits for 开班 too: {qr}");
+    assert_eq!(
+        qr["err"]["code"], "shift_not_open",
+        "a QR sale waits for 开班 too: {qr}"
+    );
 
     // An empty float is refused on screen and in Rust; nothing is opened.
     app.click("[data-testid=till-shift-open]").await?;
@@ -152,7 +155,10 @@ async fn a_shift_at_the_till(lang: &str) -> anyhow::Result<()> {
         z.contains(words(lang, "交班报表", "Shift report")),
         "the shift's report is named as one: {z}"
     );
-    assert!(!z.contains("日结"), "日结 is the day's report, not the shift's: {z}");
+    assert!(
+        !z.contains("日结"),
+        "日结 is the day's report, not the shift's: {z}"
+    );
     assert!(!z.contains("-¥0.00"), "zero has no sign: {z}");
     let class = app
         .wait_for("[data-testid=over-short]", SHORT)
@@ -162,7 +168,10 @@ async fn a_shift_at_the_till(lang: &str) -> anyhow::Result<()> {
         .unwrap_or_default();
     assert!(class.contains("even"), "an honest drawer is even: {class}");
     let receipt = app.text("[data-testid=z-text]").await?;
-    assert!(receipt.contains("交班报表") && !receipt.contains("日结"), "{receipt}");
+    assert!(
+        receipt.contains("交班报表") && !receipt.contains("日结"),
+        "{receipt}"
+    );
     app.screenshot(&format!("shift-z-report-{lang}")).await?;
 
     // After 交班 the till asks again before the next sale.

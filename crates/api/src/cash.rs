@@ -55,8 +55,12 @@ impl Counter {
 /// least the amount.
 fn tender_for(amount: Money, tendered: &str) -> Result<CashTender, ApiError> {
     let rules = AmountRules::sale(i64::MAX);
-    let handed = Money::parse(tendered, &rules)
-        .map_err(|e| ApiError::new(ErrorCode::InvalidAmount, format!("the cash handed over: {e}")))?;
+    let handed = Money::parse(tendered, &rules).map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidAmount,
+            format!("the cash handed over: {e}"),
+        )
+    })?;
     CashTender::new(amount.fen(), handed.fen()).map_err(|_| {
         ApiError::new(
             ErrorCode::TenderedTooLow,

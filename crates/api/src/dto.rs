@@ -83,9 +83,7 @@ impl From<&Order> for OrderDto {
             business_date: o.business_date.to_string(),
             reason: o.reason.clone(),
             shift_id: o.shift_id,
-            tendered: o
-                .tender
-                .map(|t| shouyin_core::format_fen(t.tendered_fen())),
+            tendered: o.tender.map(|t| shouyin_core::format_fen(t.tendered_fen())),
             change: o.tender.map(|t| shouyin_core::format_fen(t.change_fen())),
         }
     }

@@ -500,7 +500,10 @@ impl Counter {
     /// [`Counter::order_charge`] alone (scripts, the CLI) refuses only cash.
     pub async fn order_charge_at_till(&self, req: ChargeRequest) -> Result<OrderDto, ApiError> {
         if req.channel != ChannelKind::Cash
-            && self.with_ledger(|l| Ok(l.current_shift()?)).await?.is_none()
+            && self
+                .with_ledger(|l| Ok(l.current_shift()?))
+                .await?
+                .is_none()
         {
             return Err(ApiError::from(shouyin_ledger::LedgerError::ShiftNotOpen));
         }

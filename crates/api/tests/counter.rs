@@ -237,7 +237,11 @@ async fn a_cash_sale_needs_an_open_shift_and_belongs_to_it() {
         .shift_open("王芳".into(), " ".into())
         .await
         .unwrap_err();
-    assert_eq!(err.code, ErrorCode::FloatRequired, "an empty float is not ¥0.00");
+    assert_eq!(
+        err.code,
+        ErrorCode::FloatRequired,
+        "an empty float is not ¥0.00"
+    );
     assert!(counter.shift_current().await.unwrap().is_none());
 
     let shift = counter
@@ -278,7 +282,10 @@ async fn a_cash_sale_records_what_was_handed_over_and_the_change() {
     let (again, events) = counter.order_events(order.order_no.clone()).await.unwrap();
     assert_eq!(again.change.as_deref(), Some("62.20"), "kept in the ledger");
     let paid: serde_json::Value = serde_json::from_str(&events[1].payload).unwrap();
-    assert_eq!((paid["tendered_fen"].as_i64(), paid["change_fen"].as_i64()), (Some(10000), Some(6220)));
+    assert_eq!(
+        (paid["tendered_fen"].as_i64(), paid["change_fen"].as_i64()),
+        (Some(10000), Some(6220))
+    );
 
     let exact = counter
         .order_charge(ChargeRequest {
@@ -305,7 +312,11 @@ async fn a_cash_sale_records_what_was_handed_over_and_the_change() {
             .unwrap_err();
         assert_eq!(err.code, code, "{tendered:?}: {err}");
     }
-    assert_eq!(counter.orders_recent(10).await.unwrap().len(), 2, "refusals write nothing");
+    assert_eq!(
+        counter.orders_recent(10).await.unwrap().len(),
+        2,
+        "refusals write nothing"
+    );
 }
 
 /// At the till every sale waits for 开班, a QR one too (checked before the
@@ -332,5 +343,9 @@ async fn a_sale_at_the_till_needs_a_shift_whatever_the_channel() {
         })
         .await
         .unwrap_err();
-    assert_eq!(err.code, ErrorCode::ChannelUnavailable, "past the shift: {err}");
+    assert_eq!(
+        err.code,
+        ErrorCode::ChannelUnavailable,
+        "past the shift: {err}"
+    );
 }

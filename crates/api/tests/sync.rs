@@ -226,10 +226,7 @@ async fn open(path: &Path) -> Counter {
 /// `shift_opened` event is one more to sync).
 async fn cash(counter: &Counter, amount: &str) {
     if counter.shift_current().await.unwrap().is_none() {
-        counter
-            .shift_open("王芳".into(), "0".into())
-            .await
-            .unwrap();
+        counter.shift_open("王芳".into(), "0".into()).await.unwrap();
     }
     counter
         .order_charge(ChargeRequest {

@@ -39,7 +39,14 @@ fn init(db: &Path) {
 /// Cash moves only inside an open shift (开班).
 fn open_shift(db: &str) {
     let o = shouyin(&[
-        "shift", "open", "--db", db, "--cashier", "李娜", "--float", "0",
+        "shift",
+        "open",
+        "--db",
+        db,
+        "--cashier",
+        "李娜",
+        "--float",
+        "0",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }

@@ -214,7 +214,14 @@ fn a_terminal_enrols_and_syncs_with_head_office_over_https() {
         "T07",
     ]));
     ok(&shouyin(&[
-        "shift", "open", "--db", ledger, "--cashier", "王芳", "--float", "100",
+        "shift",
+        "open",
+        "--db",
+        ledger,
+        "--cashier",
+        "王芳",
+        "--float",
+        "100",
     ]));
     ok(&shouyin(&[
         "charge",

@@ -35,7 +35,15 @@ fn value<'a>(out: &'a str, key: &str) -> &'a str {
 
 fn cash(db: &str, amount: &str) -> Output {
     shouyin(&[
-        "charge", "--db", db, "--channel", "cash", "--amount", amount, "--cashier", "王芳",
+        "charge",
+        "--db",
+        db,
+        "--channel",
+        "cash",
+        "--amount",
+        amount,
+        "--cashier",
+        "王芳",
     ])
 }
 
@@ -54,14 +62,23 @@ fn cash_outside_a_shift_is_refused_and_every_cash_sale_lands_in_exactly_one_shif
     let db_path = dir.path().join("till.db");
     let db = db_path.to_str().unwrap();
     ok(&[
-        "init", "--db", db, "--store", "南京路店", "--terminal", "T07",
+        "init",
+        "--db",
+        db,
+        "--store",
+        "南京路店",
+        "--terminal",
+        "T07",
     ]);
 
     // Five sales before 开班: each refused, with a message that says what
     // to do, and nothing written.
     for amount in ["12.30", "8.00", "45.00", "3.50", "20.00"] {
         let o = cash(db, amount);
-        assert!(!o.status.success(), "a cash sale without a shift is refused");
+        assert!(
+            !o.status.success(),
+            "a cash sale without a shift is refused"
+        );
         let err = stderr(&o);
         assert!(
             err.contains("no shift is open") && err.contains("开班"),
@@ -72,17 +89,40 @@ fn cash_outside_a_shift_is_refused_and_every_cash_sale_lands_in_exactly_one_shif
 
     // The float is required: an empty one is not ¥0.00.
     let o = shouyin(&[
-        "shift", "open", "--db", db, "--cashier", "王芳", "--float", "",
+        "shift",
+        "open",
+        "--db",
+        db,
+        "--cashier",
+        "王芳",
+        "--float",
+        "",
     ]);
     assert!(!o.status.success(), "an empty float is refused");
     assert!(stderr(&o).contains("float"), "{}", stderr(&o));
-    let o = shouyin(&["shift", "open", "--db", db, "--cashier", "王芳", "--float", "  "]);
+    let o = shouyin(&[
+        "shift",
+        "open",
+        "--db",
+        db,
+        "--cashier",
+        "王芳",
+        "--float",
+        "  ",
+    ]);
     assert!(!o.status.success(), "a blank float is refused");
 
     // Shift 1: float 200.00, three sales (one with cash handed over), an
     // honest count.
     let out = ok(&[
-        "shift", "open", "--db", db, "--cashier", "王芳", "--float", "200",
+        "shift",
+        "open",
+        "--db",
+        db,
+        "--cashier",
+        "王芳",
+        "--float",
+        "200",
     ]);
     let first: i64 = value(&out, "shift").parse().unwrap();
     let mut sales_of: BTreeMap<i64, Vec<String>> = BTreeMap::new();
@@ -97,8 +137,17 @@ fn cash_outside_a_shift_is_refused_and_every_cash_sale_lands_in_exactly_one_shif
             .push(value(&out, "order_no").to_owned());
     }
     let out = ok(&[
-        "charge", "--db", db, "--channel", "cash", "--amount", "45.00", "--tendered", "100",
-        "--cashier", "王芳",
+        "charge",
+        "--db",
+        db,
+        "--channel",
+        "cash",
+        "--amount",
+        "45.00",
+        "--tendered",
+        "100",
+        "--cashier",
+        "王芳",
     ]);
     assert_eq!(value(&out, "tendered"), "100.00");
     assert_eq!(value(&out, "change"), "55.00");
@@ -108,19 +157,45 @@ fn cash_outside_a_shift_is_refused_and_every_cash_sale_lands_in_exactly_one_shif
         .push(value(&out, "order_no").to_owned());
     // Less handed over than the amount: refused, nothing written.
     let o = shouyin(&[
-        "charge", "--db", db, "--channel", "cash", "--amount", "45.00", "--tendered", "40",
+        "charge",
+        "--db",
+        db,
+        "--channel",
+        "cash",
+        "--amount",
+        "45.00",
+        "--tendered",
+        "40",
     ]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("less than the amount"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("less than the amount"),
+        "{}",
+        stderr(&o)
+    );
     // 200 + 12.30 + 8.00 + 45.00 in the drawer (the 55.00 change went back).
     let out = ok(&[
-        "shift", "close", "--db", db, "--counted", "265.30", "--closed-by", "王芳",
+        "shift",
+        "close",
+        "--db",
+        db,
+        "--counted",
+        "265.30",
+        "--closed-by",
+        "王芳",
     ]);
     assert_eq!(value(&out, "expected"), "265.30");
     assert_eq!(value(&out, "over_short"), "0.00");
-    assert_eq!(value(&out, "result"), "even", "an honest drawer is not 长款");
+    assert_eq!(
+        value(&out, "result"),
+        "even",
+        "an honest drawer is not 长款"
+    );
     let text = ok(&["shift", "report", "--db", db]);
-    assert!(text.contains("交班报表") && !text.contains("日结"), "{text}");
+    assert!(
+        text.contains("交班报表") && !text.contains("日结"),
+        "{text}"
+    );
     assert!(text.contains("现金收款 3笔"), "{text}");
     assert!(!text.contains("-¥0.00"), "zero has no sign:\n{text}");
 
@@ -130,7 +205,14 @@ fn cash_outside_a_shift_is_refused_and_every_cash_sale_lands_in_exactly_one_shif
 
     // Shift 2: another cashier's float, two sales, honest again.
     let out = ok(&[
-        "shift", "open", "--db", db, "--cashier", "李娜", "--float", "150.00",
+        "shift",
+        "open",
+        "--db",
+        db,
+        "--cashier",
+        "李娜",
+        "--float",
+        "150.00",
     ]);
     let second: i64 = value(&out, "shift").parse().unwrap();
     assert_ne!(first, second);
@@ -143,7 +225,14 @@ fn cash_outside_a_shift_is_refused_and_every_cash_sale_lands_in_exactly_one_shif
             .push(value(&out, "order_no").to_owned());
     }
     let out = ok(&[
-        "shift", "close", "--db", db, "--counted", "173.50", "--closed-by", "李娜",
+        "shift",
+        "close",
+        "--db",
+        db,
+        "--counted",
+        "173.50",
+        "--closed-by",
+        "李娜",
     ]);
     assert_eq!(value(&out, "result"), "even");
 
@@ -185,26 +274,76 @@ fn a_cash_refund_and_a_pay_in_need_an_open_shift() {
     let db_path = dir.path().join("till.db");
     let db = db_path.to_str().unwrap();
     ok(&[
-        "init", "--db", db, "--store", "南京路店", "--terminal", "T07",
+        "init",
+        "--db",
+        db,
+        "--store",
+        "南京路店",
+        "--terminal",
+        "T07",
     ]);
     ok(&[
-        "user", "add", "--db", db, "--name", "李娜", "--roles", "manager,cashier", "--pin", "1234",
+        "user",
+        "add",
+        "--db",
+        db,
+        "--name",
+        "李娜",
+        "--roles",
+        "manager,cashier",
+        "--pin",
+        "1234",
     ]);
     ok(&[
-        "shift", "open", "--db", db, "--cashier", "李娜", "--float", "0",
+        "shift",
+        "open",
+        "--db",
+        db,
+        "--cashier",
+        "李娜",
+        "--float",
+        "0",
     ]);
     let order_no = value(&stdout(&cash(db, "30.00")), "order_no").to_owned();
     ok(&[
-        "shift", "close", "--db", db, "--counted", "30", "--closed-by", "李娜",
+        "shift",
+        "close",
+        "--db",
+        db,
+        "--counted",
+        "30",
+        "--closed-by",
+        "李娜",
     ]);
     let o = shouyin(&[
-        "refund", "--db", db, "--order", &order_no, "--amount", "5", "--approver", "李娜",
-        "--pin", "1234",
+        "refund",
+        "--db",
+        db,
+        "--order",
+        &order_no,
+        "--amount",
+        "5",
+        "--approver",
+        "李娜",
+        "--pin",
+        "1234",
     ]);
-    assert!(!o.status.success(), "no cash leaves the drawer outside a shift");
+    assert!(
+        !o.status.success(),
+        "no cash leaves the drawer outside a shift"
+    );
     assert!(stderr(&o).contains("no shift is open"), "{}", stderr(&o));
     let o = shouyin(&[
-        "shift", "pay-in", "--db", db, "--amount", "20", "--reason", "换零钱", "--actor", "李娜",
+        "shift",
+        "pay-in",
+        "--db",
+        db,
+        "--amount",
+        "20",
+        "--reason",
+        "换零钱",
+        "--actor",
+        "李娜",
     ]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("no shift is open"), "{}", stderr(&o));

@@ -191,7 +191,10 @@ pub(crate) fn order_from_row(row: &Row<'_>) -> rusqlite::Result<Order> {
         business_date: parse_date(&date).ok_or_else(|| bad(17, "date"))?,
         reason: row.get(18)?,
         shift_id: row.get(19)?,
-        tender: match (row.get::<_, Option<i64>>(20)?, row.get::<_, Option<i64>>(21)?) {
+        tender: match (
+            row.get::<_, Option<i64>>(20)?,
+            row.get::<_, Option<i64>>(21)?,
+        ) {
             (Some(tendered_fen), Some(change_fen)) => Some(CashTender {
                 tendered_fen,
                 change_fen,

@@ -233,7 +233,12 @@ impl Counter {
                                 open.amount.to_decimal_string(),
                                 open.state
                             ),
-                        ));
+                        )
+                        .detail("payment_open")
+                        .with("order_no", &open.out_trade_no)
+                        .with("channel", open.channel)
+                        .with("amount", open.amount.to_decimal_string())
+                        .with("state", open.state));
                     }
                 }
                 Ok(ledger.create_order(
@@ -709,7 +714,9 @@ impl Counter {
                                     "{} cannot close a code nobody has scanned yet ({code}); it stays payable until it expires, so the till keeps checking it and closes it as soon as the channel allows",
                                     order.channel
                                 ),
-                            ))
+                            )
+                            .detail("not_scanned_yet")
+                            .with("channel", order.channel))
                         }
                     }
                     Ok(remote) if remote.status != RemoteStatus::Waiting => {
@@ -732,7 +739,9 @@ impl Counter {
                 Err(ApiError::new(
                     ErrorCode::ChannelUnreachable,
                     format!("could not reach the channel to close the payment ({reason}); it is being checked"),
-                ))
+                )
+                .detail("close")
+                .with("channel", order.channel))
             }
             Err(ChannelError::Untrusted { reason }) => Err(ApiError::new(
                 ErrorCode::ChannelUntrusted,

@@ -3,6 +3,8 @@
 import { invoke, Channel } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type { ApiError } from "./generated/ApiError";
+import { describeError } from "../lib/errors";
+import { translate, currentLocale } from "../lib/i18n";
 import type { AmountDto } from "./generated/AmountDto";
 import type { ChargeRequest } from "./generated/ChargeRequest";
 import type { CounterEvent } from "./generated/CounterEvent";
@@ -37,9 +39,9 @@ export function isApiError(e: unknown): e is ApiError {
   return typeof e === "object" && e !== null && "code" in e && "message" in e;
 }
 
+/** An error in the screen's language (see lib/errors.ts); never the backend's English. */
 export function errorText(e: unknown): string {
-  if (isApiError(e)) return e.message;
-  return String(e);
+  return describeError((key, vars) => translate(currentLocale(), key, vars), e);
 }
 
 export const api = {

@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import { countdown, orderReason, orList, eventName } from "./words";
+import { translate, type Key } from "./i18n";
+
+const zh = (key: Key, vars?: Record<string, string | number>) => translate("zh", key, vars);
+const en = (key: Key, vars?: Record<string, string | number>) => translate("en", key, vars);
+
+describe("words built from facts", () => {
+  it("reads a countdown as minutes and seconds", () => {
+    expect(countdown(299)).toBe("4:59");
+    expect(countdown(60)).toBe("1:00");
+    expect(countdown(5)).toBe("0:05");
+    expect(countdown(-3)).toBe("0:00");
+    expect(zh("expires_in", { t: countdown(125) })).toBe("2:05 后过期");
+  });
+  it("says why an order ended in the screen's language, never the ledger's English", () => {
+    expect(orderReason(zh, { reason: "cancelled by the cashier", state: "closed" })).toBe("收银员已取消");
+    expect(orderReason(en, { reason: "cancelled by the cashier", state: "closed" })).toBe("cancelled by the cashier");
+    expect(orderReason(zh, { reason: "expired: not paid in time", state: "closed" })).toBe("顾客未在时限内付款，已过期");
+    expect(orderReason(zh, { reason: "ACQ.TRADE_HAS_CLOSE: 交易已经关闭", state: "failed" })).toBe("支付渠道拒绝（ACQ.TRADE_HAS_CLOSE）");
+    expect(orderReason(zh, { reason: "error sending request: Connection refused (os error 111)", state: "unknown" })).toBe("支付渠道没有应答");
+    expect(orderReason(zh, { reason: "something new", state: "closed" })).toBe("详见订单记录");
+  });
+  it("joins alternatives as the language does", () => {
+    expect(orList(zh, ["现金", "微信支付"])).toBe("现金或微信支付");
+    expect(orList(en, ["Cash", "WeChat Pay", "UnionPay"])).toBe("Cash, WeChat Pay or UnionPay");
+    expect(zh("use_instead", { channels: orList(zh, ["现金", "微信支付"]) })).toBe("请改用现金或微信支付");
+  });
+  it("gets plurals right in English", () => {
+    expect(en("rc_differences", { n: 1 })).toBe("1 difference");
+    expect(en("rc_differences", { n: 2 })).toBe("2 differences");
+    expect(zh("rc_differences", { n: 1 })).toBe("1 条差异");
+    expect(en("sync_waiting", { n: 1 })).toBe("1 event waiting");
+  });
+  it("names event kinds through the dictionary", () => {
+    expect(eventName(zh, "order_paid")).toBe("订单：已支付");
+    expect(eventName(en, "order_part_refunded")).toBe("Order Partly refunded".replace("Partly refunded", en("part_refunded")));
+  });
+});

@@ -112,3 +112,214 @@ fn everything_a_cashier_needs_fits_1024x600_and_1366x768_in_both_languages() {
         Ok(())
     });
 }
+
+/// The order number of the newest row in the recent list.
+async fn newest_order(app: &App) -> anyhow::Result<String> {
+    let row = app
+        .wait_for("[data-testid=recent-row]", SHORT)
+        .await?;
+    row.attr("data-order")
+        .await?
+        .context("a recent row without its order number")
+}
+
+/// Latin words (three letters or more) on a Chinese screen.
+fn english_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_ascii_lowercase())
+        .filter(|w| w.len() >= 3)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// From the Escape key to the keypad, with the amount still keyed.
+async fn back_at_once(app: &App, amount: &str) -> anyhow::Result<Duration> {
+    let pressed = Instant::now();
+    app.press(&["Escape"]).await?;
+    app.wait_for_text("[data-testid=amount]", amount, SHORT)
+        .await?;
+    Ok(pressed.elapsed())
+}
+
+#[test]
+fn a_channel_that_cannot_be_reached_is_never_a_dead_end() {
+    run(async {
+        let dir = tempfile::tempdir()?;
+        let sim = Sim::start(&dir.path().join("sim")).await?;
+        let data = dir.path().join("app");
+        sim.configure(&data)?;
+        let app = App::launch(&data, &[]).await?;
+        app.login("店长 李娜", "9999").await?;
+        app.set_window_size(1024, 600).await?;
+
+        // A slow channel: the panel says what it is doing at once, and
+        // Escape goes back to the keypad while the code is still asked for.
+        sim.faults(json!({ "latency_ms": 5000 })).await?;
+        app.key_amount("12.30").await?;
+        app.press(&["w"]).await?;
+        let asking = app
+            .wait_for("[data-testid=qr-panel][data-phase=requesting]", SHORT)
+            .await?;
+        let words = asking.text().await?;
+        ensure!(words.contains("正在向微信支付获取付款码"), "{words}");
+        ensure!(english_words(&words).is_empty(), "{words}");
+        app.wait_for("[data-testid=back]", SHORT).await?;
+        app.screenshot_window("counter-slow-requesting").await?;
+        let took = back_at_once(&app, "12.30").await?;
+        ensure!(took < Duration::from_millis(1500), "back took {took:?}");
+        sim.clear_faults().await?;
+        // The code nobody saw is closed in the background, visibly.
+        let slow = app
+            .wait_for("[data-testid=recent-row][data-state]", Duration::from_secs(20))
+            .await?
+            .attr("data-order")
+            .await?
+            .unwrap_or_default();
+        app.wait_for(
+            &format!("[data-order='{slow}'][data-state='closed']"),
+            Duration::from_secs(30),
+        )
+        .await
+        .context("the abandoned code is closed")?;
+
+        // An unreachable channel: no code, a reason, the way back and the
+        // way forward; no manual confirmation (no code was shown).
+        sim.faults(json!({ "drop_rate": 1.0 })).await?;
+        app.press(&["w"]).await?;
+        let panel = app
+            .wait_for("[data-testid=qr-panel][data-phase=unreachable]", SHORT)
+            .await?;
+        let words = panel.text().await?;
+        for needed in ["微信支付暂时无法连接", "请改用现金或支付宝", "后台继续确认", "返回键盘"] {
+            ensure!(words.contains(needed), "'{needed}' missing from: {words}");
+        }
+        ensure!(english_words(&words).is_empty(), "{words}");
+        ensure!(
+            app.layout_problems(&["[data-testid=back]", "[data-testid=way-forward]"])
+                .await?
+                .is_empty(),
+            "the way back and forward are on screen"
+        );
+        let manual = app
+            .client
+            .find_all(fantoccini::Locator::Css("[data-testid=manual-confirm]"))
+            .await?;
+        ensure!(manual.is_empty(), "manual confirmation offered without a code");
+        app.screenshot_window("counter-unreachable").await?;
+        let unreachable = app.text(".order-no").await?;
+        let took = back_at_once(&app, "12.30").await?;
+        ensure!(took < Duration::from_millis(1500), "back took {took:?}");
+        let row = format!("[data-order='{unreachable}']");
+        app.wait_for(&format!("{row} [data-testid=resolving]"), SHORT)
+            .await
+            .context("the unresolved order shows it is being resolved")?;
+        app.screenshot_window("counter-unreachable-back").await?;
+
+        // Cancel with the code on screen while the channel is gone: the
+        // panel says so at once and the way back works.
+        sim.clear_faults().await?;
+        app.press(&["a"]).await?;
+        app.wait_for("[data-testid=qr] svg", SHORT).await?;
+        let shown = app.text(".order-no").await?;
+        sim.faults(json!({ "drop_rate": 1.0 })).await?;
+        let pressed = Instant::now();
+        app.press(&["Escape"]).await?;
+        let error = app.wait_for("[data-testid=qr-panel] [data-testid=error]", SHORT).await?;
+        let took = pressed.elapsed();
+        let words = error.text().await?;
+        ensure!(words.contains("无法连接支付宝"), "{words}");
+        ensure!(english_words(&words).is_empty(), "{words}");
+        ensure!(took < Duration::from_secs(5), "the cancel answered after {took:?}");
+        // The code was shown and the channel cannot say: now manual
+        // confirmation is offered.
+        app.wait_for("[data-testid=manual-confirm]", SHORT).await?;
+        app.screenshot_window("counter-cancel-unreachable").await?;
+        let took = back_at_once(&app, "12.30").await?;
+        ensure!(took < Duration::from_millis(1500), "back took {took:?}");
+
+        // The channel returns: both open orders end, and the list says so.
+        sim.clear_faults().await?;
+        for no in [&unreachable, &shown] {
+            app.wait_for(
+                &format!("[data-order='{no}'][data-state='closed']"),
+                Duration::from_secs(45),
+            )
+            .await
+            .with_context(|| format!("{no} resolved in the background"))?;
+        }
+        app.screenshot_window("counter-resolved").await?;
+        app.quit().await?;
+        Ok(())
+    });
+}
+
+#[test]
+fn another_open_payment_is_cancelled_by_default_and_rows_open_their_order() {
+    run(async {
+        let dir = tempfile::tempdir()?;
+        let sim = Sim::start(&dir.path().join("sim")).await?;
+        let data = dir.path().join("app");
+        sim.configure(&data)?;
+        let app = App::start(&data, &[]).await?;
+        // A code left open behind the till's back.
+        let open = app
+            .invoke("order_charge", json!({ "req": { "amount": "8.80", "channel": "wechat" } }))
+            .await?;
+        let open_no = open["ok"]["order_no"].as_str().context("charged")?.to_owned();
+
+        app.key_amount("5.00").await?;
+        app.press(&["a"]).await?;
+        let dialog = app.wait_for("[data-testid=open-conflict]", SHORT).await?;
+        let words = dialog.text().await?;
+        ensure!(words.contains("微信支付") && words.contains("¥8.80"), "{words}");
+        ensure!(english_words(&words).is_empty(), "one language: {words}");
+        app.screenshot_window("counter-open-conflict").await?;
+        // Enter cancels the open payment, in the panel.
+        app.press(&["Enter"]).await?;
+        app.wait_for(
+            "[data-testid=qr-panel][data-state=closed]",
+            SHORT,
+        )
+        .await?;
+        ensure!(app.text(".order-no").await? == open_no, "the open payment is shown");
+        let trades = sim.trades().await?;
+        ensure!(
+            trades.iter().all(|t| t["amount_fen"] != 500),
+            "Enter started no new charge: {trades:?}"
+        );
+        let reason = app.text("[data-testid=reason]").await?;
+        ensure!(reason.contains("收银员已取消"), "{reason}");
+        app.screenshot_window("counter-open-cancelled").await?;
+        app.press(&["Escape"]).await?;
+        app.wait_for_text("[data-testid=amount]", "5.00", SHORT).await?;
+
+        // "Show that payment" opens it with its code.
+        let second = app
+            .invoke("order_charge", json!({ "req": { "amount": "9.90", "channel": "wechat" } }))
+            .await?;
+        let second_no = second["ok"]["order_no"].as_str().context("charged")?.to_owned();
+        app.press(&["a"]).await?;
+        app.click("[data-testid=conflict-show]").await?;
+        app.wait_for("[data-testid=qr] svg", SHORT).await?;
+        ensure!(app.text(".order-no").await? == second_no);
+        app.press(&["Escape"]).await?;
+        app.wait_for(&format!("[data-order='{second_no}'][data-state=closed]"), SHORT)
+            .await?;
+        app.press(&["Escape"]).await?;
+        app.wait_for("[data-testid=amount]", SHORT).await?;
+
+        // A row of the recent list opens its order.
+        app.click(&format!("[data-testid=recent-row][data-order='{open_no}']"))
+            .await?;
+        app.wait_for("[data-testid=qr-panel][data-state=closed]", SHORT).await?;
+        ensure!(app.text(".order-no").await? == open_no);
+        app.press(&["Escape"]).await?;
+        app.wait_for("[data-testid=amount]", SHORT).await?;
+        let newest = newest_order(&app).await?;
+        ensure!(newest == second_no, "no charge was started: newest is {newest}");
+        if sim.trades().await?.iter().any(|t| t["amount_fen"] == 500) {
+            bail!("a ¥5.00 charge reached the channel");
+        }
+        app.quit().await?;
+        Ok(())
+    });
+}

@@ -238,7 +238,8 @@ impl Counter {
                         .with("order_no", &open.out_trade_no)
                         .with("channel", open.channel)
                         .with("amount", open.amount.to_decimal_string())
-                        .with("state", open.state));
+                        .with("state", open.state)
+                        .with("code_shown", open.qr_payload.is_some()));
                     }
                 }
                 Ok(ledger.create_order(

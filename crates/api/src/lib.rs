@@ -17,6 +17,8 @@ pub mod dto;
 mod error;
 pub mod export;
 mod health;
+#[cfg(test)]
+mod kinds_export;
 mod hq_client;
 pub mod hq_url;
 pub mod language;

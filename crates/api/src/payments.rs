@@ -194,6 +194,7 @@ impl Counter {
         }
         self.emit(CounterEvent::Alarm {
             alarm: AlarmDto {
+                kind: "untrusted_answer".to_owned(),
                 at: shouyin_ledger::ts(now),
                 channel: Some(kind),
                 order_no: order_no.map(str::to_owned),
@@ -505,6 +506,7 @@ impl Counter {
         tracing::error!(order_no = %order.out_trade_no, source, "{message}");
         self.emit(CounterEvent::Alarm {
             alarm: AlarmDto {
+                kind: "late_payment".to_owned(),
                 at: shouyin_ledger::ts(now),
                 channel: Some(order.channel),
                 order_no: Some(order.out_trade_no.clone()),
@@ -533,6 +535,7 @@ impl Counter {
             tracing::warn!(order_no = %order.out_trade_no, "{message}");
             self.emit(CounterEvent::Alarm {
                 alarm: AlarmDto {
+                kind: "refunded_elsewhere".to_owned(),
                     at: shouyin_ledger::ts(self.now()),
                     channel: Some(order.channel),
                     order_no: Some(order.out_trade_no.clone()),

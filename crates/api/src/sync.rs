@@ -784,6 +784,7 @@ impl Counter {
         tracing::error!("sync stopped: {message}");
         self.emit(CounterEvent::Alarm {
             alarm: AlarmDto {
+                kind: "sync_stopped".to_owned(),
                 at: rfc3339(self.now()),
                 channel: None,
                 order_no: None,

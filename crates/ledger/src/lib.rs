@@ -22,6 +22,7 @@
 
 pub mod audit;
 pub mod bills;
+pub mod kinds;
 mod error;
 mod orders;
 pub mod refunds;

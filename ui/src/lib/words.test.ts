@@ -1,5 +1,6 @@
+/// <reference types="vite/client" />
 import { describe, expect, it } from "vitest";
-import { countdown, orderReason, orList, eventName } from "./words";
+import { countdown, orderReason, orList, eventName, stateWords } from "./words";
 import { translate, type Key } from "./i18n";
 
 const zh = (key: Key, vars?: Record<string, string | number>) => translate("zh", key, vars);
@@ -35,5 +36,46 @@ describe("words built from facts", () => {
   it("names event kinds through the dictionary", () => {
     expect(eventName(zh, "order_paid")).toBe("订单：已支付");
     expect(eventName(en, "order_part_refunded")).toBe("Order Partly refunded".replace("Partly refunded", en("part_refunded")));
+  });
+});
+
+import { EVENT_KINDS, AUDIT_ACTIONS } from "../api/generated/EventKinds";
+import orderStates from "../api/generated/OrderState.ts?raw";
+import refundStates from "../api/generated/RefundStateDto.ts?raw";
+import reconcileClasses from "../api/generated/ReconcileClass.ts?raw";
+import { hasKey } from "./i18n";
+
+const names = (raw: string) => [...raw.matchAll(/"([a-z_]+)"/g)].map((m) => m[1]);
+
+describe("every event kind, order state and reconcile state has words in both languages", () => {
+  it("reads the lists the Rust side exports", () => {
+    expect(EVENT_KINDS).toContain("order_created");
+    expect(AUDIT_ACTIONS).toContain("refund_requested");
+    expect(names(orderStates)).toContain("part_refunded");
+    expect(names(refundStates)).toContain("succeeded");
+  });
+  it("names each event kind (order_<state>, audit_<action> and the rest)", () => {
+    const kinds = [
+      ...EVENT_KINDS,
+      ...names(orderStates).map((s) => `order_${s}`),
+      ...AUDIT_ACTIONS.map((a) => `audit_${a}`),
+    ];
+    for (const kind of kinds) {
+      for (const t of [zh, en]) {
+        const words = eventName(t, kind);
+        expect(words, kind).not.toContain(kind);
+        expect(words, kind).not.toMatch(/[a-z]+_[a-z]+/);
+      }
+      expect(eventName(zh, kind), kind).not.toMatch(/[a-z]{3,}/);
+    }
+  });
+  it("names each order state and each refund state as a reconcile line shows it", () => {
+    const states = [...names(orderStates), ...names(refundStates).map((s) => `refund_${s}`)];
+    for (const s of states) {
+      expect(hasKey(s), s).toBe(true);
+      expect(stateWords(zh, s), s).not.toMatch(/[a-z]{3,}/);
+      expect(stateWords(en, s), s).not.toContain("_");
+    }
+    for (const c of names(reconcileClasses)) expect(hasKey(`rc_${c}`), c).toBe(true);
   });
 });

@@ -53,3 +53,9 @@ export function eventName(t: T, kind: string): string {
   if (audit) return t("ev_audit", { action: hasKey(`ev_${audit}`) ? t(`ev_${audit}` as Key) : audit });
   return kind;
 }
+
+/** A ledger state as the reconcile lines carry it: an order's state, or a
+ *  refund's as `refund_<state>`. */
+export function stateWords(t: T, state: string): string {
+  return hasKey(state) ? t(state) : state;
+}

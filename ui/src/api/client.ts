@@ -87,6 +87,10 @@ export const api = {
   exportCsv: (path: string, req: ExportRequest) => invoke<ExportResultDto>("export_csv", { path, req }),
   exportXlsx: (path: string, req: ExportRequest) => invoke<ExportResultDto>("export_xlsx", { path, req }),
   reconcileRun: (req: ReconcileRequest) => invoke<ReconcileReportDto>("reconcile_run", { req }),
+  // Opens the folder of a file this till exported (Rust refuses any other path).
+  exportOpenFolder: (path: string) => invoke<string>("export_open_folder", { path }),
+  // 补录 from a reconcile line: ask the channel about the order and record its answer.
+  reconcileRecheck: (orderNo: string) => invoke<OrderDto>("reconcile_recheck", { orderNo }),
   // shift
   shiftOpen: (float: string) => invoke<ShiftDto>("shift_open", { float }),
   shiftCurrent: () => invoke<ShiftDto | null>("shift_current"),

@@ -112,7 +112,7 @@ fn start_xvfb() -> Result<String> {
     let xvfb = which("Xvfb")
         .ok_or_else(|| anyhow!("Xvfb is missing: apt-get install xvfb (scripts/setup.sh)"))?;
     for n in 140..200 {
-        if Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+        if display_in_use(n) {
             continue;
         }
         let display = format!(":{n}");
@@ -144,6 +144,18 @@ fn start_xvfb() -> Result<String> {
         return Ok(display);
     }
     bail!("no free X display number for Xvfb")
+}
+
+/// Whether display `n` is taken: its lock file names a live process. A
+/// lock left by a server that died is stale, and Xvfb replaces it.
+fn display_in_use(n: u32) -> bool {
+    let Ok(lock) = std::fs::read_to_string(format!("/tmp/.X{n}-lock")) else {
+        return false;
+    };
+    match lock.trim().parse::<u32>() {
+        Ok(pid) => Path::new(&format!("/proc/{pid}")).exists(),
+        Err(_) => true,
+    }
 }
 
 /// How long one WebDriver call may take.
@@ -456,7 +468,11 @@ impl App {
         .await
         .map_err(|_| anyhow!("measuring the layout timed out"))??;
         Ok(v.as_array()
-            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default())
     }
 

@@ -5,6 +5,7 @@
 //! 1024×600 terminal in both languages. Screenshots go to artifacts/e2e/.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context as _};
@@ -115,9 +116,7 @@ fn everything_a_cashier_needs_fits_1024x600_and_1366x768_in_both_languages() {
 
 /// The order number of the newest row in the recent list.
 async fn newest_order(app: &App) -> anyhow::Result<String> {
-    let row = app
-        .wait_for("[data-testid=recent-row]", SHORT)
-        .await?;
+    let row = app.wait_for("[data-testid=recent-row]", SHORT).await?;
     row.attr("data-order")
         .await?
         .context("a recent row without its order number")
@@ -169,7 +168,10 @@ fn a_channel_that_cannot_be_reached_is_never_a_dead_end() {
         sim.clear_faults().await?;
         // The code nobody saw is closed in the background, visibly.
         let slow = app
-            .wait_for("[data-testid=recent-row][data-state]", Duration::from_secs(20))
+            .wait_for(
+                "[data-testid=recent-row][data-state]",
+                Duration::from_secs(20),
+            )
             .await?
             .attr("data-order")
             .await?
@@ -189,7 +191,12 @@ fn a_channel_that_cannot_be_reached_is_never_a_dead_end() {
             .wait_for("[data-testid=qr-panel][data-phase=unreachable]", SHORT)
             .await?;
         let words = panel.text().await?;
-        for needed in ["微信支付暂时无法连接", "请改用现金或支付宝", "后台继续确认", "返回键盘"] {
+        for needed in [
+            "微信支付暂时无法连接",
+            "请改用现金或支付宝",
+            "后台继续确认",
+            "返回键盘",
+        ] {
             ensure!(words.contains(needed), "'{needed}' missing from: {words}");
         }
         ensure!(english_words(&words).is_empty(), "{words}");
@@ -203,7 +210,10 @@ fn a_channel_that_cannot_be_reached_is_never_a_dead_end() {
             .client
             .find_all(fantoccini::Locator::Css("[data-testid=manual-confirm]"))
             .await?;
-        ensure!(manual.is_empty(), "manual confirmation offered without a code");
+        ensure!(
+            manual.is_empty(),
+            "manual confirmation offered without a code"
+        );
         app.screenshot_window("counter-unreachable").await?;
         let unreachable = app.text(".order-no").await?;
         let took = back_at_once(&app, "12.30").await?;
@@ -223,12 +233,17 @@ fn a_channel_that_cannot_be_reached_is_never_a_dead_end() {
         sim.faults(json!({ "drop_rate": 1.0 })).await?;
         let pressed = Instant::now();
         app.press(&["Escape"]).await?;
-        let error = app.wait_for("[data-testid=qr-panel] [data-testid=error]", SHORT).await?;
+        let error = app
+            .wait_for("[data-testid=qr-panel] [data-testid=error]", SHORT)
+            .await?;
         let took = pressed.elapsed();
         let words = error.text().await?;
         ensure!(words.contains("无法连接支付宝"), "{words}");
         ensure!(english_words(&words).is_empty(), "{words}");
-        ensure!(took < Duration::from_secs(5), "the cancel answered after {took:?}");
+        ensure!(
+            took < Duration::from_secs(5),
+            "the cancel answered after {took:?}"
+        );
         // The code was shown and the channel cannot say: now manual
         // confirmation is offered.
         app.wait_for("[data-testid=manual-confirm]", SHORT).await?;
@@ -262,25 +277,34 @@ fn another_open_payment_is_cancelled_by_default_and_rows_open_their_order() {
         let app = App::start(&data, &[]).await?;
         // A code left open behind the till's back.
         let open = app
-            .invoke("order_charge", json!({ "req": { "amount": "8.80", "channel": "wechat" } }))
+            .invoke(
+                "order_charge",
+                json!({ "req": { "amount": "8.80", "channel": "wechat" } }),
+            )
             .await?;
-        let open_no = open["ok"]["order_no"].as_str().context("charged")?.to_owned();
+        let open_no = open["ok"]["order_no"]
+            .as_str()
+            .context("charged")?
+            .to_owned();
 
         app.key_amount("5.00").await?;
         app.press(&["a"]).await?;
         let dialog = app.wait_for("[data-testid=open-conflict]", SHORT).await?;
         let words = dialog.text().await?;
-        ensure!(words.contains("微信支付") && words.contains("¥8.80"), "{words}");
+        ensure!(
+            words.contains("微信支付") && words.contains("¥8.80"),
+            "{words}"
+        );
         ensure!(english_words(&words).is_empty(), "one language: {words}");
         app.screenshot_window("counter-open-conflict").await?;
         // Enter cancels the open payment, in the panel.
         app.press(&["Enter"]).await?;
-        app.wait_for(
-            "[data-testid=qr-panel][data-state=closed]",
-            SHORT,
-        )
-        .await?;
-        ensure!(app.text(".order-no").await? == open_no, "the open payment is shown");
+        app.wait_for("[data-testid=qr-panel][data-state=closed]", SHORT)
+            .await?;
+        ensure!(
+            app.text(".order-no").await? == open_no,
+            "the open payment is shown"
+        );
         let trades = sim.trades().await?;
         ensure!(
             trades.iter().all(|t| t["amount_fen"] != 500),
@@ -290,35 +314,121 @@ fn another_open_payment_is_cancelled_by_default_and_rows_open_their_order() {
         ensure!(reason.contains("收银员已取消"), "{reason}");
         app.screenshot_window("counter-open-cancelled").await?;
         app.press(&["Escape"]).await?;
-        app.wait_for_text("[data-testid=amount]", "5.00", SHORT).await?;
+        app.wait_for_text("[data-testid=amount]", "5.00", SHORT)
+            .await?;
 
         // "Show that payment" opens it with its code.
         let second = app
-            .invoke("order_charge", json!({ "req": { "amount": "9.90", "channel": "wechat" } }))
+            .invoke(
+                "order_charge",
+                json!({ "req": { "amount": "9.90", "channel": "wechat" } }),
+            )
             .await?;
-        let second_no = second["ok"]["order_no"].as_str().context("charged")?.to_owned();
+        let second_no = second["ok"]["order_no"]
+            .as_str()
+            .context("charged")?
+            .to_owned();
         app.press(&["a"]).await?;
         app.click("[data-testid=conflict-show]").await?;
         app.wait_for("[data-testid=qr] svg", SHORT).await?;
         ensure!(app.text(".order-no").await? == second_no);
         app.press(&["Escape"]).await?;
-        app.wait_for(&format!("[data-order='{second_no}'][data-state=closed]"), SHORT)
-            .await?;
+        app.wait_for(
+            &format!("[data-order='{second_no}'][data-state=closed]"),
+            SHORT,
+        )
+        .await?;
         app.press(&["Escape"]).await?;
         app.wait_for("[data-testid=amount]", SHORT).await?;
 
         // A row of the recent list opens its order.
         app.click(&format!("[data-testid=recent-row][data-order='{open_no}']"))
             .await?;
-        app.wait_for("[data-testid=qr-panel][data-state=closed]", SHORT).await?;
+        app.wait_for("[data-testid=qr-panel][data-state=closed]", SHORT)
+            .await?;
         ensure!(app.text(".order-no").await? == open_no);
         app.press(&["Escape"]).await?;
         app.wait_for("[data-testid=amount]", SHORT).await?;
         let newest = newest_order(&app).await?;
-        ensure!(newest == second_no, "no charge was started: newest is {newest}");
+        ensure!(
+            newest == second_no,
+            "no charge was started: newest is {newest}"
+        );
         if sim.trades().await?.iter().any(|t| t["amount_fen"] == 500) {
             bail!("a ¥5.00 charge reached the channel");
         }
+        app.quit().await?;
+        Ok(())
+    });
+}
+
+#[test]
+fn open_folder_after_an_export_opens_that_folder_and_a_missing_one_is_a_plain_message() {
+    run(async {
+        let dir = tempfile::tempdir()?;
+        let data = dir.path().join("app");
+        let out = dir.path().join("exports");
+        std::fs::create_dir_all(&out)?;
+        // The desktop's file manager, played by a script that notes what it
+        // was asked to open.
+        let opened = dir.path().join("opened.txt");
+        let opener = dir.path().join("file-manager.sh");
+        std::fs::write(
+            &opener,
+            format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", opened.display()),
+        )?;
+        std::process::Command::new("chmod")
+            .arg("+x")
+            .arg(&opener)
+            .status()?;
+        let app = App::launch(
+            &data,
+            &[("SHOUYIN_FOLDER_OPENER", opener.to_str().unwrap())],
+        )
+        .await?;
+        app.login_to("会计 张伟", "5555", "[data-testid=report-date]")
+            .await?;
+        app.click("[data-testid=nav-export]").await?;
+        app.fill("[data-testid=export-dir]", out.to_str().unwrap())
+            .await?;
+        app.fill("[data-testid=export-name]", "day.csv").await?;
+        app.click("[data-testid=export-run]").await?;
+        app.wait_for("[data-testid=export-result]", SHORT).await?;
+        app.click("[data-testid=export-open-folder]").await?;
+        app.wait_for("[data-testid=export-opened]", SHORT).await?;
+        let started = Instant::now();
+        while !opened.exists() && started.elapsed() < SHORT {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let asked = std::fs::read_to_string(&opened).context("the file manager was started")?;
+        ensure!(
+            Path::new(&asked) == out,
+            "opened {asked}, not {}",
+            out.display()
+        );
+        app.screenshot_window("counter-export-opened").await?;
+
+        // A path the till did not export is refused by Rust, whatever the page asks.
+        let refused = app
+            .invoke("export_open_folder", json!({ "path": "/etc/passwd" }))
+            .await?;
+        ensure!(
+            refused["err"]["code"] == "export_path_forbidden",
+            "{refused}"
+        );
+
+        std::fs::remove_dir_all(&out)?;
+        app.click("[data-testid=export-open-folder]").await?;
+        let error = app
+            .wait_for_text(".error", "文件夹已不存在", SHORT)
+            .await?
+            .text()
+            .await?;
+        // The folder's own name is a fact; everything else is in Chinese.
+        let words = error.replace(out.to_str().unwrap(), "");
+        ensure!(english_words(&words).is_empty(), "{error}");
+        app.screenshot_window("counter-export-folder-missing")
+            .await?;
         app.quit().await?;
         Ok(())
     });

@@ -17,10 +17,10 @@ pub mod dto;
 mod error;
 pub mod export;
 mod health;
-#[cfg(test)]
-mod kinds_export;
 mod hq_client;
 pub mod hq_url;
+#[cfg(test)]
+mod kinds_export;
 pub mod language;
 pub mod lock;
 pub mod payments;

@@ -535,7 +535,7 @@ impl Counter {
             tracing::warn!(order_no = %order.out_trade_no, "{message}");
             self.emit(CounterEvent::Alarm {
                 alarm: AlarmDto {
-                kind: "refunded_elsewhere".to_owned(),
+                    kind: "refunded_elsewhere".to_owned(),
                     at: shouyin_ledger::ts(self.now()),
                     channel: Some(order.channel),
                     order_no: Some(order.out_trade_no.clone()),

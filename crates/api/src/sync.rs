@@ -422,11 +422,10 @@ impl Counter {
         };
         let code = code.trim().to_owned();
         if code.is_empty() {
-            return Err(ApiError::new(
-                ErrorCode::InvalidInput,
-                "the enrolment code is empty",
-            )
-            .detail("enrol_code_empty"));
+            return Err(
+                ApiError::new(ErrorCode::InvalidInput, "the enrolment code is empty")
+                    .detail("enrol_code_empty"),
+            );
         }
         let _pass = self.inner.sync.pass.lock().await;
         if let Some(existing) = self.load_hq_file().await? {

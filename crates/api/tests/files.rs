@@ -59,7 +59,11 @@ async fn open_folder_opens_only_an_exported_files_own_folder_and_says_when_it_is
     assert_eq!(counter.export_folder(&done.path).unwrap(), out);
 
     // Anything else is refused, typed, whatever it names.
-    for other in ["/etc", "/etc/passwd", &format!("{}/../x.csv", out.display())] {
+    for other in [
+        "/etc",
+        "/etc/passwd",
+        &format!("{}/../x.csv", out.display()),
+    ] {
         let e = counter.export_folder(other).unwrap_err();
         assert_eq!(e.code, ErrorCode::ExportPathForbidden, "{other}");
         assert_eq!(e.fields["detail"], "not_exported");
@@ -114,7 +118,10 @@ async fn reconcile_recheck_records_what_the_channel_says_and_refuses_what_is_not
     assert_eq!(e.code, ErrorCode::NotFound);
     assert_eq!(e.fields["detail"], "not_in_ledger");
 
-    let e = counter.reconcile_recheck("../../etc".into()).await.unwrap_err();
+    let e = counter
+        .reconcile_recheck("../../etc".into())
+        .await
+        .unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidInput);
     assert_eq!(e.fields["detail"], "order_no");
 }

@@ -122,9 +122,7 @@ mod tests {
     }
 
     fn looks_like_a_kind(s: &str) -> bool {
-        s.len() > 3
-            && s.contains('_')
-            && s.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+        s.len() > 3 && s.contains('_') && s.chars().all(|c| c.is_ascii_lowercase() || c == '_')
     }
 
     #[test]

@@ -22,8 +22,8 @@
 
 pub mod audit;
 pub mod bills;
-pub mod kinds;
 mod error;
+pub mod kinds;
 mod orders;
 pub mod refunds;
 pub mod reports;

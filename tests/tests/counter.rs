@@ -101,8 +101,25 @@ fn everything_a_cashier_needs_fits_1024x600_and_1366x768_in_both_languages() {
             let data = dir.path().join(format!("app-{lang}"));
             sim.configure(&data)?;
             let app = App::launch(&data, &[("SHOUYIN_LANG", lang)]).await?;
-            // The manager's header is the widest (every view is in it).
-            app.login("店长 李娜", "9999").await?;
+            // The PIN screen comes first, at the small size too.
+            app.set_window_size(1024, 600).await?;
+            app.click("[data-testid=login-user][data-name='店长 李娜']")
+                .await?;
+            app.wait_for("[data-testid='pin-0']", SHORT).await?;
+            fits(
+                &app,
+                &format!("login {lang}"),
+                &["[data-testid='pin-0']", "[data-testid='pin-9']", "[data-testid=login-submit]"],
+            )
+            .await?;
+            app.screenshot_window(&format!("counter-login-{lang}-1024x600"))
+                .await?;
+            // The manager's header is the widest a cashier's till has.
+            for d in "9999".chars() {
+                app.click(&format!("[data-testid='pin-{d}']")).await?;
+            }
+            app.click("[data-testid=login-submit]").await?;
+            app.wait_for("[data-testid=amount]", SHORT).await?;
             for (w, h) in [(1024, 600), (1366, 768)] {
                 till_at(&app, &sim, lang, w, h)
                     .await

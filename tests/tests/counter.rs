@@ -450,3 +450,56 @@ fn open_folder_after_an_export_opens_that_folder_and_a_missing_one_is_a_plain_me
         Ok(())
     });
 }
+
+/// Key a PIN on the login screen for `name` and submit it.
+async fn try_pin(app: &App, name: &str, pin: &str) -> anyhow::Result<()> {
+    app.click(&format!("[data-testid=login-user][data-name='{name}']"))
+        .await?;
+    for d in pin.chars() {
+        app.click(&format!("[data-testid='pin-{d}']")).await?;
+    }
+    app.click("[data-testid=login-submit]").await?;
+    Ok(())
+}
+
+#[test]
+fn messages_come_from_the_error_code_and_its_fields_in_one_language() {
+    run(async {
+        let dir = tempfile::tempdir()?;
+        let app = App::launch(&dir.path().join("app"), &[]).await?;
+        // A wrong PIN: the attempts left, in Chinese only.
+        try_pin(&app, "收银员 王芳", "0000").await?;
+        let said = app
+            .wait_for_text("[data-testid=login-error]", "还可再试 4 次", SHORT)
+            .await?
+            .text()
+            .await?;
+        ensure!(said == "PIN 错误，还可再试 4 次", "{said}");
+        app.login("收银员 王芳", "1111").await?;
+
+        // Over the per-sale limit: the limit as money, no English.
+        app.key_amount("60000").await?;
+        app.press(&["c"]).await?;
+        let said = app
+            .wait_for_text("[data-testid=error]", "上限", SHORT)
+            .await?
+            .text()
+            .await?;
+        ensure!(said == "金额超过单笔上限 ¥50,000.00", "{said}");
+        app.screenshot_window("counter-over-limit-zh").await?;
+
+        // In English, the plural is right: four wrong PINs leave one attempt.
+        app.click("[data-testid=lang]").await?;
+        app.logout().await?;
+        for left in ["4 attempts", "3 attempts", "2 attempts", "1 attempt "] {
+            try_pin(&app, "店长 李娜", "0000").await?;
+            app.wait_for_text("[data-testid=login-error]", left.trim_end(), SHORT)
+                .await?;
+        }
+        let said = app.text("[data-testid=login-error]").await?;
+        ensure!(said == "Wrong PIN; 1 attempt left", "{said}");
+        app.screenshot_window("counter-wrong-pin-en").await?;
+        app.quit().await?;
+        Ok(())
+    });
+}

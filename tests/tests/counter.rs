@@ -109,7 +109,11 @@ fn everything_a_cashier_needs_fits_1024x600_and_1366x768_in_both_languages() {
             fits(
                 &app,
                 &format!("login {lang}"),
-                &["[data-testid='pin-0']", "[data-testid='pin-9']", "[data-testid=login-submit]"],
+                &[
+                    "[data-testid='pin-0']",
+                    "[data-testid='pin-9']",
+                    "[data-testid=login-submit]",
+                ],
             )
             .await?;
             app.screenshot_window(&format!("counter-login-{lang}-1024x600"))

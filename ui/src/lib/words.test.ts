@@ -79,3 +79,15 @@ describe("every event kind, order state and reconcile state has words in both la
     for (const c of names(reconcileClasses)) expect(hasKey(`rc_${c}`), c).toBe(true);
   });
 });
+
+import syncStates from "../api/generated/SyncState.ts?raw";
+
+describe("sync problems", () => {
+  it("have words for every state that can carry one, in both languages", () => {
+    for (const s of names(syncStates).filter((s) => !["not_enrolled", "caught_up"].includes(s))) {
+      expect(hasKey(`sync_problem_${s}`), s).toBe(true);
+      expect(zh(`sync_problem_${s}` as Key), s).toContain("总部");
+      expect(en(`sync_problem_${s}` as Key).toLowerCase(), s).toMatch(/head office|sync/);
+    }
+  });
+});

@@ -190,6 +190,8 @@ pub fn run_app<R: Runtime>(
             commands::reports::export_csv,
             commands::reports::export_xlsx,
             commands::reports::reconcile_run,
+            commands::reports::export_open_folder,
+            commands::reports::reconcile_recheck,
             commands::shift::shift_open,
             commands::shift::shift_current,
             commands::shift::shift_cash_movement,

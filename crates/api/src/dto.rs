@@ -212,6 +212,9 @@ pub struct ChannelHealthDto {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[ts(export)]
 pub struct AlarmDto {
+    /// What happened, for the screen's words: `untrusted_answer`,
+    /// `late_payment`, `refunded_elsewhere`, `sync_stopped`.
+    pub kind: String,
     pub at: String,
     pub channel: Option<ChannelKind>,
     pub order_no: Option<String>,

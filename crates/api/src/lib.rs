@@ -20,6 +20,8 @@ pub mod export;
 mod health;
 mod hq_client;
 pub mod hq_url;
+#[cfg(test)]
+mod kinds_export;
 pub mod language;
 pub mod lock;
 pub mod payments;
@@ -216,6 +218,9 @@ struct Inner {
     demo: std::sync::atomic::AtomicBool,
     /// The one client of head office, shared by sync and relay.
     hq: hq_client::HqClient,
+    /// The files exported since the counter started: "open folder" opens
+    /// only the folder of one of these.
+    exported: Mutex<Vec<PathBuf>>,
     /// The ledger's exclusive lock, when this counter holds it.
     _lock: Option<lock::LedgerLock>,
 }
@@ -351,6 +356,7 @@ impl Counter {
                 relay: relay::RelayShared::default(),
                 demo: std::sync::atomic::AtomicBool::new(false),
                 hq: hq_client::HqClient::default(),
+                exported: Mutex::new(Vec::new()),
                 _lock: lock,
             }),
         };

@@ -194,6 +194,7 @@ impl Counter {
         }
         self.emit(CounterEvent::Alarm {
             alarm: AlarmDto {
+                kind: "untrusted_answer".to_owned(),
                 at: shouyin_ledger::ts(now),
                 channel: Some(kind),
                 order_no: order_no.map(str::to_owned),
@@ -233,7 +234,13 @@ impl Counter {
                                 open.amount.to_decimal_string(),
                                 open.state
                             ),
-                        ));
+                        )
+                        .detail("payment_open")
+                        .with("order_no", &open.out_trade_no)
+                        .with("channel", open.channel)
+                        .with("amount", open.amount.to_decimal_string())
+                        .with("state", open.state)
+                        .with("code_shown", open.qr_payload.is_some()));
                     }
                 }
                 Ok(ledger.create_order(
@@ -499,6 +506,7 @@ impl Counter {
         tracing::error!(order_no = %order.out_trade_no, source, "{message}");
         self.emit(CounterEvent::Alarm {
             alarm: AlarmDto {
+                kind: "late_payment".to_owned(),
                 at: shouyin_ledger::ts(now),
                 channel: Some(order.channel),
                 order_no: Some(order.out_trade_no.clone()),
@@ -527,6 +535,7 @@ impl Counter {
             tracing::warn!(order_no = %order.out_trade_no, "{message}");
             self.emit(CounterEvent::Alarm {
                 alarm: AlarmDto {
+                    kind: "refunded_elsewhere".to_owned(),
                     at: shouyin_ledger::ts(self.now()),
                     channel: Some(order.channel),
                     order_no: Some(order.out_trade_no.clone()),
@@ -709,7 +718,9 @@ impl Counter {
                                     "{} cannot close a code nobody has scanned yet ({code}); it stays payable until it expires, so the till keeps checking it and closes it as soon as the channel allows",
                                     order.channel
                                 ),
-                            ))
+                            )
+                            .detail("not_scanned_yet")
+                            .with("channel", order.channel))
                         }
                     }
                     Ok(remote) if remote.status != RemoteStatus::Waiting => {
@@ -732,7 +743,9 @@ impl Counter {
                 Err(ApiError::new(
                     ErrorCode::ChannelUnreachable,
                     format!("could not reach the channel to close the payment ({reason}); it is being checked"),
-                ))
+                )
+                .detail("close")
+                .with("channel", order.channel))
             }
             Err(ChannelError::Untrusted { reason }) => Err(ApiError::new(
                 ErrorCode::ChannelUntrusted,

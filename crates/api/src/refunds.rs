@@ -297,6 +297,7 @@ impl Counter {
                 tracing::error!(out_refund_no = %refund.out_refund_no, "{message}");
                 self.emit(CounterEvent::Alarm {
                     alarm: AlarmDto {
+                        kind: "untrusted_answer".to_owned(),
                         at: shouyin_ledger::ts(self.now()),
                         channel: Some(refund.channel),
                         order_no: Some(refund.order_no.clone()),

@@ -422,10 +422,10 @@ impl Counter {
         };
         let code = code.trim().to_owned();
         if code.is_empty() {
-            return Err(ApiError::new(
-                ErrorCode::InvalidInput,
-                "the enrolment code is empty",
-            ));
+            return Err(
+                ApiError::new(ErrorCode::InvalidInput, "the enrolment code is empty")
+                    .detail("enrol_code_empty"),
+            );
         }
         let _pass = self.inner.sync.pass.lock().await;
         if let Some(existing) = self.load_hq_file().await? {
@@ -437,7 +437,9 @@ impl Counter {
                          enrol again only with force",
                         existing.hq_url, existing.terminal_id, existing.store
                     ),
-                ));
+                )
+                .detail("already_enrolled")
+                .with("terminal", &existing.terminal_id));
             }
         }
         let terminal = self
@@ -472,10 +474,17 @@ impl Counter {
                 } else {
                     ErrorCode::InvalidInput
                 };
+                let detail = match code {
+                    wire::ErrorCode::TerminalIdTaken => "terminal_id_taken",
+                    wire::ErrorCode::BadEnrollCode => "enrol_code",
+                    _ => "enrol_refused",
+                };
                 return Err(ApiError::new(
                     api_code,
                     format!("head office refused the enrolment ({status}): {message}"),
-                ));
+                )
+                .detail(detail)
+                .with("terminal", &terminal));
             }
             Err(e) => return Err(ApiError::from(e).during(format!("enrolment at {url}"))),
         };
@@ -487,7 +496,9 @@ impl Counter {
                      nothing was saved (is head office older than this program?)",
                     enrolled.terminal_id
                 ),
-            ));
+            )
+            .detail("enrolled_other_terminal")
+            .with("terminal", &terminal));
         }
         let secret = TerminalSecret::from_hex(&enrolled.secret).ok_or_else(|| {
             ApiError::internal("head office sent a secret of the wrong shape".to_owned())
@@ -772,6 +783,7 @@ impl Counter {
         tracing::error!("sync stopped: {message}");
         self.emit(CounterEvent::Alarm {
             alarm: AlarmDto {
+                kind: "sync_stopped".to_owned(),
                 at: rfc3339(self.now()),
                 channel: None,
                 order_no: None,

@@ -23,6 +23,7 @@
 pub mod audit;
 pub mod bills;
 mod error;
+pub mod kinds;
 mod orders;
 pub mod refunds;
 pub mod reports;

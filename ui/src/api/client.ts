@@ -3,6 +3,8 @@
 import { invoke, Channel } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type { ApiError } from "./generated/ApiError";
+import { describeError } from "../lib/errors";
+import { translate, currentLocale } from "../lib/i18n";
 import type { AmountDto } from "./generated/AmountDto";
 import type { ChargeRequest } from "./generated/ChargeRequest";
 import type { CounterEvent } from "./generated/CounterEvent";
@@ -37,9 +39,9 @@ export function isApiError(e: unknown): e is ApiError {
   return typeof e === "object" && e !== null && "code" in e && "message" in e;
 }
 
+/** An error in the screen's language (see lib/errors.ts); never the backend's English. */
 export function errorText(e: unknown): string {
-  if (isApiError(e)) return e.message;
-  return String(e);
+  return describeError((key, vars) => translate(currentLocale(), key, vars), e);
 }
 
 export const api = {
@@ -85,6 +87,10 @@ export const api = {
   exportCsv: (path: string, req: ExportRequest) => invoke<ExportResultDto>("export_csv", { path, req }),
   exportXlsx: (path: string, req: ExportRequest) => invoke<ExportResultDto>("export_xlsx", { path, req }),
   reconcileRun: (req: ReconcileRequest) => invoke<ReconcileReportDto>("reconcile_run", { req }),
+  // Opens the folder of a file this till exported (Rust refuses any other path).
+  exportOpenFolder: (path: string) => invoke<string>("export_open_folder", { path }),
+  // 补录 from a reconcile line: ask the channel about the order and record its answer.
+  reconcileRecheck: (orderNo: string) => invoke<OrderDto>("reconcile_recheck", { orderNo }),
   // shift
   shiftOpen: (float: string) => invoke<ShiftDto>("shift_open", { float }),
   shiftCurrent: () => invoke<ShiftDto | null>("shift_current"),

@@ -275,6 +275,38 @@ fn parse_date(text: &str) -> Result<NaiveDate, ApiError> {
 }
 
 impl Counter {
+    /// 补录 from a reconcile line: ask the channel about one of this
+    /// till's orders and bring the ledger in line with its answer (a
+    /// payment the ledger had closed becomes a late payment). An order
+    /// number the ledger has never seen is refused: it is not this till's.
+    pub async fn reconcile_recheck(
+        &self,
+        order_no: String,
+    ) -> Result<crate::dto::OrderDto, ApiError> {
+        let order_no = order_no.trim().to_owned();
+        if order_no.is_empty()
+            || order_no.len() > 64
+            || !order_no
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                format!("'{order_no}' is not an order number"),
+            )
+            .detail("order_no"));
+        }
+        self.recheck(order_no.clone(), "reconcile")
+            .await
+            .map_err(|e| {
+                if e.code == ErrorCode::NotFound {
+                    e.detail("not_in_ledger").with("order_no", &order_no)
+                } else {
+                    e
+                }
+            })
+    }
+
     /// The Reconcile view's call: fetch the bill of `req.channel` for
     /// `req.date`, or read `req.bill_path`, and reconcile it.
     pub async fn reconcile_run(

@@ -570,7 +570,6 @@ impl App {
         Ok(())
     }
 
-    /// The window's size in pixels (the test's screen must hold it).
     /// An element's box on the page: x, y, width, height.
     pub async fn rect(&self, css: &str) -> Result<(f64, f64, f64, f64)> {
         let e = self.wait_for(css, Duration::from_secs(10)).await?;

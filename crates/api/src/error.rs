@@ -1,6 +1,8 @@
 //! The one error type every use case returns. The UI branches on `code`,
 //! never on the message; the message is for people.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use shouyin_channels::ChannelError;
 use shouyin_core::AmountError;
@@ -56,6 +58,21 @@ pub enum ErrorCode {
     /// Head office answered no (e.g. the terminal was revoked, or the
     /// address is not a head office).
     HqRefused,
+    /// A bill file that cannot be read; `fields.reason` names why (empty,
+    /// bad_archive, no_table, several_tables, missing_field, bad_amount,
+    /// bad_time, unknown_value, csv, io) with `line`, `column`, `value`,
+    /// `format`, `path` where they apply.
+    BillUnreadable,
+    /// The bill file is the other channel's (`fields.found`, `fields.wanted`).
+    BillWrongChannel,
+    /// The Alipay account log (账务明细) was given; the 业务明细 file is the
+    /// one to import.
+    BillAccountLog,
+    /// Every line of the bill file lies on another day (`fields.found`,
+    /// `fields.wanted`; for a WeChat REFUND bill, the refunds' day).
+    BillWrongDay,
+    /// The channel has no daily bill (`fields.channel`: cash, UnionPay).
+    BillNoChannelBill,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error, ts_rs::TS)]
@@ -64,6 +81,11 @@ pub enum ErrorCode {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// What the code's words need (a line number, a date, a channel), so
+    /// the screen can say it in its own language.
+    #[serde(default)]
+    #[ts(optional, as = "Option<BTreeMap<String, String>>")]
+    pub fields: Option<BTreeMap<String, String>>,
 }
 
 impl ApiError {
@@ -71,7 +93,16 @@ impl ApiError {
         ApiError {
             code,
             message: message.into(),
+            fields: None,
         }
+    }
+
+    /// The same error with a named field for the screen's words.
+    pub fn with(mut self, name: &str, value: impl std::fmt::Display) -> ApiError {
+        self.fields
+            .get_or_insert_with(BTreeMap::new)
+            .insert(name.to_owned(), value.to_string());
+        self
     }
 
     pub fn internal(message: impl Into<String>) -> ApiError {

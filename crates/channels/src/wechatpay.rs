@@ -36,7 +36,7 @@ use crate::model::{
 use crate::ChannelError;
 use wire::Reply;
 
-pub use bill::parse_bill_file;
+pub use bill::{parse_bill_file, read_bill};
 pub use v2::{v2_sign, V2SignType};
 pub use wire::{decrypt_resource, open_notification, Notification, PlatformVerifier};
 

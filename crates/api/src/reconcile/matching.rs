@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use shouyin_channels::{BillKind, BillLine};
+use shouyin_channels::{BillKind, BillLine, BillRefundState, BillType};
 use shouyin_core::{format_fen, ChannelKind, OrderState};
 use shouyin_ledger::refunds::{Refund, RefundState};
 use shouyin_ledger::Order;
@@ -38,18 +38,23 @@ pub enum ReconcileClass {
     UnverifiedConfirmed,
     /// A manual confirmation the bill does not show: no money arrived.
     UnverifiedMissing,
+    /// The bill lists the refund as accepted and not yet returned (WeChat
+    /// 退款状态 PROCESSING): pending, not money returned. The bill is a
+    /// snapshot; a channel query says where it stands now.
+    RefundPending,
     /// Both sides agree.
     Matched,
 }
 
 impl ReconcileClass {
-    pub const ALL: [ReconcileClass; 7] = [
+    pub const ALL: [ReconcileClass; 8] = [
         ReconcileClass::MissingInLedger,
         ReconcileClass::MissingInBill,
         ReconcileClass::AmountMismatch,
         ReconcileClass::StatusMismatch,
         ReconcileClass::UnverifiedConfirmed,
         ReconcileClass::UnverifiedMissing,
+        ReconcileClass::RefundPending,
         ReconcileClass::Matched,
     ];
 
@@ -61,6 +66,7 @@ impl ReconcileClass {
             ReconcileClass::StatusMismatch => "status_mismatch",
             ReconcileClass::UnverifiedConfirmed => "unverified_confirmed",
             ReconcileClass::UnverifiedMissing => "unverified_missing",
+            ReconcileClass::RefundPending => "refund_pending",
             ReconcileClass::Matched => "matched",
         }
     }
@@ -76,6 +82,7 @@ impl ReconcileClass {
         self,
         kind: ReconcileLineKind,
         source: BillSource,
+        failed_refund: bool,
     ) -> (&'static str, &'static str) {
         use ReconcileClass as C;
         use ReconcileLineKind as K;
@@ -85,6 +92,22 @@ impl ReconcileClass {
                 "the imported bill file shows it paid; settle it by querying the channel or with a manager's approval",
             ),
             (C::Matched, _) => ("无需处理", "nothing to do"),
+            (C::RefundPending, _) => (
+                "账单显示退款处理中，钱尚未退回：稍后向渠道查询该退款",
+                "the bill shows the refund accepted but not yet returned; query the refund at the channel later",
+            ),
+            (C::MissingInLedger, K::Reversal) => (
+                "渠道已撤销该笔付款：向渠道查询该订单并记入账本",
+                "the channel reversed this payment; query the order and record it in the ledger",
+            ),
+            (C::StatusMismatch, K::Reversal) => (
+                "渠道已撤销该笔付款（钱已退回顾客），账本仍记为已收款：查询订单并更正",
+                "the channel reversed this payment (the money went back) but the ledger counts it as received; query the order and correct it",
+            ),
+            (C::StatusMismatch, K::Refund) if failed_refund => (
+                "账单显示该退款失败，钱未退回：向渠道查询该退款并更正账本",
+                "the bill shows this refund failed and no money went back; query the refund and correct the ledger",
+            ),
             (C::MissingInLedger, K::Payment) => (
                 "补录：查询该订单并记入账本",
                 "补录: query the order at the channel and record it in the ledger",
@@ -93,7 +116,7 @@ impl ReconcileClass {
                 "补录退款：向渠道查询该退款并记入账本",
                 "补录: query the refund at the channel and record it in the ledger",
             ),
-            (C::MissingInBill, K::Payment) => (
+            (C::MissingInBill, K::Payment | K::Reversal) => (
                 "与渠道核实：该笔款项可能已被撤销或未到账",
                 "check with the channel; the payment may have been reversed or never settled",
             ),
@@ -134,6 +157,8 @@ impl ReconcileClass {
 pub enum ReconcileLineKind {
     Payment,
     Refund,
+    /// A payment the channel reversed (WeChat REVOKED).
+    Reversal,
 }
 
 impl From<BillKind> for ReconcileLineKind {
@@ -141,6 +166,7 @@ impl From<BillKind> for ReconcileLineKind {
         match k {
             BillKind::Payment => ReconcileLineKind::Payment,
             BillKind::Refund => ReconcileLineKind::Refund,
+            BillKind::Reversal => ReconcileLineKind::Reversal,
         }
     }
 }
@@ -159,6 +185,13 @@ pub struct ReconcileLineDto {
     pub bill_amount: Option<String>,
     #[ts(type = "number | null")]
     pub bill_amount_fen: Option<i64>,
+    /// What the merchant's account moved by, when it differs from the
+    /// gross `bill_amount` (a coupon or 商家优惠 paid the rest).
+    pub bill_settled_amount: Option<String>,
+    #[ts(type = "number | null")]
+    pub bill_settled_amount_fen: Option<i64>,
+    /// Refund lines of the bill: succeeded, pending or failed.
+    pub bill_refund_state: Option<ReconcileRefundState>,
     pub ledger_amount: Option<String>,
     #[ts(type = "number | null")]
     pub ledger_amount_fen: Option<i64>,
@@ -170,6 +203,26 @@ pub struct ReconcileLineDto {
     pub at: Option<String>,
     pub action_zh: String,
     pub action_en: String,
+}
+
+/// A refund row's state as the bill printed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ReconcileRefundState {
+    Succeeded,
+    Pending,
+    Failed,
+}
+
+impl From<BillRefundState> for ReconcileRefundState {
+    fn from(s: BillRefundState) -> Self {
+        match s {
+            BillRefundState::Succeeded => ReconcileRefundState::Succeeded,
+            BillRefundState::Pending => ReconcileRefundState::Pending,
+            BillRefundState::Failed => ReconcileRefundState::Failed,
+        }
+    }
 }
 
 /// Where the bill came from.
@@ -314,7 +367,9 @@ fn line(
     bill: Option<&BillLine>,
     source: BillSource,
 ) -> ReconcileLineDto {
-    let (action_zh, action_en) = class.action(kind, source);
+    let failed_refund = bill.and_then(|b| b.refund_state) == Some(BillRefundState::Failed);
+    let (action_zh, action_en) = class.action(kind, source, failed_refund);
+    let settled = bill.filter(|b| b.settled_fen != b.amount_fen);
     ReconcileLineDto {
         class,
         kind,
@@ -323,6 +378,9 @@ fn line(
         channel_trade_no: bill.map(|b| b.channel_trade_no.clone()),
         bill_amount: bill.map(|b| format_fen(b.amount_fen)),
         bill_amount_fen: bill.map(|b| b.amount_fen),
+        bill_settled_amount: settled.map(|b| format_fen(b.settled_fen)),
+        bill_settled_amount_fen: settled.map(|b| b.settled_fen),
+        bill_refund_state: bill.and_then(|b| b.refund_state).map(ReconcileRefundState::from),
         ledger_amount: None,
         ledger_amount_fen: None,
         bill_status: bill.map(|b| b.status.clone()),
@@ -366,8 +424,16 @@ impl ReconcileLineDto {
 
 /// Classify every bill line and every ledger record of the day. Pure: the
 /// ledger side has been read already.
+///
+/// Amounts are compared like with like: the ledger records gross amounts
+/// (the order amount, the amount asked back), so they are compared with the
+/// bill's gross figures; the settled figure is shown beside where it
+/// differs. Only what `bill_type` can contain is looked for: a payments-only
+/// bill says nothing about the day's refunds, a refunds-only bill nothing
+/// about its payments.
 pub(crate) fn classify(
     channel: ChannelKind,
+    bill_type: BillType,
     bill: &[BillLine],
     view: &LedgerView,
     source: BillSource,
@@ -451,18 +517,65 @@ pub(crate) fn classify(
                     continue;
                 };
                 seen_refunds.insert(r.out_refund_no.as_str());
-                let class = if r.channel != channel || r.state != RefundState::Succeeded {
+                let state = b.refund_state.unwrap_or(BillRefundState::Succeeded);
+                let class = if r.channel != channel {
                     ReconcileClass::StatusMismatch
                 } else if r.amount_fen != b.amount_fen {
                     ReconcileClass::AmountMismatch
                 } else {
-                    ReconcileClass::Matched
+                    match (state, r.state) {
+                        (BillRefundState::Succeeded, RefundState::Succeeded) => {
+                            ReconcileClass::Matched
+                        }
+                        (BillRefundState::Succeeded, _) => ReconcileClass::StatusMismatch,
+                        // Accepted, money not yet back, whatever the ledger
+                        // heard since: pending, never returned money.
+                        (BillRefundState::Pending, _) => ReconcileClass::RefundPending,
+                        // No money went back: the ledger agrees only if it
+                        // holds the refund as failed.
+                        (BillRefundState::Failed, RefundState::Failed) => ReconcileClass::Matched,
+                        (BillRefundState::Failed, _) => ReconcileClass::StatusMismatch,
+                    }
                 };
                 out.push(line(class, kind, &b.out_trade_no, Some(b), source).with_ledger_refund(r));
             }
+            BillKind::Reversal => {
+                // Money that came in and went back: it matches an order the
+                // ledger does not count as received.
+                let Some(o) = view.orders.get(&b.out_trade_no) else {
+                    out.push(line(
+                        ReconcileClass::MissingInLedger,
+                        kind,
+                        &b.out_trade_no,
+                        Some(b),
+                        source,
+                    ));
+                    continue;
+                };
+                let class = if o.channel != channel
+                    || matches!(o.state, OrderState::Paid | OrderState::PartRefunded)
+                {
+                    ReconcileClass::StatusMismatch
+                } else {
+                    ReconcileClass::Matched
+                };
+                out.push(line(class, kind, &b.out_trade_no, Some(b), source).with_ledger_order(o));
+            }
         }
     }
-    for no in &view.day_orders {
+    // A bill of payments only (or refunds only) cannot show the other
+    // kind: the ledger's records of that kind are not looked for.
+    let day_orders: &[String] = if bill_type.has_payments() {
+        &view.day_orders
+    } else {
+        &[]
+    };
+    let day_refunds: &[String] = if bill_type.has_refunds() {
+        &view.day_refunds
+    } else {
+        &[]
+    };
+    for no in day_orders {
         if seen_orders.contains(no.as_str()) {
             continue;
         }
@@ -476,7 +589,7 @@ pub(crate) fn classify(
         };
         out.push(line(class, ReconcileLineKind::Payment, no, None, source).with_ledger_order(o));
     }
-    for no in &view.day_refunds {
+    for no in day_refunds {
         if seen_refunds.contains(no.as_str()) {
             continue;
         }

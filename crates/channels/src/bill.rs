@@ -196,13 +196,21 @@ impl ParsedBill {
         };
         let f = &self.footer;
         let checks = [
-            ("payments", f.payments_fen, sum(BillKind::Payment, |l| l.amount_fen)),
+            (
+                "payments",
+                f.payments_fen,
+                sum(BillKind::Payment, |l| l.amount_fen),
+            ),
             (
                 "settled_payments",
                 f.settled_payments_fen,
                 sum(BillKind::Payment, |l| l.settled_fen),
             ),
-            ("refunds", f.refunds_fen, sum(BillKind::Refund, |l| l.amount_fen)),
+            (
+                "refunds",
+                f.refunds_fen,
+                sum(BillKind::Refund, |l| l.amount_fen),
+            ),
             (
                 "settled_refunds",
                 f.settled_refunds_fen,

@@ -34,7 +34,8 @@ pub(crate) fn bill_file_error(e: &BillFileError) -> ApiError {
     if *e == BillFileError::AlipayAccountLog {
         return ApiError::new(ErrorCode::BillAccountLog, e.to_string());
     }
-    let mut error = ApiError::new(ErrorCode::BillUnreadable, e.to_string()).with("reason", e.code());
+    let mut error =
+        ApiError::new(ErrorCode::BillUnreadable, e.to_string()).with("reason", e.code());
     for (name, value) in e.fields() {
         error = error.with(name, value);
     }

@@ -380,7 +380,9 @@ fn line(
         bill_amount_fen: bill.map(|b| b.amount_fen),
         bill_settled_amount: settled.map(|b| format_fen(b.settled_fen)),
         bill_settled_amount_fen: settled.map(|b| b.settled_fen),
-        bill_refund_state: bill.and_then(|b| b.refund_state).map(ReconcileRefundState::from),
+        bill_refund_state: bill
+            .and_then(|b| b.refund_state)
+            .map(ReconcileRefundState::from),
         ledger_amount: None,
         ledger_amount_fen: None,
         bill_status: bill.map(|b| b.status.clone()),
@@ -628,6 +630,7 @@ mod tests {
     use ReconcileLineKind as K;
 
     const CH: ChannelKind = ChannelKind::Alipay;
+    const ALL: BillType = BillType::AlipayTrade;
 
     /// (class, kind, order no, bill fen, ledger fen) of a line.
     type Seen = (C, K, String, Option<i64>, Option<i64>);
@@ -642,8 +645,10 @@ mod tests {
             out_trade_no: no.into(),
             kind: BillKind::Payment,
             amount_fen: fen,
+            settled_fen: fen,
             out_refund_no: None,
             occurred_at: at(1),
+            refund_state: None,
             status: "交易".into(),
         }
     }
@@ -654,6 +659,7 @@ mod tests {
             out_refund_no: refund_no.map(str::to_owned),
             status: "退款".into(),
             occurred_at: at(2),
+            refund_state: Some(BillRefundState::Succeeded),
             ..pay_line(order_no, fen)
         }
     }
@@ -682,7 +688,7 @@ mod tests {
     }
 
     fn run(bill: &[BillLine], view: &LedgerView, source: BillSource) -> Vec<Seen> {
-        classify(CH, bill, view, source)
+        classify(CH, ALL, bill, view, source)
             .into_iter()
             .map(|l| {
                 (
@@ -733,7 +739,7 @@ mod tests {
             got,
             one(C::MissingInLedger, K::Payment, "X", Some(900), None)
         );
-        let line = &classify(CH, &[pay_line("X", 900)], &v, BillSource::Channel)[0];
+        let line = &classify(CH, ALL, &[pay_line("X", 900)], &v, BillSource::Channel)[0];
         assert!(line.action_zh.starts_with("补录"));
     }
 
@@ -761,7 +767,7 @@ mod tests {
         ] {
             let mut v = LedgerView::default();
             v.named_order(order("A", state, 700));
-            let lines = classify(CH, &[pay_line("A", 700)], &v, BillSource::Channel);
+            let lines = classify(CH, ALL, &[pay_line("A", 700)], &v, BillSource::Channel);
             assert_eq!(lines.len(), 1);
             assert_eq!(
                 (lines[0].class, lines[0].kind),
@@ -775,7 +781,7 @@ mod tests {
             channel: ChannelKind::Wechat,
             ..order("A", OrderState::Paid, 700)
         });
-        let lines = classify(CH, &[pay_line("A", 700)], &v, BillSource::Channel);
+        let lines = classify(CH, ALL, &[pay_line("A", 700)], &v, BillSource::Channel);
         assert_eq!(lines[0].class, C::StatusMismatch);
         assert_eq!(lines[0].ledger_state.as_deref(), Some("paid (wechat)"));
     }
@@ -798,7 +804,7 @@ mod tests {
                 (C::Matched, K::Refund, "B".into(), Some(200), Some(200)),
             ]
         );
-        let lines = classify(CH, &bill, &v, BillSource::Channel);
+        let lines = classify(CH, ALL, &bill, &v, BillSource::Channel);
         assert_eq!(lines[1].out_refund_no.as_deref(), Some("B_R1"));
     }
 
@@ -817,7 +823,7 @@ mod tests {
             // Only the channel knows this one.
             refund_line("D", Some("D_R9"), 80),
         ];
-        let lines = classify(CH, &bill, &v, BillSource::Channel);
+        let lines = classify(CH, ALL, &bill, &v, BillSource::Channel);
         let got: Vec<_> = lines
             .iter()
             .map(|l| (l.class, l.order_no.as_str(), l.ledger_state.as_deref()))
@@ -841,7 +847,7 @@ mod tests {
         let mut v = LedgerView::default();
         v.day_refund(refund("A_R1", "A", 100, RefundState::Succeeded));
         let bill = [refund_line("A", None, 100), refund_line("A", None, 100)];
-        let classes: Vec<C> = classify(CH, &bill, &v, BillSource::Channel)
+        let classes: Vec<C> = classify(CH, ALL, &bill, &v, BillSource::Channel)
             .iter()
             .map(|l| l.class)
             .collect();
@@ -856,7 +862,7 @@ mod tests {
         v.day_order(order("W", OrderState::Unverified, 800));
         let bill = [pay_line("U", 4321), pay_line("W", 900)];
         for source in [BillSource::Channel, BillSource::File] {
-            let lines = classify(CH, &bill, &v, source);
+            let lines = classify(CH, ALL, &bill, &v, source);
             let got: Vec<_> = lines
                 .iter()
                 .map(|l| (l.class, l.order_no.as_str()))
@@ -891,7 +897,7 @@ mod tests {
         let mut late = pay_line("B", 100);
         late.occurred_at = at(9);
         let bill = [late, pay_line("A", 100)];
-        let got: Vec<_> = classify(CH, &bill, &v, BillSource::Channel)
+        let got: Vec<_> = classify(CH, ALL, &bill, &v, BillSource::Channel)
             .into_iter()
             .map(|l| (l.class, l.order_no))
             .collect();

@@ -386,8 +386,16 @@ fn report(
 fn ledger_totals(bill_type: BillType, payments: &[i64], refunds: &[i64]) -> ReconcileTotalsDto {
     let none: &[i64] = &[];
     ReconcileTotalsDto::new(
-        if bill_type.has_payments() { payments } else { none },
-        if bill_type.has_refunds() { refunds } else { none },
+        if bill_type.has_payments() {
+            payments
+        } else {
+            none
+        },
+        if bill_type.has_refunds() {
+            refunds
+        } else {
+            none
+        },
     )
 }
 

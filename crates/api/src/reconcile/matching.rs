@@ -922,4 +922,180 @@ mod tests {
         assert_eq!(v.day_payment_amounts(), vec![100, 40]);
         assert_eq!(v.day_refund_amounts(), vec![30]);
     }
+
+    fn wx_refund(
+        order_no: &str,
+        no: &str,
+        gross: i64,
+        settled: i64,
+        state: BillRefundState,
+    ) -> BillLine {
+        BillLine {
+            settled_fen: settled,
+            refund_state: Some(state),
+            status: "PROCESSING".into(),
+            ..refund_line(order_no, Some(no), gross)
+        }
+    }
+
+    #[test]
+    fn gap2_only_what_the_bill_type_can_contain_is_looked_for() {
+        let mut v = LedgerView::default();
+        v.day_order(order("A", OrderState::Paid, 1000));
+        v.day_order(order("B", OrderState::PartRefunded, 800));
+        v.day_refund(refund("B_R1", "B", 300, RefundState::Succeeded));
+        // A payments-only bill: the day's refund is not "missing".
+        let success = [pay_line("A", 1000), pay_line("B", 800)];
+        let lines = classify(CH, BillType::WechatSuccess, &success, &v, BillSource::File);
+        let got: Vec<_> = lines
+            .iter()
+            .map(|l| (l.class, l.kind, l.order_no.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![(C::Matched, K::Payment, "A"), (C::Matched, K::Payment, "B")]
+        );
+        // A refunds-only bill: the day's payments are not "missing".
+        let refunds = [refund_line("B", Some("B_R1"), 300)];
+        let lines = classify(CH, BillType::WechatRefund, &refunds, &v, BillSource::File);
+        let got: Vec<_> = lines
+            .iter()
+            .map(|l| (l.class, l.kind, l.order_no.as_str()))
+            .collect();
+        assert_eq!(got, vec![(C::Matched, K::Refund, "B")]);
+        // The full bill still finds both kinds missing.
+        let lines = classify(CH, BillType::WechatAll, &[], &v, BillSource::File);
+        let got: Vec<_> = lines.iter().map(|l| (l.class, l.kind)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (C::MissingInBill, K::Payment),
+                (C::MissingInBill, K::Payment),
+                (C::MissingInBill, K::Refund)
+            ]
+        );
+    }
+
+    #[test]
+    fn gap4_like_is_compared_with_like_and_both_figures_are_shown() {
+        // Paid 50.00, 5.00 of it by a non-recharge coupon, refunded in full:
+        // the ledger's gross figures match the bill's gross ones.
+        let mut v = LedgerView::default();
+        v.day_order(order("W2", OrderState::Refunded, 5000));
+        v.day_refund(refund("W2_R1", "W2", 5000, RefundState::Succeeded));
+        let pay = BillLine {
+            settled_fen: 4500,
+            ..pay_line("W2", 5000)
+        };
+        let back = wx_refund("W2", "W2_R1", 5000, 4500, BillRefundState::Succeeded);
+        let lines = classify(CH, ALL, &[pay, back], &v, BillSource::File);
+        let got: Vec<_> = lines
+            .iter()
+            .map(|l| {
+                (
+                    l.class,
+                    l.kind,
+                    l.bill_amount_fen,
+                    l.bill_settled_amount_fen,
+                    l.ledger_amount_fen,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (C::Matched, K::Payment, Some(5000), Some(4500), Some(5000)),
+                (C::Matched, K::Refund, Some(5000), Some(4500), Some(5000)),
+            ]
+        );
+        assert_eq!(lines[0].bill_settled_amount.as_deref(), Some("45.00"));
+        // Without a coupon there is one figure only.
+        let mut v = LedgerView::default();
+        v.day_order(order("A", OrderState::Paid, 100));
+        let lines = classify(CH, ALL, &[pay_line("A", 100)], &v, BillSource::File);
+        assert_eq!(lines[0].bill_settled_amount, None);
+        // A real difference in the gross figures is still one.
+        let mut v = LedgerView::default();
+        v.day_refund(refund("W2_R1", "W2", 4500, RefundState::Succeeded));
+        let back = wx_refund("W2", "W2_R1", 5000, 4500, BillRefundState::Succeeded);
+        let lines = classify(CH, ALL, &[back], &v, BillSource::File);
+        assert_eq!(lines[0].class, C::AmountMismatch);
+    }
+
+    #[test]
+    fn gap5_a_refund_not_final_in_the_bill_is_pending_not_money_returned() {
+        use BillRefundState as B;
+        use RefundState as L;
+        let cases = [
+            (B::Pending, L::Succeeded, C::RefundPending),
+            (B::Pending, L::Processing, C::RefundPending),
+            (B::Failed, L::Failed, C::Matched),
+            (B::Failed, L::Succeeded, C::StatusMismatch),
+            (B::Succeeded, L::Processing, C::StatusMismatch),
+            (B::Succeeded, L::Succeeded, C::Matched),
+        ];
+        for (bill_state, ledger_state, class) in cases {
+            let mut v = LedgerView::default();
+            v.named_refund(refund("A_R1", "A", 300, ledger_state));
+            let line = wx_refund("A", "A_R1", 300, 300, bill_state);
+            let lines = classify(CH, ALL, &[line], &v, BillSource::File);
+            assert_eq!(lines.len(), 1);
+            assert_eq!(lines[0].class, class, "{bill_state:?} / {ledger_state:?}");
+            assert_eq!(
+                lines[0].bill_refund_state,
+                Some(ReconcileRefundState::from(bill_state))
+            );
+        }
+        let pending = classify(
+            CH,
+            ALL,
+            &[wx_refund("A", "A_R1", 300, 300, B::Pending)],
+            &{
+                let mut v = LedgerView::default();
+                v.named_refund(refund("A_R1", "A", 300, L::Processing));
+                v
+            },
+            BillSource::File,
+        );
+        assert!(pending[0].action_en.contains("not yet returned"));
+        assert!(C::RefundPending.is_difference());
+    }
+
+    #[test]
+    fn gap6_a_reversed_payment_matches_an_order_the_ledger_does_not_count() {
+        let reversal = BillLine {
+            kind: BillKind::Reversal,
+            status: "REVOKED".into(),
+            ..pay_line("R", 600)
+        };
+        for (state, class) in [
+            (OrderState::Refunded, C::Matched),
+            (OrderState::Closed, C::Matched),
+            (OrderState::Paid, C::StatusMismatch),
+        ] {
+            let mut v = LedgerView::default();
+            v.named_order(order("R", state, 600));
+            let lines = classify(
+                CH,
+                ALL,
+                std::slice::from_ref(&reversal),
+                &v,
+                BillSource::File,
+            );
+            assert_eq!(
+                (lines[0].class, lines[0].kind),
+                (class, K::Reversal),
+                "{state}"
+            );
+        }
+        let lines = classify(
+            CH,
+            ALL,
+            &[reversal],
+            &LedgerView::default(),
+            BillSource::File,
+        );
+        assert_eq!(lines[0].class, C::MissingInLedger);
+        assert!(lines[0].action_en.contains("reversed"));
+    }
 }

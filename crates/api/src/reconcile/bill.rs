@@ -30,12 +30,15 @@ pub fn beijing_today(now: DateTime<Utc>) -> Result<NaiveDate, ApiError> {
 
 /// The typed error for a bill file that cannot be read: the code says
 /// which, the fields say where, the message keeps the details for a log.
-pub(crate) fn bill_file_error(e: &BillFileError) -> ApiError {
+pub(crate) fn bill_file_error(channel: ChannelKind, e: &BillFileError) -> ApiError {
     if *e == BillFileError::AlipayAccountLog {
         return ApiError::new(ErrorCode::BillAccountLog, e.to_string());
     }
-    let mut error =
-        ApiError::new(ErrorCode::BillUnreadable, e.to_string()).with("reason", e.code());
+    let mut error = ApiError::new(
+        ErrorCode::BillUnreadable,
+        format!("not a readable {} bill: {e}", channel_name(channel)),
+    )
+    .with("reason", e.code());
     for (name, value) in e.fields() {
         error = error.with(name, value);
     }
@@ -69,14 +72,37 @@ pub fn read_bill_file(channel: ChannelKind, bytes: &[u8]) -> Result<ParsedBill, 
             if looks_other {
                 Err(ApiError::new(
                     ErrorCode::BillWrongChannel,
-                    format!("this is a bill of {other_channel}, not of {channel}"),
+                    format!(
+                        "this is {} {} bill, not {} {} bill",
+                        article(other_channel),
+                        channel_name(other_channel),
+                        article(channel),
+                        channel_name(channel)
+                    ),
                 )
                 .with("found", other_channel)
                 .with("wanted", channel))
             } else {
-                Err(bill_file_error(&e))
+                Err(bill_file_error(channel, &e))
             }
         }
+    }
+}
+
+/// The channel as named in English sentences of the log and the CLI.
+fn channel_name(channel: ChannelKind) -> &'static str {
+    match channel {
+        ChannelKind::Alipay => "Alipay",
+        ChannelKind::Wechat => "WeChat Pay",
+        ChannelKind::Unionpay => "UnionPay",
+        ChannelKind::Cash => "cash",
+    }
+}
+
+fn article(channel: ChannelKind) -> &'static str {
+    match channel {
+        ChannelKind::Alipay => "an",
+        _ => "a",
     }
 }
 

@@ -115,6 +115,10 @@ pub struct ReconcileTotalsDto {
     #[ts(type = "number")]
     pub settled_refunds_fen: i64,
     pub settled_refunds: String,
+    /// Settled payments less settled refunds.
+    #[ts(type = "number")]
+    pub settled_net_fen: i64,
+    pub settled_net: String,
     /// Refunds accepted and not yet returned (gross).
     pub pending_refund_count: u32,
     #[ts(type = "number")]
@@ -145,6 +149,8 @@ impl ReconcileTotalsDto {
             settled_payments: format_fen(payments_fen),
             settled_refunds_fen: refunds_fen,
             settled_refunds: format_fen(refunds_fen),
+            settled_net_fen: payments_fen - refunds_fen,
+            settled_net: format_fen(payments_fen - refunds_fen),
             pending_refund_count: 0,
             pending_refunds_fen: 0,
             pending_refunds: format_fen(0),
@@ -185,6 +191,8 @@ impl ReconcileTotalsDto {
         totals.settled_payments = format_fen(totals.settled_payments_fen);
         totals.settled_refunds_fen = settled(&returned);
         totals.settled_refunds = format_fen(totals.settled_refunds_fen);
+        totals.settled_net_fen = totals.settled_payments_fen - totals.settled_refunds_fen;
+        totals.settled_net = format_fen(totals.settled_net_fen);
         totals.pending_refund_count = count(pending.len());
         totals.pending_refunds_fen = gross(&pending).iter().sum();
         totals.pending_refunds = format_fen(totals.pending_refunds_fen);

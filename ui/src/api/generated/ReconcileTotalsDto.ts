@@ -12,6 +12,10 @@ export type ReconcileTotalsDto = { payment_count: number, payments_fen: number, 
  */
 net_fen: number, net: string, settled_payments_fen: number, settled_payments: string, settled_refunds_fen: number, settled_refunds: string, 
 /**
+ * Settled payments less settled refunds.
+ */
+settled_net_fen: number, settled_net: string, 
+/**
  * Refunds accepted and not yet returned (gross).
  */
 pending_refund_count: number, pending_refunds_fen: number, pending_refunds: string, 

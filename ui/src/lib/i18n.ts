@@ -532,7 +532,7 @@ const en: Record<Key, string> = {
   rc_refund_state_failed: "refund failed",
   rc_reversal: "Reversal",
   err_bill_unreadable: "Cannot read the bill file: {detail}",
-  err_bill_wrong_channel: "This is a {found} bill, not a {wanted} bill; choose its payment channel",
+  err_bill_wrong_channel: "This bill comes from {found}, not from {wanted}; choose its payment channel",
   err_bill_account_log: "This is Alipay's account log (账务明细); import the trade detail file (业务明细, the file ending in _业务明细.csv) from the same zip",
   err_bill_wrong_day: "The bill is for {found}, not {wanted}; set the bill date to {found} (a refund bill goes by the day the refunds succeeded)",
   err_bill_no_channel_bill: "{channel} has no daily bill to reconcile (only Alipay and WeChat Pay do)",

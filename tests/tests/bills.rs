@@ -63,7 +63,8 @@ fn the_accountant_reconciles_every_kind_of_bill_in_both_languages() {
         reconcile(&app, "wechat", "2026-11-20", "wechat_all_20261120.csv.gz").await?;
         app.wait_for_text("[data-testid=rc-bill-type]", "全部订单账单（ALL）", SHORT)
             .await?;
-        app.wait_for_text("[data-testid=rc-footer]", "一致", SHORT).await?;
+        app.wait_for_text("[data-testid=rc-footer]", "一致", SHORT)
+            .await?;
         app.wait_for_text("[data-testid=rc-settled]", "95.30", SHORT)
             .await?;
         app.wait_for_text("[data-testid=rc-apart]", "处理中的退款 1 笔", SHORT)
@@ -76,7 +77,11 @@ fn the_accountant_reconciles_every_kind_of_bill_in_both_languages() {
         app.click(".lines-head label.check input").await?;
         app.wait_for_text("[data-testid=rc-lines]", "实收 ¥45.00", SHORT)
             .await?;
-        app.wait_for_text("[data-testid=rc-lines]", "撤销", SHORT).await?;
+        app.wait_for_text("[data-testid=rc-lines]", "撤销", SHORT)
+            .await?;
+        // The ledger's states in the screen's language too.
+        app.wait_for_text("[data-testid=rc-lines]", "PROCESSING / 退款处理中", SHORT)
+            .await?;
         app.screenshot("bills-wechat-all-zh").await?;
 
         app.click("[data-testid=lang]").await?;
@@ -91,6 +96,8 @@ fn the_accountant_reconciles_every_kind_of_bill_in_both_languages() {
         app.wait_for_text("[data-testid=rc-lines]", "settled ¥45.00", SHORT)
             .await?;
         app.wait_for_text("[data-testid=rc-lines]", "Refund pending", SHORT)
+            .await?;
+        app.wait_for_text("[data-testid=rc-lines]", "refund processing", SHORT)
             .await?;
         app.screenshot("bills-wechat-all-en").await?;
 
@@ -114,9 +121,20 @@ fn the_accountant_reconciles_every_kind_of_bill_in_both_languages() {
         app.screenshot("bills-wechat-refund-zh").await?;
 
         // Alipay: the account log is refused, naming the file to import.
-        reconcile(&app, "alipay", "2026-11-20", "alipay_20261120_账务明细.csv.zip").await?;
+        reconcile(
+            &app,
+            "alipay",
+            "2026-11-20",
+            "alipay_20261120_账务明细.csv.zip",
+        )
+        .await?;
         app.wait_for_text("[role=alert]", "请导入同一压缩包里的“业务明细”文件", SHORT)
             .await?;
+        let alert = app.text("[role=alert]").await?;
+        assert!(
+            !alert.contains("account log"),
+            "said in one language: {alert}"
+        );
         app.screenshot("bills-account-log-zh").await?;
         // The 业务明细 zip: 商家优惠 shown beside the gross figures.
         reconcile(&app, "alipay", "2026-11-20", "alipay_20261120.csv.zip").await?;

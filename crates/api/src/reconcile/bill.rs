@@ -32,7 +32,8 @@ pub fn beijing_today(now: DateTime<Utc>) -> Result<NaiveDate, ApiError> {
 /// which, the fields say where, the message keeps the details for a log.
 pub(crate) fn bill_file_error(channel: ChannelKind, e: &BillFileError) -> ApiError {
     if *e == BillFileError::AlipayAccountLog {
-        return ApiError::new(ErrorCode::BillAccountLog, e.to_string());
+        // The file to import instead, for the screen's words.
+        return ApiError::new(ErrorCode::BillAccountLog, e.to_string()).with("import", "业务明细");
     }
     let mut error = ApiError::new(
         ErrorCode::BillUnreadable,

@@ -91,7 +91,7 @@ fn the_accountant_reconciles_every_kind_of_bill_in_both_languages() {
             SHORT,
         )
         .await?;
-        app.wait_for_text("[data-testid=rc-apart]", "1 refunds pending", SHORT)
+        app.wait_for_text("[data-testid=rc-apart]", "refunds pending: 1", SHORT)
             .await?;
         app.wait_for_text("[data-testid=rc-lines]", "settled ¥45.00", SHORT)
             .await?;
@@ -105,7 +105,7 @@ fn the_accountant_reconciles_every_kind_of_bill_in_both_languages() {
         reconcile(&app, "wechat", "2026-11-21", "wechat_refund_20261121.csv").await?;
         app.wait_for_text("[data-testid=rc-bill-type]", "(REFUND", SHORT)
             .await?;
-        app.wait_for_text("[data-testid=rc-apart]", "1 refunds pending", SHORT)
+        app.wait_for_text("[data-testid=rc-apart]", "refunds pending: 1", SHORT)
             .await?;
         app.screenshot("bills-wechat-refund-en").await?;
         // For the payments' day it is refused, saying which day it is for.

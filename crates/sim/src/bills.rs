@@ -511,7 +511,7 @@ pub fn wechat_csv(
     }
     out.extend_from_slice(summary_header.as_bytes());
     out.extend_from_slice(LF);
-    let all_summary = vec![
+    let all_summary = [
         count.to_string(),
         format_fen(settle),
         format_fen(refunded),

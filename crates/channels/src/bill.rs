@@ -274,6 +274,14 @@ pub(crate) fn unpack_texts(bytes: &[u8]) -> Result<Vec<String>, BillFileError> {
     }
 }
 
+/// The bytes unpacked when they are a gzip stream, else as they are.
+pub(crate) fn gunzip_if_packed(bytes: &[u8]) -> Result<Vec<u8>, BillFileError> {
+    match packing(bytes) {
+        Packing::Gzip => gunzip(bytes),
+        _ => Ok(bytes.to_vec()),
+    }
+}
+
 fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, BillFileError> {
     let mut raw = Vec::new();
     flate2::read::MultiGzDecoder::new(bytes)

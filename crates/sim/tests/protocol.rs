@@ -1881,6 +1881,39 @@ async fn wechat_bill_is_a_backtick_csv_with_a_sha1_and_an_unsigned_download() {
         lines[5]
     );
 
+    // tar_type=GZIP: a gzip stream whose hash is the uncompressed bill's.
+    let plain = r.body.clone();
+    let r = sim
+        .wechat(
+            "GET",
+            &format!(
+                "/v3/bill/tradebill?bill_date={}&bill_type=ALL&tar_type=GZIP",
+                today_china()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let v = r.json();
+    let url = v["download_url"].as_str().unwrap().to_owned();
+    let path = url
+        .strip_prefix(&sim.creds.wechatpay.base_url)
+        .unwrap()
+        .to_owned();
+    let packed = sim.wechat("GET", &path, None).await.body;
+    assert!(packed.starts_with(&[0x1f, 0x8b]), "a gzip stream");
+    let mut unpacked = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(packed.as_slice()),
+        &mut unpacked,
+    )
+    .unwrap();
+    assert_eq!(unpacked, plain);
+    assert_eq!(
+        hex::encode(Sha1::digest(&unpacked)),
+        v["hash_value"].as_str().unwrap()
+    );
+
     // SUCCESS and REFUND bills have their own column sets; a REFUND
     // bill's rows carry the refund's times beside the payment's 交易时间.
     for (bill_type, first_line, rows, footer) in [

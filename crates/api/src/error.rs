@@ -65,6 +65,21 @@ pub enum ErrorCode {
     FloatRequired,
     /// The cash handed over is less than the amount of the sale.
     TenderedTooLow,
+    /// A bill file that cannot be read; `fields.reason` names why (empty,
+    /// bad_archive, no_table, several_tables, missing_field, bad_amount,
+    /// bad_time, unknown_value, csv, io) with `line`, `column`, `value`,
+    /// `format`, `path` where they apply.
+    BillUnreadable,
+    /// The bill file is the other channel's (`fields.found`, `fields.wanted`).
+    BillWrongChannel,
+    /// The Alipay account log (账务明细) was given; the 业务明细 file is the
+    /// one to import.
+    BillAccountLog,
+    /// Every line of the bill file lies on another day (`fields.found`,
+    /// `fields.wanted`; for a WeChat REFUND bill, the refunds' day).
+    BillWrongDay,
+    /// The channel has no daily bill (`fields.channel`: cash, UnionPay).
+    BillNoChannelBill,
 }
 
 /// An error as the UI receives it. The screen builds its words from `code`

@@ -28,7 +28,7 @@ use crate::model::{
 };
 use crate::ChannelError;
 
-pub use bill::parse_bill_file;
+pub use bill::{parse_bill_file, read_bill};
 pub use wire::{notify_sign_content, sign_content};
 
 /// An Alipay client. Cheap to share; holds one HTTP connection pool.

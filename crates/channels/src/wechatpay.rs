@@ -36,7 +36,7 @@ use crate::model::{
 use crate::ChannelError;
 use wire::Reply;
 
-pub use bill::parse_bill_file;
+pub use bill::{parse_bill_file, read_bill};
 pub use v2::{v2_sign, V2SignType};
 pub use wire::{decrypt_resource, open_notification, Notification, PlatformVerifier};
 
@@ -303,7 +303,7 @@ impl WechatPay {
 
     async fn do_daily_bill(&self, date: NaiveDate) -> Result<Vec<BillLine>, ChannelError> {
         let path = format!(
-            "/v3/bill/tradebill?bill_date={}&bill_type=ALL",
+            "/v3/bill/tradebill?bill_date={}&bill_type=ALL&tar_type=GZIP",
             date.format("%Y-%m-%d")
         );
         let resp: wire::TradeBillResp = match self.exchange::<()>(Method::GET, &path, None).await? {
@@ -321,9 +321,14 @@ impl WechatPay {
                 file.status
             )));
         }
+        // Asked for as gzip (smaller); the hash is the uncompressed bill's.
+        // A stream that does not unpack is a file that does not match.
+        let raw = crate::bill::gunzip_if_packed(&file.body).map_err(|e| {
+            ChannelError::untrusted(format!("WeChat Pay bill file does not unpack: {e}"))
+        })?;
         match (resp.hash_type.as_deref(), resp.hash_value.as_deref()) {
             (Some(kind), Some(expected)) if kind.eq_ignore_ascii_case("SHA1") => {
-                let actual = hex::encode(Sha1::digest(&file.body));
+                let actual = hex::encode(Sha1::digest(&raw));
                 if !actual.eq_ignore_ascii_case(expected.trim()) {
                     return Err(ChannelError::untrusted(
                         "WeChat Pay bill file does not match its SHA1",
@@ -336,7 +341,7 @@ impl WechatPay {
                 )))
             }
         }
-        let lines = parse_bill_file(&file.body)
+        let lines = parse_bill_file(&raw)
             .map_err(|e| ChannelError::indeterminate(format!("WeChat Pay bill: {e}")))?;
         tracing::info!(%date, rows = lines.len(), "WeChat Pay bill downloaded");
         Ok(lines)

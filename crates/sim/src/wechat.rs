@@ -707,11 +707,13 @@ pub(crate) async fn trade_bill(
             Some(t) => WechatBillType::parse(t)
                 .ok_or_else(|| param_error("bill_type 应为 ALL、SUCCESS 或 REFUND"))?,
         };
-        if q.get("tar_type").is_some_and(|t| !t.is_empty()) {
-            return Err(param_error(
-                "tar_type: the simulator serves only uncompressed bills",
-            ));
-        }
+        // `tar_type=GZIP` answers a .gzip stream; the hash stays the
+        // uncompressed bill's.
+        let gzip = match q.get("tar_type").map(String::as_str) {
+            None | Some("") => false,
+            Some("GZIP") => true,
+            Some(_) => return Err(param_error("tar_type 只支持 GZIP")),
+        };
         let no_bill = || {
             wx(
                 StatusCode::BAD_REQUEST,
@@ -734,10 +736,19 @@ pub(crate) async fn trade_bill(
         }
         .ok_or_else(no_bill)?;
         let hash = hex::encode(Sha1::digest(&file));
+        let (body, extension) = if gzip {
+            (gzip_bytes(&file)?, "csv.gz")
+        } else {
+            (file, "csv")
+        };
         let token = sim.offer_download(Download {
-            body: file,
+            body,
             content_type: "application/octet-stream",
-            file_name: format!("{}_{}.csv", sim.keys().wechat_mchid, date.format("%Y%m%d")),
+            file_name: format!(
+                "{}_{}.{extension}",
+                sim.keys().wechat_mchid,
+                date.format("%Y%m%d")
+            ),
             expires_at: sim.download_expiry(),
         });
         Ok(call.ok(json!({
@@ -747,6 +758,21 @@ pub(crate) async fn trade_bill(
         })))
     })();
     call.finish(result)
+}
+
+fn gzip_bytes(raw: &[u8]) -> Result<Vec<u8>, WxError> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder
+        .write_all(raw)
+        .and_then(|()| encoder.finish())
+        .map_err(|e| {
+            wx(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "SYSTEM_ERROR",
+                format!("gzip: {e}"),
+            )
+        })
 }
 
 /// `GET /v3/billdownload/file?token=` — signed request, unsigned answer.

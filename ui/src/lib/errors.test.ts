@@ -69,6 +69,36 @@ describe("describeError", () => {
   });
 });
 
+describe("bill file errors", () => {
+  it("are said from their fields in the screen's language, without the English message", () => {
+    const wrongChannel = {
+      code: "bill_wrong_channel",
+      message: "this is a WeChat Pay bill, not an Alipay bill",
+      fields: { found: "wechat", wanted: "alipay" },
+    };
+    expect(describeError(zh, wrongChannel)).toBe("这是微信支付的账单，不是支付宝的账单；请选择对应的支付渠道");
+    expect(describeError(en, wrongChannel)).toBe("This bill comes from WeChat Pay, not from Alipay; choose its payment channel");
+    const badAmount = {
+      code: "bill_unreadable",
+      message: "line 4: \"8.0x\" under 应结订单金额 is not an amount",
+      fields: { reason: "bad_amount", line: "4", column: "应结订单金额", value: "8.0x" },
+    };
+    expect(describeError(zh, badAmount)).toBe("无法读取账单文件：第 4 行“应结订单金额”的“8.0x”不是金额");
+    expect(describeError(en, badAmount)).toBe('Cannot read the bill file: line 4: "8.0x" under 应结订单金额 is not an amount');
+    const wrongDay = {
+      code: "bill_wrong_day",
+      message: "the bill is for another day (2026-11-21), not 2026-11-20",
+      fields: { found: "2026-11-21", wanted: "2026-11-20", bill_type: "wechat_refund" },
+    };
+    expect(describeError(zh, wrongDay)).toBe(
+      "账单是 2026-11-21 的，不是 2026-11-20 的；请把账单日期改为 2026-11-21（退款账单按退款成功的日期）",
+    );
+    const accountLog = { code: "bill_account_log", message: "x" };
+    expect(describeError(zh, accountLog)).toContain("业务明细");
+    expect(describeError(en, accountLog)).toContain("业务明细");
+  });
+});
+
 describe("every error code", () => {
   const codes = [...generated.matchAll(/"([a-z_]+)"/g)].map((m) => m[1]);
   it("is read from the generated bindings", () => {

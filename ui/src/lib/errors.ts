@@ -11,7 +11,7 @@ function fieldWords(t: T, fields: Record<string, string>): Record<string, string
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(fields)) {
     if (name === "role" && hasKey(`role_${value}`)) out[name] = t(`role_${value}` as Key);
-    else if ((name === "channel" || name === "state") && hasKey(value)) out[name] = t(value as Key);
+    else if (["channel", "state", "found", "wanted"].includes(name) && hasKey(value)) out[name] = t(value as Key);
     else if (name === "amount" || name === "limit") out[name] = yuan(value);
     else out[name] = value;
   }
@@ -24,7 +24,11 @@ export function describeError(t: T, e: unknown): string {
     const detailed = fields.detail ? `err_${e.code}_${fields.detail}` : "";
     const named = `err_${e.code}`;
     const key: Key = hasKey(detailed) ? detailed : hasKey(named) ? named : "err_other";
-    return t(key, fieldWords(t, fields));
+    const words = fieldWords(t, fields);
+    // A bill file's `reason` picks the words for what is wrong with it.
+    const reason = `bill_reason_${fields.reason ?? ""}`;
+    if (hasKey(reason)) words.detail = t(reason, words);
+    return t(key, words);
   }
   // Not from the backend (a bug in the page): say so without its text.
   return t("err_other");

@@ -13,7 +13,8 @@
 //! program is reported as locked after a short wait rather than hanging.
 //!
 //! Parts: [`open`](Ledger::open)/[`create`](Ledger::create) and the pragmas
-//! here, migrations in `schema`, the order operations in `orders`, bulk history
+//! here, migrations in `schema` (an upgrade copies the file first), copies
+//! taken while selling in `backup`, the order operations in `orders`, bulk history
 //! for benchmarks in `seed`, what a channel's bill is checked against in
 //! `bills`.
 //!
@@ -21,6 +22,7 @@
 //! typed methods and typed records.
 
 pub mod audit;
+pub mod backup;
 pub mod bills;
 mod error;
 mod orders;
@@ -118,7 +120,18 @@ impl Ledger {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // Look before writing anything: even switching the journal mode
         // rewrites the header of someone else's database.
-        check_schema(&conn, path)?;
+        let version = check_schema(&conn, path)?;
+        if version < SCHEMA_VERSION {
+            // An upgrade: keep the ledger as the older program left it
+            // before touching it; no copy, no migration.
+            let copy = backup::before_migration(path, SCHEMA_VERSION)?;
+            tracing::info!(
+                from = version,
+                to = SCHEMA_VERSION,
+                copy = %copy.path.display(),
+                "migrating the ledger after a backup"
+            );
+        }
         set_pragmas(&conn).map_err(|e| not_a_ledger(path, e))?;
         migrate(&mut conn, path)?;
         Ledger::from_connection(conn, path)

@@ -147,6 +147,22 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_is_append_only_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 "#,
+    // 4: the backups taken of this ledger, good and failed, so settings show
+    // the last one and a failure stays visible until a good one follows.
+    r#"
+CREATE TABLE backups (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    at        TEXT NOT NULL,
+    -- daily | shift | manual
+    reason    TEXT NOT NULL,
+    file      TEXT,
+    bytes     INTEGER,
+    last_seq  INTEGER,
+    took_ms   INTEGER,
+    -- NULL for a good copy
+    error     TEXT
+);
+"#,
 ];
 
 pub(crate) fn migrations() -> Migrations<'static> {

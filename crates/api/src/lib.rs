@@ -13,6 +13,7 @@
 //! backoff, and its own error codes (`hq_unreachable`, `hq_refused`). The
 //! protocol types come from `shouyin-wire`; the server itself is not linked.
 
+pub mod backup;
 pub mod dto;
 mod error;
 pub mod export;
@@ -27,6 +28,7 @@ pub mod reconcile;
 pub mod refunds;
 pub mod relay;
 pub mod reports;
+pub mod rescue;
 pub mod roles;
 pub mod shifts;
 pub mod staff;
@@ -74,6 +76,10 @@ pub struct CounterOptions {
     /// What a new PIN hash costs. Production by default; test suites pass
     /// [`PinCost::cheap_for_tests`].
     pub pin_cost: PinCost,
+    /// Where the rotating set of backups goes; with one, the counter backs
+    /// up at each shift close and (when started as a counter) daily. The
+    /// app's is `backups` in its data directory.
+    pub backup_dir: Option<PathBuf>,
 }
 
 impl Default for CounterOptions {
@@ -84,6 +90,7 @@ impl Default for CounterOptions {
             clock: Arc::new(SystemClock),
             exclusive: false,
             pin_cost: PinCost::PRODUCTION,
+            backup_dir: None,
         }
     }
 }
@@ -215,6 +222,10 @@ struct Inner {
     demo: std::sync::atomic::AtomicBool,
     /// The one client of head office, shared by sync and relay.
     hq: hq_client::HqClient,
+    /// The rotating set of backups, when this counter keeps one.
+    backup_dir: Option<PathBuf>,
+    /// One backup at a time.
+    backup_running: tokio::sync::Mutex<()>,
     /// The ledger's exclusive lock, when this counter holds it.
     _lock: Option<lock::LedgerLock>,
 }
@@ -241,6 +252,7 @@ impl Counter {
         let options = CounterOptions {
             channels,
             exclusive: true,
+            backup_dir: Some(backup::backup_dir(&data_dir)),
             ..CounterOptions::default()
         };
         let now = options.clock.now();
@@ -350,6 +362,8 @@ impl Counter {
                 relay: relay::RelayShared::default(),
                 demo: std::sync::atomic::AtomicBool::new(false),
                 hq: hq_client::HqClient::default(),
+                backup_dir: options.backup_dir,
+                backup_running: tokio::sync::Mutex::new(()),
                 _lock: lock,
             }),
         };

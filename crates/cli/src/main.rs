@@ -7,6 +7,7 @@
 
 mod bench;
 mod bench_confirm;
+mod cmd_backup;
 mod cmd_hq;
 mod cmd_reconcile;
 mod cmd_report;
@@ -158,6 +159,31 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Copy the ledger (SQLite's online backup, so a running app keeps
+    /// selling) and check the copy with integrity_check.
+    Backup {
+        #[arg(long)]
+        db: PathBuf,
+        /// The copy; must not exist.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Put a backup back as the ledger. Refused while a program holds the
+    /// ledger; the replaced ledger is kept beside it.
+    Restore {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        from: PathBuf,
+    },
+    /// Write every event head office has not acknowledged to a signed file,
+    /// for a till whose network is gone for good (`shouyin hq import-rescue`).
+    Rescue {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Benchmarks that print their figures beside a baseline.
     Bench {
         #[command(subcommand)]
@@ -209,6 +235,13 @@ enum HqAction {
         db: String,
         #[arg(long)]
         terminal: String,
+    },
+    /// Import a till's rescue file (`shouyin rescue`); each event is stored
+    /// once, however often the file is imported.
+    ImportRescue {
+        #[arg(long)]
+        db: String,
+        file: PathBuf,
     },
 }
 
@@ -422,6 +455,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     cmd_hq::enroll_code(&db, &store).await?
                 }
                 Some(HqAction::Revoke { db, terminal }) => cmd_hq::revoke(&db, &terminal).await?,
+                Some(HqAction::ImportRescue { db, file }) => {
+                    cmd_hq::import_rescue(&db, &file).await?
+                }
                 None => {
                     let db = args
                         .db
@@ -446,6 +482,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             hq_ca_file,
         } => cmd_sync::enroll(&db, hq, code, force, hq_ca_file).await,
         Command::Sync { db, once } => cmd_sync::sync(&db, once).await,
+        Command::Backup { db, out } => cmd_backup::backup(&db, &out),
+        Command::Restore { db, from } => cmd_backup::restore(&db, &from),
+        Command::Rescue { db, out } => cmd_backup::rescue(&db, &out).await,
     }
 }
 

@@ -173,6 +173,8 @@ pub fn run_app<R: Runtime>(
             commands::sync::sync_status,
             commands::sync::sync_now,
             commands::sync::sync_enroll,
+            commands::sync::backup_status,
+            commands::sync::backup_now,
             commands::manager::users_list,
             commands::manager::user_login,
             commands::manager::user_logout,

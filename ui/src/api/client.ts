@@ -28,10 +28,12 @@ import type { CashMovementDto } from "./generated/CashMovementDto";
 import type { CashMovementKind } from "./generated/CashMovementKind";
 import type { ZReportDto } from "./generated/ZReportDto";
 import type { CustomerOrderDto } from "./generated/CustomerOrderDto";
+import type { BackupStatusDto } from "./generated/BackupStatusDto";
 
 export type { ApiError, OrderDto, TerminalDto, CounterEvent, EventDto, SyncStatusDto };
 export type { Approval, UserDto, RefundDto, DailyReportDto, RangeReportDto, ExportResultDto, ExportProgressDto };
 export type { ReconcileReportDto, ShiftDto, CashMovementDto, CashMovementKind, ZReportDto, CustomerOrderDto };
+export type { BackupStatusDto };
 
 export function isApiError(e: unknown): e is ApiError {
   return typeof e === "object" && e !== null && "code" in e && "message" in e;
@@ -60,6 +62,8 @@ export const api = {
   customerWindowClose: () => invoke<void>("customer_window_close"),
   customerWindowIsOpen: () => invoke<boolean>("customer_window_is_open"),
   syncEnroll: (hqUrl: string, code: string) => invoke<SyncStatusDto>("sync_enroll", { hqUrl, code }),
+  backupStatus: () => invoke<BackupStatusDto>("backup_status"),
+  backupNow: () => invoke<BackupStatusDto>("backup_now"),
   // staff and approvals
   usersList: () => invoke<UserDto[]>("users_list"),
   userLogin: (name: string, pin: string) => invoke<UserDto>("user_login", { name, pin }),

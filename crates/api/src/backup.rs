@@ -49,6 +49,8 @@ pub struct BackupStatusDto {
     pub failing: bool,
     pub failed_at: Option<String>,
     pub error: Option<String>,
+    /// The failure's class, for the words the page shows beside `error`.
+    pub error_code: Option<ErrorCode>,
     /// Copies in the set now.
     pub kept: u32,
 }
@@ -78,7 +80,7 @@ impl Counter {
         let reason_owned = reason.to_owned();
         // Not under the ledger's mutex: sales go on while the copy is made.
         let taken = blocking(move || Ok(set.take(&ledger_path, now, &reason_owned))).await?;
-        let record = match &taken {
+        let record = match taken {
             Ok(info) => {
                 tracing::info!(
                     file = %info.path.display(),
@@ -95,16 +97,19 @@ impl Counter {
                     last_seq: Some(info.last_seq),
                     took_ms: i64::try_from(info.took.as_millis()).ok(),
                     error: None,
+                    error_code: None,
                 }
             }
             Err(e) => {
-                tracing::error!("ledger backup failed: {e}");
+                let message = e.to_string();
+                let code = ApiError::from(e).code;
+                tracing::error!("ledger backup failed: {message}");
                 self.emit(CounterEvent::Alarm {
                     alarm: AlarmDto {
                         at: shouyin_ledger::ts(now),
                         channel: None,
                         order_no: None,
-                        message: format!("backup failed: {e}"),
+                        message: format!("backup failed: {message}"),
                     },
                 });
                 BackupRecord {
@@ -114,7 +119,10 @@ impl Counter {
                     bytes: None,
                     last_seq: None,
                     took_ms: None,
-                    error: Some(e.to_string()),
+                    error: Some(message),
+                    error_code: serde_json::to_value(code)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned)),
                 }
             }
         };
@@ -148,6 +156,10 @@ impl Counter {
             last_seq: good.as_ref().and_then(|r| r.last_seq),
             failing: failed.is_some(),
             failed_at: failed.as_ref().map(|r| shouyin_ledger::ts(r.at)),
+            error_code: failed
+                .as_ref()
+                .and_then(|r| r.error_code.clone())
+                .and_then(|c| serde_json::from_value(serde_json::Value::String(c)).ok()),
             error: failed.and_then(|r| r.error),
             kept,
         })

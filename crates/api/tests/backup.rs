@@ -149,6 +149,7 @@ async fn a_failed_backup_is_a_warning_and_an_alarm_until_a_good_one() {
     let status = counter.backup_now("manual").await.unwrap();
     assert!(status.failing, "{status:?}");
     assert!(status.error.as_deref().unwrap().contains("backups"), "{status:?}");
+    assert_eq!(status.error_code, Some(ErrorCode::Storage));
     assert!(status.last_at.is_none());
     let alarm = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
@@ -168,7 +169,7 @@ async fn a_failed_backup_is_a_warning_and_an_alarm_until_a_good_one() {
     std::fs::remove_file(&backups).unwrap();
     let status = counter.backup_now("manual").await.unwrap();
     assert!(!status.failing, "{status:?}");
-    assert!(status.error.is_none());
+    assert!(status.error.is_none() && status.error_code.is_none());
     assert_eq!(status.last_seq, Some(2));
     assert!(status.last_bytes.unwrap() > 0);
     #[cfg(unix)]

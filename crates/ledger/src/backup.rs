@@ -308,14 +308,16 @@ pub struct BackupRecord {
     pub took_ms: Option<i64>,
     /// Why it failed; `None` for a good copy.
     pub error: Option<String>,
+    /// The failure's class, as the app names it (`storage`, …).
+    pub error_code: Option<String>,
 }
 
 impl Ledger {
     /// Remember a backup, good or failed.
     pub fn record_backup(&mut self, record: &BackupRecord) -> Result<()> {
         self.conn.execute(
-            "INSERT INTO backups (at, reason, file, bytes, last_seq, took_ms, error)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO backups (at, reason, file, bytes, last_seq, took_ms, error, error_code)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             (
                 ts(record.at),
                 &record.reason,
@@ -324,6 +326,7 @@ impl Ledger {
                 record.last_seq,
                 record.took_ms,
                 &record.error,
+                &record.error_code,
             ),
         )?;
         Ok(())
@@ -341,7 +344,7 @@ impl Ledger {
 
     fn backup_where(&self, clause: &str) -> Result<Option<BackupRecord>> {
         let sql = format!(
-            "SELECT at, reason, file, bytes, last_seq, took_ms, error FROM backups
+            "SELECT at, reason, file, bytes, last_seq, took_ms, error, error_code FROM backups
              WHERE {clause} ORDER BY id DESC LIMIT 1"
         );
         let row = self
@@ -357,6 +360,7 @@ impl Ledger {
                         last_seq: r.get(4)?,
                         took_ms: r.get(5)?,
                         error: r.get(6)?,
+                        error_code: r.get(7)?,
                     },
                 ))
             })

@@ -159,8 +159,9 @@ CREATE TABLE backups (
     bytes     INTEGER,
     last_seq  INTEGER,
     took_ms   INTEGER,
-    -- NULL for a good copy
-    error     TEXT
+    -- NULL for a good copy; the code is the app's error code
+    error     TEXT,
+    error_code TEXT
 );
 "#,
 ];

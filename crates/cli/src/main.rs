@@ -123,7 +123,9 @@ enum Command {
         state: PathBuf,
     },
     /// The head-office server: `shouyin hq --listen ADDR --db URL`, or one of
-    /// its administrative actions.
+    /// its administrative actions. Every option may come from the
+    /// environment instead (SHOUYIN_HQ_LISTEN, SHOUYIN_HQ_DB, …), as the
+    /// shouyin-hq service passes them.
     Hq(HqArgs),
     #[command(flatten)]
     Reconcile(cmd_reconcile::Command),
@@ -196,10 +198,10 @@ enum Command {
 struct HqArgs {
     #[command(subcommand)]
     action: Option<HqAction>,
-    #[arg(long, default_value = "127.0.0.1:8788")]
+    #[arg(long, env = "SHOUYIN_HQ_LISTEN", default_value = "127.0.0.1:8788")]
     listen: String,
     /// sqlite://PATH or postgres://…
-    #[arg(long)]
+    #[arg(long, env = "SHOUYIN_HQ_DB")]
     db: Option<String>,
     /// Bearer token for the read side (reports, terminal list, the page).
     /// Visible to every user of the machine in `ps`: prefer
@@ -207,16 +209,16 @@ struct HqArgs {
     #[arg(long, conflicts_with = "admin_token_file")]
     admin_token: Option<String>,
     /// A file holding the admin token (its first line).
-    #[arg(long)]
+    #[arg(long, env = "SHOUYIN_HQ_ADMIN_TOKEN_FILE")]
     admin_token_file: Option<PathBuf>,
     /// Serve HTTPS with this PEM certificate chain (with --tls-key).
-    #[arg(long, requires = "tls_key")]
+    #[arg(long, env = "SHOUYIN_HQ_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
     /// The PEM private key of --tls-cert.
-    #[arg(long, requires = "tls_cert")]
+    #[arg(long, env = "SHOUYIN_HQ_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
     /// Largest request body accepted, in bytes.
-    #[arg(long)]
+    #[arg(long, env = "SHOUYIN_HQ_BODY_LIMIT")]
     body_limit: Option<usize>,
 }
 

@@ -93,6 +93,10 @@ fn init_logging(
     };
     let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let file = log_dir(data_dir).and_then(|dir| {
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            eprintln!("no log file in {}: {e}", dir.display());
+            return None;
+        }
         let appender = tracing_appender::rolling::Builder::new()
             .rotation(tracing_appender::rolling::Rotation::DAILY)
             .filename_prefix("shouyin")

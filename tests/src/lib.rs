@@ -105,6 +105,18 @@ pub fn display() -> Result<String> {
         .map_err(|e| anyhow!(e))
 }
 
+/// Whether display `:n` is taken: its lock file names a live process. A
+/// lock left by a server that died is stale, and Xvfb replaces it itself.
+fn display_in_use(n: u32) -> bool {
+    match std::fs::read_to_string(format!("/tmp/.X{n}-lock")) {
+        Ok(pid) => match pid.trim().parse::<u32>() {
+            Ok(pid) => Path::new(&format!("/proc/{pid}")).exists(),
+            Err(_) => true,
+        },
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+    }
+}
+
 fn start_xvfb() -> Result<String> {
     if let Ok(d) = std::env::var("SHOUYIN_E2E_DISPLAY") {
         return Ok(d);
@@ -112,7 +124,7 @@ fn start_xvfb() -> Result<String> {
     let xvfb = which("Xvfb")
         .ok_or_else(|| anyhow!("Xvfb is missing: apt-get install xvfb (scripts/setup.sh)"))?;
     for n in 140..200 {
-        if Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+        if display_in_use(n) {
             continue;
         }
         let display = format!(":{n}");

@@ -162,7 +162,10 @@ fn the_package_installs_runs_and_is_removed() {
     // The service is installed, disabled, and valid.
     let unit = std::fs::read_to_string("/usr/lib/systemd/system/shouyin-hq.service").unwrap();
     assert!(unit.contains("StateDirectory=shouyin-hq"), "{unit}");
-    assert!(unit.contains("EnvironmentFile=-/etc/shouyin/hq.env"), "{unit}");
+    assert!(
+        unit.contains("EnvironmentFile=-/etc/shouyin/hq.env"),
+        "{unit}"
+    );
     assert!(
         !Path::new("/etc/systemd/system/multi-user.target.wants/shouyin-hq.service").exists(),
         "the service must be disabled after installation"
@@ -224,22 +227,26 @@ fn the_package_installs_runs_and_is_removed() {
     let cwd = work.path().join("cwd");
     std::fs::create_dir_all(&cwd).unwrap();
     let display = display().unwrap();
-    let mut app = Running(Command::new("/usr/bin/shouyin-app")
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", &home)
-        .env("DISPLAY", &display)
-        .env("SHOUYIN_LANG", "zh")
-        .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
-        .current_dir(&cwd)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap());
+    let mut app = Running(
+        Command::new("/usr/bin/shouyin-app")
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", &home)
+            .env("DISPLAY", &display)
+            .env("SHOUYIN_LANG", "zh")
+            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+            .current_dir(&cwd)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let data = home.join(".local/share/shouyin");
-    wait_until("the ledger in ~/.local/share/shouyin", Duration::from_secs(60), || {
-        data.join("ledger.db").is_file()
-    });
+    wait_until(
+        "the ledger in ~/.local/share/shouyin",
+        Duration::from_secs(60),
+        || data.join("ledger.db").is_file(),
+    );
     wait_until("the app's window", Duration::from_secs(60), || {
         Command::new("xdotool")
             // The Latin part: the legacy title property of a window whose
@@ -252,16 +259,20 @@ fn the_package_installs_runs_and_is_removed() {
     });
     assert!(app.0.try_wait().unwrap().is_none(), "the app is running");
     let logs = home.join(".local/state/shouyin");
-    wait_until("a log file in ~/.local/state/shouyin", Duration::from_secs(20), || {
-        std::fs::read_dir(&logs)
-            .map(|d| {
-                d.filter_map(|e| e.ok()).any(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    name.starts_with("shouyin.") && name.ends_with(".log")
+    wait_until(
+        "a log file in ~/.local/state/shouyin",
+        Duration::from_secs(20),
+        || {
+            std::fs::read_dir(&logs)
+                .map(|d| {
+                    d.filter_map(|e| e.ok()).any(|e| {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        name.starts_with("shouyin.") && name.ends_with(".log")
+                    })
                 })
-            })
-            .unwrap_or(false)
-    });
+                .unwrap_or(false)
+        },
+    );
     assert!(
         !Path::new("/usr/bin/ledger.db").exists()
             && std::fs::read_dir(&cwd).unwrap().next().is_none(),

@@ -78,7 +78,8 @@ impl Counter {
         })
         .map_err(|e| ApiError::internal(e.to_string()))?;
         let rescue = sign(&file, batch, first_seq, last_seq, self.now());
-        let text = serde_json::to_vec_pretty(&rescue).map_err(|e| ApiError::internal(e.to_string()))?;
+        let text =
+            serde_json::to_vec_pretty(&rescue).map_err(|e| ApiError::internal(e.to_string()))?;
         let path = out.to_owned();
         let bytes = text.len() as u64;
         blocking(move || write_new(&path, &text)).await?;

@@ -274,7 +274,10 @@ fn to_wire(event: &shouyin_ledger::Event, file: &HqFile) -> Result<wire::Event, 
 }
 
 /// A ledger event as head office receives it, under the enrolled ids.
-pub(crate) fn wire_event(event: &shouyin_ledger::Event, file: &HqFile) -> Result<wire::Event, ApiError> {
+pub(crate) fn wire_event(
+    event: &shouyin_ledger::Event,
+    file: &HqFile,
+) -> Result<wire::Event, ApiError> {
     let seq = u64::try_from(event.seq)
         .map_err(|_| ApiError::internal(format!("event seq {}", event.seq)))?;
     let payload = match &event.payload {

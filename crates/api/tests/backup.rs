@@ -107,7 +107,10 @@ async fn ten_thousand_sales_while_backups_run_every_copy_checked_and_a_prefix() 
         "copies follow the ledger: {seqs:?}"
     );
     assert!(
-        seqs.iter().filter(|&&s| s > 0 && s < 2 * SALES as i64).count() >= 1,
+        seqs.iter()
+            .filter(|&&s| s > 0 && s < 2 * SALES as i64)
+            .count()
+            >= 1,
         "at least one copy was taken mid-selling: {seqs:?}"
     );
 
@@ -148,7 +151,10 @@ async fn a_failed_backup_is_a_warning_and_an_alarm_until_a_good_one() {
 
     let status = counter.backup_now("manual").await.unwrap();
     assert!(status.failing, "{status:?}");
-    assert!(status.error.as_deref().unwrap().contains("backups"), "{status:?}");
+    assert!(
+        status.error.as_deref().unwrap().contains("backups"),
+        "{status:?}"
+    );
     assert_eq!(status.error_code, Some(ErrorCode::Storage));
     assert!(status.last_at.is_none());
     let alarm = tokio::time::timeout(Duration::from_secs(5), async {
@@ -281,15 +287,25 @@ async fn a_rescue_file_is_imported_by_head_office_exactly_once() {
     let tampered = String::from_utf8(text.clone())
         .unwrap()
         .replace("\\\"amount_fen\\\":800", "\\\"amount_fen\\\":80000");
-    assert_ne!(tampered.as_bytes(), text.as_slice(), "the tamper must change the file");
+    assert_ne!(
+        tampered.as_bytes(),
+        text.as_slice(),
+        "the tamper must change the file"
+    );
     let refused = hq.import_rescue(tampered.as_bytes()).await.unwrap_err();
     assert!(refused.to_string().contains("signature"), "{refused}");
     assert_eq!(hq.events("T09").await.len(), 6);
 
     let first = hq.import_rescue(&text).await.unwrap();
-    assert_eq!((first.stored, first.duplicates, first.acked_seq), (10, 0, 16));
+    assert_eq!(
+        (first.stored, first.duplicates, first.acked_seq),
+        (10, 0, 16)
+    );
     let second = hq.import_rescue(&text).await.unwrap();
-    assert_eq!((second.stored, second.duplicates, second.acked_seq), (0, 10, 16));
+    assert_eq!(
+        (second.stored, second.duplicates, second.acked_seq),
+        (0, 10, 16)
+    );
     let held = hq.events("T09").await;
     assert_eq!(held.len(), 16);
     assert!(held.iter().map(|e| e.seq).eq(1..=16));

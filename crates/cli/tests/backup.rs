@@ -42,13 +42,25 @@ fn value(out: &str, key: &str) -> String {
 
 fn init(ledger: &str, terminal: &str) {
     ok(&shouyin(&[
-        "init", "--db", ledger, "--store", "南京路店", "--terminal", terminal,
+        "init",
+        "--db",
+        ledger,
+        "--store",
+        "南京路店",
+        "--terminal",
+        terminal,
     ]));
 }
 
 fn cash(ledger: &str, amount: &str) {
     ok(&shouyin(&[
-        "charge", "--db", ledger, "--channel", "cash", "--amount", amount,
+        "charge",
+        "--db",
+        ledger,
+        "--channel",
+        "cash",
+        "--amount",
+        amount,
     ]));
 }
 
@@ -94,7 +106,10 @@ fn backup_then_restore_only_when_no_program_holds_the_ledger_keeping_the_replace
     let holder = shouyin_api::lock::LedgerLock::acquire(Path::new(ledger)).unwrap();
     let err = refused(&shouyin(&["restore", "--db", ledger, "--from", copy]));
     assert!(err.contains("in use"), "{err}");
-    assert!(err.contains(&format!("pid {}", std::process::id())), "{err}");
+    assert!(
+        err.contains(&format!("pid {}", std::process::id())),
+        "{err}"
+    );
     assert_eq!(order_count(ledger), 4);
     drop(holder);
 

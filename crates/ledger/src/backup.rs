@@ -144,9 +144,8 @@ pub fn check_copy(path: &Path) -> Result<CopyCheck> {
             problems: problems.join("; "),
         });
     }
-    let last_seq: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| {
-        r.get(0)
-    })?;
+    let last_seq: i64 =
+        conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?;
     let bytes = fs::metadata(path).map_err(io_error(path))?.len();
     Ok(CopyCheck {
         schema_version,

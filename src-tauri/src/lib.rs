@@ -252,6 +252,7 @@ pub fn run_app<R: Runtime>(
             commands::manager::user_logout,
             commands::manager::session_get,
             commands::manager::setup_first_manager,
+            commands::manager::setup_store,
             commands::manager::audit_approved,
             commands::manager::refund_create,
             commands::manager::order_void,

@@ -207,8 +207,10 @@ struct Inner {
     closing: Mutex<HashMap<i64, String>>,
     watch_slots: Arc<Semaphore>,
     shutdown: watch::Sender<bool>,
-    store_name: String,
-    terminal_id: String,
+    /// The store and terminal as set up (the first-start set-up may change
+    /// them once, before anything is recorded).
+    store_name: std::sync::RwLock<String>,
+    terminal_id: std::sync::RwLock<String>,
     /// Where the ledger lives; the head-office file sits beside it.
     ledger_path: PathBuf,
     /// The app's data directory, when opened through one ([`Counter::open`]):
@@ -354,8 +356,8 @@ impl Counter {
                 watchers: Mutex::new(HashMap::new()),
                 closing: Mutex::new(HashMap::new()),
                 shutdown,
-                store_name,
-                terminal_id,
+                store_name: std::sync::RwLock::new(store_name),
+                terminal_id: std::sync::RwLock::new(terminal_id),
                 ledger_path,
                 data_dir,
                 sync: sync::SyncShared::default(),
@@ -369,6 +371,22 @@ impl Counter {
         };
         counter.spawn_prober();
         counter
+    }
+
+    pub(crate) fn store_name(&self) -> String {
+        self.inner
+            .store_name
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn terminal_name(&self) -> String {
+        self.inner
+            .terminal_id
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The app's data directory, when the counter was opened through one.

@@ -166,6 +166,41 @@ impl Ledger {
         &self.path
     }
 
+    /// Set a fresh ledger's store, terminal id and business day: the
+    /// first-start set-up. Refused once anything was recorded (a user, an
+    /// order, an event, an audit entry): order numbers carry the terminal
+    /// id, and business dates the time zone and cut-off.
+    pub fn set_up_terminal(&mut self, setup: &TerminalSetup) -> Result<()> {
+        if setup.store.trim().is_empty() {
+            return Err(LedgerError::Invalid("the store name is empty".into()));
+        }
+        let tx = self.conn.transaction()?;
+        let used: i64 = tx.query_row(
+            "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM orders)
+                  + (SELECT count(*) FROM events) + (SELECT count(*) FROM audit)",
+            [],
+            |r| r.get(0),
+        )?;
+        if used > 0 {
+            return Err(LedgerError::Invalid(
+                "this ledger is already in use; its store and terminal are set".into(),
+            ));
+        }
+        tx.execute(
+            "UPDATE terminal SET store = ?1, terminal_id = ?2, timezone = ?3, day_cutoff = ?4
+             WHERE id = 1",
+            (
+                setup.store.trim(),
+                setup.terminal.as_str(),
+                setup.calendar.timezone.name(),
+                setup.calendar.day_cutoff.format("%H:%M").to_string(),
+            ),
+        )?;
+        tx.commit()?;
+        self.terminal = read_terminal(&self.conn, &self.path)?;
+        Ok(())
+    }
+
     pub fn terminal(&self) -> &TerminalRecord {
         &self.terminal
     }

@@ -29,6 +29,7 @@ import type { CashMovementKind } from "./generated/CashMovementKind";
 import type { ZReportDto } from "./generated/ZReportDto";
 import type { CustomerOrderDto } from "./generated/CustomerOrderDto";
 import type { BackupStatusDto } from "./generated/BackupStatusDto";
+import type { StoreSetupRequest } from "./generated/StoreSetupRequest";
 
 export type { ApiError, OrderDto, TerminalDto, CounterEvent, EventDto, SyncStatusDto };
 export type { Approval, UserDto, RefundDto, DailyReportDto, RangeReportDto, ExportResultDto, ExportProgressDto };
@@ -71,6 +72,7 @@ export const api = {
   sessionGet: () => invoke<UserDto | null>("session_get"),
   setupFirstManager: (name: string, pin: string, pinAgain: string) =>
     invoke<UserDto>("setup_first_manager", { name, pin, pinAgain }),
+  setupStore: (req: StoreSetupRequest) => invoke<UserDto>("setup_store", { req }),
   // Names on records come from the session in Rust, never from here.
   auditApproved: (action: string, detail: unknown, approval: Approval) =>
     invoke<AuditEntryDto>("audit_approved", { action, detail, approval }),

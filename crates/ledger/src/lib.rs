@@ -167,17 +167,18 @@ impl Ledger {
     }
 
     /// Set a fresh ledger's store, terminal id and business day: the
-    /// first-start set-up. Refused once anything was recorded (a user, an
-    /// order, an event, an audit entry): order numbers carry the terminal
-    /// id, and business dates the time zone and cut-off.
+    /// first-start set-up. Refused once a user or an order was recorded:
+    /// order numbers carry the terminal id, and business dates the time
+    /// zone and cut-off (shifts and refunds need a user first). Audit
+    /// entries and their events may exist: a command refused before the
+    /// set-up is logged, and names no terminal.
     pub fn set_up_terminal(&mut self, setup: &TerminalSetup) -> Result<()> {
         if setup.store.trim().is_empty() {
             return Err(LedgerError::Invalid("the store name is empty".into()));
         }
         let tx = self.conn.transaction()?;
         let used: i64 = tx.query_row(
-            "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM orders)
-                  + (SELECT count(*) FROM events) + (SELECT count(*) FROM audit)",
+            "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM orders)",
             [],
             |r| r.get(0),
         )?;

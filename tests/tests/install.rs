@@ -65,8 +65,7 @@ fn a_new_store_is_set_up_on_first_start_in_either_language() {
     let result: anyhow::Result<()> = runtime().block_on(async {
         // English first, on its own fresh data directory.
         let dir = tempfile::tempdir()?;
-        let app = App::launch(dir.path(), &[("SHOUYIN_DEMO", "0"), ("SHOUYIN_LANG", "en")])
-            .await?;
+        let app = App::launch(dir.path(), &[("SHOUYIN_DEMO", "0"), ("SHOUYIN_LANG", "en")]).await?;
         app.wait_for("[data-testid=setup-store]", SHORT).await?;
         app.wait_for_text("[data-testid=setup] h1", "First start", SHORT)
             .await?;

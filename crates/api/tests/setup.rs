@@ -81,7 +81,10 @@ async fn the_store_and_its_first_manager_are_set_up_once_on_a_fresh_ledger() {
         assert_eq!(e.code, ErrorCode::InvalidInput, "{what}: {e}");
         let t = counter.terminal_get().await.unwrap();
         assert!(t.needs_setup, "{what}");
-        assert_eq!((t.terminal.as_str(), t.store.as_str()), ("T01", "门店 Store"));
+        assert_eq!(
+            (t.terminal.as_str(), t.store.as_str()),
+            ("T01", "门店 Store")
+        );
     }
 
     let manager = counter.setup_store(request()).await.unwrap();

@@ -96,13 +96,25 @@ fn which(name: &str) -> Option<PathBuf> {
 }
 
 /// An X display for the app: `$SHOUYIN_E2E_DISPLAY`, or a private Xvfb
-/// started once for the whole test binary (and left to die with it).
+/// started once for the whole test binary (and stopped when it ends).
 pub fn display() -> Result<String> {
     static DISPLAY: OnceLock<Result<String, String>> = OnceLock::new();
     DISPLAY
         .get_or_init(|| start_xvfb().map_err(|e| format!("{e:#}")))
         .clone()
         .map_err(|e| anyhow!(e))
+}
+
+/// Whether display `:n` is taken: its lock file names a live process. A
+/// lock left by a server that died is stale, and Xvfb replaces it itself.
+fn display_in_use(n: u32) -> bool {
+    match std::fs::read_to_string(format!("/tmp/.X{n}-lock")) {
+        Ok(pid) => match pid.trim().parse::<u32>() {
+            Ok(pid) => Path::new(&format!("/proc/{pid}")).exists(),
+            Err(_) => true,
+        },
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+    }
 }
 
 fn start_xvfb() -> Result<String> {
@@ -120,7 +132,17 @@ fn start_xvfb() -> Result<String> {
         // (e.g. 1366x768x24) before its first app starts.
         let screen =
             std::env::var("SHOUYIN_E2E_SCREEN").unwrap_or_else(|_| "1440x900x24".to_owned());
-        let child = Command::new(&xvfb)
+        // A watchdog shell stops the server when this test binary ends, so
+        // no display outlives its tests (a static is never dropped).
+        let child = Command::new("sh")
+            .args([
+                "-c",
+                "\"$0\" \"$@\" & x=$!; \
+                 while kill -0 \"$SHOUYIN_TEST_PID\" 2>/dev/null && kill -0 $x 2>/dev/null; do sleep 1; done; \
+                 kill $x 2>/dev/null",
+            ])
+            .arg(&xvfb)
+            .env("SHOUYIN_TEST_PID", std::process::id().to_string())
             .args([
                 display.as_str(),
                 "-screen",
@@ -142,23 +164,11 @@ fn start_xvfb() -> Result<String> {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        // The process lives as long as the test binary.
+        // The watchdog lives as long as the test binary, and no longer.
         std::mem::forget(child);
         return Ok(display);
     }
     bail!("no free X display number for Xvfb")
-}
-
-/// Whether display `n` is taken: its lock file names a live process. A
-/// lock left by a server that died is stale, and Xvfb replaces it.
-fn display_in_use(n: u32) -> bool {
-    let Ok(lock) = std::fs::read_to_string(format!("/tmp/.X{n}-lock")) else {
-        return false;
-    };
-    match lock.trim().parse::<u32>() {
-        Ok(pid) => Path::new(&format!("/proc/{pid}")).exists(),
-        Err(_) => true,
-    }
 }
 
 /// How long one WebDriver call may take.

@@ -170,7 +170,9 @@ impl From<LedgerError> for ApiError {
             LedgerError::AlreadyExists(_)
             | LedgerError::Conflict { .. }
             | LedgerError::Transition(_) => ErrorCode::Conflict,
-            LedgerError::NotALedger { .. } => ErrorCode::LedgerCorrupt,
+            LedgerError::NotALedger { .. } | LedgerError::Damaged { .. } => {
+                ErrorCode::LedgerCorrupt
+            }
             LedgerError::TooNew { .. } => ErrorCode::LedgerTooNew,
             LedgerError::Locked => ErrorCode::LedgerLocked,
             LedgerError::Invalid(_) => ErrorCode::InvalidInput,

@@ -14,6 +14,7 @@
 //! protocol types come from `shouyin-wire`; the server itself is not linked.
 
 mod cash;
+pub mod backup;
 pub mod dto;
 mod error;
 pub mod export;
@@ -30,6 +31,7 @@ pub mod reconcile;
 pub mod refunds;
 pub mod relay;
 pub mod reports;
+pub mod rescue;
 pub mod roles;
 pub mod shifts;
 pub mod staff;
@@ -77,6 +79,10 @@ pub struct CounterOptions {
     /// What a new PIN hash costs. Production by default; test suites pass
     /// [`PinCost::cheap_for_tests`].
     pub pin_cost: PinCost,
+    /// Where the rotating set of backups goes; with one, the counter backs
+    /// up at each shift close and (when started as a counter) daily. The
+    /// app's is `backups` in its data directory.
+    pub backup_dir: Option<PathBuf>,
 }
 
 impl Default for CounterOptions {
@@ -87,6 +93,7 @@ impl Default for CounterOptions {
             clock: Arc::new(SystemClock),
             exclusive: false,
             pin_cost: PinCost::PRODUCTION,
+            backup_dir: None,
         }
     }
 }
@@ -203,8 +210,10 @@ struct Inner {
     closing: Mutex<HashMap<i64, String>>,
     watch_slots: Arc<Semaphore>,
     shutdown: watch::Sender<bool>,
-    store_name: String,
-    terminal_id: String,
+    /// The store and terminal as set up (the first-start set-up may change
+    /// them once, before anything is recorded).
+    store_name: std::sync::RwLock<String>,
+    terminal_id: std::sync::RwLock<String>,
     /// Where the ledger lives; the head-office file sits beside it.
     ledger_path: PathBuf,
     /// The app's data directory, when opened through one ([`Counter::open`]):
@@ -221,6 +230,10 @@ struct Inner {
     /// The files exported since the counter started: "open folder" opens
     /// only the folder of one of these.
     exported: Mutex<Vec<PathBuf>>,
+    /// The rotating set of backups, when this counter keeps one.
+    backup_dir: Option<PathBuf>,
+    /// One backup at a time.
+    backup_running: tokio::sync::Mutex<()>,
     /// The ledger's exclusive lock, when this counter holds it.
     _lock: Option<lock::LedgerLock>,
 }
@@ -247,6 +260,7 @@ impl Counter {
         let options = CounterOptions {
             channels,
             exclusive: true,
+            backup_dir: Some(backup::backup_dir(&data_dir)),
             ..CounterOptions::default()
         };
         let now = options.clock.now();
@@ -348,8 +362,8 @@ impl Counter {
                 watchers: Mutex::new(HashMap::new()),
                 closing: Mutex::new(HashMap::new()),
                 shutdown,
-                store_name,
-                terminal_id,
+                store_name: std::sync::RwLock::new(store_name),
+                terminal_id: std::sync::RwLock::new(terminal_id),
                 ledger_path,
                 data_dir,
                 sync: sync::SyncShared::default(),
@@ -357,11 +371,29 @@ impl Counter {
                 demo: std::sync::atomic::AtomicBool::new(false),
                 hq: hq_client::HqClient::default(),
                 exported: Mutex::new(Vec::new()),
+                backup_dir: options.backup_dir,
+                backup_running: tokio::sync::Mutex::new(()),
                 _lock: lock,
             }),
         };
         counter.spawn_prober();
         counter
+    }
+
+    pub(crate) fn store_name(&self) -> String {
+        self.inner
+            .store_name
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn terminal_name(&self) -> String {
+        self.inner
+            .terminal_id
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The app's data directory, when the counter was opened through one.

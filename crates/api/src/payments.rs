@@ -259,7 +259,7 @@ impl Counter {
             // record), before its code exists at the channel.
             self.close_earlier_codes(order.id).await?;
         }
-        let subject = format!("{} 收银", self.inner.store_name);
+        let subject = format!("{} 收银", self.store_name());
         let request = CreateQr {
             out_trade_no: order.out_trade_no.clone(),
             amount_fen: order.amount.fen(),
@@ -977,7 +977,7 @@ impl Counter {
         let request = CreateQr {
             out_trade_no: order.out_trade_no.clone(),
             amount_fen: order.amount.fen(),
-            subject: format!("{} 收银", self.inner.store_name),
+            subject: format!("{} 收银", self.store_name()),
             expires_at,
             notify_url: self.notify_url_for(order.channel, &order.out_trade_no),
         };
@@ -1025,7 +1025,7 @@ impl Counter {
         let counter = self.clone();
         tokio::spawn(async move {
             let mut shutdown = counter.inner.shutdown.subscribe();
-            let probe_no = format!("{}_PROBE_000000", counter.inner.terminal_id);
+            let probe_no = format!("{}_PROBE_000000", counter.terminal_name());
             loop {
                 for (kind, channel) in counter.inner.channels.iter() {
                     let _ = counter.call(*kind, None, || channel.query(&probe_no)).await;

@@ -234,14 +234,18 @@ impl Counter {
     ) -> Result<ZReportDto, ApiError> {
         let counted_fen = parse_cash(&counted, "the counted cash", true)?;
         let now = self.now();
-        self.with_ledger(move |ledger| {
-            Ok(ZReportDto::from(&ledger.close_shift(
-                counted_fen,
-                &closed_by,
-                now,
-            )?))
-        })
-        .await
+        let report = self
+            .with_ledger(move |ledger| {
+                Ok(ZReportDto::from(&ledger.close_shift(
+                    counted_fen,
+                    &closed_by,
+                    now,
+                )?))
+            })
+            .await?;
+        // A closed shift is a natural point to keep a copy of the day.
+        self.backup_after_shift();
+        Ok(report)
     }
 
     /// Recent shifts, newest first.

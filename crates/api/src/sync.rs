@@ -270,8 +270,16 @@ fn normalise_url(raw: &str) -> Result<String, ApiError> {
 
 /// A ledger event as head office receives it, under the enrolled ids.
 fn to_wire(event: &shouyin_ledger::Event, file: &HqFile) -> Result<wire::Event, Failure> {
+    wire_event(event, file).map_err(Failure::Ledger)
+}
+
+/// A ledger event as head office receives it, under the enrolled ids.
+pub(crate) fn wire_event(
+    event: &shouyin_ledger::Event,
+    file: &HqFile,
+) -> Result<wire::Event, ApiError> {
     let seq = u64::try_from(event.seq)
-        .map_err(|_| Failure::Ledger(ApiError::internal(format!("event seq {}", event.seq))))?;
+        .map_err(|_| ApiError::internal(format!("event seq {}", event.seq)))?;
     let payload = match &event.payload {
         serde_json::Value::Object(map) => map.clone(),
         other => {
@@ -301,7 +309,7 @@ impl Counter {
         hq_file_path(&self.inner.ledger_path)
     }
 
-    async fn load_hq_file(&self) -> Result<Option<HqFile>, ApiError> {
+    pub(crate) async fn load_hq_file(&self) -> Result<Option<HqFile>, ApiError> {
         let path = self.hq_path();
         blocking(move || HqFile::load(&path)).await
     }

@@ -7,6 +7,7 @@
 
 mod bench;
 mod bench_confirm;
+mod cmd_backup;
 mod cmd_hq;
 mod cmd_reconcile;
 mod cmd_report;
@@ -125,7 +126,9 @@ enum Command {
         state: PathBuf,
     },
     /// The head-office server: `shouyin hq --listen ADDR --db URL`, or one of
-    /// its administrative actions.
+    /// its administrative actions. Every option may come from the
+    /// environment instead (SHOUYIN_HQ_LISTEN, SHOUYIN_HQ_DB, …), as the
+    /// shouyin-hq service passes them.
     Hq(HqArgs),
     #[command(flatten)]
     Reconcile(cmd_reconcile::Command),
@@ -161,6 +164,31 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Copy the ledger (SQLite's online backup, so a running app keeps
+    /// selling) and check the copy with integrity_check.
+    Backup {
+        #[arg(long)]
+        db: PathBuf,
+        /// The copy; must not exist.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Put a backup back as the ledger. Refused while a program holds the
+    /// ledger; the replaced ledger is kept beside it.
+    Restore {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        from: PathBuf,
+    },
+    /// Write every event head office has not acknowledged to a signed file,
+    /// for a till whose network is gone for good (`shouyin hq import-rescue`).
+    Rescue {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Benchmarks that print their figures beside a baseline.
     Bench {
         #[command(subcommand)]
@@ -173,10 +201,10 @@ enum Command {
 struct HqArgs {
     #[command(subcommand)]
     action: Option<HqAction>,
-    #[arg(long, default_value = "127.0.0.1:8788")]
+    #[arg(long, env = "SHOUYIN_HQ_LISTEN", default_value = "127.0.0.1:8788")]
     listen: String,
     /// sqlite://PATH or postgres://…
-    #[arg(long)]
+    #[arg(long, env = "SHOUYIN_HQ_DB")]
     db: Option<String>,
     /// Bearer token for the read side (reports, terminal list, the page).
     /// Visible to every user of the machine in `ps`: prefer
@@ -184,16 +212,16 @@ struct HqArgs {
     #[arg(long, conflicts_with = "admin_token_file")]
     admin_token: Option<String>,
     /// A file holding the admin token (its first line).
-    #[arg(long)]
+    #[arg(long, env = "SHOUYIN_HQ_ADMIN_TOKEN_FILE")]
     admin_token_file: Option<PathBuf>,
     /// Serve HTTPS with this PEM certificate chain (with --tls-key).
-    #[arg(long, requires = "tls_key")]
+    #[arg(long, env = "SHOUYIN_HQ_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
     /// The PEM private key of --tls-cert.
-    #[arg(long, requires = "tls_cert")]
+    #[arg(long, env = "SHOUYIN_HQ_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
     /// Largest request body accepted, in bytes.
-    #[arg(long)]
+    #[arg(long, env = "SHOUYIN_HQ_BODY_LIMIT")]
     body_limit: Option<usize>,
 }
 
@@ -212,6 +240,13 @@ enum HqAction {
         db: String,
         #[arg(long)]
         terminal: String,
+    },
+    /// Import a till's rescue file (`shouyin rescue`); each event is stored
+    /// once, however often the file is imported.
+    ImportRescue {
+        #[arg(long)]
+        db: String,
+        file: PathBuf,
     },
 }
 
@@ -434,6 +469,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     cmd_hq::enroll_code(&db, &store).await?
                 }
                 Some(HqAction::Revoke { db, terminal }) => cmd_hq::revoke(&db, &terminal).await?,
+                Some(HqAction::ImportRescue { db, file }) => {
+                    cmd_hq::import_rescue(&db, &file).await?
+                }
                 None => {
                     let db = args
                         .db
@@ -458,6 +496,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             hq_ca_file,
         } => cmd_sync::enroll(&db, hq, code, force, hq_ca_file).await,
         Command::Sync { db, once } => cmd_sync::sync(&db, once).await,
+        Command::Backup { db, out } => cmd_backup::backup(&db, &out),
+        Command::Restore { db, from } => cmd_backup::restore(&db, &from),
+        Command::Rescue { db, out } => cmd_backup::rescue(&db, &out).await,
     }
 }
 

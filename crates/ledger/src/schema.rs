@@ -173,6 +173,23 @@ UPDATE refunds SET shift_id = (
       AND (s.closed_at IS NULL OR s.closed_at >= refunds.requested_at)
     ORDER BY s.id DESC LIMIT 1);
 "#,
+    // 5: the backups taken of this ledger, good and failed, so settings show
+    // the last one and a failure stays visible until a good one follows.
+    r#"
+CREATE TABLE backups (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    at        TEXT NOT NULL,
+    -- daily | shift | manual
+    reason    TEXT NOT NULL,
+    file      TEXT,
+    bytes     INTEGER,
+    last_seq  INTEGER,
+    took_ms   INTEGER,
+    -- NULL for a good copy; the code is the app's error code
+    error     TEXT,
+    error_code TEXT
+);
+"#,
 ];
 
 pub(crate) fn migrations() -> Migrations<'static> {

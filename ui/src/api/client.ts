@@ -30,10 +30,13 @@ import type { CashMovementDto } from "./generated/CashMovementDto";
 import type { CashMovementKind } from "./generated/CashMovementKind";
 import type { ZReportDto } from "./generated/ZReportDto";
 import type { CustomerOrderDto } from "./generated/CustomerOrderDto";
+import type { BackupStatusDto } from "./generated/BackupStatusDto";
+import type { StoreSetupRequest } from "./generated/StoreSetupRequest";
 
 export type { ApiError, OrderDto, TerminalDto, CounterEvent, EventDto, SyncStatusDto };
 export type { Approval, UserDto, RefundDto, DailyReportDto, RangeReportDto, ExportResultDto, ExportProgressDto };
 export type { ReconcileReportDto, ShiftDto, CashMovementDto, CashMovementKind, ZReportDto, CustomerOrderDto };
+export type { BackupStatusDto };
 
 export function isApiError(e: unknown): e is ApiError {
   return typeof e === "object" && e !== null && "code" in e && "message" in e;
@@ -62,6 +65,8 @@ export const api = {
   customerWindowClose: () => invoke<void>("customer_window_close"),
   customerWindowIsOpen: () => invoke<boolean>("customer_window_is_open"),
   syncEnroll: (hqUrl: string, code: string) => invoke<SyncStatusDto>("sync_enroll", { hqUrl, code }),
+  backupStatus: () => invoke<BackupStatusDto>("backup_status"),
+  backupNow: () => invoke<BackupStatusDto>("backup_now"),
   // staff and approvals
   usersList: () => invoke<UserDto[]>("users_list"),
   userLogin: (name: string, pin: string) => invoke<UserDto>("user_login", { name, pin }),
@@ -69,6 +74,7 @@ export const api = {
   sessionGet: () => invoke<UserDto | null>("session_get"),
   setupFirstManager: (name: string, pin: string, pinAgain: string) =>
     invoke<UserDto>("setup_first_manager", { name, pin, pinAgain }),
+  setupStore: (req: StoreSetupRequest) => invoke<UserDto>("setup_store", { req }),
   // Names on records come from the session in Rust, never from here.
   auditApproved: (action: string, detail: unknown, approval: Approval) =>
     invoke<AuditEntryDto>("audit_approved", { action, detail, approval }),

@@ -56,6 +56,13 @@ pub enum ErrorCode {
     /// Head office answered no (e.g. the terminal was revoked, or the
     /// address is not a head office).
     HqRefused,
+    /// Not an Alipay or WeChat payment code (wrong length or first digits);
+    /// nothing was sent.
+    PaycodeInvalid,
+    /// A payment code of a channel this till does not take (UnionPay).
+    PaycodeUnsupported,
+    /// This payment code was sent before; the customer must refresh it.
+    PaycodeReused,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error, ts_rs::TS)]

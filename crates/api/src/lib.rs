@@ -22,6 +22,7 @@ pub mod hq_url;
 pub mod language;
 pub mod lock;
 pub mod payments;
+pub mod paycode;
 pub mod qr;
 pub mod reconcile;
 pub mod refunds;
@@ -44,12 +45,13 @@ use shouyin_ledger::{seed::SeedPlan, Change, Ledger, NewOrder, OrderFilter, Term
 use tokio::sync::{broadcast, watch, Semaphore};
 use tokio::task::JoinHandle;
 
+pub use paycode::{CodePollSchedule, CodeSettings};
 pub use payments::{BuyerSignal, PaymentSettings, PollSchedule};
 pub use shouyin_ledger::users::PinCost;
 
 pub use dto::{
     AlarmDto, AmountDto, ChannelAvailabilityDto, ChannelHealthDto, ChannelHealthState,
-    ChargeRequest, CounterEvent, EventDto, OrderDto, TerminalDto,
+    ChargeRequest, CodeChargeRequest, CounterEvent, EventDto, OrderDto, TerminalDto,
 };
 pub use error::{ApiError, ErrorCode};
 pub use hq_client::HqError;

@@ -22,6 +22,7 @@
 
 pub mod audit;
 pub mod bills;
+pub mod code_payments;
 mod error;
 mod orders;
 pub mod refunds;
@@ -40,6 +41,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use shouyin_core::{BusinessCalendar, TerminalId};
 
+pub use code_payments::CodePayment;
 pub use error::{LedgerError, Result};
 pub use orders::{Change, Event, NewOrder, Order, OrderFilter};
 pub use schema::{MIGRATIONS, SCHEMA_VERSION};

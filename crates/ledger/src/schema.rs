@@ -147,6 +147,17 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_is_append_only_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 "#,
+    // 4: payments by the customer's code (付款码). One row per code payment:
+    // the code itself is never kept, only its SHA-256, unique so the same
+    // code can never be sent for a second order; and when the channel's
+    // password window ends.
+    r#"
+CREATE TABLE code_payments (
+    order_id        INTEGER PRIMARY KEY REFERENCES orders (id),
+    code_sha256     TEXT NOT NULL UNIQUE,
+    window_ends_at  TEXT NOT NULL
+);
+"#,
 ];
 
 pub(crate) fn migrations() -> Migrations<'static> {

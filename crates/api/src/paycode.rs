@@ -129,9 +129,11 @@ impl Counter {
         let sent_code = code.clone();
         let order = self
             .with_ledger(move |ledger| {
-                if let Some(open) = ledger.open_orders()?.into_iter().find(|o| {
-                    o.channel != ChannelKind::Cash && o.state != OrderState::Unverified
-                }) {
+                if let Some(open) = ledger
+                    .open_orders()?
+                    .into_iter()
+                    .find(|o| o.channel != ChannelKind::Cash && o.state != OrderState::Unverified)
+                {
                     return Err(ApiError::new(
                         ErrorCode::Conflict,
                         format!(
@@ -237,7 +239,10 @@ impl Counter {
         Ok(updated)
     }
 
-    pub(crate) async fn code_payment_of(&self, order_id: i64) -> Result<Option<CodePayment>, ApiError> {
+    pub(crate) async fn code_payment_of(
+        &self,
+        order_id: i64,
+    ) -> Result<Option<CodePayment>, ApiError> {
         self.with_ledger(move |l| Ok(l.code_payment(order_id)?))
             .await
     }
@@ -352,7 +357,9 @@ impl Counter {
                             .await
                         }
                         // Not there (yet): the window's end decides.
-                        RemoteStatus::Waiting | RemoteStatus::NotFound => Ok(OrderDto::from(&order)),
+                        RemoteStatus::Waiting | RemoteStatus::NotFound => {
+                            Ok(OrderDto::from(&order))
+                        }
                     };
                     if let Err(e) = applied {
                         tracing::warn!(order_no = %no, "could not apply the channel's answer: {e}");
@@ -401,7 +408,9 @@ impl Counter {
             return Ok(OrderDto::from(order));
         }
         let outcome = self
-            .call(order.channel, Some(&no), || channel.reverse_code_payment(&no))
+            .call(order.channel, Some(&no), || {
+                channel.reverse_code_payment(&no)
+            })
             .await;
         match outcome {
             Ok(CloseOutcome::Closed) => {
@@ -412,8 +421,9 @@ impl Counter {
                 };
                 self.apply(
                     order.id,
-                    Change::to(unpaid)
-                        .because(format!("{reason}; {word} at the channel, nothing was taken")),
+                    Change::to(unpaid).because(format!(
+                        "{reason}; {word} at the channel, nothing was taken"
+                    )),
                 )
                 .await
             }

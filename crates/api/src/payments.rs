@@ -176,7 +176,12 @@ impl Counter {
         result
     }
 
-    pub(crate) async fn raise_alarm(&self, kind: ChannelKind, order_no: Option<&str>, reason: &str) {
+    pub(crate) async fn raise_alarm(
+        &self,
+        kind: ChannelKind,
+        order_no: Option<&str>,
+        reason: &str,
+    ) {
         let message = format!("{kind} sent an answer whose signature does not verify: {reason}");
         tracing::error!(channel = %kind, order_no, "{message}");
         let now = self.now();
@@ -1028,7 +1033,11 @@ impl Counter {
     }
 
     /// Sleep, or return true when the counter shuts down first.
-    pub(crate) async fn pause(&self, shutdown: &mut tokio::sync::watch::Receiver<bool>, d: Duration) -> bool {
+    pub(crate) async fn pause(
+        &self,
+        shutdown: &mut tokio::sync::watch::Receiver<bool>,
+        d: Duration,
+    ) -> bool {
         tokio::select! {
             _ = tokio::time::sleep(d) => false,
             _ = shutdown.changed() => true,

@@ -23,8 +23,8 @@ use crate::config::AlipayConfig;
 use crate::http::{self, RawResponse};
 use crate::keys;
 use crate::model::{
-    BillLine, CloseOutcome, CodePay, CodePayAnswer, CreateQr, NotificationAck, PaymentNotice, QrCreated, RefundRequest,
-    RefundResult, RemotePayment, RemoteStatus,
+    BillLine, CloseOutcome, CodePay, CodePayAnswer, CreateQr, NotificationAck, PaymentNotice,
+    QrCreated, RefundRequest, RefundResult, RemotePayment, RemoteStatus,
 };
 use crate::ChannelError;
 
@@ -264,7 +264,10 @@ impl Alipay {
 
     /// Cancel a code payment. A trade Alipay never made (the pay call never
     /// arrived) has nothing to cancel and nothing was taken.
-    async fn do_reverse_code_payment(&self, out_trade_no: &str) -> Result<CloseOutcome, ChannelError> {
+    async fn do_reverse_code_payment(
+        &self,
+        out_trade_no: &str,
+    ) -> Result<CloseOutcome, ChannelError> {
         match self.cancel(out_trade_no).await {
             Ok(wire::CancelAction::Closed) => Ok(CloseOutcome::Closed),
             Ok(wire::CancelAction::Refunded) => Ok(CloseOutcome::ReversedAfterPayment),
@@ -387,7 +390,10 @@ impl Channel for Alipay {
         Box::pin(self.do_pay_by_code(req))
     }
 
-    fn reverse_code_payment<'a>(&'a self, out_trade_no: &'a str) -> ChannelFuture<'a, CloseOutcome> {
+    fn reverse_code_payment<'a>(
+        &'a self,
+        out_trade_no: &'a str,
+    ) -> ChannelFuture<'a, CloseOutcome> {
         Box::pin(self.do_reverse_code_payment(out_trade_no))
     }
 

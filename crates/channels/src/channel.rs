@@ -9,8 +9,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use shouyin_core::ChannelKind;
 
 use crate::model::{
-    BillLine, CloseOutcome, CodePay, CodePayAnswer, CreateQr, NotificationAck, PaymentNotice, QrCreated, RefundRequest,
-    RefundResult, RemotePayment,
+    BillLine, CloseOutcome, CodePay, CodePayAnswer, CreateQr, NotificationAck, PaymentNotice,
+    QrCreated, RefundRequest, RefundResult, RemotePayment,
 };
 use crate::ChannelError;
 
@@ -64,7 +64,10 @@ pub trait Channel: Send + Sync + fmt::Debug {
     /// trade the customer paid in the meantime is refunded in full
     /// ([`CloseOutcome::ReversedAfterPayment`]). Repeated while the channel
     /// asks for a retry; an unclear end is an error for the caller to retry.
-    fn reverse_code_payment<'a>(&'a self, out_trade_no: &'a str) -> ChannelFuture<'a, CloseOutcome> {
+    fn reverse_code_payment<'a>(
+        &'a self,
+        out_trade_no: &'a str,
+    ) -> ChannelFuture<'a, CloseOutcome> {
         let _ = out_trade_no;
         Box::pin(async move {
             Err(ChannelError::config(format!(

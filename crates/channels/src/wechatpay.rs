@@ -30,8 +30,8 @@ use crate::config::{SecretText, WechatPayConfig};
 use crate::http::{self, encode_segment, RawResponse};
 use crate::keys;
 use crate::model::{
-    BillLine, CloseOutcome, CodePay, CodePayAnswer, CreateQr, NotificationAck, PaymentNotice, QrCreated, RefundRequest,
-    RefundResult, RemotePayment, RemoteStatus,
+    BillLine, CloseOutcome, CodePay, CodePayAnswer, CreateQr, NotificationAck, PaymentNotice,
+    QrCreated, RefundRequest, RefundResult, RemotePayment, RemoteStatus,
 };
 use crate::ChannelError;
 use wire::Reply;
@@ -302,7 +302,9 @@ impl WechatPay {
             .await?
         {
             Reply::Ok(body) => wire::codepay_answer(&Self::read(&body)?),
-            Reply::Refused { error, .. } if error.code == "USERPAYING" => Ok(CodePayAnswer::Waiting),
+            Reply::Refused { error, .. } if error.code == "USERPAYING" => {
+                Ok(CodePayAnswer::Waiting)
+            }
             Reply::Refused { error, .. } => Err(Self::refused(error)),
         }
     }
@@ -311,7 +313,10 @@ impl WechatPay {
     /// guide: "when a reverse gets no answer or an error, call it again"),
     /// then ask where the trade ended: the v3 answer does not say whether
     /// money moved.
-    async fn do_reverse_code_payment(&self, out_trade_no: &str) -> Result<CloseOutcome, ChannelError> {
+    async fn do_reverse_code_payment(
+        &self,
+        out_trade_no: &str,
+    ) -> Result<CloseOutcome, ChannelError> {
         let path = format!(
             "/v3/pay/transactions/out-trade-no/{}/reverse",
             encode_segment(out_trade_no)
@@ -466,7 +471,10 @@ impl Channel for WechatPay {
         Box::pin(self.do_pay_by_code(req))
     }
 
-    fn reverse_code_payment<'a>(&'a self, out_trade_no: &'a str) -> ChannelFuture<'a, CloseOutcome> {
+    fn reverse_code_payment<'a>(
+        &'a self,
+        out_trade_no: &'a str,
+    ) -> ChannelFuture<'a, CloseOutcome> {
         Box::pin(self.do_reverse_code_payment(out_trade_no))
     }
 

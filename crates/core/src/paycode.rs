@@ -88,13 +88,13 @@ mod tests {
         assert_eq!(classify("13456789012345678a"), Err(PayCodeError::NotDigits));
         assert_eq!(classify("1345-6789"), Err(PayCodeError::NotDigits));
         for bad in [
-            "16345678901234567",    // WeChat prefix, 17 digits
-            "1634567890123456789",  // WeChat prefix, 19 digits
-            "183456789012345678",   // 18 digits starting 18
-            "283456789012345",      // Alipay prefix, 15 digits
+            "16345678901234567",         // WeChat prefix, 17 digits
+            "1634567890123456789",       // WeChat prefix, 19 digits
+            "183456789012345678",        // 18 digits starting 18
+            "283456789012345",           // Alipay prefix, 15 digits
             "2834567890123456789012345", // 25 digits
-            "313456789012345678",   // starts 31
-            "621234567890123456",   // UnionPay prefix, 18 digits
+            "313456789012345678",        // starts 31
+            "621234567890123456",        // UnionPay prefix, 18 digits
             "0934567890123456",
         ] {
             assert!(

@@ -52,7 +52,9 @@ impl Ledger {
         if let Some((order, state)) = open {
             return Err(LedgerError::Conflict {
                 order,
-                state: state.parse().map_err(|_| LedgerError::Invalid(state.clone()))?,
+                state: state
+                    .parse()
+                    .map_err(|_| LedgerError::Invalid(state.clone()))?,
                 what: "a code payment is still being resolved; no second scan until it is".into(),
             });
         }

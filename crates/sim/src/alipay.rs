@@ -21,12 +21,12 @@ use serde_json::{json, Map, Value};
 use shouyin_core::format_fen;
 
 use crate::faults::{garble, FaultPlan};
+use crate::paycode::{self, CodeRefusal};
 use crate::sign::{sign_base64, verify_base64};
 use crate::trade::{
     china_time, random_digits, random_lower, Channel, CloseReason, Phase, Refund, StepError, Trade,
     CHINA,
 };
-use crate::paycode::{self, CodeRefusal};
 use crate::{bills, Download, SimError, SimState};
 
 /// Unpaid precreated trades close after this long unless the request says

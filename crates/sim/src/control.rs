@@ -277,13 +277,16 @@ pub struct NewPayCode {
 pub async fn issue_paycode(State(sim): State<SimState>, body: Bytes) -> Response {
     if let Some(back) = return_to(&body) {
         // From the page's form: fields are form-encoded.
-        let form: BTreeMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+        let form: BTreeMap<String, String> =
+            url::form_urlencoded::parse(&body).into_owned().collect();
         if let Some(channel) = form.get("channel").and_then(|c| Channel::parse(c)) {
             let balance = form
                 .get("balance_fen")
                 .and_then(|b| b.trim().parse::<i64>().ok())
                 .filter(|b| *b >= 0);
-            let password = form.get("password").is_some_and(|p| p == "true" || p == "on");
+            let password = form
+                .get("password")
+                .is_some_and(|p| p == "true" || p == "on");
             if let Err(e) = crate::paycode::issue(&sim, channel, password, balance) {
                 tracing::error!(error = %e, "cannot issue a payment code");
             }

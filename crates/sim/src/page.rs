@@ -21,8 +21,8 @@ use axum::response::{Html, IntoResponse, Response};
 use shouyin_core::Money;
 
 use crate::control::all_trades;
-use crate::trade::{china_time, Channel, CloseReason, Phase, Shown, Trade, CHINA};
 use crate::paycode::PayCode;
+use crate::trade::{china_time, Channel, CloseReason, Phase, Shown, Trade, CHINA};
 use crate::{SimError, SimState};
 use barcoders::generators::svg::SVG;
 use barcoders::sym::code128::Code128;

@@ -125,10 +125,7 @@ pub fn pay(
     order: &CodeOrder,
     now: DateTime<Utc>,
 ) -> Result<Result<Trade, CodeRefusal>, SimError> {
-    let fingerprint = format!(
-        "{}|{}|{}",
-        order.amount_fen, order.subject, order.auth_code
-    );
+    let fingerprint = format!("{}|{}|{}", order.amount_fen, order.subject, order.auth_code);
     let mut store = sim.store();
     if let Some(mut t) = store.trade(order.channel, &order.out_trade_no)? {
         if t.settle(now) {
@@ -182,7 +179,11 @@ pub fn pay(
         notify_url: String::new(),
         auth_code: order.auth_code.clone(),
     };
-    let step = if code.password { t.scan(now) } else { t.pay(now) };
+    let step = if code.password {
+        t.scan(now)
+    } else {
+        t.pay(now)
+    };
     if let Err(e) = step {
         // A fresh trade is neither paid nor closed; this cannot happen.
         tracing::error!(error = %e, "a new code trade refused its first step");

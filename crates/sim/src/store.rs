@@ -295,7 +295,9 @@ impl Store {
 impl Store {
     pub fn insert_paycode(&mut self, c: &PayCode) -> Result<(), SimError> {
         self.conn.execute(
-            &format!("INSERT INTO paycodes ({PAYCODE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+            &format!(
+                "INSERT INTO paycodes ({PAYCODE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            ),
             params![
                 c.code,
                 c.channel.as_str(),

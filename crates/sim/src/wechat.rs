@@ -21,12 +21,12 @@ use sha1::{Digest, Sha1};
 
 use crate::bills::{self, WechatBillType};
 use crate::faults::{garble, FaultPlan};
+use crate::paycode::{self, CodeRefusal};
 use crate::sign::{sign_base64, verify_base64};
 use crate::trade::{
     china_rfc3339, random_alnum, random_digits, Channel, CloseReason, Phase, Refund, StepError,
     Trade, CHINA,
 };
-use crate::paycode::{self, CodeRefusal};
 use crate::{Download, SimError, SimState};
 
 /// An unpaid Native order closes after this long unless `time_expire` says
@@ -586,11 +586,9 @@ fn codepay_inner(call: &Call, body: &[u8]) -> Result<Response, WxError> {
             "AUTHCODEEXPIRE",
             "付款码已过期，请顾客刷新后重新扫码",
         )),
-        Err(CodeRefusal::NotEnough) => Err(wx(
-            StatusCode::FORBIDDEN,
-            "NOT_ENOUGH",
-            "用户账户余额不足",
-        )),
+        Err(CodeRefusal::NotEnough) => {
+            Err(wx(StatusCode::FORBIDDEN, "NOT_ENOUGH", "用户账户余额不足"))
+        }
         Err(CodeRefusal::OutTradeNoUsed) => Err(wx(
             StatusCode::FORBIDDEN,
             "OUT_TRADE_NO_USED",

@@ -530,9 +530,7 @@ pub(crate) struct TradeBillResp {
 }
 
 /// A verified codepay answer: paid, or waiting for the password.
-pub(crate) fn codepay_answer(
-    t: &Transaction,
-) -> Result<crate::model::CodePayAnswer, ChannelError> {
+pub(crate) fn codepay_answer(t: &Transaction) -> Result<crate::model::CodePayAnswer, ChannelError> {
     match t.trade_state.as_str() {
         "SUCCESS" => Ok(crate::model::CodePayAnswer::Paid(remote_payment(t)?)),
         "USERPAYING" => Ok(crate::model::CodePayAnswer::Waiting),

@@ -483,20 +483,38 @@ impl Counter {
         result
     }
 
-    /// On start: what the channel says about a code payment left open, with
-    /// no cancel yet; the watcher ends it when its window ends.
+    /// On start: what the channel says about a code payment left open. A
+    /// customer may still be confirming: within its window it is left to the
+    /// watcher; past it, it is cancelled or reversed now.
     pub(crate) async fn resolve_code_payment(&self, order: &Order) -> Result<OrderDto, ApiError> {
         let channel = self.channel(order.channel)?;
         let no = order.out_trade_no.clone();
         let remote = self
             .call(order.channel, Some(&no), || channel.query(&no))
             .await?;
-        match remote.status {
+        let dto = match remote.status {
             RemoteStatus::Paid | RemoteStatus::Refunded | RemoteStatus::Closed => {
-                self.apply_remote(order, &remote).await
+                self.apply_remote(order, &remote).await?
             }
-            _ => Ok(OrderDto::from(order)),
+            _ => OrderDto::from(order),
+        };
+        if dto.state.is_final() {
+            return Ok(dto);
         }
+        let window_passed = self
+            .code_payment_of(order.id)
+            .await?
+            .is_some_and(|facts| self.now() >= facts.window_ends_at);
+        if !window_passed {
+            return Ok(dto);
+        }
+        let current = self.load(order.id).await?;
+        self.end_code_payment(
+            &current,
+            "the till stopped before the payment was resolved",
+            OrderState::Closed,
+        )
+        .await
     }
 }
 

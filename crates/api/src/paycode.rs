@@ -42,15 +42,15 @@ pub enum CodePollSchedule {
     /// Every second for the first [`FAST_PHASE`] (when customers type the
     /// password), then the channel's documented pace: WeChat every 10 s
     /// (the v2 POS guide's advice), Alipay every 5 s (its 3–5 s advice).
-    /// Over WeChat's 45 s window that is 9 queries, no more than querying
-    /// every 5 s.
+    /// Over WeChat's 45 s window that is 8 queries (1–5 s, 15, 25, 35 s),
+    /// as many as querying every 5 s.
     Adaptive,
     /// A fixed interval (the documented schedules, for comparison).
     Fixed(Duration),
 }
 
 /// How long the one-second polling lasts after the pay answer.
-pub const FAST_PHASE: Duration = Duration::from_secs(6);
+pub const FAST_PHASE: Duration = Duration::from_secs(5);
 
 impl CodePollSchedule {
     /// The wait before the next query, `waited` after the order was made.
@@ -531,10 +531,10 @@ mod tests {
         let s = CodePollSchedule::Adaptive;
         let d = |kind, secs: f64| s.delay(kind, Duration::from_secs_f64(secs)).as_millis();
         assert_eq!(d(ChannelKind::Wechat, 0.0), 1000);
-        assert_eq!(d(ChannelKind::Wechat, 5.9), 1000);
-        assert_eq!(d(ChannelKind::Wechat, 6.0), 10_000);
-        assert_eq!(d(ChannelKind::Alipay, 6.0), 5000);
-        // Over WeChat's 45 s window: queries at 1..=6 s, then 16, 26, 36 s.
+        assert_eq!(d(ChannelKind::Wechat, 4.9), 1000);
+        assert_eq!(d(ChannelKind::Wechat, 5.0), 10_000);
+        assert_eq!(d(ChannelKind::Alipay, 5.0), 5000);
+        // Over WeChat's 45 s window: queries at 1..=5 s, then 15, 25, 35 s.
         let mut t = Duration::ZERO;
         let mut queries = 0;
         loop {
@@ -544,6 +544,7 @@ mod tests {
             }
             queries += 1;
         }
-        assert_eq!(queries, 9, "no more than querying every 5 s for 45 s");
+        // Querying every 5 s asks at 5, 10, … 40 s: 8 times too.
+        assert_eq!(queries, 8, "no more than querying every 5 s for 45 s");
     }
 }

@@ -7,6 +7,7 @@
 
 mod bench;
 mod bench_confirm;
+mod bench_paycode;
 mod cmd_hq;
 mod cmd_reconcile;
 mod cmd_report;

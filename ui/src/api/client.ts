@@ -5,6 +5,7 @@ import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type { ApiError } from "./generated/ApiError";
 import type { AmountDto } from "./generated/AmountDto";
 import type { ChargeRequest } from "./generated/ChargeRequest";
+import type { CodeChargeRequest } from "./generated/CodeChargeRequest";
 import type { CounterEvent } from "./generated/CounterEvent";
 import type { EventDto } from "./generated/EventDto";
 import type { OrderDto } from "./generated/OrderDto";
@@ -47,6 +48,7 @@ export const api = {
   amountCheck: (input: string) => invoke<AmountDto>("amount_check", { input }),
   orderCharge: (req: ChargeRequest) => invoke<OrderDto>("order_charge", { req }),
   orderCancel: (orderNo: string) => invoke<OrderDto>("order_cancel", { orderNo }),
+  orderChargeCode: (req: CodeChargeRequest) => invoke<OrderDto>("order_charge_code", { req }),
   orderCurrent: () => invoke<CustomerOrderDto | null>("order_current"),
   ordersRecent: (limit: number) => invoke<OrderDto[]>("orders_recent", { limit }),
   ordersSearch: (query: string, limit: number) => invoke<OrderDto[]>("orders_search", { query, limit }),

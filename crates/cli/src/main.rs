@@ -135,6 +135,10 @@ enum Command {
         /// Keeps the demo credentials (credentials.json) and every trade.
         #[arg(long)]
         state: PathBuf,
+        /// Seconds an Alipay payment by the customer's code waits for the
+        /// password before it closes (WeChat's 45 s is fixed).
+        #[arg(long, default_value_t = 60)]
+        alipay_code_window: u64,
     },
     /// The head-office server: `shouyin hq --listen ADDR --db URL`, or one of
     /// its administrative actions.
@@ -456,8 +460,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("seconds={secs:.2}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Sim { listen, state } => {
-            cmd_sim::run(listen, state).await?;
+        Command::Sim {
+            listen,
+            state,
+            alipay_code_window,
+        } => {
+            cmd_sim::run(listen, state, Duration::from_secs(alipay_code_window)).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Hq(args) => {

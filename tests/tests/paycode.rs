@@ -77,6 +77,19 @@ fn a_scanned_code_is_paid_on_screen() {
         // Back at the keypad, the amount cleared (the scanner's digits did not stay in it).
         app.wait_for_text("[data-testid=amount]", "¥0", SHORT)
             .await?;
+
+        // A customer without enough balance: failed, the reason in plain words.
+        app.key_amount("99").await?;
+        let poor = sim.paycode_with_balance("wechat", 500).await?;
+        scan(&app, &poor).await?;
+        let reason = app
+            .wait_for("[data-testid=code-reason]", SHORT)
+            .await?
+            .text()
+            .await?;
+        ensure!(reason.contains("余额不足"), "{reason}");
+        app.screenshot("paycode-failed-zh").await?;
+        app.press(&["Enter"]).await?;
         app.quit().await?;
         ensure!(ledger_state(&data, &order_no).await? == "paid");
         let trade = sim

@@ -596,3 +596,139 @@ async fn recovery_ends_a_code_payment_whose_window_has_passed() {
         again.shutdown().await;
     }
 }
+
+/// The simulator's control API, exactly as scripts use it, and the
+/// customer page showing the code and the password step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_control_api_and_customer_page() {
+    let t = till().await;
+    let http = reqwest::Client::new();
+    let base = t.sim.base.clone();
+    let post = |path: &str, body: Option<Value>| {
+        let mut r = http.post(format!("{base}{path}"));
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send()
+    };
+    // A fresh code in each channel's shape, valid 60 s.
+    for (channel, prefixes) in [("wechat", 10..=15), ("alipay", 25..=30)] {
+        let r = post(
+            "/_sim/paycodes",
+            Some(json!({"channel": channel, "password": false})),
+        )
+        .await
+        .unwrap();
+        assert!(r.status().is_success());
+        let v: Value = r.json().await.unwrap();
+        let code = v["code"].as_str().unwrap();
+        assert_eq!(code.len(), 18, "{v}");
+        assert!(prefixes.contains(&code[..2].parse::<u32>().unwrap()), "{v}");
+        let issued =
+            chrono::DateTime::parse_from_rfc3339(v["issued_at"].as_str().unwrap()).unwrap();
+        let expires =
+            chrono::DateTime::parse_from_rfc3339(v["expires_at"].as_str().unwrap()).unwrap();
+        assert_eq!((expires - issued).num_seconds(), 60);
+    }
+    for bad in [
+        json!({"channel": "unionpay"}),
+        json!({"channel": "wechat", "balance_fen": -1}),
+        json!({"chanel": "wechat"}),
+    ] {
+        let r = post("/_sim/paycodes", Some(bad.clone())).await.unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{bad}");
+    }
+    let code = t.sim.paycode("alipay", true, Some(100_000)).await;
+    assert_eq!(
+        post(&format!("/_sim/paycodes/{code}/confirm"), None)
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        409,
+        "not scanned yet"
+    );
+    assert_eq!(
+        post("/_sim/paycodes/999/confirm", None)
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        404
+    );
+
+    let page = http
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("付款码") && page.contains("<svg"),
+        "the code as a barcode"
+    );
+    let spaced: String = code
+        .as_bytes()
+        .chunks(4)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(page.contains(&spaced), "the digits under the barcode");
+
+    let order = t
+        .counter
+        .order_charge_code(charge(&code, "30.00"))
+        .await
+        .unwrap();
+    assert_eq!(order.state, OrderState::Pending);
+    let page = http
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("/_sim/paycodes/{code}/confirm")),
+        "the password step on the page"
+    );
+    let trade = t.sim.trade(&order.order_no).await.unwrap();
+    assert_eq!(
+        (trade["kind"].as_str(), trade["state"].as_str()),
+        (Some("code"), Some("waiting"))
+    );
+    let r = post(&format!("/_sim/paycodes/{code}/confirm"), None)
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    assert_eq!(r.json::<Value>().await.unwrap()["state"], "paid");
+    assert_eq!(
+        post(&format!("/_sim/paycodes/{code}/decline"), None)
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        409,
+        "already paid"
+    );
+    let listed: Value = http
+        .get(format!("{base}/_sim/paycodes"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mine = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == code.as_str())
+        .unwrap();
+    assert_eq!(mine["out_trade_no"], order.order_no.as_str());
+    assert_eq!(t.final_of(&order).await.state, OrderState::Paid);
+    t.counter.shutdown().await;
+}

@@ -856,7 +856,17 @@ mod tests {
         assert_eq!(t("NOTPAY").unwrap().status, RemoteStatus::Waiting);
         assert_eq!(t("USERPAYING").unwrap().status, RemoteStatus::Waiting);
         assert_eq!(t("CLOSED").unwrap().status, RemoteStatus::Closed);
-        assert_eq!(t("REVOKED").unwrap().status, RemoteStatus::Closed);
+        // A reversed code payment that had been paid keeps its success
+        // time: the reversal refunded it. Without one nothing was taken.
+        assert_eq!(t("REVOKED").unwrap().status, RemoteStatus::Refunded);
+        let revoked_unpaid = remote_payment(&Transaction {
+            transaction_id: None,
+            trade_state: "REVOKED".into(),
+            amount: Some(TransactionAmount { total: Some(100) }),
+            success_time: None,
+        })
+        .unwrap();
+        assert_eq!(revoked_unpaid.status, RemoteStatus::Closed);
         assert_eq!(t("PAYERROR").unwrap().status, RemoteStatus::Failed);
         assert!(matches!(
             t("MAYBE"),

@@ -49,6 +49,7 @@ fn a_scanned_code_is_paid_on_screen() {
         let data = dir.path().join("app");
         sim.configure(&data)?;
         let app = App::start(&data, &[("SHOUYIN_LANG", "zh")]).await?;
+        app.open_shift("200").await?;
 
         app.key_amount("12.30").await?;
         app.wait_for_text("[data-testid=amount]", "12.30", SHORT)
@@ -114,6 +115,7 @@ fn a_password_payment_confirmed_on_the_phone_turns_paid() {
         let data = dir.path().join("app");
         sim.configure(&data)?;
         let app = App::start(&data, &[("SHOUYIN_LANG", "zh")]).await?;
+        app.open_shift("200").await?;
 
         app.key_amount("88").await?;
         let code = sim.paycode("alipay", true).await?;
@@ -150,6 +152,7 @@ fn esc_asks_then_reverses_a_code_payment() {
         let data = dir.path().join("app");
         sim.configure(&data)?;
         let app = App::start(&data, &[("SHOUYIN_LANG", "zh")]).await?;
+        app.open_shift("200").await?;
 
         app.key_amount("20").await?;
         let code = sim.paycode("wechat", true).await?;
@@ -192,6 +195,7 @@ fn a_refused_code_says_why_in_english() {
         let data = dir.path().join("app");
         sim.configure(&data)?;
         let app = App::start(&data, &[("SHOUYIN_LANG", "en")]).await?;
+        app.open_shift("200").await?;
 
         app.key_amount("50").await?;
         let code = sim.paycode_with_balance("alipay", 1000).await?;

@@ -239,6 +239,22 @@ impl Counter {
         Ok(updated)
     }
 
+    /// [`Counter::order_charge_code`] at the till (the desktop app): like
+    /// every sale there, it needs an open shift (`shift_not_open`).
+    pub async fn order_charge_code_at_till(
+        &self,
+        req: CodeChargeRequest,
+    ) -> Result<OrderDto, ApiError> {
+        if self
+            .with_ledger(|l| Ok(l.current_shift()?))
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::from(shouyin_ledger::LedgerError::ShiftNotOpen));
+        }
+        self.order_charge_code(req).await
+    }
+
     pub(crate) async fn code_payment_of(
         &self,
         order_id: i64,

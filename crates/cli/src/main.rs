@@ -74,7 +74,7 @@ enum Command {
         #[arg(long, required_unless_present = "code")]
         channel: Option<ChannelKind>,
         /// The customer's payment code as scanned (digits); picks the channel.
-        #[arg(long, conflicts_with_all = ["channel", "force", "note"])]
+        #[arg(long, conflicts_with_all = ["channel", "force", "note", "tendered"])]
         code: Option<String>,
         /// With --code: seconds the customer may take to confirm with the
         /// password before the payment is cancelled or reversed (default
@@ -98,6 +98,9 @@ enum Command {
         /// Charge even though another QR payment is unresolved.
         #[arg(long)]
         force: bool,
+        /// Cash: what the customer handed over (yuan); prints `change=`.
+        #[arg(long, allow_hyphen_values = true)]
+        tendered: Option<String>,
     },
     /// Resolve every order that is not final against its channel.
     Recover {
@@ -296,6 +299,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             wait,
             timeout,
             force,
+            tendered,
         } => {
             let mut payments = shouyin_api::PaymentSettings {
                 probe_every: None,
@@ -329,6 +333,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             cashier,
                             note,
                             force,
+                            tendered,
                         })
                         .await?
                 }
@@ -336,6 +341,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             println!("order_no={}", order.order_no);
             println!("amount={}", order.amount);
+            if let Some(shift) = order.shift_id {
+                println!("shift={shift}");
+            }
+            if let (Some(tendered), Some(change)) = (&order.tendered, &order.change) {
+                println!("tendered={tendered}");
+                println!("change={change}");
+            }
             if let Some(qr) = &order.qr_payload {
                 println!("qr={qr}");
             }

@@ -43,7 +43,7 @@ use shouyin_core::{BusinessCalendar, TerminalId};
 
 pub use code_payments::CodePayment;
 pub use error::{LedgerError, Result};
-pub use orders::{Change, Event, NewOrder, Order, OrderFilter};
+pub use orders::{CashTender, Change, Event, NewOrder, Order, OrderFilter};
 pub use schema::{MIGRATIONS, SCHEMA_VERSION};
 
 /// How long a write waits for another program's lock before reporting it.

@@ -15,7 +15,7 @@ pub async fn order_charge(
         cashier: Some(caller.name()),
         ..req
     };
-    counter.order_charge(req).await
+    counter.order_charge_at_till(req).await
 }
 
 /// Takes a payment with the customer's code (付款码): paid, pending while the
@@ -30,7 +30,7 @@ pub async fn order_charge_code(
         cashier: Some(caller.name()),
         ..req
     };
-    counter.order_charge_code(req).await
+    counter.order_charge_code_at_till(req).await
 }
 
 /// The cashier cancels a payment; if the customer paid meanwhile it comes back paid.

@@ -234,6 +234,7 @@ pub fn run_app<R: Runtime>(
             commands::order::order_current,
             commands::order::order_charge,
             commands::order::order_cancel,
+            commands::order::order_charge_code,
             commands::order::orders_recent,
             commands::order::orders_search,
             commands::order::order_events,

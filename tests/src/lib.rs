@@ -702,6 +702,21 @@ impl Sim {
         Ok(())
     }
 
+    /// The customer's phone shows a fresh payment code (付款码).
+    pub async fn paycode(&self, channel: &str, password: bool) -> Result<String> {
+        Ok(self.kit.paycode(channel, password, None).await)
+    }
+
+    /// A payment code whose owner can spend only `balance_fen`.
+    pub async fn paycode_with_balance(&self, channel: &str, balance_fen: i64) -> Result<String> {
+        Ok(self.kit.paycode(channel, false, Some(balance_fen)).await)
+    }
+
+    /// The customer confirms (`"confirm"`) or declines on the phone.
+    pub async fn phone(&self, code: &str, action: &str) -> Result<reqwest::StatusCode> {
+        Ok(self.kit.phone(code, action).await)
+    }
+
     pub async fn pay(&self, order_no: &str) -> Result<()> {
         let r = self
             .http

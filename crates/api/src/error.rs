@@ -80,6 +80,13 @@ pub enum ErrorCode {
     BillWrongDay,
     /// The channel has no daily bill (`fields.channel`: cash, UnionPay).
     BillNoChannelBill,
+    /// Not an Alipay or WeChat payment code (wrong length or first digits);
+    /// nothing was sent.
+    PaycodeInvalid,
+    /// A payment code of a channel this till does not take (UnionPay).
+    PaycodeUnsupported,
+    /// This payment code was sent before; the customer must refresh it.
+    PaycodeReused,
 }
 
 /// An error as the UI receives it. The screen builds its words from `code`

@@ -25,6 +25,7 @@ pub mod hq_url;
 mod kinds_export;
 pub mod language;
 pub mod lock;
+pub mod paycode;
 pub mod payments;
 pub mod qr;
 pub mod reconcile;
@@ -49,12 +50,13 @@ use shouyin_ledger::{seed::SeedPlan, Ledger, OrderFilter, TerminalSetup};
 use tokio::sync::{broadcast, watch, Semaphore};
 use tokio::task::JoinHandle;
 
+pub use paycode::{CodePollSchedule, CodeSettings};
 pub use payments::{BuyerSignal, PaymentSettings, PollSchedule};
 pub use shouyin_ledger::users::PinCost;
 
 pub use dto::{
     AlarmDto, AmountDto, ChannelAvailabilityDto, ChannelHealthDto, ChannelHealthState,
-    ChargeRequest, CounterEvent, EventDto, OrderDto, TerminalDto,
+    ChargeRequest, CodeChargeRequest, CounterEvent, EventDto, OrderDto, TerminalDto,
 };
 pub use error::{ApiError, ErrorCode};
 pub use hq_client::HqError;

@@ -108,6 +108,8 @@ pub struct PaymentSettings {
     pub probe_every: Option<Duration>,
     /// While an unknown order cannot reach its channel, retry at most this often.
     pub retry_cap: Duration,
+    /// Payments by the customer's code.
+    pub code: crate::paycode::CodeSettings,
     /// How long after the order's expiry Alipay's "no such trade" for a
     /// code nobody scanned is believed. Before the buyer scans, Alipay has
     /// no trade to close, yet the code stays payable until the channel's
@@ -125,6 +127,7 @@ impl Default for PaymentSettings {
             probe_every: Some(Duration::from_secs(20)),
             retry_cap: Duration::from_secs(10),
             not_scanned_grace: Duration::from_secs(65),
+            code: crate::paycode::CodeSettings::default(),
         }
     }
 }
@@ -141,7 +144,7 @@ impl Counter {
 
     /// Call a channel, recording the outcome in its health and raising the
     /// alarm for an untrustworthy answer.
-    async fn call<T, F, Fut>(
+    pub(crate) async fn call<T, F, Fut>(
         &self,
         kind: ChannelKind,
         order_no: Option<&str>,
@@ -173,7 +176,12 @@ impl Counter {
         result
     }
 
-    async fn raise_alarm(&self, kind: ChannelKind, order_no: Option<&str>, reason: &str) {
+    pub(crate) async fn raise_alarm(
+        &self,
+        kind: ChannelKind,
+        order_no: Option<&str>,
+        reason: &str,
+    ) {
         let message = format!("{kind} sent an answer whose signature does not verify: {reason}");
         tracing::error!(channel = %kind, order_no, "{message}");
         let now = self.now();
@@ -219,6 +227,23 @@ impl Counter {
         let expires_at = now + chrono_duration(self.inner.settings.expiry);
         let order = self
             .with_ledger(move |ledger| {
+                if let Some(open) = ledger
+                    .open_orders()?
+                    .into_iter()
+                    .find(|o| o.channel != ChannelKind::Cash && !o.state.is_final())
+                {
+                    if ledger.code_payment(open.id)?.is_some() {
+                        return Err(ApiError::new(
+                            ErrorCode::Conflict,
+                            format!(
+                                "code payment {} (¥{}) is still {}; no new charge until it is resolved",
+                                open.out_trade_no,
+                                open.amount.to_decimal_string(),
+                                open.state
+                            ),
+                        ));
+                    }
+                }
                 if !force {
                     if let Some(open) = ledger
                         .open_orders()?
@@ -344,7 +369,7 @@ impl Counter {
             .or_insert_with(|| reason.to_owned());
     }
 
-    fn close_reason(&self, order_id: i64) -> Option<String> {
+    pub(crate) fn close_reason(&self, order_id: i64) -> Option<String> {
         self.lock_closing().get(&order_id).cloned()
     }
 
@@ -358,7 +383,7 @@ impl Counter {
     }
 
     /// Commit a change and tell the UI.
-    async fn apply(&self, order_id: i64, change: Change) -> Result<OrderDto, ApiError> {
+    pub(crate) async fn apply(&self, order_id: i64, change: Change) -> Result<OrderDto, ApiError> {
         let now = self.now();
         let order = self
             .with_ledger(move |ledger| {
@@ -372,13 +397,13 @@ impl Counter {
         Ok(order)
     }
 
-    async fn load(&self, order_id: i64) -> Result<Order, ApiError> {
+    pub(crate) async fn load(&self, order_id: i64) -> Result<Order, ApiError> {
         self.with_ledger(move |ledger| Ok(ledger.order(order_id)?))
             .await
     }
 
     /// Bring the ledger in line with what the channel reports.
-    async fn apply_remote(
+    pub(crate) async fn apply_remote(
         &self,
         order: &Order,
         remote: &RemotePayment,
@@ -550,7 +575,7 @@ impl Counter {
 
     /// Write what is left to refund on a paid order as a refund the channel
     /// made (a reversal on cancel, a full refund it reports).
-    async fn record_channel_refund(
+    pub(crate) async fn record_channel_refund(
         &self,
         order: &Order,
         reason: &str,
@@ -771,6 +796,9 @@ impl Counter {
                 )
                 .await;
         }
+        if self.code_payment_of(order.id).await?.is_some() {
+            return self.cancel_code_payment(&order).await;
+        }
         self.request_close(order.id, "cancelled by the cashier");
         let result = self
             .close_at_channel(&order, "cancelled by the cashier")
@@ -822,6 +850,11 @@ impl Counter {
                 )
                 .await;
         }
+        if self.code_payment_of(order.id).await?.is_some() {
+            // The customer may still be confirming: the watcher queries and
+            // cancels or reverses when the window ends.
+            return self.resolve_code_payment(order).await;
+        }
         let channel = self.channel(order.channel)?;
         let no = order.out_trade_no.clone();
         let remote = self
@@ -854,6 +887,14 @@ impl Counter {
         let Ok(_slot) = Arc::clone(&self.inner.watch_slots).acquire_owned().await else {
             return;
         };
+        match self.code_payment_of(order_id).await {
+            Ok(Some(facts)) => return self.watch_code(order_id, facts).await,
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(order_id, "watcher cannot read the order: {e}");
+                return;
+            }
+        }
         let mut shutdown = self.inner.shutdown.subscribe();
         let started = Instant::now();
         let mut scanned_at: Option<Instant> = None;
@@ -999,13 +1040,17 @@ impl Counter {
         }
     }
 
-    fn backoff(&self, failures: u32) -> Duration {
+    pub(crate) fn backoff(&self, failures: u32) -> Duration {
         let exp = Duration::from_millis(500u64.saturating_mul(1u64 << failures.min(6)));
         exp.min(self.inner.settings.retry_cap)
     }
 
     /// Sleep, or return true when the counter shuts down first.
-    async fn pause(&self, shutdown: &mut tokio::sync::watch::Receiver<bool>, d: Duration) -> bool {
+    pub(crate) async fn pause(
+        &self,
+        shutdown: &mut tokio::sync::watch::Receiver<bool>,
+        d: Duration,
+    ) -> bool {
         tokio::select! {
             _ = tokio::time::sleep(d) => false,
             _ = shutdown.changed() => true,

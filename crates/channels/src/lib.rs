@@ -35,6 +35,7 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use config::{AlipayConfig, ChannelsFile, SecretText, Timeouts, WechatPayConfig};
 pub use error::ChannelError;
 pub use model::{
-    BillKind, BillLine, BillRefundState, CloseOutcome, CreateQr, NotificationAck, PaymentNotice,
-    QrCreated, RefundRequest, RefundResult, RefundStatus, RemotePayment, RemoteStatus,
+    BillKind, BillLine, BillRefundState, CloseOutcome, CodePay, CodePayAnswer, CreateQr,
+    NotificationAck, PaymentNotice, QrCreated, RefundRequest, RefundResult, RefundStatus,
+    RemotePayment, RemoteStatus,
 };

@@ -187,3 +187,29 @@ pub struct BillLine {
     /// The channel's own status or business-type text, as printed.
     pub status: String,
 }
+
+/// Take payment with the code the customer shows (付款码).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodePay {
+    pub out_trade_no: String,
+    /// The digits the scanner read. Sent once, never again for another
+    /// out_trade_no.
+    pub auth_code: String,
+    pub amount_fen: i64,
+    pub subject: String,
+    /// The shop's own id for the store (WeChat `scene_info.store_info.out_id`,
+    /// Alipay `store_id`).
+    pub store_id: String,
+    /// The till (Alipay `terminal_id`, WeChat `scene_info.device_id`).
+    pub terminal_id: String,
+}
+
+/// What the channel said to a pay-by-code call. Refusals are errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodePayAnswer {
+    /// Paid at once (Alipay `10000`, WeChat `trade_state` SUCCESS).
+    Paid(RemotePayment),
+    /// The customer must confirm on the phone (Alipay `10003`
+    /// WAIT_BUYER_PAY, WeChat USERPAYING): query until the window ends.
+    Waiting,
+}

@@ -7,6 +7,7 @@
 
 mod bench;
 mod bench_confirm;
+mod bench_paycode;
 mod cmd_backup;
 mod cmd_hq;
 mod cmd_reconcile;
@@ -58,6 +59,12 @@ enum Command {
     },
     /// Take a sale. Prints `order_no=` and, for a QR channel, `qr=` as soon
     /// as the code exists; with `--wait`, then `state=` once final.
+    ///
+    /// With `--code DIGITS` (the customer's payment code, 付款码) the channel
+    /// comes from the code; `state=` follows the pay answer, and with
+    /// `--wait` a payment that needs the customer's password is waited for,
+    /// and at `--timeout` cancelled (Alipay) or reversed (WeChat). Exit 0
+    /// only when paid.
     Charge {
         #[arg(long)]
         db: PathBuf,
@@ -65,8 +72,16 @@ enum Command {
         #[arg(long)]
         channels: Option<PathBuf>,
         /// alipay, wechat or cash.
-        #[arg(long)]
-        channel: ChannelKind,
+        #[arg(long, required_unless_present = "code")]
+        channel: Option<ChannelKind>,
+        /// The customer's payment code as scanned (digits); picks the channel.
+        #[arg(long, conflicts_with_all = ["channel", "force", "note", "tendered"])]
+        code: Option<String>,
+        /// With --code: seconds the customer may take to confirm with the
+        /// password before the payment is cancelled or reversed (default
+        /// the channel's window: WeChat 45, Alipay 60; never longer).
+        #[arg(long, requires = "code")]
+        window: Option<u64>,
         /// Yuan, e.g. 12.30.
         #[arg(long, allow_hyphen_values = true)]
         amount: String,
@@ -124,6 +139,10 @@ enum Command {
         /// Keeps the demo credentials (credentials.json) and every trade.
         #[arg(long)]
         state: PathBuf,
+        /// Seconds an Alipay payment by the customer's code waits for the
+        /// password before it closes (WeChat's 45 s is fixed).
+        #[arg(long, default_value_t = 60)]
+        alipay_code_window: u64,
     },
     /// The head-office server: `shouyin hq --listen ADDR --db URL`, or one of
     /// its administrative actions. Every option may come from the
@@ -307,6 +326,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             db,
             channels,
             channel,
+            code,
+            window,
             amount,
             cashier,
             note,
@@ -315,17 +336,44 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             force,
             tendered,
         } => {
-            let counter = open_with(&db, channels.as_deref(), true).await?;
-            let order = counter
-                .order_charge(ChargeRequest {
-                    amount,
-                    channel,
-                    cashier,
-                    note,
-                    force,
-                    tendered,
-                })
-                .await?;
+            let mut payments = shouyin_api::PaymentSettings {
+                probe_every: None,
+                ..Default::default()
+            };
+            if let Some(secs) = window {
+                if secs == 0 {
+                    anyhow::bail!("--window must be at least 1 second");
+                }
+                let code = &mut payments.code;
+                code.alipay_window = code.alipay_window.min(Duration::from_secs(secs));
+                code.wechat_window = code.wechat_window.min(Duration::from_secs(secs));
+            }
+            let counter = open_with_settings(&db, channels.as_deref(), true, payments).await?;
+            let by_code = code.is_some();
+            let order = match (code, channel) {
+                (Some(code), _) => {
+                    counter
+                        .order_charge_code(shouyin_api::CodeChargeRequest {
+                            amount,
+                            code,
+                            cashier,
+                        })
+                        .await?
+                }
+                (None, Some(channel)) => {
+                    counter
+                        .order_charge(ChargeRequest {
+                            amount,
+                            channel,
+                            cashier,
+                            note,
+                            force,
+                            tendered,
+                        })
+                        .await?
+                }
+                (None, None) => anyhow::bail!("give --channel or --code"),
+            };
             println!("order_no={}", order.order_no);
             println!("amount={}", order.amount);
             if let Some(shift) = order.shift_id {
@@ -362,7 +410,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("reason={reason}");
             }
             counter.shutdown().await;
-            let ok = if wait {
+            let ok = if wait || by_code {
                 order.state.is_paid()
             } else {
                 !matches!(order.state, OrderState::Failed | OrderState::Closed)
@@ -459,8 +507,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("seconds={secs:.2}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Sim { listen, state } => {
-            cmd_sim::run(listen, state).await?;
+        Command::Sim {
+            listen,
+            state,
+            alipay_code_window,
+        } => {
+            cmd_sim::run(listen, state, Duration::from_secs(alipay_code_window)).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Hq(args) => {
@@ -512,19 +564,30 @@ async fn open(db: &std::path::Path) -> anyhow::Result<Counter> {
 /// app (which would be resolving the same payments).
 async fn open_with(
     db: &std::path::Path,
-    channels: Option<&std::path::Path>,
+    channels_path: Option<&std::path::Path>,
     exclusive: bool,
 ) -> anyhow::Result<Counter> {
-    let channels = match channels {
+    let payments = shouyin_api::PaymentSettings {
+        probe_every: None,
+        ..Default::default()
+    };
+    open_with_settings(db, channels_path, exclusive, payments).await
+}
+
+/// [`open_with`] with payment settings of the caller's.
+async fn open_with_settings(
+    db: &std::path::Path,
+    channels_path: Option<&std::path::Path>,
+    exclusive: bool,
+    payments: shouyin_api::PaymentSettings,
+) -> anyhow::Result<Counter> {
+    let channels = match channels_path {
         Some(path) => shouyin_api::load_channels(path)?,
         None => Default::default(),
     };
     let options = CounterOptions {
         channels,
-        payments: shouyin_api::PaymentSettings {
-            probe_every: None,
-            ..Default::default()
-        },
+        payments,
         exclusive,
         ..CounterOptions::default()
     };

@@ -24,6 +24,7 @@
 pub mod audit;
 pub mod backup;
 pub mod bills;
+pub mod code_payments;
 mod error;
 pub mod kinds;
 mod orders;
@@ -43,6 +44,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use shouyin_core::{BusinessCalendar, TerminalId};
 
+pub use code_payments::CodePayment;
 pub use error::{LedgerError, Result};
 pub use orders::{CashTender, Change, Event, NewOrder, Order, OrderFilter};
 pub use schema::{MIGRATIONS, SCHEMA_VERSION};

@@ -190,6 +190,17 @@ CREATE TABLE backups (
     error_code TEXT
 );
 "#,
+    // 6: payments by the customer's code (付款码). One row per code payment:
+    // the code itself is never kept, only its SHA-256, unique so the same
+    // code can never be sent for a second order; and when the channel's
+    // password window ends.
+    r#"
+CREATE TABLE code_payments (
+    order_id        INTEGER PRIMARY KEY REFERENCES orders (id),
+    code_sha256     TEXT NOT NULL UNIQUE,
+    window_ends_at  TEXT NOT NULL
+);
+"#,
 ];
 
 pub(crate) fn migrations() -> Migrations<'static> {

@@ -7,6 +7,7 @@ import { describeError } from "../lib/errors";
 import { translate, currentLocale } from "../lib/i18n";
 import type { AmountDto } from "./generated/AmountDto";
 import type { ChargeRequest } from "./generated/ChargeRequest";
+import type { CodeChargeRequest } from "./generated/CodeChargeRequest";
 import type { CounterEvent } from "./generated/CounterEvent";
 import type { EventDto } from "./generated/EventDto";
 import type { OrderDto } from "./generated/OrderDto";
@@ -52,6 +53,7 @@ export const api = {
   amountCheck: (input: string) => invoke<AmountDto>("amount_check", { input }),
   orderCharge: (req: ChargeRequest) => invoke<OrderDto>("order_charge", { req }),
   orderCancel: (orderNo: string) => invoke<OrderDto>("order_cancel", { orderNo }),
+  orderChargeCode: (req: CodeChargeRequest) => invoke<OrderDto>("order_charge_code", { req }),
   orderCurrent: () => invoke<CustomerOrderDto | null>("order_current"),
   ordersRecent: (limit: number) => invoke<OrderDto[]>("orders_recent", { limit }),
   ordersSearch: (query: string, limit: number) => invoke<OrderDto[]>("orders_search", { query, limit }),

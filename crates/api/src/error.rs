@@ -56,6 +56,9 @@ pub enum ErrorCode {
     /// Head office answered no (e.g. the terminal was revoked, or the
     /// address is not a head office).
     HqRefused,
+    /// The receipt printer could not be reached or refused the job (the
+    /// sale itself is never affected).
+    PrinterFailed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error, ts_rs::TS)]

@@ -13,6 +13,7 @@
 //! backoff, and its own error codes (`hq_unreachable`, `hq_refused`). The
 //! protocol types come from `shouyin-wire`; the server itself is not linked.
 
+pub mod devices;
 pub mod dto;
 mod error;
 pub mod export;
@@ -217,6 +218,8 @@ struct Inner {
     hq: hq_client::HqClient,
     /// The ledger's exclusive lock, when this counter holds it.
     _lock: Option<lock::LedgerLock>,
+    /// The receipt printer's queue and the announcements' voice.
+    devices: devices::DevicesShared,
 }
 
 impl Counter {
@@ -351,6 +354,7 @@ impl Counter {
                 demo: std::sync::atomic::AtomicBool::new(false),
                 hq: hq_client::HqClient::default(),
                 _lock: lock,
+                devices: devices::DevicesShared::default(),
             }),
         };
         counter.spawn_prober();
@@ -415,10 +419,13 @@ impl Counter {
         .await
     }
 
+    /// Tell the UI about a committed change; a confirmed payment is then
+    /// announced and its receipt printed (devices), after the commit.
     pub(crate) fn publish(&self, order: &OrderDto) {
         self.emit(CounterEvent::OrderChanged {
             order: Box::new(order.clone()),
         });
+        self.after_commit(order);
     }
 
     pub(crate) fn emit(&self, event: CounterEvent) {
@@ -513,6 +520,7 @@ impl Counter {
             })
             .await?;
         self.publish(&order);
+        self.after_cash_sale(&order);
         Ok(order)
     }
 

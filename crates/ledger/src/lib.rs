@@ -22,6 +22,7 @@
 
 pub mod audit;
 pub mod bills;
+pub mod devices;
 mod error;
 mod orders;
 pub mod refunds;

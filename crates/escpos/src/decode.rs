@@ -226,13 +226,13 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Element>, DecodeError> {
                         } else {
                             return Err(unknown(format!("GS k {m}"), at));
                         };
-                        if !data.is_ascii() {
+                        let s = if m == 73 {
+                            code128_text(&data).ok_or(DecodeError::BadBarcode { at })?
+                        } else if data.is_ascii() {
+                            String::from_utf8_lossy(&data).into_owned()
+                        } else {
                             return Err(DecodeError::BadBarcode { at });
-                        }
-                        let mut s = String::from_utf8_lossy(&data).into_owned();
-                        if m == 73 && s.len() >= 2 && s.starts_with('{') {
-                            s = s[2..].to_owned();
-                        }
+                        };
                         out.push(Element::Barcode {
                             system: m,
                             data: s,
@@ -291,6 +291,34 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Element>, DecodeError> {
     }
     flush(&mut text, text_at, &st, &mut out, false)?;
     Ok(out)
+}
+
+/// The text of CODE128 data: "{A"/"{B" select the character sets, "{C"
+/// digit pairs sent as values 0–99, "{{" is a brace. The data must start
+/// by choosing a set.
+fn code128_text(data: &[u8]) -> Option<String> {
+    let mut out = String::new();
+    let mut set = None;
+    let mut i = 0;
+    while i < data.len() {
+        let b = data[i];
+        if b == b'{' {
+            match data.get(i + 1)? {
+                c @ (b'A' | b'B' | b'C') => set = Some(*c),
+                b'{' if set == Some(b'B') => out.push('{'),
+                _ => return None,
+            }
+            i += 2;
+            continue;
+        }
+        match set? {
+            b'C' if b <= 99 => out.push_str(&format!("{b:02}")),
+            b'A' | b'B' if (0x20..0x7F).contains(&b) => out.push(char::from(b)),
+            _ => return None,
+        }
+        i += 1;
+    }
+    Some(out)
 }
 
 fn unknown(command: String, at: usize) -> DecodeError {

@@ -21,6 +21,41 @@ pub enum EncodeError {
     QrLength(usize),
 }
 
+/// GS k's CODE128 data: "{B" text and "{C" digit pairs (as values 0–99).
+fn code128_data(data: &str) -> Result<Vec<u8>, EncodeError> {
+    let bytes = data.as_bytes();
+    if bytes.is_empty()
+        || bytes.len() > 40
+        || !bytes.iter().all(|b| (0x20..0x7F).contains(b) && *b != b'{')
+    {
+        return Err(EncodeError::BarcodeData(data.to_owned()));
+    }
+    let mut out = Vec::new();
+    let mut set = 0u8;
+    let mut i = 0;
+    while i < bytes.len() {
+        let run = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+        if run >= 4 {
+            if set != b'C' {
+                out.extend([b'{', b'C']);
+                set = b'C';
+            }
+            for pair in bytes[i..i + run / 2 * 2].chunks(2) {
+                out.push((pair[0] - b'0') * 10 + (pair[1] - b'0'));
+            }
+            i += run / 2 * 2;
+        } else {
+            if set != b'B' {
+                out.extend([b'{', b'B']);
+                set = b'B';
+            }
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
 /// Horizontal alignment (ESC a).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Justify {
@@ -126,18 +161,28 @@ impl Receipt {
         self
     }
 
-    /// A CODE128 barcode (code set B) with its text printed below.
+    /// A CODE128 barcode with its text printed below. Runs of four or
+    /// more digits go in code set C (two digits a symbol), which keeps a
+    /// long order number narrow enough for the paper.
     pub fn barcode(&mut self, data: &str) -> Result<&mut Self, EncodeError> {
-        if data.is_empty() || data.len() > 40 || !data.bytes().all(|b| (0x20..0x7F).contains(&b)) {
-            return Err(EncodeError::BarcodeData(data.to_owned()));
-        }
+        let symbols = code128_data(data)?;
         // Height 80 dots, module width 2, human-readable text below.
         self.bytes.extend([GS, b'h', 80, GS, b'w', 2, GS, b'H', 2]);
-        // GS k m=73 (CODE128) n, then "{B" selecting code set B.
-        let n = u8::try_from(data.len() + 2).map_err(|_| EncodeError::BarcodeData(data.to_owned()))?;
-        self.bytes.extend([GS, b'k', 73, n, b'{', b'B']);
-        self.bytes.extend_from_slice(data.as_bytes());
+        let n = u8::try_from(symbols.len()).map_err(|_| EncodeError::BarcodeData(data.to_owned()))?;
+        // GS k m=73 (CODE128) n, then the data with its code-set switches.
+        self.bytes.extend([GS, b'k', 73, n]);
+        self.bytes.extend_from_slice(&symbols);
         Ok(self)
+    }
+
+    /// The width in dots of [`Receipt::barcode`]'s symbol for `data`.
+    pub fn barcode_dots(data: &str) -> Option<usize> {
+        let symbols = code128_data(data).ok()?;
+        // Each "{X" switch is one symbol (the first is the start code), as
+        // is each data byte; plus the check symbol and the 13-module stop.
+        let switches = symbols.windows(2).filter(|w| w[0] == b'{').count();
+        let data_symbols = symbols.len() - 2 * switches;
+        Some(((switches + data_symbols + 1) * 11 + 13) * 2)
     }
 
     /// A QR code (model 2, error correction M, module size 6).

@@ -70,6 +70,36 @@ fn a_hand_made_job_decodes_to_what_the_paper_shows() {
 }
 
 #[test]
+fn code128_digit_pairs_in_code_set_c_decode_to_digits() {
+    // "T01_" in set B, "20261130" as four set-C values, "_7" in set B.
+    let job = [
+        &[0x1D, 0x6B, 73, 14, b'{', b'B', b'T', b'0', b'1', b'_', b'{', b'C', 20, 26, 11, 30][..],
+        &[b'{', b'B', b'_'],
+    ]
+    .concat();
+    let mut job = job;
+    job[3] = (job.len() - 4) as u8;
+    assert_eq!(
+        decode(&job).unwrap(),
+        vec![Element::Barcode { system: 73, data: "T01_20261130_".into(), align: Align::Left }]
+    );
+    // Data before any code set, and a set-C value above 99, are refused.
+    assert!(decode(&[0x1D, 0x6B, 73, 2, b'A', b'B']).is_err());
+    assert!(decode(&[0x1D, 0x6B, 73, 3, b'{', b'C', 100]).is_err());
+}
+
+#[test]
+fn a_long_order_number_fits_80_mm_as_a_barcode() {
+    let no = "T01_20261130105119_000001";
+    let dots = Receipt::barcode_dots(no).unwrap();
+    assert!(dots <= 576, "{dots} dots");
+    let mut r = Receipt::new(Paper::Mm80);
+    r.barcode(no).unwrap();
+    let els = decode(r.bytes()).unwrap();
+    assert_eq!(els, vec![Element::Barcode { system: 73, data: no.into(), align: Align::Left }]);
+}
+
+#[test]
 fn broken_jobs_are_errors_not_garbage() {
     assert!(matches!(decode(&[0x1B, 0x70, 0x00]), Err(DecodeError::Truncated { .. })));
     assert!(matches!(decode(&[0x1B, 0x7A, 0x00]), Err(DecodeError::Unknown { .. })));

@@ -195,9 +195,33 @@ fn text(img: &mut GrayImage, font: &FontVec, s: &str, x: u32, y: u32, scale: u32
     }
 }
 
-/// CODE128 bars (code set B) of `data`; empty when it cannot be encoded.
+/// CODE128 bars of `data`, digit runs of four or more in code set C as a
+/// printer would; empty when it cannot be encoded.
 fn code128(data: &str) -> Vec<u8> {
-    barcoders::sym::code128::Code128::new(format!("\u{0181}{data}"))
+    // barcoders marks code sets with 'Ɓ' (B) and 'Ć' (C).
+    let mut marked = String::new();
+    let mut set = ' ';
+    let chars: Vec<char> = data.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let run = chars[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if run >= 4 {
+            if set != 'C' {
+                marked.push('\u{0106}');
+                set = 'C';
+            }
+            marked.extend(&chars[i..i + run / 2 * 2]);
+            i += run / 2 * 2;
+        } else {
+            if set != 'B' {
+                marked.push('\u{0181}');
+                set = 'B';
+            }
+            marked.push(chars[i]);
+            i += 1;
+        }
+    }
+    barcoders::sym::code128::Code128::new(marked)
         .map(|c| c.encode())
         .unwrap_or_default()
 }

@@ -109,8 +109,9 @@ fn sale_copy(order: &Order, refunds: &[Refund], ctx: &PaperContext, reprint: boo
     r.rule();
     // The order number to scan when a refund starts from the receipt.
     r.justify(Justify::Centre);
-    let code128_dots = (order.out_trade_no.len() * 11 + 35) * 2;
-    if code128_dots <= ctx.paper().columns() * 12 {
+    let fits = Receipt::barcode_dots(&order.out_trade_no)
+        .is_some_and(|dots| dots <= ctx.paper().columns() * 12);
+    if fits {
         // Checked above: short ASCII order numbers only.
         if r.barcode(&order.out_trade_no).is_err() {
             tracing::warn!(order_no = %order.out_trade_no, "order number not printable as a barcode");

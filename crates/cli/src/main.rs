@@ -7,6 +7,7 @@
 
 mod bench;
 mod bench_confirm;
+mod cmd_devices;
 mod cmd_hq;
 mod cmd_reconcile;
 mod cmd_report;
@@ -130,6 +131,8 @@ enum Command {
     Report(cmd_report::Command),
     #[command(flatten)]
     Staff(cmd_staff::Command),
+    #[command(flatten)]
+    Devices(cmd_devices::Command),
     /// Enrol this ledger with head office using a one-time code. Prints the
     /// terminal and store head office knows it by (never the secret).
     Enroll {
@@ -325,6 +328,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Devices(cmd) => {
+            cmd_devices::run(cmd).await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Recover { db, channels } => {
             let counter = open_with(&db, Some(&channels), true).await?;

@@ -39,6 +39,16 @@ pub enum Command {
         #[arg(long)]
         printer: String,
     },
+    /// Set the till's receipt printer (as Settings does), e.g. for the demo.
+    PrinterSet {
+        #[arg(long)]
+        db: PathBuf,
+        /// tcp://HOST:PORT, file:/dev/usb/lp0 or cups:QUEUE
+        #[arg(long)]
+        printer: String,
+        #[arg(long, value_parser = ["58", "80"])]
+        width: Option<String>,
+    },
 }
 
 fn printer(uri: &str) -> anyhow::Result<PrinterUri> {
@@ -79,6 +89,25 @@ pub async fn run(cmd: Command) -> anyhow::Result<()> {
             })
             .await??;
             println!("printed={target}");
+            Ok(())
+        }
+        Command::PrinterSet { db, printer, width } => {
+            let counter = shouyin_api::Counter::open_ledger(
+                &db,
+                shouyin_api::CounterOptions {
+                    exclusive: true,
+                    ..shouyin_api::CounterOptions::default()
+                },
+            )
+            .await?;
+            let mut settings = counter.device_settings().await?;
+            settings.printer = Some(printer);
+            if let Some(w) = width {
+                settings.paper_mm = w.parse()?;
+            }
+            let settings = counter.device_settings_set(settings).await?;
+            println!("printer={}", settings.printer.unwrap_or_default());
+            println!("paper_mm={}", settings.paper_mm);
             Ok(())
         }
         Command::Drawer { printer: uri } => {

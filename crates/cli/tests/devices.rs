@@ -94,6 +94,13 @@ fn receipt_and_drawer_go_to_the_printer_and_a_dead_printer_fails_loudly() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("unreachable"), "{err}");
 
+    let o = shouyin(&["printer-set", "--db", db_s, "--printer", "tcp://10.0.0.9", "--width", "58"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("printer=tcp://10.0.0.9:9100\npaper_mm=58"));
+    let o = shouyin(&["printer-set", "--db", db_s, "--printer", "file:lp0"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("absolute"));
+
     let o = shouyin(&["drawer", "--printer", "lpt1"]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("tcp://HOST:PORT"));

@@ -96,7 +96,7 @@ impl Drop for Printer {
 }
 
 fn keep_png(png: &Path, name: &str) -> anyhow::Result<()> {
-    let dir = artifacts_dir().join("e2e");
+    let dir = artifacts_dir();
     std::fs::create_dir_all(&dir)?;
     std::fs::copy(png, dir.join(format!("{name}.png")))?;
     Ok(())
@@ -125,12 +125,15 @@ fn a_cash_sale_prints_its_receipt_and_pulses_the_drawer() {
         let app = App::launch(&dir.path().join("app"), &[]).await?;
         app.login("店长 李娜", "9999").await?;
         set_printer(&app, &printer.uri).await?;
-        app.fill("[data-testid=header-lines]", "南京东路 88 号\n电话 021-12345678").await?;
+        // Two header lines (WebDriver's Enter key between them).
+        app.fill("[data-testid=header-lines]", "南京东路 88 号\u{E007}电话 021-12345678").await?;
         app.click("[data-testid=print-test]").await?;
         app.wait_for_text(".notice", "测试页已打印", SHORT).await?;
         app.screenshot("settings-printer").await?;
         let (page, png) = printer.wait_job("打印测试 TEST PAGE").await?;
-        assert!(page.contains("南京东路 88 号"), "{page}");
+        for line in ["南京东路 88 号", "电话 021-12345678"] {
+            assert!(page.lines().any(|l| l.trim() == line), "{line:?} not a line of\n{page}");
+        }
         keep_png(&png, "receipt-test-page")?;
 
         app.click("[data-testid=nav-cashier]").await?;

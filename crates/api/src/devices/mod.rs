@@ -702,7 +702,7 @@ impl Counter {
                     at: shouyin_ledger::ts(now),
                     channel: None,
                     order_no: None,
-                    message: format!("the cash drawer did not open: {}", e.message),
+                    message: format!("钱箱未打开 The cash drawer did not open: {}", e.message),
                 },
             });
         }

@@ -68,11 +68,19 @@ impl Printer {
         let mut names: Vec<PathBuf> = std::fs::read_dir(&self.out)
             .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
             .unwrap_or_default();
-        names.retain(|p| p.extension().is_some_and(|e| e == "txt") && !p.to_string_lossy().ends_with(".error.txt"));
+        names.retain(|p| {
+            p.extension().is_some_and(|e| e == "txt")
+                && !p.to_string_lossy().ends_with(".error.txt")
+        });
         names.sort();
         names
             .iter()
-            .map(|p| (std::fs::read_to_string(p).unwrap_or_default(), p.with_extension("png")))
+            .map(|p| {
+                (
+                    std::fs::read_to_string(p).unwrap_or_default(),
+                    p.with_extension("png"),
+                )
+            })
             .collect()
     }
 
@@ -102,9 +110,15 @@ fn keep_png(png: &Path, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn ok(app: &App, command: &str, args: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+async fn ok(
+    app: &App,
+    command: &str,
+    args: serde_json::Value,
+) -> anyhow::Result<serde_json::Value> {
     let v = app.invoke(command, args).await?;
-    v.get("ok").cloned().ok_or_else(|| anyhow!("{command}: {v}"))
+    v.get("ok")
+        .cloned()
+        .ok_or_else(|| anyhow!("{command}: {v}"))
 }
 
 /// The manager sets the printer in Settings and prints a test page.
@@ -126,25 +140,46 @@ fn a_cash_sale_prints_its_receipt_and_pulses_the_drawer() {
         app.login("店长 李娜", "9999").await?;
         set_printer(&app, &printer.uri).await?;
         // Two header lines (WebDriver's Enter key between them).
-        app.fill("[data-testid=header-lines]", "南京东路 88 号\u{E007}电话 021-12345678").await?;
+        app.fill(
+            "[data-testid=header-lines]",
+            "南京东路 88 号\u{E007}电话 021-12345678",
+        )
+        .await?;
         app.click("[data-testid=print-test]").await?;
         app.wait_for_text(".notice", "测试页已打印", SHORT).await?;
         app.screenshot("settings-printer").await?;
         let (page, png) = printer.wait_job("打印测试 TEST PAGE").await?;
         for line in ["南京东路 88 号", "电话 021-12345678"] {
-            assert!(page.lines().any(|l| l.trim() == line), "{line:?} not a line of\n{page}");
+            assert!(
+                page.lines().any(|l| l.trim() == line),
+                "{line:?} not a line of\n{page}"
+            );
         }
         keep_png(&png, "receipt-test-page")?;
 
         app.click("[data-testid=nav-cashier]").await?;
         app.key_amount("12.30").await?;
         app.click("[data-testid=channel-cash]").await?;
-        app.wait_for_text("[data-testid=recent]", "12.30", SHORT).await?;
+        app.wait_for_text("[data-testid=recent]", "12.30", SHORT)
+            .await?;
         let recent = ok(&app, "orders_recent", json!({ "limit": 1 })).await?;
-        let order_no = recent[0]["order_no"].as_str().context("order_no")?.to_owned();
+        let order_no = recent[0]["order_no"]
+            .as_str()
+            .context("order_no")?
+            .to_owned();
         let (receipt, png) = printer.wait_job(&order_no).await?;
-        for expected in ["销售小票 RECEIPT", "店长 李娜", "现金 Cash", "￥12.30", "[CUT]", "电话 021-12345678"] {
-            assert!(receipt.contains(expected), "{expected:?} missing from\n{receipt}");
+        for expected in [
+            "销售小票 RECEIPT",
+            "店长 李娜",
+            "现金 Cash",
+            "￥12.30",
+            "[CUT]",
+            "电话 021-12345678",
+        ] {
+            assert!(
+                receipt.contains(expected),
+                "{expected:?} missing from\n{receipt}"
+            );
         }
         assert!(receipt.contains(&format!("[QR {order_no}]")), "{receipt}");
         keep_png(&png, "receipt-cash")?;
@@ -175,10 +210,16 @@ fn a_qr_sale_prints_its_receipt_with_the_transaction_number() {
         sim.pay(&order_no).await?;
         app.wait_for("[data-testid=paid]", SHORT).await?;
         let events = ok(&app, "order_events", json!({ "orderNo": order_no })).await?;
-        let trade_no = events[0]["channel_trade_no"].as_str().context("a transaction number")?.to_owned();
+        let trade_no = events[0]["channel_trade_no"]
+            .as_str()
+            .context("a transaction number")?
+            .to_owned();
         let (receipt, png) = printer.wait_job(&order_no).await?;
         for expected in ["微信支付 WeChat Pay", trade_no.as_str(), "￥88.80"] {
-            assert!(receipt.contains(expected), "{expected:?} missing from\n{receipt}");
+            assert!(
+                receipt.contains(expected),
+                "{expected:?} missing from\n{receipt}"
+            );
         }
         assert!(!receipt.contains("[DRAWER"), "no drawer for a QR sale");
         assert!(printer.jobs().iter().all(|(t, _)| !t.contains("[DRAWER")));
@@ -193,14 +234,17 @@ fn a_printer_that_is_down_leaves_not_printed_and_a_retry_prints_it() {
     run(async {
         let dir = tempfile::tempdir()?;
         // The printer's address, with nothing listening on it yet: it is off.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
         let app = App::launch(&dir.path().join("app"), &[]).await?;
         app.login("店长 李娜", "9999").await?;
         set_printer(&app, &format!("tcp://127.0.0.1:{port}")).await?;
         app.click("[data-testid=nav-cashier]").await?;
         app.key_amount("6.60").await?;
         app.click("[data-testid=channel-cash]").await?;
-        app.wait_for_text("[data-testid=recent]", "6.60", SHORT).await?;
+        app.wait_for_text("[data-testid=recent]", "6.60", SHORT)
+            .await?;
 
         app.click("[data-testid=nav-history]").await?;
         app.wait_for("[data-testid=not-printed]", SHORT).await?;
@@ -210,17 +254,25 @@ fn a_printer_that_is_down_leaves_not_printed_and_a_retry_prints_it() {
 
         let printer = Printer::start(&dir.path().join("paper"), &format!("127.0.0.1:{port}"))?;
         app.click("[data-testid=print-retry]").await?;
-        app.wait_for_text("[data-testid=print-note]", "已打印", SHORT).await?;
+        app.wait_for_text("[data-testid=print-note]", "已打印", SHORT)
+            .await?;
         let recent = ok(&app, "orders_recent", json!({ "limit": 1 })).await?;
-        let order_no = recent[0]["order_no"].as_str().context("order_no")?.to_owned();
+        let order_no = recent[0]["order_no"]
+            .as_str()
+            .context("order_no")?
+            .to_owned();
         let (receipt, _) = printer.wait_job(&order_no).await?;
-        assert!(receipt.contains("￥6.60") && receipt.contains("销售小票 RECEIPT"), "{receipt}");
+        assert!(
+            receipt.contains("￥6.60") && receipt.contains("销售小票 RECEIPT"),
+            "{receipt}"
+        );
         let failed = ok(&app, "print_failed", json!({})).await?;
         assert_eq!(failed.as_array().map(Vec::len), Some(0), "{failed}");
 
         // A reprint is marked as one.
         app.click("[data-testid=reprint]").await?;
-        app.wait_for_text("[data-testid=print-note]", "已重印", SHORT).await?;
+        app.wait_for_text("[data-testid=print-note]", "已重印", SHORT)
+            .await?;
         let (again, png) = printer.wait_job("重印 REPRINT").await?;
         assert!(again.contains(&order_no), "{again}");
         keep_png(&png, "receipt-reprint")?;

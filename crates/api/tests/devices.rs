@@ -154,12 +154,22 @@ async fn a_cash_sale_prints_its_receipt_pulses_the_drawer_and_is_announced() {
     let printer = Printer::start(&t.dir.path().join("paper")).await;
     use_printer(&t, &printer.uri(), 58).await;
 
-    let order = t.counter.order_charge(charge(ChannelKind::Cash, "12.30")).await.unwrap();
+    let order = t
+        .counter
+        .order_charge(charge(ChannelKind::Cash, "12.30"))
+        .await
+        .unwrap();
     assert_eq!(order.state, OrderState::Paid);
     let jobs = printer.wait_jobs(2).await;
-    let drawer: Vec<_> = jobs.iter().filter(|j| j.contains("[DRAWER pin 2 50ms/500ms]")).collect();
+    let drawer: Vec<_> = jobs
+        .iter()
+        .filter(|j| j.contains("[DRAWER pin 2 50ms/500ms]"))
+        .collect();
     assert_eq!(drawer.len(), 1, "one pulse: {jobs:?}");
-    let receipt = jobs.iter().find(|j| j.contains("销售小票 RECEIPT")).expect("a receipt");
+    let receipt = jobs
+        .iter()
+        .find(|j| j.contains("销售小票 RECEIPT"))
+        .expect("a receipt");
     for expected in [
         "演示门店 Demo St", // double size: 16 columns on 58 mm
         "欢迎光临 Welcome",
@@ -172,20 +182,31 @@ async fn a_cash_sale_prints_its_receipt_pulses_the_drawer_and_is_announced() {
         "[CUT]",
         "谢谢惠顾 Thank you",
     ] {
-        assert!(receipt.contains(expected), "{expected:?} missing from\n{receipt}");
+        assert!(
+            receipt.contains(expected),
+            "{expected:?} missing from\n{receipt}"
+        );
     }
     // Store-local time (Asia/Shanghai) of the payment.
     let paid = chrono::DateTime::parse_from_rfc3339(order.paid_at.as_deref().unwrap()).unwrap();
-    let local = paid.with_timezone(&chrono_tz::Asia::Shanghai).format("%Y-%m-%d %H:%M").to_string();
+    let local = paid
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .format("%Y-%m-%d %H:%M")
+        .to_string();
     assert!(receipt.contains(&local), "{local} missing from\n{receipt}");
     for line in receipt.lines() {
-        let w = shouyin_escpos::layout::width(line.trim_end_matches("  [bold double]").trim_end_matches("  [bold]"));
+        let w = shouyin_escpos::layout::width(
+            line.trim_end_matches("  [bold double]")
+                .trim_end_matches("  [bold]"),
+        );
         assert!(w <= 32, "wider than 58 mm paper: {line:?}");
     }
 
     let audit = t.counter.audit_list(20).await.unwrap();
     assert!(
-        audit.iter().any(|a| a.action == "drawer_pulse" && a.detail.contains("\"opened\":true")),
+        audit
+            .iter()
+            .any(|a| a.action == "drawer_pulse" && a.detail.contains("\"opened\":true")),
         "{audit:?}"
     );
     let said = eventually("the announcement", async || {
@@ -195,9 +216,16 @@ async fn a_cash_sale_prints_its_receipt_pulses_the_drawer_and_is_announced() {
     .await;
     assert_eq!(said.len(), 1);
     assert_eq!(said[0].text, "现金收款十二元三角");
-    let jobs = t.counter.order_print_jobs(order.order_no.clone()).await.unwrap();
+    let jobs = t
+        .counter
+        .order_print_jobs(order.order_no.clone())
+        .await
+        .unwrap();
     assert_eq!(jobs.len(), 1);
-    assert_eq!((jobs[0].kind, jobs[0].state), (PrintKindDto::Receipt, PrintStateDto::Printed));
+    assert_eq!(
+        (jobs[0].kind, jobs[0].state),
+        (PrintKindDto::Receipt, PrintStateDto::Printed)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -206,37 +234,81 @@ async fn a_qr_sale_prints_the_transaction_number_and_is_announced_once() {
     let printer = Printer::start(&t.dir.path().join("paper")).await;
     use_printer(&t, &printer.uri(), 80).await;
 
-    let order = t.counter.order_charge(charge(ChannelKind::Alipay, "10001.01")).await.unwrap();
+    let order = t
+        .counter
+        .order_charge(charge(ChannelKind::Alipay, "10001.01"))
+        .await
+        .unwrap();
     t.sim.scan(order.qr_payload.as_deref().unwrap()).await;
     t.sim.pay(&order.order_no).await;
-    let paid = t.counter.wait_final(&order.order_no, Duration::from_secs(10)).await.unwrap();
+    let paid = t
+        .counter
+        .wait_final(&order.order_no, Duration::from_secs(10))
+        .await
+        .unwrap();
     assert_eq!(paid.state, OrderState::Paid);
     let trade_no = paid.channel_trade_no.clone().unwrap();
 
     let jobs = printer.wait_jobs(1).await;
     assert_eq!(jobs.len(), 1, "no drawer pulse for a QR sale: {jobs:?}");
     let receipt = &jobs[0];
-    assert!(receipt.contains(&trade_no), "{trade_no} missing from\n{receipt}");
-    assert!(receipt.contains("支付宝 Alipay") && receipt.contains("￥10001.01"), "{receipt}");
-    assert!(receipt.contains(&format!("[CODE128 {}]", order.order_no)), "80 mm has room for the barcode:\n{receipt}");
+    assert!(
+        receipt.contains(&trade_no),
+        "{trade_no} missing from\n{receipt}"
+    );
+    assert!(
+        receipt.contains("支付宝 Alipay") && receipt.contains("￥10001.01"),
+        "{receipt}"
+    );
+    assert!(
+        receipt.contains(&format!("[CODE128 {}]", order.order_no)),
+        "80 mm has room for the barcode:\n{receipt}"
+    );
 
     // The channel confirms again (a query after the notification): no
     // second announcement, no second receipt.
-    t.counter.order_recheck(order.order_no.clone()).await.unwrap();
+    t.counter
+        .order_recheck(order.order_no.clone())
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let said = t.counter.announcements(10).await.unwrap();
     assert_eq!(said.len(), 1, "{said:?}");
     assert_eq!(said[0].text, "支付宝到账一万零一元零一分");
     assert_eq!(said[0].payment_key, format!("alipay:{trade_no}"));
     assert_eq!(printer.jobs().len(), 1);
-    let wav = t.dir.path().join("speech").join(format!("{}.wav", order.order_no));
-    let len = eventually("the WAV", async || std::fs::metadata(&wav).ok().map(|m| m.len()).filter(|l| *l > 10_000)).await;
+    let wav = t
+        .dir
+        .path()
+        .join("speech")
+        .join(format!("{}.wav", order.order_no));
+    let len = eventually("the WAV", async || {
+        std::fs::metadata(&wav)
+            .ok()
+            .map(|m| m.len())
+            .filter(|l| *l > 10_000)
+    })
+    .await;
     assert!(len > 10_000, "{len}");
 
     // Scan to refund: the receipt's order number and the channel's
     // transaction number find the order.
-    assert_eq!(t.counter.order_lookup(order.order_no.clone()).await.unwrap().id, order.id);
-    assert_eq!(t.counter.order_lookup(format!(" {trade_no}\n")).await.unwrap().id, order.id);
+    assert_eq!(
+        t.counter
+            .order_lookup(order.order_no.clone())
+            .await
+            .unwrap()
+            .id,
+        order.id
+    );
+    assert_eq!(
+        t.counter
+            .order_lookup(format!(" {trade_no}\n"))
+            .await
+            .unwrap()
+            .id,
+        order.id
+    );
     let e = t.counter.order_lookup("NOPE-1".into()).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::NotFound);
     let e = t.counter.order_lookup("".into()).await.unwrap_err();
@@ -259,7 +331,10 @@ async fn an_unverified_payment_is_neither_announced_nor_printed() {
                 cashier: "王芳".into(),
                 note: None,
             },
-            Approval { approver_name: "店长 李娜".into(), pin: "9999".into() },
+            Approval {
+                approver_name: "店长 李娜".into(),
+                pin: "9999".into(),
+            },
         )
         .await
         .unwrap();
@@ -273,38 +348,81 @@ async fn an_unverified_payment_is_neither_announced_nor_printed() {
 async fn a_printer_that_is_down_leaves_not_printed_and_a_retry_prints() {
     let t = till().await;
     // A port nobody listens on: the printer is off.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     use_printer(&t, &format!("tcp://127.0.0.1:{port}"), 80).await;
 
     let started = std::time::Instant::now();
-    let order = t.counter.order_charge(charge(ChannelKind::Cash, "5.00")).await.unwrap();
-    assert_eq!(order.state, OrderState::Paid, "the sale is committed whatever the printer does");
-    assert!(started.elapsed() < Duration::from_secs(1), "printing held the sale up");
+    let order = t
+        .counter
+        .order_charge(charge(ChannelKind::Cash, "5.00"))
+        .await
+        .unwrap();
+    assert_eq!(
+        order.state,
+        OrderState::Paid,
+        "the sale is committed whatever the printer does"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "printing held the sale up"
+    );
     let failed = eventually("the failed job", async || {
         let f = t.counter.print_failed().await.unwrap();
         (!f.is_empty()).then_some(f)
     })
     .await;
     assert_eq!(failed[0].order_no.as_deref(), Some(order.order_no.as_str()));
-    assert!(failed[0].last_error.as_deref().unwrap().contains("unreachable"), "{failed:?}");
+    assert!(
+        failed[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("unreachable"),
+        "{failed:?}"
+    );
     let audit = t.counter.audit_list(20).await.unwrap();
-    assert!(audit.iter().any(|a| a.action == "drawer_pulse" && a.detail.contains("\"opened\":false")));
+    assert!(audit
+        .iter()
+        .any(|a| a.action == "drawer_pulse" && a.detail.contains("\"opened\":false")));
 
     // The printer comes back on its address; the retry prints the receipt.
-    let printer = Printer::start_on(&t.dir.path().join("paper"), &format!("127.0.0.1:{port}")).await;
+    let printer =
+        Printer::start_on(&t.dir.path().join("paper"), &format!("127.0.0.1:{port}")).await;
     let job = t.counter.print_retry(failed[0].id).await.unwrap();
     assert_eq!(job.state, PrintStateDto::Printed, "{job:?}");
     assert_eq!(job.attempts, 2);
     let jobs = printer.wait_jobs(1).await;
-    assert!(jobs[0].contains(&order.order_no) && jobs[0].contains("￥5.00"), "{jobs:?}");
+    assert!(
+        jobs[0].contains(&order.order_no) && jobs[0].contains("￥5.00"),
+        "{jobs:?}"
+    );
     assert!(t.counter.print_failed().await.unwrap().is_empty());
     // A reprint is marked as one.
-    let again = t.counter.receipt_reprint(order.order_no.clone()).await.unwrap();
-    assert_eq!((again.kind, again.state), (PrintKindDto::Reprint, PrintStateDto::Printed));
+    let again = t
+        .counter
+        .receipt_reprint(order.order_no.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.kind, again.state),
+        (PrintKindDto::Reprint, PrintStateDto::Printed)
+    );
     let jobs = printer.wait_jobs(2).await;
-    assert!(jobs[1].contains("重印 REPRINT") && jobs[1].contains(&order.order_no), "{}", jobs[1]);
+    assert!(
+        jobs[1].contains("重印 REPRINT") && jobs[1].contains(&order.order_no),
+        "{}",
+        jobs[1]
+    );
     let e = t.counter.print_retry(again.id).await.unwrap_err();
-    assert_eq!(e.code, ErrorCode::InvalidInput, "a printed job is not retried");
+    assert_eq!(
+        e.code,
+        ErrorCode::InvalidInput,
+        "a printed job is not retried"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -319,14 +437,28 @@ async fn the_print_queue_survives_a_restart() {
         let mut r = shouyin_escpos::Receipt::new(shouyin_escpos::Paper::Mm80);
         r.line("排队中的小票 queued before the restart").cut();
         ledger
-            .print_job_add(None, shouyin_ledger::devices::PrintKind::TestPage, r.bytes(), chrono::Utc::now())
+            .print_job_add(
+                None,
+                shouyin_ledger::devices::PrintKind::TestPage,
+                r.bytes(),
+                chrono::Utc::now(),
+            )
             .unwrap();
     }
     assert!(printer.jobs().is_empty());
-    let counter = Counter::open_ledger(&db, CounterOptions::default()).await.unwrap();
-    counter.start(StartPlan::RECOVERY_ONLY).finished(Duration::from_secs(10)).await.unwrap();
+    let counter = Counter::open_ledger(&db, CounterOptions::default())
+        .await
+        .unwrap();
+    counter
+        .start(StartPlan::RECOVERY_ONLY)
+        .finished(Duration::from_secs(10))
+        .await
+        .unwrap();
     let jobs = printer.wait_jobs(1).await;
-    assert!(jobs[0].contains("排队中的小票 queued before the restart"), "{jobs:?}");
+    assert!(
+        jobs[0].contains("排队中的小票 queued before the restart"),
+        "{jobs:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -338,9 +470,17 @@ async fn a_cash_refund_opens_the_drawer_and_prints_a_slip_and_a_test_page_prints
     let page = t.counter.print_test_page().await.unwrap();
     assert_eq!(page.state, PrintStateDto::Printed);
     let jobs = printer.wait_jobs(1).await;
-    assert!(jobs[0].contains("打印测试 TEST PAGE") && jobs[0].contains("58 mm"), "{}", jobs[0]);
+    assert!(
+        jobs[0].contains("打印测试 TEST PAGE") && jobs[0].contains("58 mm"),
+        "{}",
+        jobs[0]
+    );
 
-    let order = t.counter.order_charge(charge(ChannelKind::Cash, "20.00")).await.unwrap();
+    let order = t
+        .counter
+        .order_charge(charge(ChannelKind::Cash, "20.00"))
+        .await
+        .unwrap();
     printer.wait_jobs(3).await;
     let refund = t
         .counter
@@ -351,34 +491,67 @@ async fn a_cash_refund_opens_the_drawer_and_prints_a_slip_and_a_test_page_prints
                 reason: Some("退货 return".into()),
                 requested_by: "王芳".into(),
             },
-            Approval { approver_name: "店长 李娜".into(), pin: "9999".into() },
+            Approval {
+                approver_name: "店长 李娜".into(),
+                pin: "9999".into(),
+            },
         )
         .await
         .unwrap();
     assert_eq!(refund.amount_fen, 500);
     let jobs = printer.wait_jobs(5).await;
     let pulses = jobs.iter().filter(|j| j.contains("[DRAWER")).count();
-    assert_eq!(pulses, 2, "the sale and the refund each open the drawer: {jobs:?}");
-    let slip = jobs.iter().find(|j| j.contains("退款单 REFUND")).expect("a refund slip");
-    assert!(slip.contains(&refund.refund_no) && slip.contains("￥5.00") && slip.contains("退货 return"), "{slip}");
+    assert_eq!(
+        pulses, 2,
+        "the sale and the refund each open the drawer: {jobs:?}"
+    );
+    let slip = jobs
+        .iter()
+        .find(|j| j.contains("退款单 REFUND"))
+        .expect("a refund slip");
+    assert!(
+        slip.contains(&refund.refund_no) && slip.contains("￥5.00") && slip.contains("退货 return"),
+        "{slip}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_settings_are_checked_before_they_are_kept() {
     let t = till().await;
     let bad = [
-        DeviceSettings { printer: Some("http://printer".into()), ..DeviceSettings::default() },
-        DeviceSettings { printer: Some("file:lp0".into()), ..DeviceSettings::default() },
-        DeviceSettings { paper_mm: 57, ..DeviceSettings::default() },
-        DeviceSettings { copies: 0, ..DeviceSettings::default() },
-        DeviceSettings { volume: 101, ..DeviceSettings::default() },
-        DeviceSettings { header_lines: vec!["宽".repeat(25)], ..DeviceSettings::default() },
+        DeviceSettings {
+            printer: Some("http://printer".into()),
+            ..DeviceSettings::default()
+        },
+        DeviceSettings {
+            printer: Some("file:lp0".into()),
+            ..DeviceSettings::default()
+        },
+        DeviceSettings {
+            paper_mm: 57,
+            ..DeviceSettings::default()
+        },
+        DeviceSettings {
+            copies: 0,
+            ..DeviceSettings::default()
+        },
+        DeviceSettings {
+            volume: 101,
+            ..DeviceSettings::default()
+        },
+        DeviceSettings {
+            header_lines: vec!["宽".repeat(25)],
+            ..DeviceSettings::default()
+        },
     ];
     for s in bad {
         let e = t.counter.device_settings_set(s.clone()).await.unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidInput, "{s:?}: {e}");
     }
-    assert_eq!(t.counter.device_settings().await.unwrap(), DeviceSettings::default());
+    assert_eq!(
+        t.counter.device_settings().await.unwrap(),
+        DeviceSettings::default()
+    );
     let kept = t
         .counter
         .device_settings_set(DeviceSettings {

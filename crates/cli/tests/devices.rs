@@ -38,7 +38,13 @@ impl Drop for Printer {
 
 fn printer(out: &Path) -> Printer {
     let mut child = Command::new(env!("CARGO_BIN_EXE_shouyin"))
-        .args(["printer", "--listen", "127.0.0.1:0", "--out", out.to_str().unwrap()])
+        .args([
+            "printer",
+            "--listen",
+            "127.0.0.1:0",
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -46,7 +52,11 @@ fn printer(out: &Path) -> Printer {
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     stdout.read_line(&mut line).unwrap();
     let uri = value(&line, "printer");
-    Printer { child, uri, _stdout: stdout }
+    Printer {
+        child,
+        uri,
+        _stdout: stdout,
+    }
 }
 
 fn wait_file(path: &Path) -> String {
@@ -66,19 +76,58 @@ fn receipt_and_drawer_go_to_the_printer_and_a_dead_printer_fails_loudly() {
     let p = printer(&paper);
     let db = dir.path().join("ledger.db");
     let db_s = db.to_str().unwrap();
-    let o = shouyin(&["init", "--db", db_s, "--store", "南京路店", "--terminal", "T07"]);
+    let o = shouyin(&[
+        "init",
+        "--db",
+        db_s,
+        "--store",
+        "南京路店",
+        "--terminal",
+        "T07",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = shouyin(&["charge", "--db", db_s, "--channel", "cash", "--amount", "8.80", "--cashier", "王芳"]);
+    let o = shouyin(&[
+        "charge",
+        "--db",
+        db_s,
+        "--channel",
+        "cash",
+        "--amount",
+        "8.80",
+        "--cashier",
+        "王芳",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let order_no = value(&String::from_utf8_lossy(&o.stdout), "order_no");
 
-    let o = shouyin(&["receipt", "--db", db_s, "--order", &order_no, "--printer", &p.uri, "--width", "58"]);
+    let o = shouyin(&[
+        "receipt",
+        "--db",
+        db_s,
+        "--order",
+        &order_no,
+        "--printer",
+        &p.uri,
+        "--width",
+        "58",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = wait_file(&paper.join("job-0001.txt"));
-    for expected in ["南京路店", "T07", "王芳", order_no.as_str(), "现金 Cash", "￥8.80", "[CUT]"] {
+    for expected in [
+        "南京路店",
+        "T07",
+        "王芳",
+        order_no.as_str(),
+        "现金 Cash",
+        "￥8.80",
+        "[CUT]",
+    ] {
         assert!(text.contains(expected), "{expected:?} missing from\n{text}");
     }
-    assert!(!text.contains("[DRAWER"), "a receipt alone does not open the drawer");
+    assert!(
+        !text.contains("[DRAWER"),
+        "a receipt alone does not open the drawer"
+    );
     assert!(paper.join("job-0001.png").exists());
 
     let o = shouyin(&["drawer", "--printer", &p.uri]);
@@ -89,12 +138,28 @@ fn receipt_and_drawer_go_to_the_printer_and_a_dead_printer_fails_loudly() {
     // The printer is switched off: the reason, and a non-zero exit.
     let dead = p.uri.clone();
     drop(p);
-    let o = shouyin(&["receipt", "--db", db_s, "--order", &order_no, "--printer", &dead]);
+    let o = shouyin(&[
+        "receipt",
+        "--db",
+        db_s,
+        "--order",
+        &order_no,
+        "--printer",
+        &dead,
+    ]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("unreachable"), "{err}");
 
-    let o = shouyin(&["printer-set", "--db", db_s, "--printer", "tcp://10.0.0.9", "--width", "58"]);
+    let o = shouyin(&[
+        "printer-set",
+        "--db",
+        db_s,
+        "--printer",
+        "tcp://10.0.0.9",
+        "--width",
+        "58",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains("printer=tcp://10.0.0.9:9100\npaper_mm=58"));
     let o = shouyin(&["printer-set", "--db", db_s, "--printer", "file:lp0"]);
@@ -104,9 +169,27 @@ fn receipt_and_drawer_go_to_the_printer_and_a_dead_printer_fails_loudly() {
     let o = shouyin(&["drawer", "--printer", "lpt1"]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("tcp://HOST:PORT"));
-    let o = shouyin(&["receipt", "--db", db_s, "--order", "NOPE", "--printer", "file:/dev/null"]);
+    let o = shouyin(&[
+        "receipt",
+        "--db",
+        db_s,
+        "--order",
+        "NOPE",
+        "--printer",
+        "file:/dev/null",
+    ]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("NOPE"));
-    let o = shouyin(&["receipt", "--db", db_s, "--order", &order_no, "--printer", "file:/dev/null", "--width", "70"]);
+    let o = shouyin(&[
+        "receipt",
+        "--db",
+        db_s,
+        "--order",
+        &order_no,
+        "--printer",
+        "file:/dev/null",
+        "--width",
+        "70",
+    ]);
     assert!(!o.status.success());
 }

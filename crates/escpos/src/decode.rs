@@ -50,11 +50,22 @@ pub enum Element {
     Feed(u8),
     /// A barcode; `system` is GS k's m (73 is CODE128). For CODE128 the
     /// code-set prefix ("{B") is removed from `data`.
-    Barcode { system: u8, data: String, align: Align },
-    Qr { data: String, align: Align },
+    Barcode {
+        system: u8,
+        data: String,
+        align: Align,
+    },
+    Qr {
+        data: String,
+        align: Align,
+    },
     Cut,
     /// ESC p: a pulse on the drawer connector pin (2 or 5).
-    DrawerPulse { pin: u8, on_ms: u32, off_ms: u32 },
+    DrawerPulse {
+        pin: u8,
+        on_ms: u32,
+        off_ms: u32,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -211,13 +222,12 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Element>, DecodeError> {
                         let data: Vec<u8> = if m <= 6 {
                             // Function A: the data ends with NUL.
                             let start = r.pos;
-                            let end = bytes[start..]
-                                .iter()
-                                .position(|&b| b == 0)
-                                .ok_or(DecodeError::Truncated {
+                            let end = bytes[start..].iter().position(|&b| b == 0).ok_or(
+                                DecodeError::Truncated {
                                     command: "GS k".into(),
                                     at,
-                                })?;
+                                },
+                            )?;
                             r.pos = start + end + 1;
                             bytes[start..start + end].to_vec()
                         } else if (65..=79).contains(&m) {

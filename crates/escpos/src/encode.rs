@@ -168,7 +168,8 @@ impl Receipt {
         let symbols = code128_data(data)?;
         // Height 80 dots, module width 2, human-readable text below.
         self.bytes.extend([GS, b'h', 80, GS, b'w', 2, GS, b'H', 2]);
-        let n = u8::try_from(symbols.len()).map_err(|_| EncodeError::BarcodeData(data.to_owned()))?;
+        let n =
+            u8::try_from(symbols.len()).map_err(|_| EncodeError::BarcodeData(data.to_owned()))?;
         // GS k m=73 (CODE128) n, then the data with its code-set switches.
         self.bytes.extend([GS, b'k', 73, n]);
         self.bytes.extend_from_slice(&symbols);
@@ -265,7 +266,10 @@ mod tests {
     fn the_drawer_kick_and_the_cut_are_the_standard_sequences() {
         let mut r = Receipt::bare(Paper::Mm80);
         r.drawer_kick().cut();
-        assert_eq!(r.bytes(), &[0x1B, 0x40, 0x1B, 0x70, 0, 25, 250, 0x1D, 0x56, 66, 3]);
+        assert_eq!(
+            r.bytes(),
+            &[0x1B, 0x40, 0x1B, 0x70, 0, 25, 250, 0x1D, 0x56, 66, 3]
+        );
     }
 
     #[test]

@@ -37,7 +37,11 @@ impl PrintKind {
             "refund_slip" => PrintKind::RefundSlip,
             "z_report" => PrintKind::ZReport,
             "test_page" => PrintKind::TestPage,
-            other => return Err(LedgerError::Invalid(format!("unknown print job kind {other}"))),
+            other => {
+                return Err(LedgerError::Invalid(format!(
+                    "unknown print job kind {other}"
+                )))
+            }
         })
     }
 }
@@ -128,9 +132,11 @@ impl Ledger {
     pub fn device_settings(&self) -> Result<Option<String>> {
         Ok(self
             .conn
-            .query_row("SELECT settings FROM device_settings WHERE id = 1", [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT settings FROM device_settings WHERE id = 1",
+                [],
+                |r| r.get(0),
+            )
             .optional()?)
     }
 
@@ -167,7 +173,11 @@ impl Ledger {
     pub fn print_job(&self, id: i64) -> Result<PrintJob> {
         let row = self
             .conn
-            .query_row(&format!("SELECT {JOB_COLUMNS} WHERE j.id = ?1"), [id], job_from_row)
+            .query_row(
+                &format!("SELECT {JOB_COLUMNS} WHERE j.id = ?1"),
+                [id],
+                job_from_row,
+            )
             .optional()?
             .ok_or_else(|| LedgerError::Invalid(format!("no print job {id}")))?;
         finish(row)
@@ -186,7 +196,10 @@ impl Ledger {
     /// Jobs that failed and were not printed since, newest first: the
     /// "not printed — retry" list.
     pub fn print_jobs_failed(&self, limit: u32) -> Result<Vec<PrintJob>> {
-        self.print_jobs_where("j.state = 'failed' ORDER BY j.id DESC LIMIT ?1", [i64::from(limit)])
+        self.print_jobs_where(
+            "j.state = 'failed' ORDER BY j.id DESC LIMIT ?1",
+            [i64::from(limit)],
+        )
     }
 
     fn print_jobs_where<P: rusqlite::Params>(&self, clause: &str, p: P) -> Result<Vec<PrintJob>> {

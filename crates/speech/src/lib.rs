@@ -98,7 +98,12 @@ pub fn integer_words(n: u64) -> String {
 
 /// 1..=9999 in words, with 零 for inner zeros ("一千零五").
 fn group_words(g: u64) -> String {
-    let places = [(g / 1000, "千"), (g / 100 % 10, "百"), (g / 10 % 10, "十"), (g % 10, "")];
+    let places = [
+        (g / 1000, "千"),
+        (g / 100 % 10, "百"),
+        (g / 10 % 10, "十"),
+        (g % 10, ""),
+    ];
     let mut out = String::new();
     let mut zero = false;
     for (d, unit) in places {

@@ -61,7 +61,10 @@ fn mono_face(path: &str) -> Option<FontVec> {
         if han.0 == 0 {
             continue;
         }
-        let (a, b) = (font.h_advance_unscaled(font.glyph_id('i')), font.h_advance_unscaled(font.glyph_id('W')));
+        let (a, b) = (
+            font.h_advance_unscaled(font.glyph_id('i')),
+            font.h_advance_unscaled(font.glyph_id('W')),
+        );
         if (a - b).abs() < 0.5 && (font.h_advance_unscaled(han) - 2.0 * a).abs() < 1.0 {
             return Some(font);
         }
@@ -98,7 +101,14 @@ pub(crate) fn draw(elements: &[Element], columns: usize, fonts: &Fonts) -> Vec<u
                     }
                 }
                 let tw = layout::width(data) as u32 * COLUMN_DOTS;
-                text(&mut img, &fonts.regular, data, MARGIN + offset(*align, inner, tw), y + 88, 1);
+                text(
+                    &mut img,
+                    &fonts.regular,
+                    data,
+                    MARGIN + offset(*align, inner, tw),
+                    y + 88,
+                    1,
+                );
             }
             Element::Qr { data, align } => {
                 if let Ok(code) = qrcode::QrCode::new(data.as_bytes()) {
@@ -171,7 +181,8 @@ fn put(img: &mut GrayImage, x: u32, y: u32) {
 fn text(img: &mut GrayImage, font: &FontVec, s: &str, x: u32, y: u32, scale: u32) {
     let px = PxScale::from(FONT_PX * scale as f32);
     let scaled = font.as_scaled(px);
-    let baseline = y as f32 + (LINE_DOTS * scale) as f32 / 2.0 + (scaled.ascent() + scaled.descent()) / 2.0;
+    let baseline =
+        y as f32 + (LINE_DOTS * scale) as f32 / 2.0 + (scaled.ascent() + scaled.descent()) / 2.0;
     let mut cx = x as f32;
     for c in s.chars() {
         let glyph = scaled.scaled_glyph(c);

@@ -1,5 +1,6 @@
 //! The virtual printer over real TCP: a job sent to it comes out as text
 //! and a PNG picture, numbered, and a broken job is reported, not dropped.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,15 +49,28 @@ async fn jobs_sent_over_tcp_are_written_as_text_and_picture() {
 
     let text = wait_for(&dir.path().join("job-0001.txt")).await;
     assert!(text.contains("演示门店  [bold]"), "{text}");
-    assert!(text.contains(&format!("金额{}￥12.30", " ".repeat(32 - 4 - 7))), "{text}");
+    assert!(
+        text.contains(&format!("金额{}￥12.30", " ".repeat(32 - 4 - 7))),
+        "{text}"
+    );
     assert!(text.contains("[CODE128 T01-0001]"), "{text}");
-    assert!(text.contains("[CUT]") && text.contains("[DRAWER pin 2 50ms/500ms]"), "{text}");
+    assert!(
+        text.contains("[CUT]") && text.contains("[DRAWER pin 2 50ms/500ms]"),
+        "{text}"
+    );
     let png = image::load_from_memory(&std::fs::read(dir.path().join("job-0001.png")).unwrap())
         .unwrap()
         .to_luma8();
-    assert_eq!(png.width(), 32 * 12 + 24, "a 58 mm roll is 384 dots plus margins");
+    assert_eq!(
+        png.width(),
+        32 * 12 + 24,
+        "a 58 mm roll is 384 dots plus margins"
+    );
     let dark = png.pixels().filter(|p| p.0[0] < 128).count();
-    assert!(dark > 2000, "the picture shows text and bars: {dark} dark dots");
+    assert!(
+        dark > 2000,
+        "the picture shows text and bars: {dark} dark dots"
+    );
 
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     s.write_all(&[0x1B, 0x70]).await.unwrap();

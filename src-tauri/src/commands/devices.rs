@@ -37,7 +37,10 @@ pub async fn receipt_reprint(
 
 /// Send a job that was not printed once more.
 #[tauri::command]
-pub async fn print_retry(counter: State<'_, Counter>, job_id: i64) -> Result<PrintJobDto, ApiError> {
+pub async fn print_retry(
+    counter: State<'_, Counter>,
+    job_id: i64,
+) -> Result<PrintJobDto, ApiError> {
     counter.print_retry(job_id).await
 }
 

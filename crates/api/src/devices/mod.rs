@@ -243,7 +243,7 @@ fn context(ledger: &Ledger, settings: DeviceSettings) -> PaperContext {
     PaperContext {
         store: t.store.clone(),
         terminal: t.terminal.to_string(),
-        calendar: ledger.calendar().clone(),
+        calendar: *ledger.calendar(),
         settings,
     }
 }
@@ -461,7 +461,11 @@ impl Counter {
                 let id = job.id;
                 let recorded = self
                     .with_ledger(move |ledger| {
-                        Ok(ledger.print_job_done(id, outcome.as_ref().map(|_| ()).map_err(String::as_str), now)?)
+                        Ok(ledger.print_job_done(
+                            id,
+                            outcome.as_ref().map(|_| ()).map_err(String::as_str),
+                            now,
+                        )?)
                     })
                     .await;
                 if let Err(e) = recorded {
@@ -515,18 +519,26 @@ impl Counter {
         let order_id = self
             .with_ledger(move |ledger| Ok(ledger.order_by_no(&no)?.id))
             .await?;
-        self.queue_and_print(Some(order_id), PrintKind::Reprint, move |ledger, mut ctx| {
-            let order = ledger.order(order_id)?;
-            if !order.state.is_paid() {
-                return Err(ApiError::new(
-                    ErrorCode::Conflict,
-                    format!("order {} is {}: it has no receipt", order.out_trade_no, order.state.as_str()),
-                ));
-            }
-            let refunds = ledger.refunds_for_order(order_id)?;
-            ctx.settings.copies = 1;
-            Ok(receipt::sale_receipt(&order, &refunds, &ctx, true))
-        })
+        self.queue_and_print(
+            Some(order_id),
+            PrintKind::Reprint,
+            move |ledger, mut ctx| {
+                let order = ledger.order(order_id)?;
+                if !order.state.is_paid() {
+                    return Err(ApiError::new(
+                        ErrorCode::Conflict,
+                        format!(
+                            "order {} is {}: it has no receipt",
+                            order.out_trade_no,
+                            order.state.as_str()
+                        ),
+                    ));
+                }
+                let refunds = ledger.refunds_for_order(order_id)?;
+                ctx.settings.copies = 1;
+                Ok(receipt::sale_receipt(&order, &refunds, &ctx, true))
+            },
+        )
         .await
     }
 
@@ -611,7 +623,10 @@ impl Counter {
         let refund = refund.clone();
         runtime.spawn(async move {
             if refund.channel == ChannelKind::Cash {
-                let actor = refund.requested_by.clone().unwrap_or_else(|| "system".into());
+                let actor = refund
+                    .requested_by
+                    .clone()
+                    .unwrap_or_else(|| "system".into());
                 counter.drawer_pulse(DrawerReason::CashRefund, &actor).await;
             }
             let now = counter.now();
@@ -655,7 +670,9 @@ impl Counter {
         let counter = self.clone();
         let actor = actor.to_owned();
         runtime.spawn(async move {
-            counter.drawer_pulse(DrawerReason::CashMovement, &actor).await;
+            counter
+                .drawer_pulse(DrawerReason::CashMovement, &actor)
+                .await;
         });
     }
 
@@ -671,7 +688,10 @@ impl Counter {
             }
         };
         let Some(uri) = settings.printer_uri() else {
-            tracing::info!(reason = reason.as_str(), "no printer set up: no drawer to open");
+            tracing::info!(
+                reason = reason.as_str(),
+                "no printer set up: no drawer to open"
+            );
             return false;
         };
         let target = uri.to_string();

@@ -73,7 +73,14 @@ pub fn channel_label(c: ChannelKind) -> &'static str {
 /// One copy of a sale's receipt.
 fn sale_copy(order: &Order, refunds: &[Refund], ctx: &PaperContext, reprint: bool) -> Receipt {
     let mut r = Receipt::new(ctx.paper());
-    ctx.head(&mut r, if reprint { "重印 REPRINT" } else { "销售小票 RECEIPT" });
+    ctx.head(
+        &mut r,
+        if reprint {
+            "重印 REPRINT"
+        } else {
+            "销售小票 RECEIPT"
+        },
+    );
     r.row("收银员 Cashier", order.cashier.as_deref().unwrap_or("-"));
     r.row(
         "时间 Time",
@@ -99,7 +106,10 @@ fn sale_copy(order: &Order, refunds: &[Refund], ctx: &PaperContext, reprint: boo
         .collect();
     for f in &done {
         r.row(
-            &format!("退款 Refund {}", ctx.local(f.settled_at.unwrap_or(f.requested_at))),
+            &format!(
+                "退款 Refund {}",
+                ctx.local(f.settled_at.unwrap_or(f.requested_at))
+            ),
             &yuan(-f.amount_fen),
         );
     }
@@ -125,7 +135,12 @@ fn sale_copy(order: &Order, refunds: &[Refund], ctx: &PaperContext, reprint: boo
 }
 
 /// A sale's receipt, in as many copies as the settings say.
-pub fn sale_receipt(order: &Order, refunds: &[Refund], ctx: &PaperContext, reprint: bool) -> Vec<u8> {
+pub fn sale_receipt(
+    order: &Order,
+    refunds: &[Refund],
+    ctx: &PaperContext,
+    reprint: bool,
+) -> Vec<u8> {
     let one = sale_copy(order, refunds, ctx, reprint);
     let mut all = Receipt::bare(ctx.paper());
     for _ in 0..ctx.settings.copies.max(1) {
@@ -138,7 +153,10 @@ pub fn sale_receipt(order: &Order, refunds: &[Refund], ctx: &PaperContext, repri
 pub fn refund_slip(refund: &Refund, order: &Order, ctx: &PaperContext) -> Vec<u8> {
     let mut r = Receipt::new(ctx.paper());
     ctx.head(&mut r, "退款单 REFUND");
-    r.row("时间 Time", &ctx.local(refund.settled_at.unwrap_or(refund.requested_at)));
+    r.row(
+        "时间 Time",
+        &ctx.local(refund.settled_at.unwrap_or(refund.requested_at)),
+    );
     r.line("原订单号 Order No.");
     r.line(&format!("  {}", order.out_trade_no));
     r.line("退款单号 Refund No.");

@@ -134,9 +134,13 @@ impl PrinterUri {
                     .stdout(Stdio::null())
                     .stderr(Stdio::piped())
                     .spawn()
-                    .map_err(|e| unreachable(format!("cannot run lp (Debian package cups-client): {e}")))?;
+                    .map_err(|e| {
+                        unreachable(format!("cannot run lp (Debian package cups-client): {e}"))
+                    })?;
                 if let Some(mut stdin) = child.stdin.take() {
-                    stdin.write_all(bytes).map_err(|e| unreachable(e.to_string()))?;
+                    stdin
+                        .write_all(bytes)
+                        .map_err(|e| unreachable(e.to_string()))?;
                 }
                 let out = child
                     .wait_with_output()
@@ -157,7 +161,9 @@ impl PrinterUri {
 impl std::fmt::Display for PrinterUri {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            PrinterUri::Tcp { host, port } if host.contains(':') => write!(f, "tcp://[{host}]:{port}"),
+            PrinterUri::Tcp { host, port } if host.contains(':') => {
+                write!(f, "tcp://[{host}]:{port}")
+            }
             PrinterUri::Tcp { host, port } => write!(f, "tcp://{host}:{port}"),
             PrinterUri::File(p) => write!(f, "file:{}", p.display()),
             PrinterUri::Cups(q) => write!(f, "cups:{q}"),
@@ -173,23 +179,50 @@ mod tests {
     fn printer_addresses_parse_or_say_why_not() {
         assert_eq!(
             PrinterUri::parse("tcp://192.168.1.50:9100"),
-            Ok(PrinterUri::Tcp { host: "192.168.1.50".into(), port: 9100 })
+            Ok(PrinterUri::Tcp {
+                host: "192.168.1.50".into(),
+                port: 9100
+            })
         );
         assert_eq!(
             PrinterUri::parse("tcp://printer.local"),
-            Ok(PrinterUri::Tcp { host: "printer.local".into(), port: 9100 })
+            Ok(PrinterUri::Tcp {
+                host: "printer.local".into(),
+                port: 9100
+            })
         );
         assert_eq!(
             PrinterUri::parse("file:/dev/usb/lp0"),
             Ok(PrinterUri::File("/dev/usb/lp0".into()))
         );
-        assert_eq!(PrinterUri::parse("cups:XP-58"), Ok(PrinterUri::Cups("XP-58".into())));
-        assert!(matches!(PrinterUri::parse("tcp://host:0"), Err(PrinterUriError::Port(_))));
-        assert!(matches!(PrinterUri::parse("tcp://host:99999"), Err(PrinterUriError::Port(_))));
-        assert!(matches!(PrinterUri::parse("file:lp0"), Err(PrinterUriError::RelativePath(_))));
-        assert!(matches!(PrinterUri::parse("cups:a b;rm"), Err(PrinterUriError::Queue(_))));
-        assert!(matches!(PrinterUri::parse("http://x"), Err(PrinterUriError::Form(_))));
-        assert!(matches!(PrinterUri::parse(""), Err(PrinterUriError::Form(_))));
+        assert_eq!(
+            PrinterUri::parse("cups:XP-58"),
+            Ok(PrinterUri::Cups("XP-58".into()))
+        );
+        assert!(matches!(
+            PrinterUri::parse("tcp://host:0"),
+            Err(PrinterUriError::Port(_))
+        ));
+        assert!(matches!(
+            PrinterUri::parse("tcp://host:99999"),
+            Err(PrinterUriError::Port(_))
+        ));
+        assert!(matches!(
+            PrinterUri::parse("file:lp0"),
+            Err(PrinterUriError::RelativePath(_))
+        ));
+        assert!(matches!(
+            PrinterUri::parse("cups:a b;rm"),
+            Err(PrinterUriError::Queue(_))
+        ));
+        assert!(matches!(
+            PrinterUri::parse("http://x"),
+            Err(PrinterUriError::Form(_))
+        ));
+        assert!(matches!(
+            PrinterUri::parse(""),
+            Err(PrinterUriError::Form(_))
+        ));
         for text in ["tcp://192.168.1.50:9100", "file:/dev/usb/lp0", "cups:XP-58"] {
             assert_eq!(PrinterUri::parse(text).unwrap().to_string(), text);
         }
@@ -200,9 +233,16 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         drop(listener);
-        let err = PrinterUri::Tcp { host: "127.0.0.1".into(), port }.send(b"x").unwrap_err();
+        let err = PrinterUri::Tcp {
+            host: "127.0.0.1".into(),
+            port,
+        }
+        .send(b"x")
+        .unwrap_err();
         assert!(matches!(err, SendError::Unreachable { .. }), "{err}");
-        let err = PrinterUri::File("/nonexistent/lp0".into()).send(b"x").unwrap_err();
+        let err = PrinterUri::File("/nonexistent/lp0".into())
+            .send(b"x")
+            .unwrap_err();
         assert!(matches!(err, SendError::Unreachable { .. }), "{err}");
     }
 
@@ -211,7 +251,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lp0");
         std::fs::write(&path, b"").unwrap();
-        PrinterUri::File(path.clone()).send(b"\x1b@hello\n").unwrap();
+        PrinterUri::File(path.clone())
+            .send(b"\x1b@hello\n")
+            .unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"\x1b@hello\n");
     }
 }

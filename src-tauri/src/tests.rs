@@ -105,6 +105,8 @@ fn commands_answer_through_ipc_with_a_real_ledger() {
     assert_eq!(manager["name"], MANAGER);
     let session = invoke(&webview, "session_get", json!({})).unwrap();
     assert_eq!(session["name"], MANAGER, "the window's session: {session}");
+    // Cash moves only inside an open shift.
+    invoke(&webview, "shift_open", json!({ "float": "100" })).unwrap();
 
     let order = invoke(
         &webview,
@@ -320,6 +322,8 @@ fn names_on_records_come_from_the_session_not_the_arguments() {
     assert_eq!(z["closed_by"], CASHIER, "{z}");
 
     login(&main, MANAGER, "9999");
+    // A cash refund leaves the drawer inside the next shift.
+    invoke(&main, "shift_open", json!({ "float": "100" })).unwrap();
     let refund = invoke(
         &main,
         "refund_create",
@@ -354,6 +358,7 @@ fn a_cashier_sees_her_own_sales_of_today_and_a_manager_everyone_s() {
         .unwrap()
     };
     login(&main, MANAGER, "9999");
+    invoke(&main, "shift_open", json!({ "float": "100" })).unwrap();
     sell("1.00");
     login(&main, CASHIER, "1111");
     let hers = sell("2.00");
@@ -467,6 +472,7 @@ fn a_new_store_has_no_users_and_asks_for_its_first_manager() {
     )
     .unwrap_err();
     assert_eq!(code(&again), "forbidden", "only once: {again}");
+    invoke(&main, "shift_open", json!({ "float": "0" })).unwrap();
     let sale = invoke(
         &main,
         "order_charge",
@@ -480,6 +486,7 @@ fn a_new_store_has_no_users_and_asks_for_its_first_manager() {
 fn the_customer_display_sees_the_order_on_screen_and_not_the_day() {
     let (_dir, app, main) = start(true);
     login(&main, CASHIER, "1111");
+    invoke(&main, "shift_open", json!({ "float": "100" })).unwrap();
     invoke(&main, "customer_window_open", json!({})).unwrap();
     let customer = app.get_webview_window(CUSTOMER_WINDOW).unwrap();
     // What every window could hear: no `counter` events, only what the

@@ -116,12 +116,16 @@ fn start_xvfb() -> Result<String> {
             continue;
         }
         let display = format!(":{n}");
+        // A test binary about a screen size sets SHOUYIN_E2E_SCREEN
+        // (e.g. 1366x768x24) before its first app starts.
+        let screen =
+            std::env::var("SHOUYIN_E2E_SCREEN").unwrap_or_else(|_| "1280x800x24".to_owned());
         let child = Command::new(&xvfb)
             .args([
                 display.as_str(),
                 "-screen",
                 "0",
-                "1280x800x24",
+                screen.as_str(),
                 "-nolisten",
                 "tcp",
             ])
@@ -430,6 +434,64 @@ impl Drop for App {
         }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+    }
+}
+
+/// The till's shift and cash sales, as a cashier does them on screen.
+impl App {
+    /// Answer the till's 开班 dialog with the float, and wait until it is gone.
+    pub async fn open_shift(&self, float: &str) -> Result<()> {
+        self.wait_for("[data-testid=shift-open-dialog]", Duration::from_secs(15))
+            .await?;
+        self.fill("[data-testid=till-float]", float).await?;
+        self.click("[data-testid=till-shift-open]").await?;
+        self.wait_gone("[data-testid=shift-open-dialog]", Duration::from_secs(15))
+            .await
+    }
+
+    /// A cash sale at the till: the amount on the keypad, cash, the cash
+    /// handed over, confirm; waits for the success line.
+    pub async fn cash_sale(&self, amount: &str, tendered: &str) -> Result<()> {
+        self.key_amount(amount).await?;
+        self.click("[data-testid=channel-cash]").await?;
+        self.wait_for("[data-testid=cash-tender]", Duration::from_secs(10))
+            .await?;
+        self.fill("[data-testid=tendered]", tendered).await?;
+        self.click("[data-testid=tender-confirm]").await?;
+        self.wait_for("[data-testid=cash-done]", Duration::from_secs(15))
+            .await?;
+        Ok(())
+    }
+
+    /// Wait until nothing matches `css`.
+    pub async fn wait_gone(&self, css: &str, timeout: Duration) -> Result<()> {
+        let started = Instant::now();
+        while self.find_once(css).await.is_some() {
+            if started.elapsed() > timeout {
+                bail!("'{css}' was still there after {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
+    /// The window's size in pixels (the test's screen must hold it).
+    pub async fn set_window_size(&self, width: u32, height: u32) -> Result<()> {
+        tokio::time::timeout(CALL_LIMIT, self.client.set_window_rect(0, 0, width, height))
+            .await
+            .map_err(|_| anyhow!("resizing the window timed out"))??;
+        // Let the page lay itself out again.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Ok(())
+    }
+
+    /// An element's box on the page: x, y, width, height.
+    pub async fn rect(&self, css: &str) -> Result<(f64, f64, f64, f64)> {
+        let e = self.wait_for(css, Duration::from_secs(10)).await?;
+        tokio::time::timeout(CALL_LIMIT, e.rectangle())
+            .await
+            .map_err(|_| anyhow!("measuring '{css}' timed out"))?
+            .with_context(|| format!("measuring '{css}'"))
     }
 }
 

@@ -30,10 +30,13 @@ fn a_cash_sale_reaches_the_recent_list_and_the_ledger() {
     run(async {
         let dir = tempfile::tempdir()?;
         let app = App::start(dir.path(), &[]).await?;
+        app.open_shift("200").await?;
         app.key_amount("12.30").await?;
         app.wait_for_text("[data-testid=amount]", "12.30", SHORT)
             .await?;
         app.click("[data-testid=channel-cash]").await?;
+        app.click("[data-testid=tender-exact]").await?;
+        app.click("[data-testid=tender-confirm]").await?;
         app.wait_for_text("[data-testid=recent]", "12.30", SHORT)
             .await?;
         app.screenshot("cash-sale").await?;
@@ -81,6 +84,7 @@ fn alipay_and_wechat_payments_show_paid_within_two_seconds() {
         let data = dir.path().join("app");
         sim.configure(&data)?;
         let app = App::start(&data, &[]).await?;
+        app.open_shift("200").await?;
         for (key, name) in [("a", "alipay"), ("w", "wechat")] {
             let took = qr_paid(&app, &sim, key, name).await?;
             assert!(
@@ -110,6 +114,7 @@ fn cancel_closes_the_payment_and_the_customer_display_shows_the_code() {
         app.wait_for_text("[data-testid=lang]", "中文", SHORT)
             .await
             .context("the UI follows the app's language pin, not the locale")?;
+        app.open_shift("200").await?;
         app.key_amount("8.80").await?;
         app.click("[data-testid=channel-wechat]").await?;
         app.wait_for("[data-testid=qr] svg", SHORT).await?;
@@ -156,6 +161,7 @@ fn a_payment_made_while_the_app_was_down_shows_paid_after_restart() {
         let data = dir.path().join("app");
         sim.configure(&data)?;
         let app = App::start(&data, &[]).await?;
+        app.open_shift("200").await?;
         app.key_amount("23.45").await?;
         app.press(&["a"]).await?;
         app.wait_for("[data-testid=qr] svg", SHORT).await?;
@@ -202,6 +208,7 @@ fn a_counter_enrolled_with_head_office_hears_of_payments_by_notification() {
         // Settings are the manager's.
         let app = App::launch(&data, &[]).await?;
         app.login("店长 李娜", "9999").await?;
+        app.open_shift("0").await?;
         // Enrol the running till from a terminal; the app picks it up.
         let out = std::process::Command::new(shouyin_tests::cli_binary()?)
             .args(["enroll", "--db"])

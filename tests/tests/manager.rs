@@ -20,11 +20,10 @@ fn a_manager_refunds_with_a_pin_then_reports_and_exports_the_day() {
         let dir = tempfile::tempdir()?;
         let app = App::launch(dir.path(), &[]).await?;
         app.login("店长 李娜", "9999").await?;
+        app.open_shift("100").await?;
 
         // A cash sale to refund.
-        app.key_amount("25.50").await?;
-        app.click("[data-testid=channel-cash]").await?;
-        app.wait_for("[data-testid=cash-done]", SHORT).await?;
+        app.cash_sale("25.50", "30").await?;
 
         // History → the order → refund 10.00 → manager's PIN.
         app.click("[data-testid=nav-history]").await?;

@@ -23,6 +23,12 @@ pub struct ChargeRequest {
     #[serde(default)]
     #[ts(optional, as = "Option<bool>")]
     pub force: bool,
+    /// Cash only: what the customer handed over, as typed ("100"); the
+    /// change is worked out and recorded with the sale. Less than the
+    /// amount is refused (`tendered_too_low`).
+    #[serde(default)]
+    #[ts(optional)]
+    pub tendered: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -47,6 +53,13 @@ pub struct OrderDto {
     pub refunded: String,
     pub business_date: String,
     pub reason: Option<String>,
+    /// The shift the sale belongs to.
+    #[ts(type = "number | null")]
+    pub shift_id: Option<i64>,
+    /// A cash sale: what the customer handed over ("100.00") and the
+    /// change given back (找零).
+    pub tendered: Option<String>,
+    pub change: Option<String>,
 }
 
 impl From<&Order> for OrderDto {
@@ -69,6 +82,9 @@ impl From<&Order> for OrderDto {
             refunded: shouyin_core::format_fen(o.refunded_fen),
             business_date: o.business_date.to_string(),
             reason: o.reason.clone(),
+            shift_id: o.shift_id,
+            tendered: o.tender.map(|t| shouyin_core::format_fen(t.tendered_fen())),
+            change: o.tender.map(|t| shouyin_core::format_fen(t.change_fen())),
         }
     }
 }

@@ -56,6 +56,13 @@ pub enum ErrorCode {
     /// Head office answered no (e.g. the terminal was revoked, or the
     /// address is not a head office).
     HqRefused,
+    /// No shift is open: a sale, a cash refund or a pay-in/out needs one
+    /// (开班 with the float first).
+    ShiftNotOpen,
+    /// A shift is opened with its float (备用金) counted; none was given.
+    FloatRequired,
+    /// The cash handed over is less than the amount of the sale.
+    TenderedTooLow,
     /// The receipt printer could not be reached or refused the job (the
     /// sale itself is never affected).
     PrinterFailed,
@@ -119,6 +126,7 @@ impl From<LedgerError> for ApiError {
             LedgerError::TooNew { .. } => ErrorCode::LedgerTooNew,
             LedgerError::Locked => ErrorCode::LedgerLocked,
             LedgerError::Invalid(_) => ErrorCode::InvalidInput,
+            LedgerError::ShiftNotOpen => ErrorCode::ShiftNotOpen,
             LedgerError::Sqlite(_) | LedgerError::Migration(_) | LedgerError::Io { .. } => {
                 ErrorCode::Storage
             }

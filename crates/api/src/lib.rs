@@ -13,6 +13,7 @@
 //! backoff, and its own error codes (`hq_unreachable`, `hq_refused`). The
 //! protocol types come from `shouyin-wire`; the server itself is not linked.
 
+mod cash;
 pub mod devices;
 pub mod dto;
 mod error;
@@ -40,8 +41,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use shouyin_channels::{Channel, ChannelsFile};
-use shouyin_core::{AmountRules, BusinessCalendar, ChannelKind, Money, OrderState, TerminalId};
-use shouyin_ledger::{seed::SeedPlan, Change, Ledger, NewOrder, OrderFilter, TerminalSetup};
+use shouyin_core::{AmountRules, BusinessCalendar, ChannelKind, Money, TerminalId};
+use shouyin_ledger::{seed::SeedPlan, Ledger, OrderFilter, TerminalSetup};
 use tokio::sync::{broadcast, watch, Semaphore};
 use tokio::task::JoinHandle;
 
@@ -496,32 +497,24 @@ impl Counter {
                 )
                 .await;
         }
-        let now = self.now();
-        let order = self
-            .with_ledger(move |ledger| {
-                let rules = AmountRules::sale(ledger.terminal().sale_limit_fen);
-                let amount = Money::parse(&req.amount, &rules)?;
-                let paid = Change {
-                    paid_at: Some(now),
-                    ..Change::to(OrderState::Paid)
-                };
-                // One transaction: a cash order is never left `created`.
-                let order = ledger.create_paid_order(
-                    &NewOrder {
-                        amount,
-                        channel: ChannelKind::Cash,
-                        cashier: clean(req.cashier),
-                        note: clean(req.note),
-                    },
-                    &paid,
-                    now,
-                )?;
-                Ok(OrderDto::from(&order))
-            })
-            .await?;
-        self.publish(&order);
-        self.after_cash_sale(&order);
-        Ok(order)
+        self.charge_cash(req).await
+    }
+
+    /// A sale at the till (the desktop app): whatever the channel, it
+    /// needs an open shift (`shift_not_open`), as a counter opens its shift
+    /// before the first customer and the shift's report lists every sale
+    /// taken in it. Cash is checked again inside the sale's transaction;
+    /// [`Counter::order_charge`] alone (scripts, the CLI) refuses only cash.
+    pub async fn order_charge_at_till(&self, req: ChargeRequest) -> Result<OrderDto, ApiError> {
+        if req.channel != ChannelKind::Cash
+            && self
+                .with_ledger(|l| Ok(l.current_shift()?))
+                .await?
+                .is_none()
+        {
+            return Err(ApiError::from(shouyin_ledger::LedgerError::ShiftNotOpen));
+        }
+        self.order_charge(req).await
     }
 
     /// The most recent orders of the current business day, newest first.

@@ -122,9 +122,17 @@ fn parse_cash(text: &str, what: &str, allow_zero: bool) -> Result<i64, ApiError>
 }
 
 impl Counter {
-    /// Open a shift with the float as counted ("200.00"). The cashier must
-    /// be a user of this till once any users exist.
+    /// Open a shift with the float as counted ("200.00"). The float is
+    /// required (`float_required`): an empty box is not ¥0.00; a drawer
+    /// that starts empty says "0". The cashier must be a user of this till
+    /// once any users exist.
     pub async fn shift_open(&self, cashier: String, float: String) -> Result<ShiftDto, ApiError> {
+        if float.trim().is_empty() {
+            return Err(ApiError::new(
+                ErrorCode::FloatRequired,
+                "the float (the cash counted into the drawer at the start) is required; 0 if there is none",
+            ));
+        }
         let float_fen = parse_cash(&float, "the float", true)?;
         let now = self.now();
         self.with_ledger(move |ledger| {
@@ -376,7 +384,7 @@ fn channel_zh(c: ChannelKind) -> &'static str {
 pub fn render_z_report(r: &ZReport, calendar: &BusinessCalendar) -> String {
     let rule = "-".repeat(RECEIPT_COLUMNS);
     let mut lines = vec![
-        centred("交班报表 (日结)"),
+        centred("交班报表"),
         centred(&r.store),
         rule.clone(),
         row("终端号", &r.terminal),

@@ -11,7 +11,16 @@ fn cash(amount: &str) -> ChargeRequest {
         cashier: Some(" 王芳 ".into()),
         note: None,
         force: false,
+        tendered: None,
     }
+}
+
+/// Cash moves only inside an open shift (开班 with the float).
+async fn open_shift(counter: &Counter) {
+    counter
+        .shift_open("王芳".into(), "200".into())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -28,6 +37,7 @@ async fn a_fresh_data_dir_gets_the_demo_terminal_and_takes_cash() {
         .unwrap();
     assert!(cash_ok.available);
 
+    open_shift(&counter).await;
     let mut changes = counter.subscribe();
     let order = counter.order_charge(cash("１２．３")).await.unwrap();
     assert_eq!(order.state, OrderState::Paid);
@@ -113,6 +123,7 @@ fn amount_check_formats() {
 async fn history_search_finds_by_number_amount_and_channel_name() {
     let dir = tempfile::tempdir().unwrap();
     let counter = Counter::open(dir.path()).await.unwrap();
+    open_shift(&counter).await;
     let a = counter.order_charge(cash("12.30")).await.unwrap();
     counter.order_charge(cash("7")).await.unwrap();
     let by_amount = counter.orders_search("12.30".into(), 50).await.unwrap();
@@ -156,6 +167,7 @@ async fn history_search_finds_by_number_amount_and_channel_name() {
 async fn a_cash_sale_is_created_and_paid_in_one_transaction() {
     let dir = tempfile::tempdir().unwrap();
     let counter = Counter::open(dir.path()).await.unwrap();
+    open_shift(&counter).await;
     let db = rusqlite::Connection::open(dir.path().join(LEDGER_FILE)).unwrap();
     db.execute_batch(
         "CREATE TRIGGER refuse_paid BEFORE UPDATE OF state ON orders
@@ -208,4 +220,132 @@ async fn a_second_counter_on_a_live_ledger_is_refused() {
     first.shutdown().await;
     drop(first);
     Counter::open(dir.path()).await.unwrap();
+}
+
+/// No cash moves outside a shift: before 开班 and after 交班 a cash sale
+/// is refused with `shift_not_open` and leaves nothing behind; inside one
+/// it carries the shift's id.
+#[tokio::test]
+async fn a_cash_sale_needs_an_open_shift_and_belongs_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let counter = Counter::open(dir.path()).await.unwrap();
+    let err = counter.order_charge(cash("12.30")).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::ShiftNotOpen, "{err}");
+    assert!(counter.orders_recent(10).await.unwrap().is_empty());
+
+    let err = counter
+        .shift_open("王芳".into(), " ".into())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code,
+        ErrorCode::FloatRequired,
+        "an empty float is not ¥0.00"
+    );
+    assert!(counter.shift_current().await.unwrap().is_none());
+
+    let shift = counter
+        .shift_open("王芳".into(), "200".into())
+        .await
+        .unwrap();
+    let order = counter.order_charge(cash("12.30")).await.unwrap();
+    assert_eq!(order.shift_id, Some(shift.id));
+    counter
+        .shift_close("212.30".into(), "王芳".into())
+        .await
+        .unwrap();
+    let err = counter.order_charge(cash("1.00")).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::ShiftNotOpen, "after 交班: {err}");
+    let err = counter
+        .shift_close("0".into(), "王芳".into())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::ShiftNotOpen);
+}
+
+/// The cash handed over and the change (找零) are recorded with the sale,
+/// in fen; less than the amount, or not an amount, is refused.
+#[tokio::test]
+async fn a_cash_sale_records_what_was_handed_over_and_the_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let counter = Counter::open(dir.path()).await.unwrap();
+    open_shift(&counter).await;
+    let order = counter
+        .order_charge(ChargeRequest {
+            tendered: Some("１００".into()),
+            ..cash("37.80")
+        })
+        .await
+        .unwrap();
+    assert_eq!(order.tendered.as_deref(), Some("100.00"));
+    assert_eq!(order.change.as_deref(), Some("62.20"));
+    let (again, events) = counter.order_events(order.order_no.clone()).await.unwrap();
+    assert_eq!(again.change.as_deref(), Some("62.20"), "kept in the ledger");
+    let paid: serde_json::Value = serde_json::from_str(&events[1].payload).unwrap();
+    assert_eq!(
+        (paid["tendered_fen"].as_i64(), paid["change_fen"].as_i64()),
+        (Some(10000), Some(6220))
+    );
+
+    let exact = counter
+        .order_charge(ChargeRequest {
+            tendered: Some("8".into()),
+            ..cash("8.00")
+        })
+        .await
+        .unwrap();
+    assert_eq!(exact.change.as_deref(), Some("0.00"));
+
+    for (tendered, code) in [
+        ("37.79", ErrorCode::TenderedTooLow),
+        ("10", ErrorCode::TenderedTooLow),
+        ("100.001", ErrorCode::InvalidAmount),
+        ("", ErrorCode::InvalidAmount),
+        ("abc", ErrorCode::InvalidAmount),
+    ] {
+        let err = counter
+            .order_charge(ChargeRequest {
+                tendered: Some(tendered.into()),
+                ..cash("37.80")
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, code, "{tendered:?}: {err}");
+    }
+    assert_eq!(
+        counter.orders_recent(10).await.unwrap().len(),
+        2,
+        "refusals write nothing"
+    );
+}
+
+/// At the till every sale waits for 开班, a QR one too (checked before the
+/// channel is asked for anything); scripts may still take a QR sale.
+#[tokio::test]
+async fn a_sale_at_the_till_needs_a_shift_whatever_the_channel() {
+    let dir = tempfile::tempdir().unwrap();
+    let counter = Counter::open(dir.path()).await.unwrap();
+    for channel in [ChannelKind::Alipay, ChannelKind::Wechat, ChannelKind::Cash] {
+        let err = counter
+            .order_charge_at_till(ChargeRequest {
+                channel,
+                ..cash("1")
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::ShiftNotOpen, "{channel}: {err}");
+    }
+    open_shift(&counter).await;
+    let err = counter
+        .order_charge_at_till(ChargeRequest {
+            channel: ChannelKind::Alipay,
+            ..cash("1")
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code,
+        ErrorCode::ChannelUnavailable,
+        "past the shift: {err}"
+    );
 }

@@ -113,6 +113,8 @@ async fn till() -> Till {
     let speech = dir.path().join("speech");
     std::fs::create_dir_all(&speech).unwrap();
     counter.speech_to_files(Some(speech));
+    // A cash sale is taken inside an open shift.
+    counter.shift_open("王芳".into(), "100.00".into()).await.unwrap();
     Till { dir, sim, counter }
 }
 
@@ -135,6 +137,7 @@ fn charge(channel: ChannelKind, amount: &str) -> ChargeRequest {
         cashier: Some("王芳".into()),
         note: None,
         force: false,
+        tendered: (channel == ChannelKind::Cash).then(|| "100".into()),
     }
 }
 
@@ -178,6 +181,8 @@ async fn a_cash_sale_prints_its_receipt_pulses_the_drawer_and_is_announced() {
         &order.order_no,
         "现金 Cash",
         "￥12.30",
+        "找零 Change",
+        "￥87.70",
         &format!("[QR {}]", order.order_no),
         "[CUT]",
         "谢谢惠顾 Thank you",

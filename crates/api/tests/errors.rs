@@ -86,6 +86,7 @@ async fn an_answer_that_fails_its_signature_check_keeps_its_code() {
             cashier: None,
             note: None,
             force: false,
+            tendered: None,
         })
         .await
         .unwrap();

@@ -57,6 +57,7 @@ fn charge(channel: ChannelKind, amount: &str) -> ChargeRequest {
         cashier: Some("王芳".into()),
         note: None,
         force: false,
+        tendered: None,
     }
 }
 

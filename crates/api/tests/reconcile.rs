@@ -138,6 +138,7 @@ async fn paid(counter: &Counter, sim: &Sim, channel: ChannelKind, amount: &str) 
             cashier: Some("陈静".into()),
             note: None,
             force: true,
+            tendered: None,
         })
         .await
         .unwrap();
@@ -364,12 +365,17 @@ async fn every_planted_difference_is_found_and_nothing_else() {
     }
     // A cash sale in the same day belongs to no bill.
     t.counter
+        .shift_open("王芳".into(), "0".into())
+        .await
+        .unwrap();
+    t.counter
         .order_charge(ChargeRequest {
             amount: "5.00".into(),
             channel: ChannelKind::Cash,
             cashier: None,
             note: None,
             force: false,
+            tendered: None,
         })
         .await
         .unwrap();

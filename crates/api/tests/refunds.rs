@@ -102,6 +102,7 @@ async fn paid(t: &Till, channel: ChannelKind, amount: &str) -> OrderDto {
             cashier: Some("收银员 王芳".into()),
             note: None,
             force: true,
+            tendered: None,
         })
         .await
         .unwrap();
@@ -357,6 +358,7 @@ async fn unverified_orders_are_verified_or_flagged_by_a_channel_query() {
                 cashier: Some("收银员 王芳".into()),
                 note: None,
                 force: true,
+                tendered: None,
             })
             .await
             .unwrap();
@@ -535,6 +537,7 @@ async fn a_manager_settles_an_unverified_order_and_the_till_sells_again() {
         cashier: Some("收银员 王芳".into()),
         note: None,
         force: false,
+        tendered: None,
     };
     let ghost = t
         .counter

@@ -102,6 +102,7 @@ fn charge(channel: ChannelKind) -> ChargeRequest {
         cashier: None,
         note: None,
         force: false,
+        tendered: None,
     }
 }
 

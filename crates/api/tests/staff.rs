@@ -255,6 +255,7 @@ async fn cash_sale(t: &Till, amount: &str) -> String {
             cashier: Some("收银员 王芳".into()),
             note: None,
             force: false,
+            tendered: None,
         })
         .await
         .unwrap()
@@ -263,11 +264,11 @@ async fn cash_sale(t: &Till, amount: &str) -> String {
 
 /// Several audited actions, so the chain has something to break.
 async fn audited_history(t: &Till) {
-    let order = cash_sale(t, "45.00").await;
     t.counter
         .shift_open("收银员 王芳".into(), "100".into())
         .await
         .unwrap();
+    let order = cash_sale(t, "45.00").await;
     t.counter
         .refund_create(
             RefundCreateRequest {
@@ -528,6 +529,10 @@ async fn a_manual_confirmation_is_unverified_with_its_approver_until_settled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cash_refunds_need_a_manager_and_never_exceed_the_sale() {
     let t = demo_till().await;
+    t.counter
+        .shift_open("收银员 王芳".into(), "100".into())
+        .await
+        .unwrap();
     let order = cash_sale(&t, "12.30").await;
     let req = |amount: &str| RefundCreateRequest {
         order_no: order.clone(),
@@ -593,12 +598,25 @@ async fn cash_refunds_need_a_manager_and_never_exceed_the_sale() {
 /// | counted | 278.50 |
 /// | short (短款) | − 2.50 |
 ///
-/// A cash sale of 99.00 before the shift opened, and a WeChat sale of 20.00
-/// confirmed by a manager only (待核实), are not in the drawer.
+/// A cash sale of 99.00 before the shift opened is refused (no cash moves
+/// outside a shift), and a WeChat sale of 20.00 confirmed by a manager only
+/// (待核实) is not in the drawer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_shift_close_is_blind_and_records_the_over_short_as_it_is() {
     let t = demo_till().await;
-    cash_sale(&t, "99.00").await;
+    let refused = t
+        .counter
+        .order_charge(ChargeRequest {
+            amount: "99.00".into(),
+            channel: ChannelKind::Cash,
+            cashier: Some("收银员 王芳".into()),
+            note: None,
+            force: false,
+            tendered: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, ErrorCode::ShiftNotOpen);
     t.clock.advance(Duration::minutes(10));
     let shift = t
         .counter
@@ -706,6 +724,10 @@ async fn the_shift_close_is_blind_and_records_the_over_short_as_it_is() {
 
     // Closed means closed: the report is frozen and the row immutable.
     assert!(t.counter.shift_current().await.unwrap().is_none());
+    t.counter
+        .shift_open("收银员 王芳".into(), "50".into())
+        .await
+        .unwrap();
     cash_sale(&t, "1.00").await;
     let again = t.counter.shift_report(z.shift_id).await.unwrap();
     assert_eq!(again, z, "a reprint is the report as it was at close");

@@ -37,6 +37,7 @@ async fn start_resolves_what_the_last_run_left_open_and_reports_it() {
             cashier: Some("王芳".into()),
             note: None,
             force: false,
+            tendered: None,
         })
         .await
         .unwrap();

@@ -222,7 +222,12 @@ async fn open(path: &Path) -> Counter {
         .unwrap()
 }
 
+/// A cash sale, opening the till's shift first if none is open (its
+/// `shift_opened` event is one more to sync).
 async fn cash(counter: &Counter, amount: &str) {
+    if counter.shift_current().await.unwrap().is_none() {
+        counter.shift_open("王芳".into(), "0".into()).await.unwrap();
+    }
     counter
         .order_charge(ChargeRequest {
             amount: amount.into(),
@@ -230,6 +235,7 @@ async fn cash(counter: &Counter, amount: &str) {
             cashier: Some("王芳".into()),
             note: None,
             force: false,
+            tendered: None,
         })
         .await
         .unwrap();
@@ -315,8 +321,8 @@ async fn enrol_then_sales_arrive_in_order(backend: Backend) {
     }
     let waiting = counter.sync_status().await.unwrap();
     assert_eq!(
-        waiting.waiting, 6,
-        "two events per cash sale wait: {waiting:?}"
+        waiting.waiting, 7,
+        "the shift's opening and two events per cash sale wait: {waiting:?}"
     );
     assert!(waiting.oldest_waiting_at.is_some());
 
@@ -336,7 +342,7 @@ async fn enrol_then_sales_arrive_in_order(backend: Backend) {
     assert_eq!(enrolled.terminal_id.as_deref(), Some("T01"));
     assert_eq!(enrolled.store.as_deref(), Some("SH01"));
     assert_eq!(enrolled.hq_url.as_deref(), Some(hq.url().as_str()));
-    assert_eq!((enrolled.acked_seq, enrolled.waiting), (0, 6));
+    assert_eq!((enrolled.acked_seq, enrolled.waiting), (0, 7));
 
     // Twice fails: already enrolled, and the code is spent anyway.
     let again = counter
@@ -386,15 +392,15 @@ async fn enrol_then_sales_arrive_in_order(backend: Backend) {
 
     let pass = counter.sync_pass().await.unwrap();
     assert!(pass.ok, "{pass:?}");
-    assert_eq!(pass.sent, 6);
+    assert_eq!(pass.sent, 7);
     assert_eq!(pass.status.state, SyncState::CaughtUp);
-    assert_eq!((pass.status.acked_seq, pass.status.waiting), (6, 0));
+    assert_eq!((pass.status.acked_seq, pass.status.waiting), (7, 0));
     assert!(pass.status.last_success_at.is_some());
     assert!(pass.status.oldest_waiting_at.is_none());
     assert_same_history(&hq, &path, "T01").await;
     let info = hq.terminal("T01").await;
-    assert_eq!((info.acked_seq, info.outbox_remaining), (6, Some(0)));
-    assert_eq!(HqFile::load(&file_path).unwrap().unwrap().acked_seq, 6);
+    assert_eq!((info.acked_seq, info.outbox_remaining), (7, Some(0)));
+    assert_eq!(HqFile::load(&file_path).unwrap().unwrap().acked_seq, 7);
 }
 
 async fn restart_resumes_from_the_cursor(backend: Backend) {
@@ -410,12 +416,12 @@ async fn restart_resumes_from_the_cursor(backend: Backend) {
         cash(&counter, "1.00").await;
         cash(&counter, "2.00").await;
         let pass = counter.sync_pass().await.unwrap();
-        assert_eq!((pass.ok, pass.sent), (true, 4), "{pass:?}");
+        assert_eq!((pass.ok, pass.sent), (true, 5), "{pass:?}");
         counter.shutdown().await;
     }
     let counter = open(&path).await;
     let status = counter.sync_status().await.unwrap();
-    assert_eq!((status.acked_seq, status.waiting), (4, 0), "{status:?}");
+    assert_eq!((status.acked_seq, status.waiting), (5, 0), "{status:?}");
     cash(&counter, "3.00").await;
     let pass = counter.sync_pass().await.unwrap();
     assert!(pass.ok, "{pass:?}");
@@ -489,7 +495,7 @@ async fn head_office_down_then_back(backend: Backend) {
     assert!(!pass.ok);
     let down = pass.status;
     assert_eq!(down.state, SyncState::Offline, "{down:?}");
-    assert_eq!((down.acked_seq, down.waiting), (2, 2));
+    assert_eq!((down.acked_seq, down.waiting), (3, 2));
     assert!(down.oldest_waiting_at.is_some());
     let since = down.offline_since.clone().expect("offline since");
     assert!(
@@ -513,7 +519,7 @@ async fn head_office_down_then_back(backend: Backend) {
         s.state == SyncState::CaughtUp
     })
     .await;
-    assert_eq!((back.acked_seq, back.waiting), (6, 0));
+    assert_eq!((back.acked_seq, back.waiting), (7, 0));
     assert!(back.offline_since.is_none() && back.last_error.is_none());
     let mut saw_offline = false;
     let mut saw_caught_up = false;
@@ -529,7 +535,7 @@ async fn head_office_down_then_back(backend: Backend) {
     let t = Instant::now();
     cash(&counter, "40.00").await;
     wait_for(&counter, "the new sale", Duration::from_secs(3), |s| {
-        s.acked_seq == 8
+        s.acked_seq == 9
     })
     .await;
     assert!(t.elapsed() < shouyin_api::sync::IDLE_INTERVAL);
@@ -600,15 +606,15 @@ async fn a_revoked_terminal_stops(backend: Backend) {
     let status = counter.sync_now().await.unwrap();
     assert_eq!(status.state, SyncState::Revoked, "{status:?}");
     assert!(status.last_error.as_deref().unwrap().contains("revoked"));
-    assert_eq!((status.acked_seq, status.waiting), (2, 2));
+    assert_eq!((status.acked_seq, status.waiting), (3, 2));
     assert_eq!(
         HqFile::load(&hq_file_path(&path))
             .unwrap()
             .unwrap()
             .acked_seq,
-        2
+        3
     );
-    assert_eq!(hq.events("T01").await.len(), 2);
+    assert_eq!(hq.events("T01").await.len(), 3);
 }
 
 async fn a_changed_history_is_a_conflict(backend: Backend) {
@@ -781,9 +787,13 @@ async fn enrols_syncs_and_relays_over_https_trusting_a_private_ca() {
 
     let pass = counter.sync_pass().await.unwrap();
     assert!(pass.ok, "sync over https failed: {pass:?}");
-    assert_eq!((pass.sent, pass.status.waiting), (2, 0));
+    assert_eq!((pass.sent, pass.status.waiting), (3, 0));
     let stored = hq.events("T01").await;
-    assert_eq!(stored.len(), 2, "the cash sale's events are at head office");
+    assert_eq!(
+        stored.len(),
+        3,
+        "the shift's opening and the cash sale's events are at head office"
+    );
 
     // The notification relay comes up over the same https.
     counter.start_relay();

@@ -303,6 +303,7 @@ async fn one_run(
                     cashier: None,
                     note: None,
                     force: true,
+                    tendered: None,
                 })
                 .await?;
             let qr = order.qr_payload.clone().context("no QR code")?;

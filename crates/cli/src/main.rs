@@ -84,6 +84,9 @@ enum Command {
         /// Charge even though another QR payment is unresolved.
         #[arg(long)]
         force: bool,
+        /// Cash: what the customer handed over (yuan); prints `change=`.
+        #[arg(long, allow_hyphen_values = true)]
+        tendered: Option<String>,
     },
     /// Resolve every order that is not final against its channel.
     Recover {
@@ -278,6 +281,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             wait,
             timeout,
             force,
+            tendered,
         } => {
             let counter = open_with(&db, channels.as_deref(), true).await?;
             let order = counter
@@ -287,10 +291,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     cashier,
                     note,
                     force,
+                    tendered,
                 })
                 .await?;
             println!("order_no={}", order.order_no);
             println!("amount={}", order.amount);
+            if let Some(shift) = order.shift_id {
+                println!("shift={shift}");
+            }
+            if let (Some(tendered), Some(change)) = (&order.tendered, &order.change) {
+                println!("tendered={tendered}");
+                println!("change={change}");
+            }
             if let Some(qr) = &order.qr_payload {
                 println!("qr={qr}");
             }

@@ -36,12 +36,28 @@ fn init(db: &Path) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
+/// Cash moves only inside an open shift (开班).
+fn open_shift(db: &str) {
+    let o = shouyin(&[
+        "shift",
+        "open",
+        "--db",
+        db,
+        "--cashier",
+        "李娜",
+        "--float",
+        "0",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 #[test]
 fn init_charge_and_list() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.db");
     init(&db);
     let db_s = db.to_str().unwrap();
+    open_shift(db_s);
     let o = shouyin(&[
         "charge",
         "--db",
@@ -107,6 +123,7 @@ fn free_text_may_start_with_a_hyphen() {
     let db = dir.path().join("t.db");
     init(&db);
     let db_s = db.to_str().unwrap();
+    open_shift(db_s);
     let o = shouyin(&[
         "charge",
         "--db",

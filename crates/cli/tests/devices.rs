@@ -86,6 +86,9 @@ fn receipt_and_drawer_go_to_the_printer_and_a_dead_printer_fails_loudly() {
         "T07",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Cash moves only inside an open shift (开班).
+    let o = shouyin(&["shift", "open", "--db", db_s, "--cashier", "王芳", "--float", "0"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let o = shouyin(&[
         "charge",
         "--db",
@@ -96,6 +99,8 @@ fn receipt_and_drawer_go_to_the_printer_and_a_dead_printer_fails_loudly() {
         "8.80",
         "--cashier",
         "王芳",
+        "--tendered",
+        "10",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let order_no = value(&String::from_utf8_lossy(&o.stdout), "order_no");
@@ -120,6 +125,9 @@ fn receipt_and_drawer_go_to_the_printer_and_a_dead_printer_fails_loudly() {
         order_no.as_str(),
         "现金 Cash",
         "￥8.80",
+        "￥10.00",
+        "找零 Change",
+        "￥1.20",
         "[CUT]",
     ] {
         assert!(text.contains(expected), "{expected:?} missing from\n{text}");

@@ -214,6 +214,16 @@ fn a_terminal_enrols_and_syncs_with_head_office_over_https() {
         "T07",
     ]));
     ok(&shouyin(&[
+        "shift",
+        "open",
+        "--db",
+        ledger,
+        "--cashier",
+        "王芳",
+        "--float",
+        "100",
+    ]));
+    ok(&shouyin(&[
         "charge",
         "--db",
         ledger,
@@ -250,6 +260,7 @@ fn a_terminal_enrols_and_syncs_with_head_office_over_https() {
     ]));
     assert!(out.contains("terminal=T07"), "{out}");
     let out = ok(&shouyin(&["sync", "--db", ledger, "--once"]));
-    assert!(out.contains("acked_seq=2"), "{out}");
+    // shift_opened, order_created, order_paid.
+    assert!(out.contains("acked_seq=3"), "{out}");
     assert!(out.contains("waiting=0"), "{out}");
 }

@@ -31,6 +31,10 @@ pub enum LedgerError {
     },
     #[error("invalid input: {0}")]
     Invalid(String),
+    /// Cash moves only inside an open shift (开班 first), so that every
+    /// cash sale, refund and pay-in/out is counted by exactly one close.
+    #[error("no shift is open: open one (开班) with the float first")]
+    ShiftNotOpen,
     #[error("ledger storage error: {0}")]
     Sqlite(rusqlite::Error),
     #[error("ledger migration failed: {0}")]

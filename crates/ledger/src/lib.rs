@@ -42,7 +42,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use shouyin_core::{BusinessCalendar, TerminalId};
 
 pub use error::{LedgerError, Result};
-pub use orders::{Change, Event, NewOrder, Order, OrderFilter};
+pub use orders::{CashTender, Change, Event, NewOrder, Order, OrderFilter};
 pub use schema::{MIGRATIONS, SCHEMA_VERSION};
 
 /// How long a write waits for another program's lock before reporting it.

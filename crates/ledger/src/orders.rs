@@ -40,6 +40,44 @@ pub struct Order {
     pub business_date: NaiveDate,
     /// Why the order ended as it did, when that is worth saying.
     pub reason: Option<String>,
+    /// The shift open when the order was taken (every cash order has one).
+    pub shift_id: Option<i64>,
+    /// A cash sale: what the customer handed over, and the change given.
+    pub tender: Option<CashTender>,
+}
+
+/// What the customer handed over for a cash sale and the change given
+/// back (找零), in fen. Built only through [`CashTender::new`], so the
+/// change is always tendered − amount and never negative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CashTender {
+    tendered_fen: i64,
+    change_fen: i64,
+}
+
+impl CashTender {
+    /// Refused when less than the amount was handed over.
+    pub fn new(amount_fen: i64, tendered_fen: i64) -> Result<CashTender> {
+        if tendered_fen < amount_fen {
+            return Err(LedgerError::Invalid(format!(
+                "{} handed over is less than the amount {}",
+                shouyin_core::format_fen(tendered_fen),
+                shouyin_core::format_fen(amount_fen)
+            )));
+        }
+        Ok(CashTender {
+            tendered_fen,
+            change_fen: tendered_fen - amount_fen,
+        })
+    }
+
+    pub fn tendered_fen(&self) -> i64 {
+        self.tendered_fen
+    }
+
+    pub fn change_fen(&self) -> i64 {
+        self.change_fen
+    }
 }
 
 /// A state change and the facts learned with it. Fields left `None` keep
@@ -107,7 +145,7 @@ pub struct OrderFilter {
 
 pub(crate) const ORDER_COLUMNS: &str = "id, out_trade_no, store, terminal, cashier, amount_fen, currency, channel, \
     state, channel_trade_no, qr_payload, created_at, updated_at, paid_at, expires_at, refunded_fen, \
-    note, business_date, reason";
+    note, business_date, reason, shift_id, tendered_fen, change_fen";
 
 pub(crate) fn order_from_row(row: &Row<'_>) -> rusqlite::Result<Order> {
     let bad = |i: usize, what: &str| {
@@ -152,6 +190,17 @@ pub(crate) fn order_from_row(row: &Row<'_>) -> rusqlite::Result<Order> {
         note: row.get(16)?,
         business_date: parse_date(&date).ok_or_else(|| bad(17, "date"))?,
         reason: row.get(18)?,
+        shift_id: row.get(19)?,
+        tender: match (
+            row.get::<_, Option<i64>>(20)?,
+            row.get::<_, Option<i64>>(21)?,
+        ) {
+            (Some(tendered_fen), Some(change_fen)) => Some(CashTender {
+                tendered_fen,
+                change_fen,
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -201,17 +250,42 @@ impl Ledger {
 
     /// A cash sale: created and paid in one transaction, so no cash order
     /// is ever left `created` (nothing outside the till can resolve one).
+    /// Refused with [`LedgerError::ShiftNotOpen`] unless a shift is open:
+    /// the money goes into a drawer that some shift's close will count.
+    /// The shift is read inside the same transaction, so a close cannot
+    /// slip between the check and the sale.
     pub fn create_paid_order(
         &mut self,
         new: &NewOrder,
         paid: &Change,
+        tender: Option<CashTender>,
         now: DateTime<Utc>,
     ) -> Result<Order> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if crate::shifts::open_shift_id(&tx)?.is_none() {
+            return Err(LedgerError::ShiftNotOpen);
+        }
         let order = create_in(&tx, &self.terminal, new, now)?;
-        let order = transition_in(&tx, order.id, paid, now)?;
+        if let Some(tender) = tender {
+            if tender.tendered_fen - tender.change_fen != order.amount.fen() {
+                return Err(LedgerError::Invalid(
+                    "the change is not what was handed over less the amount".into(),
+                ));
+            }
+            tx.execute(
+                "UPDATE orders SET tendered_fen = ?2, change_fen = ?3 WHERE id = ?1",
+                params![order.id, tender.tendered_fen, tender.change_fen],
+            )?;
+        }
+        let mut paid = paid.clone();
+        if let Some(tender) = tender {
+            paid = paid
+                .with_detail("tendered_fen", tender.tendered_fen)
+                .with_detail("change_fen", tender.change_fen);
+        }
+        let order = transition_in(&tx, order.id, &paid, now)?;
         tx.commit()?;
         Ok(order)
     }
@@ -250,10 +324,11 @@ fn create_in(
     let out_trade_no = shouyin_core::out_trade_no(&terminal.terminal, now, counter)
         .map_err(|e| LedgerError::Invalid(e.to_string()))?;
     let business_date = terminal.calendar.business_date(now);
+    let shift_id = crate::shifts::open_shift_id(tx)?;
     tx.execute(
         "INSERT INTO orders (id, out_trade_no, store, terminal, cashier, amount_fen, currency, channel,
-                             state, created_at, updated_at, note, business_date)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'created', ?9, ?9, ?10, ?11)",
+                             state, created_at, updated_at, note, business_date, shift_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'created', ?9, ?9, ?10, ?11, ?12)",
         params![
             next_id,
             out_trade_no,
@@ -266,11 +341,13 @@ fn create_in(
             ts(now),
             new.note,
             business_date.to_string(),
+            shift_id,
         ],
     )?;
     let order = get_order(tx, next_id)?;
     let mut payload = order_payload(&order);
     payload.insert("cashier".into(), json!(order.cashier));
+    payload.insert("shift_id".into(), json!(order.shift_id));
     payload.insert("created_at".into(), json!(ts(order.created_at)));
     append_event(
         tx,

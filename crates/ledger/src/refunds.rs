@@ -256,8 +256,8 @@ fn request_in(tx: &Transaction<'_>, new: &NewRefund, now: DateTime<Utc>) -> Resu
         .filter(|r| !r.is_empty());
     tx.execute(
         "INSERT INTO refunds (order_id, out_refund_no, amount_fen, state, reason, requested_by,
-                              approver, requested_at, business_date)
-         VALUES (?1, ?2, ?3, 'requested', ?4, ?5, ?6, ?7, ?8)",
+                              approver, requested_at, business_date, shift_id)
+         VALUES (?1, ?2, ?3, 'requested', ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             order.id,
             out_refund_no,
@@ -267,6 +267,7 @@ fn request_in(tx: &Transaction<'_>, new: &NewRefund, now: DateTime<Utc>) -> Resu
             new.approver,
             ts(now),
             order_calendar_date(tx, now)?.to_string(),
+            crate::shifts::open_shift_id(tx)?,
         ],
     )?;
     let refund = refund_by_no_in(tx, &out_refund_no)?;
@@ -427,7 +428,8 @@ impl Ledger {
     }
 
     /// A cash refund: the money leaves the drawer now, so request and
-    /// success are one transaction.
+    /// success are one transaction, inside the open shift
+    /// ([`LedgerError::ShiftNotOpen`] without one).
     pub fn record_cash_refund(
         &mut self,
         new: &NewRefund,
@@ -436,6 +438,9 @@ impl Ledger {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if crate::shifts::open_shift_id(&tx)?.is_none() {
+            return Err(LedgerError::ShiftNotOpen);
+        }
         let requested = request_in(&tx, new, now)?;
         if requested.channel != ChannelKind::Cash {
             return Err(LedgerError::Invalid(format!(

@@ -147,7 +147,33 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_is_append_only_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 "#,
-    // 4: the till's devices: printer and speech settings, the print queue
+    // 4: every sale and refund belongs to the shift that was open when it
+    // was taken (a cash one cannot be taken without one), so a shift's
+    // takings are what it holds, not what fell into its time span; a cash
+    // sale keeps what the customer handed over and the change given.
+    r#"
+ALTER TABLE orders ADD COLUMN shift_id INTEGER REFERENCES shifts (id);
+ALTER TABLE orders ADD COLUMN tendered_fen INTEGER
+    CHECK (tendered_fen IS NULL OR tendered_fen >= amount_fen);
+ALTER TABLE orders ADD COLUMN change_fen INTEGER
+    CHECK (change_fen IS NULL OR (change_fen >= 0 AND change_fen = tendered_fen - amount_fen));
+ALTER TABLE refunds ADD COLUMN shift_id INTEGER REFERENCES shifts (id);
+CREATE INDEX orders_by_shift ON orders (shift_id) WHERE shift_id IS NOT NULL;
+CREATE INDEX refunds_by_shift ON refunds (shift_id) WHERE shift_id IS NOT NULL;
+
+-- What was taken before this version: the shift whose open span holds it.
+UPDATE orders SET shift_id = (
+    SELECT s.id FROM shifts s
+    WHERE s.opened_at <= orders.created_at
+      AND (s.closed_at IS NULL OR s.closed_at >= orders.created_at)
+    ORDER BY s.id DESC LIMIT 1);
+UPDATE refunds SET shift_id = (
+    SELECT s.id FROM shifts s
+    WHERE s.opened_at <= refunds.requested_at
+      AND (s.closed_at IS NULL OR s.closed_at >= refunds.requested_at)
+    ORDER BY s.id DESC LIMIT 1);
+"#,
+    // 5: the till's devices: printer and speech settings, the print queue
     // (a job outlives a restart until it is printed or given up), and the
     // payments already announced aloud (each once, even across restarts).
     r#"

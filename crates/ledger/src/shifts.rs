@@ -198,6 +198,17 @@ fn open_shift_in(conn: &rusqlite::Connection) -> Result<Option<Shift>> {
         .optional()?)
 }
 
+/// The open shift's id, read inside the caller's transaction.
+pub(crate) fn open_shift_id(conn: &rusqlite::Connection) -> Result<Option<i64>> {
+    Ok(conn
+        .query_row(
+            "SELECT id FROM shifts WHERE closed_at IS NULL ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
 fn movements_of(conn: &rusqlite::Connection, shift_id: i64) -> Result<Vec<CashMovement>> {
     let mut stmt = conn.prepare(
         "SELECT id, shift_id, kind, amount_fen, reason, actor, approver, at
@@ -219,34 +230,33 @@ fn compute_report(
     let from = ts(shift.opened_at);
     let to = ts(until);
     let mut channels = Vec::new();
+    // What the shift holds: the orders and refunds taken while it was open
+    // (stamped with its id), whenever the channel confirmed them.
     for channel in ChannelKind::ALL {
         let (confirmed_fen, confirmed_count): (i64, i64) = tx.query_row(
             "SELECT COALESCE(SUM(amount_fen), 0), count(*) FROM orders
-             WHERE channel = ?1 AND state IN ('paid', 'part_refunded', 'refunded')
-               AND paid_at >= ?2 AND paid_at <= ?3",
-            params![channel.as_str(), from, to],
+             WHERE channel = ?1 AND shift_id = ?2
+               AND state IN ('paid', 'part_refunded', 'refunded')",
+            params![channel.as_str(), shift.id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         let (unconfirmed_fen, unconfirmed_count): (i64, i64) = tx.query_row(
             "SELECT COALESCE(SUM(amount_fen), 0), count(*) FROM orders
-             WHERE channel = ?1 AND state = 'unverified'
-               AND updated_at >= ?2 AND updated_at <= ?3",
-            params![channel.as_str(), from, to],
+             WHERE channel = ?1 AND shift_id = ?2 AND state = 'unverified'",
+            params![channel.as_str(), shift.id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         let unresolved_count: i64 = tx.query_row(
             "SELECT count(*) FROM orders
-             WHERE channel = ?1 AND state IN ('created', 'pending', 'unknown')
-               AND created_at >= ?2 AND created_at <= ?3",
-            params![channel.as_str(), from, to],
+             WHERE channel = ?1 AND shift_id = ?2 AND state IN ('created', 'pending', 'unknown')",
+            params![channel.as_str(), shift.id],
             |r| r.get(0),
         )?;
         let (refunds_fen, refunds_count): (i64, i64) = tx.query_row(
             "SELECT COALESCE(SUM(r.amount_fen), 0), count(*) FROM refunds r
              JOIN orders o ON o.id = r.order_id
-             WHERE o.channel = ?1 AND r.state = 'succeeded'
-               AND r.settled_at >= ?2 AND r.settled_at <= ?3",
-            params![channel.as_str(), from, to],
+             WHERE o.channel = ?1 AND r.shift_id = ?2 AND r.state = 'succeeded'",
+            params![channel.as_str(), shift.id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         channels.push(ChannelTakings {
@@ -408,8 +418,7 @@ impl Ledger {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let shift = open_shift_in(&tx)?
-            .ok_or_else(|| LedgerError::Invalid("no shift is open; open one first".into()))?;
+        let shift = open_shift_in(&tx)?.ok_or(LedgerError::ShiftNotOpen)?;
         tx.execute(
             "INSERT INTO cash_movements (shift_id, kind, amount_fen, reason, actor, approver, at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -466,8 +475,7 @@ impl Ledger {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let shift =
-            open_shift_in(&tx)?.ok_or_else(|| LedgerError::Invalid("no shift is open".into()))?;
+        let shift = open_shift_in(&tx)?.ok_or(LedgerError::ShiftNotOpen)?;
         let report = compute_report(&tx, &terminal, &shift, &closed_by, counted_fen, now)?;
         let text = serde_json::to_string(&report)
             .map_err(|e| LedgerError::Invalid(format!("Z report: {e}")))?;

@@ -557,3 +557,90 @@ fn concurrent_wrong_pins_on_one_file_each_count() {
     assert_eq!((user.lockouts, user.failed_attempts), (3, 0));
     assert!(user.is_locked(now()));
 }
+
+/// A ledger written before sales carried their shift: on upgrade each
+/// order and refund gets the shift whose open span holds it, and those
+/// taken outside every shift get none.
+#[test]
+fn an_upgrade_gives_earlier_sales_the_shift_they_were_taken_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v3.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("PRAGMA journal_mode = WAL;").unwrap();
+    for m in &shouyin_ledger::MIGRATIONS[..3] {
+        conn.execute_batch(m).unwrap();
+    }
+    let order = |id: i64, at: &str| {
+        format!(
+            "INSERT INTO orders (id, out_trade_no, store, terminal, amount_fen, currency, channel, state, created_at, updated_at, paid_at, business_date)
+                 VALUES ({id}, 'T01_2026010100000{id}_00000{id}', '老店', 'T01', 100, 'CNY', 'cash', 'paid', '{at}', '{at}', '{at}', '2026-01-01');"
+        )
+    };
+    conn.execute_batch(&format!(
+        "INSERT INTO terminal VALUES (1, '老店', 'T01', 'Asia/Shanghai', '04:00', 5000000, '2026-01-01T00:00:00.000Z');
+         INSERT INTO shifts (id, cashier, opened_at, float_fen, closed_at) VALUES
+             (1, '王芳', '2026-01-01T01:00:00.000Z', 0, '2026-01-01T05:00:00.000Z'),
+             (2, '李娜', '2026-01-01T06:00:00.000Z', 0, NULL);
+         {}{}{}
+         INSERT INTO refunds (order_id, out_refund_no, amount_fen, state, requested_at, business_date)
+             VALUES (3, 'T01_20260101000003_000003_R1', 50, 'succeeded', '2026-01-01T07:00:00.000Z', '2026-01-01');
+         PRAGMA user_version = 3;",
+        order(1, "2026-01-01T00:30:00.000Z"),
+        order(2, "2026-01-01T02:00:00.000Z"),
+        order(3, "2026-01-01T06:30:00.000Z"),
+    ))
+    .unwrap();
+    drop(conn);
+    let ledger = Ledger::open(&path).unwrap();
+    let shift_of = |id: i64| ledger.order(id).unwrap().shift_id;
+    assert_eq!(shift_of(1), None, "sold before any shift opened");
+    assert_eq!(shift_of(2), Some(1));
+    assert_eq!(shift_of(3), Some(2));
+    let refund_shift: Option<i64> = raw(&path)
+        .query_row("SELECT shift_id FROM refunds", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(refund_shift, Some(2));
+}
+
+/// In the ledger itself: a cash sale needs an open shift and carries its
+/// id, as does a QR order created while it is open; the cash handed over
+/// is never less than the amount, and the change is the difference.
+#[test]
+fn every_sale_carries_the_open_shift_and_cash_needs_one() {
+    let (_dir, path, mut ledger) = new_ledger();
+    let paid = Change {
+        paid_at: Some(now()),
+        ..Change::to(OrderState::Paid)
+    };
+    let tender = shouyin_ledger::CashTender::new(1230, 2000).unwrap();
+    assert!(matches!(
+        ledger.create_paid_order(&sale(1230, ChannelKind::Cash), &paid, Some(tender), now()),
+        Err(LedgerError::ShiftNotOpen)
+    ));
+    let qr = ledger
+        .create_order(&sale(500, ChannelKind::Alipay), now())
+        .unwrap();
+    assert_eq!(qr.shift_id, None, "no shift was open");
+    let shift = ledger.open_shift("王芳", 10000, now()).unwrap();
+    let cash = ledger
+        .create_paid_order(&sale(1230, ChannelKind::Cash), &paid, Some(tender), now())
+        .unwrap();
+    assert_eq!(cash.shift_id, Some(shift.id));
+    let t = cash.tender.unwrap();
+    assert_eq!((t.tendered_fen(), t.change_fen()), (2000, 770));
+    let qr = ledger
+        .create_order(&sale(500, ChannelKind::Wechat), now())
+        .unwrap();
+    assert_eq!(qr.shift_id, Some(shift.id));
+    assert!(shouyin_ledger::CashTender::new(1230, 1229).is_err());
+    // The file refuses a change that is not tendered − amount.
+    assert!(raw(&path)
+        .execute("UPDATE orders SET change_fen = 1 WHERE id = ?1", [cash.id])
+        .is_err());
+    let z = ledger.close_shift(11230, "王芳", now()).unwrap();
+    assert_eq!((z.cash_sales_count, z.over_short_fen), (1, 0));
+    assert!(matches!(
+        ledger.close_shift(0, "王芳", now()),
+        Err(LedgerError::ShiftNotOpen)
+    ));
+}

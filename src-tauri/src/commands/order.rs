@@ -15,7 +15,7 @@ pub async fn order_charge(
         cashier: Some(caller.name()),
         ..req
     };
-    counter.order_charge(req).await
+    counter.order_charge_at_till(req).await
 }
 
 /// The cashier cancels a payment; if the customer paid meanwhile it comes back paid.

@@ -29,7 +29,7 @@ function order(amount: string): OrderDto {
     id: 1, order_no: "T01_20261121120000_000001", amount, amount_fen: 1230, currency: "CNY",
     channel: "cash", state: "paid", cashier: null, note: null, created_at: "2026-11-21T04:00:00.000Z",
     paid_at: "2026-11-21T04:00:00.000Z", expires_at: null, qr_payload: null, channel_trade_no: null,
-    refunded: "0.00", business_date: "2026-11-21", reason: null, approver: null,
+    refunded: "0.00", business_date: "2026-11-21", reason: null, approver: null, shift_id: 3, tendered: null, change: null,
   } as OrderDto;
 }
 
@@ -40,13 +40,14 @@ describe("the cashier screen", () => {
     mockIPC((cmd, args) => {
       calls.push({ cmd, args: (args ?? {}) as Record<string, unknown> });
       if (cmd === "orders_recent") return [];
+      if (cmd === "shift_current") return { id: 3, cashier: "收银员 王芳", opened_at: "2026-11-21T01:00:00Z", float: "200.00", float_fen: 20000, closed_at: null, movements: [] };
       if (cmd === "order_charge") {
-        const req = (args as { req: { amount: string; channel: string } }).req;
+        const req = (args as { req: { amount: string; channel: string; tendered?: string } }).req;
         if (req.amount === "12.345") throw { code: "invalid_amount", message: "at most two decimal places (fen) are allowed" };
         if (req.channel === "wechat") {
           return { ...order(req.amount), channel: "wechat", state: "pending", paid_at: null, qr_payload: "weixin://wxpay/bizpayurl?pr=abc" };
         }
-        return order(req.amount);
+        return { ...order(req.amount), tendered: req.tendered ?? null, change: req.tendered ? "37.70" : null };
       }
       if (cmd === "qr_render") return "<svg></svg>";
       if (cmd === "order_cancel") throw { code: "channel_untrusted", message: "the channel's answer did not verify" };
@@ -64,10 +65,17 @@ describe("the cashier screen", () => {
     render(Cashier, { props: { terminal } });
     for (const k of ["1", "2", ".", "3", "0"]) await fireEvent.click(screen.getByTestId(`key-${k}`));
     expect(screen.getByTestId("amount").textContent).toBe("¥12.30");
+    await screen.findByTestId("till-shift");
     await fireEvent.click(screen.getByTestId("channel-cash"));
-    await screen.findByTestId("cash-done");
+    // The cash handed over first: nothing is booked until it is confirmed.
+    await screen.findByTestId("cash-tender");
+    expect(calls.some((c) => c.cmd === "order_charge")).toBe(false);
+    await fireEvent.click(screen.getByTestId("tender-50.00"));
+    expect(screen.getByTestId("tender-change").textContent).toBe("¥37.70");
+    await fireEvent.click(screen.getByTestId("tender-confirm"));
+    expect((await screen.findByTestId("cash-done")).textContent).toContain("¥37.70");
     const charge = calls.find((c) => c.cmd === "order_charge");
-    expect((charge?.args as { req: { amount: string; channel: string } }).req).toMatchObject({ amount: "12.30", channel: "cash" });
+    expect((charge?.args as { req: { amount: string; channel: string } }).req).toMatchObject({ amount: "12.30", channel: "cash", tendered: "50.00" });
     // No cashier's name on the wire: Rust takes it from the session.
     expect(Object.keys((charge?.args as { req: object }).req)).not.toContain("cashier");
     // The amount is cleared for the next customer.

@@ -28,7 +28,7 @@ beforeEach(() => {
     calls.push({ cmd, args: (args ?? {}) as Record<string, unknown> });
     if (cmd === "shift_current") return OPEN;
     if (cmd === "shift_close") return Z;
-    if (cmd === "shift_report_text") return "      交班报表 (日结)\n应有现金          ¥482.00\n";
+    if (cmd === "shift_report_text") return "      交班报表\n应有现金          ¥482.00\n";
     return undefined;
   });
 });
@@ -72,5 +72,37 @@ describe("shift close with a blind count", () => {
     await fireEvent.click(screen.getByTestId("close-next"));
     expect(screen.queryByTestId("close-confirm")).toBeNull();
     expect(screen.getByTestId("shift-error").textContent).toContain("请输入实点现金");
+  });
+});
+
+describe("shift open and the count by note", () => {
+  it("refuses an empty float instead of recording ¥0.00", async () => {
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args: (args ?? {}) as Record<string, unknown> });
+      return undefined; // no shift open
+    });
+    render(Shift);
+    const float = (await screen.findByTestId("float")) as HTMLInputElement;
+    expect(float.placeholder).toBe("");
+    await fireEvent.click(screen.getByTestId("shift-open"));
+    expect((await screen.findByTestId("shift-error")).textContent).toContain("备用金");
+    expect(calls.map((c) => c.cmd)).not.toContain("shift_open");
+  });
+
+  it("sums the notes live and closes with that total", async () => {
+    render(Shift);
+    await screen.findByTestId("blind-count");
+    await fireEvent.click(screen.getByTestId("count-notes-mode"));
+    for (const [face, n] of [["10000", "4"], ["5000", "1"], ["2000", "1"], ["100", "8"], ["50", "1"]]) {
+      await fireEvent.input(screen.getByTestId(`denom-${face}`), { target: { value: n } });
+    }
+    // 400 + 50 + 20 + 8 + 0.50
+    expect(screen.getByTestId("denom-total").textContent).toBe("¥478.50");
+    await fireEvent.click(screen.getByTestId("close-next"));
+    await fireEvent.click(screen.getByTestId("close-confirm"));
+    await screen.findByTestId("shift-closed");
+    expect(calls.find((c) => c.cmd === "shift_close")?.args).toEqual({ counted: "478.50" });
+    // A zero refund has no minus sign.
+    expect(screen.getByTestId("shift-closed").textContent).not.toContain("-¥0.00");
   });
 });

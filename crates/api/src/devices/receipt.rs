@@ -100,6 +100,10 @@ fn sale_copy(order: &Order, refunds: &[Refund], ctx: &PaperContext, reprint: boo
     r.bold(true).double(true);
     r.row("金额", &yuan(order.amount.fen()));
     r.double(false).bold(false);
+    if let Some(tender) = &order.tender {
+        r.row("收现 Tendered", &yuan(tender.tendered_fen()));
+        r.row("找零 Change", &yuan(tender.change_fen()));
+    }
     let done: Vec<&Refund> = refunds
         .iter()
         .filter(|f| f.state == RefundState::Succeeded)

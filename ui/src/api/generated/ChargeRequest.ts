@@ -10,4 +10,10 @@ amount: string, channel: ChannelKind, note?: string,
  * Charge even though another QR payment is still unresolved (the
  * cashier confirmed it is a different sale).
  */
-force?: boolean, };
+force?: boolean, 
+/**
+ * Cash only: what the customer handed over, as typed ("100"); the
+ * change is worked out and recorded with the sale. Less than the
+ * amount is refused (`tendered_too_low`).
+ */
+tendered?: string, };

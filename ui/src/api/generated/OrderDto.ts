@@ -2,4 +2,13 @@
 import type { ChannelKind } from "./ChannelKind";
 import type { OrderState } from "./OrderState";
 
-export type OrderDto = { id: number, order_no: string, amount: string, amount_fen: number, currency: string, channel: ChannelKind, state: OrderState, cashier: string | null, note: string | null, created_at: string, paid_at: string | null, expires_at: string | null, qr_payload: string | null, channel_trade_no: string | null, refunded: string, business_date: string, reason: string | null, };
+export type OrderDto = { id: number, order_no: string, amount: string, amount_fen: number, currency: string, channel: ChannelKind, state: OrderState, cashier: string | null, note: string | null, created_at: string, paid_at: string | null, expires_at: string | null, qr_payload: string | null, channel_trade_no: string | null, refunded: string, business_date: string, reason: string | null, 
+/**
+ * The shift the sale belongs to.
+ */
+shift_id: number | null, 
+/**
+ * A cash sale: what the customer handed over ("100.00") and the
+ * change given back (找零).
+ */
+tendered: string | null, change: string | null, };

@@ -138,6 +138,7 @@ fn a_cash_sale_prints_its_receipt_and_pulses_the_drawer() {
         let printer = Printer::start(&dir.path().join("paper"), "127.0.0.1:0")?;
         let app = App::launch(&dir.path().join("app"), &[]).await?;
         app.login("店长 李娜", "9999").await?;
+        app.open_shift("200").await?;
         set_printer(&app, &printer.uri).await?;
         // Two header lines (WebDriver's Enter key between them).
         app.fill(
@@ -158,10 +159,7 @@ fn a_cash_sale_prints_its_receipt_and_pulses_the_drawer() {
         keep_png(&png, "receipt-test-page")?;
 
         app.click("[data-testid=nav-cashier]").await?;
-        app.key_amount("12.30").await?;
-        app.click("[data-testid=channel-cash]").await?;
-        app.wait_for_text("[data-testid=recent]", "12.30", SHORT)
-            .await?;
+        app.cash_sale("12.30", "20").await?;
         let recent = ok(&app, "orders_recent", json!({ "limit": 1 })).await?;
         let order_no = recent[0]["order_no"]
             .as_str()
@@ -173,6 +171,8 @@ fn a_cash_sale_prints_its_receipt_and_pulses_the_drawer() {
             "店长 李娜",
             "现金 Cash",
             "￥12.30",
+            "找零 Change",
+            "￥7.70",
             "[CUT]",
             "电话 021-12345678",
         ] {
@@ -200,6 +200,7 @@ fn a_qr_sale_prints_its_receipt_with_the_transaction_number() {
         let printer = Printer::start(&dir.path().join("paper"), "127.0.0.1:0")?;
         let app = App::launch(&data, &[]).await?;
         app.login("店长 李娜", "9999").await?;
+        app.open_shift("200").await?;
         set_printer(&app, &printer.uri).await?;
         app.click("[data-testid=nav-cashier]").await?;
         app.key_amount("88.80").await?;
@@ -239,12 +240,10 @@ fn a_printer_that_is_down_leaves_not_printed_and_a_retry_prints_it() {
             .port();
         let app = App::launch(&dir.path().join("app"), &[]).await?;
         app.login("店长 李娜", "9999").await?;
+        app.open_shift("200").await?;
         set_printer(&app, &format!("tcp://127.0.0.1:{port}")).await?;
         app.click("[data-testid=nav-cashier]").await?;
-        app.key_amount("6.60").await?;
-        app.click("[data-testid=channel-cash]").await?;
-        app.wait_for_text("[data-testid=recent]", "6.60", SHORT)
-            .await?;
+        app.cash_sale("6.60", "10").await?;
 
         app.click("[data-testid=nav-history]").await?;
         app.wait_for("[data-testid=not-printed]", SHORT).await?;

@@ -114,7 +114,10 @@ async fn till() -> Till {
     std::fs::create_dir_all(&speech).unwrap();
     counter.speech_to_files(Some(speech));
     // A cash sale is taken inside an open shift.
-    counter.shift_open("王芳".into(), "100.00".into()).await.unwrap();
+    counter
+        .shift_open("王芳".into(), "100.00".into())
+        .await
+        .unwrap();
     Till { dir, sim, counter }
 }
 

@@ -87,7 +87,16 @@ fn receipt_and_drawer_go_to_the_printer_and_a_dead_printer_fails_loudly() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // Cash moves only inside an open shift (开班).
-    let o = shouyin(&["shift", "open", "--db", db_s, "--cashier", "王芳", "--float", "0"]);
+    let o = shouyin(&[
+        "shift",
+        "open",
+        "--db",
+        db_s,
+        "--cashier",
+        "王芳",
+        "--float",
+        "0",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let o = shouyin(&[
         "charge",

@@ -225,6 +225,19 @@ fn a_qr_sale_prints_its_receipt_with_the_transaction_number() {
         assert!(!receipt.contains("[DRAWER"), "no drawer for a QR sale");
         assert!(printer.jobs().iter().all(|(t, _)| !t.contains("[DRAWER")));
         keep_png(&png, "receipt-wechat")?;
+
+        // Scan to refund: the transaction number typed by a scanner (and
+        // Enter) into the Orders search opens that order.
+        app.press(&["Enter"]).await?;
+        app.click("[data-testid=nav-history]").await?;
+        app.fill(
+            "[data-testid=history-search]",
+            &format!("{trade_no}\u{E007}"),
+        )
+        .await?;
+        app.wait_for_text(".detail h2", &order_no, SHORT).await?;
+        app.wait_for("[data-testid=refund-start]", SHORT).await?;
+        app.screenshot("orders-scanned").await?;
         app.quit().await?;
         Ok(())
     });

@@ -276,6 +276,14 @@ pub fn run_app<R: Runtime>(
             commands::shift::shift_report_text,
             commands::settings::customer_window_close,
             commands::settings::customer_window_is_open,
+            commands::devices::device_settings_get,
+            commands::devices::device_settings_set,
+            commands::devices::print_test_page,
+            commands::devices::receipt_reprint,
+            commands::devices::print_retry,
+            commands::devices::print_failed,
+            commands::devices::order_lookup,
+            commands::devices::z_report_print,
         ]))
 }
 

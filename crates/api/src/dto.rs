@@ -227,7 +227,7 @@ pub struct ChannelHealthDto {
 #[ts(export)]
 pub struct AlarmDto {
     /// What happened, for the screen's words: `untrusted_answer`,
-    /// `late_payment`, `refunded_elsewhere`, `sync_stopped`, `backup_failed`.
+    /// `late_payment`, `refunded_elsewhere`, `sync_stopped`, `backup_failed`, `drawer_failed`.
     pub kind: String,
     pub at: String,
     pub channel: Option<ChannelKind>,

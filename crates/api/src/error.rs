@@ -87,6 +87,9 @@ pub enum ErrorCode {
     PaycodeUnsupported,
     /// This payment code was sent before; the customer must refresh it.
     PaycodeReused,
+    /// The receipt printer could not be reached or refused the job (the
+    /// sale itself is never affected).
+    PrinterFailed,
 }
 
 /// An error as the UI receives it. The screen builds its words from `code`

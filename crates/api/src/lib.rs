@@ -15,6 +15,7 @@
 
 mod cash;
 pub mod backup;
+pub mod devices;
 pub mod dto;
 mod error;
 pub mod export;
@@ -238,6 +239,8 @@ struct Inner {
     backup_running: tokio::sync::Mutex<()>,
     /// The ledger's exclusive lock, when this counter holds it.
     _lock: Option<lock::LedgerLock>,
+    /// The receipt printer's queue and the announcements' voice.
+    devices: devices::DevicesShared,
 }
 
 impl Counter {
@@ -376,6 +379,7 @@ impl Counter {
                 backup_dir: options.backup_dir,
                 backup_running: tokio::sync::Mutex::new(()),
                 _lock: lock,
+                devices: devices::DevicesShared::default(),
             }),
         };
         counter.spawn_prober();
@@ -456,10 +460,13 @@ impl Counter {
         .await
     }
 
+    /// Tell the UI about a committed change; a confirmed payment is then
+    /// announced and its receipt printed (devices), after the commit.
     pub(crate) fn publish(&self, order: &OrderDto) {
         self.emit(CounterEvent::OrderChanged {
             order: Box::new(order.clone()),
         });
+        self.after_commit(order);
     }
 
     pub(crate) fn emit(&self, event: CounterEvent) {

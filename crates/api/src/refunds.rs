@@ -89,6 +89,7 @@ impl Counter {
             .await?;
         if let Some(order) = order {
             self.publish(&OrderDto::from(&order));
+            self.after_refund(&refund);
             return Ok(RefundDto::from(&refund));
         }
         self.refund_step(&refund, Step::Send, true).await
@@ -230,6 +231,7 @@ impl Counter {
             .await?;
         if refund.state == RefundState::Succeeded {
             self.publish(&OrderDto::from(&order));
+            self.after_refund(&refund);
         }
         Ok(refund)
     }

@@ -113,6 +113,8 @@ impl Counter {
                     report.problems.push(format!("refund recovery failed: {e}"));
                 }
             }
+            // Receipts queued before a restart print now.
+            counter.print_drain().await;
             tx.send_replace(StartupStage::Finished(report));
         });
         if plan.sync_and_relay {

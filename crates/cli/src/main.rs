@@ -9,6 +9,7 @@ mod bench;
 mod bench_confirm;
 mod bench_paycode;
 mod cmd_backup;
+mod cmd_devices;
 mod cmd_hq;
 mod cmd_reconcile;
 mod cmd_report;
@@ -155,6 +156,8 @@ enum Command {
     Report(cmd_report::Command),
     #[command(flatten)]
     Staff(cmd_staff::Command),
+    #[command(flatten)]
+    Devices(cmd_devices::Command),
     /// Enrol this ledger with head office using a one-time code. Prints the
     /// terminal and store head office knows it by (never the secret).
     Enroll {
@@ -420,6 +423,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Devices(cmd) => {
+            cmd_devices::run(cmd).await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Recover { db, channels } => {
             let counter = open_with(&db, Some(&channels), true).await?;

@@ -25,6 +25,7 @@ pub mod audit;
 pub mod backup;
 pub mod bills;
 pub mod code_payments;
+pub mod devices;
 mod error;
 pub mod kinds;
 mod orders;

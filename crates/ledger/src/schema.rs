@@ -201,6 +201,41 @@ CREATE TABLE code_payments (
     window_ends_at  TEXT NOT NULL
 );
 "#,
+    // 7: the till's devices: printer and speech settings, the print queue
+    // (a job outlives a restart until it is printed or given up), and the
+    // payments already announced aloud (each once, even across restarts).
+    r#"
+CREATE TABLE device_settings (
+    id        INTEGER PRIMARY KEY CHECK (id = 1),
+    settings  TEXT NOT NULL CHECK (json_valid(settings))
+);
+
+CREATE TABLE print_jobs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    order_id    INTEGER REFERENCES orders (id),
+    kind        TEXT NOT NULL
+                CHECK (kind IN ('receipt', 'reprint', 'refund_slip', 'z_report', 'test_page')),
+    -- the ESC/POS bytes, rendered when the job was queued
+    data        BLOB NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('queued', 'printed', 'failed')),
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+-- A sale's own receipt is queued once, however often the order is seen paid.
+CREATE UNIQUE INDEX print_jobs_one_receipt ON print_jobs (order_id) WHERE kind = 'receipt';
+CREATE INDEX print_jobs_by_order ON print_jobs (order_id);
+CREATE INDEX print_jobs_queued ON print_jobs (state) WHERE state = 'queued';
+
+CREATE TABLE announcements (
+    -- the channel's transaction number (a cash sale: its order number)
+    payment_key  TEXT PRIMARY KEY,
+    order_id     INTEGER REFERENCES orders (id),
+    text         TEXT NOT NULL,
+    at           TEXT NOT NULL
+);
+"#,
 ];
 
 pub(crate) fn migrations() -> Migrations<'static> {

@@ -33,11 +33,14 @@ import type { ZReportDto } from "./generated/ZReportDto";
 import type { CustomerOrderDto } from "./generated/CustomerOrderDto";
 import type { BackupStatusDto } from "./generated/BackupStatusDto";
 import type { StoreSetupRequest } from "./generated/StoreSetupRequest";
+import type { DeviceSettings } from "./generated/DeviceSettings";
+import type { PrintJobDto } from "./generated/PrintJobDto";
 
 export type { ApiError, OrderDto, TerminalDto, CounterEvent, EventDto, SyncStatusDto };
 export type { Approval, UserDto, RefundDto, DailyReportDto, RangeReportDto, ExportResultDto, ExportProgressDto };
 export type { ReconcileReportDto, ShiftDto, CashMovementDto, CashMovementKind, ZReportDto, CustomerOrderDto };
 export type { BackupStatusDto };
+export type { DeviceSettings, PrintJobDto };
 
 export function isApiError(e: unknown): e is ApiError {
   return typeof e === "object" && e !== null && "code" in e && "message" in e;
@@ -108,6 +111,15 @@ export const api = {
     invoke<CashMovementDto>("cash_drawer_open", { reason, approval }),
   shiftClose: (counted: string) => invoke<ZReportDto>("shift_close", { counted }),
   shiftReportText: (shiftId: number) => invoke<string>("shift_report_text", { shiftId }),
+  // printer, reprints, scan to refund
+  deviceSettingsGet: () => invoke<DeviceSettings>("device_settings_get"),
+  deviceSettingsSet: (settings: DeviceSettings) => invoke<DeviceSettings>("device_settings_set", { settings }),
+  printTestPage: () => invoke<PrintJobDto>("print_test_page"),
+  receiptReprint: (orderNo: string) => invoke<PrintJobDto>("receipt_reprint", { orderNo }),
+  printRetry: (jobId: number) => invoke<PrintJobDto>("print_retry", { jobId }),
+  printFailed: () => invoke<PrintJobDto[]>("print_failed"),
+  orderLookup: (code: string) => invoke<OrderDto>("order_lookup", { code }),
+  zReportPrint: (shiftId: number) => invoke<PrintJobDto>("z_report_print", { shiftId }),
 };
 
 /** The export's progress (rows done / total), pushed while a file is written. */

@@ -238,6 +238,23 @@ fn a_qr_sale_prints_its_receipt_with_the_transaction_number() {
         app.wait_for_text(".detail h2", &order_no, SHORT).await?;
         app.wait_for("[data-testid=refund-start]", SHORT).await?;
         app.screenshot("orders-scanned").await?;
+
+        // At the till itself: the receipt's barcode (its order number), and
+        // then the channel's transaction number, each typed by the scanner
+        // with Enter, open that order in Orders, ready for the refund.
+        for reference in [order_no.as_str(), trade_no.as_str()] {
+            app.click("[data-testid=nav-cashier]").await?;
+            app.wait_for("[data-testid=amount]", SHORT).await?;
+            let mut keys: Vec<&str> = reference
+                .char_indices()
+                .map(|(i, c)| &reference[i..i + c.len_utf8()])
+                .collect();
+            keys.push("Enter");
+            app.press(&keys).await?;
+            app.wait_for_text(".detail h2", &order_no, SHORT).await?;
+            app.wait_for("[data-testid=refund-start]", SHORT).await?;
+        }
+        app.screenshot("till-scanned-receipt").await?;
         app.quit().await?;
         Ok(())
     });

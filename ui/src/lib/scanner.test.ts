@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ScanDetector, codeShape, mmss, failureKey, SCAN_MAX_GAP_MS } from "./scanner";
+import { ScanDetector, codeShape, isOrderReference, mmss, failureKey, SCAN_MAX_GAP_MS } from "./scanner";
 
 /** Type `text` into the detector `gap` ms apart from `start`, then Enter after `enterGap`. */
 function type(d: ScanDetector, text: string, start: number, gap: number, amount = "", enterGap = gap) {
@@ -79,9 +79,47 @@ describe("scanner bursts", () => {
     const d = new ScanDetector();
     let at = 0;
     for (const ch of "13456789") { d.key(ch, at, ""); at += 5; }
-    expect(d.key("a", at, "")).toEqual({ kind: "other" });
+    expect(d.key("+", at, "")).toEqual({ kind: "other" });
     for (const ch of "0123456789") { d.key(ch, (at += 5), ""); }
     expect(d.key("Enter", at + 5, "")).toEqual({ kind: "enter" });
+  });
+});
+
+describe("scanning a receipt or a transaction number", () => {
+  it("knows an order number and a channel's transaction number", () => {
+    expect(isOrderReference("T07_20261130143012_000042")).toBe(true);
+    expect(isOrderReference("2026113022001412345678901234")).toBe(true);
+    expect(isOrderReference("4200001234202611301234567890")).toBe(true);
+    expect(isOrderReference("T07_2026113014301_000042")).toBe(false);
+    expect(isOrderReference("12.30")).toBe(false);
+    expect(isOrderReference("134567890123456789")).toBe(false);
+  });
+  it("a receipt's barcode scanned at the till is a lookup, its letters part of the burst", () => {
+    const d = new ScanDetector();
+    const results = [];
+    let at = 1000;
+    for (const ch of "T07_20261130143012_000042") results.push(d.key(ch, (at += 4), "12"));
+    // The first letter may be a shortcut until the next key says otherwise;
+    // every later letter or underscore is part of the burst.
+    expect(results[0]).toEqual({ kind: "other" });
+    expect(results[3]).toEqual({ kind: "burst" });
+    expect(d.key("Enter", at + 10, "")).toEqual({ kind: "lookup", code: "T07_20261130143012_000042", amountBefore: "12" });
+  });
+  it("a transaction number scanned is a lookup, typed slowly it is not", () => {
+    const d = new ScanDetector();
+    expect(type(d, "2026113022001412345678901234", 0, 5)).toMatchObject({ kind: "lookup", code: "2026113022001412345678901234" });
+    expect(type(d, "2026113022001412345678901234", 5000, 150)).toEqual({ kind: "enter" });
+  });
+  it("a shortcut letter right after the amount's digits is a shortcut, not a burst", () => {
+    const d = new ScanDetector();
+    d.key("2", 0, "");
+    d.key("0", 5, "2");
+    expect(d.key("w", 10, "20")).toEqual({ kind: "other" });
+  });
+  it("a person's shortcut letter alone is not a burst", () => {
+    const d = new ScanDetector();
+    expect(d.key("W", 0, "")).toEqual({ kind: "other" });
+    expect(d.key("A", 500, "")).toEqual({ kind: "other" });
   });
 });
 

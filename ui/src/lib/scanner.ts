@@ -29,9 +29,31 @@ export function asDigit(key: string): string | null {
   return i >= 0 ? String(i) : null;
 }
 
+/**
+ * A receipt's barcode (the order number, `T07_20261130143012_000042`) or a
+ * channel's transaction number (28 digits: Alipay trade_no, WeChat
+ * transaction_id): scanning one at the till opens that order.
+ */
+export function isOrderReference(text: string): boolean {
+  return /^[A-Za-z0-9]{1,16}_\d{14}_\d{6}$/.test(text) || /^\d{28}$/.test(text);
+}
+
+/** Letters and the underscore of an order number, as a scanner types them. */
+function asOrderChar(key: string): string | null {
+  return /^[A-Za-z_]$/.test(key) ? key : null;
+}
+
 export type ScanResult =
   /** A scanner's burst ended with Enter: take a code payment; put the amount back as it was before the burst. */
   | { kind: "scan"; code: string; channel: CodeChannel; amountBefore: string }
+  /** A burst ended with Enter and was a receipt's order number or a transaction number: open that order. */
+  | { kind: "lookup"; code: string; amountBefore: string }
+  /**
+   * A letter or underscore inside a burst: part of a scanned order number,
+   * not a shortcut. (`other` for one that starts a burst: a shortcut may
+   * still wait SCAN_MAX_GAP_MS to see whether a burst follows.)
+   */
+  | { kind: "burst" }
   /** An Enter that is not the end of a scan (a person pressed it). */
   | { kind: "enter" }
   /** A digit: the screen handles it as usual (it may be the start of a burst). */
@@ -68,7 +90,22 @@ export class ScanDetector {
       this.reset();
       const channel = codeShape(burst);
       if (quick && channel) return { kind: "scan", code: burst, channel, amountBefore: before };
+      if (quick && isOrderReference(burst)) return { kind: "lookup", code: burst, amountBefore: before };
       return { kind: "enter" };
+    }
+    const c = asOrderChar(key);
+    if (c !== null) {
+      // An order number starts with its till's letters (T07_…); a letter
+      // right after a burst of digits is a shortcut typed after an amount.
+      const continues =
+        this.digits !== "" && at - this.last <= SCAN_MAX_GAP_MS && (c === "_" || /^[A-Za-z]/.test(this.digits));
+      if (!continues) {
+        this.digits = "";
+        this.amountBefore = amount;
+      }
+      this.digits += c;
+      this.last = at;
+      return continues ? { kind: "burst" } : { kind: "other" };
     }
     this.reset();
     return { kind: "other" };

@@ -450,15 +450,32 @@ impl Counter {
                 self.apply_remote(order, &remote).await
             }
             Ok(CloseOutcome::ReversedAfterPayment) => {
-                if !order.state.is_paid() {
+                // The watcher may have seen the payment, or its refund, while
+                // the reverse was on its way: go on from the ledger as it is now.
+                let current = self.load(order.id).await?;
+                if current.state == OrderState::Refunded {
+                    return Ok(OrderDto::from(&current));
+                }
+                if !current.state.is_paid() {
                     let paid = Change {
                         paid_at: Some(self.now()),
                         ..Change::to(OrderState::Paid)
                     }
                     .with_detail("confirmed_by", "reverse");
-                    self.apply(order.id, paid).await?;
+                    if let Err(e) = self.apply(order.id, paid).await {
+                        let now = self.load(order.id).await?;
+                        if now.state == OrderState::Refunded {
+                            return Ok(OrderDto::from(&now));
+                        }
+                        if !now.state.is_paid() {
+                            return Err(e);
+                        }
+                    }
                 }
                 let paid = self.load(order.id).await?;
+                if paid.state == OrderState::Refunded {
+                    return Ok(OrderDto::from(&paid));
+                }
                 self.record_channel_refund(
                     &paid,
                     "the customer paid as the till cancelled; the channel reversed the payment and refunded it",

@@ -3,7 +3,9 @@
 # and only what is missing: Debian packages (WebKitGTK for the desktop app,
 # Xvfb and the WebKit WebDriver for its tests, PostgreSQL for head office's
 # tests, sqlite3 for benchmark baselines, espeak-ng for spoken payments,
-# cups-client for printing to a CUPS queue), the UI's npm packages, and
+# CUPS for printing to a CUPS queue: lp and lpadmin, the scheduler and the
+# socket backend; the tests run a private scheduler, never the system's),
+# the UI's npm packages, and
 # tauri-driver (cached outside the clone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +15,7 @@ packages=(
   librsvg2-dev libayatana-appindicator3-dev libssl-dev pkg-config build-essential file
   xvfb xauth webkit2gtk-driver imagemagick xdotool x11-utils
   fonts-dejavu-core fonts-noto-cjk sqlite3 postgresql python3 curl
-  espeak-ng cups-client
+  espeak-ng cups-client cups-daemon cups
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -14,6 +14,7 @@
 //! protocol types come from `shouyin-wire`; the server itself is not linked.
 
 mod cash;
+pub mod channel_calls;
 pub mod dto;
 mod error;
 pub mod export;
@@ -216,6 +217,8 @@ struct Inner {
     demo: std::sync::atomic::AtomicBool,
     /// The one client of head office, shared by sync and relay.
     hq: hq_client::HqClient,
+    /// Channel calls not yet reported to head office.
+    calls: Arc<channel_calls::ChannelCalls>,
     /// The ledger's exclusive lock, when this counter holds it.
     _lock: Option<lock::LedgerLock>,
 }
@@ -330,13 +333,22 @@ impl Counter {
             .keys()
             .map(|k| (*k, health::ChannelHealth::new(*k)))
             .collect();
+        let calls = Arc::new(channel_calls::ChannelCalls::default());
+        let channels = options
+            .channels
+            .into_iter()
+            .map(|(k, c)| {
+                let metered = channel_calls::Metered::wrap(c, calls.clone(), options.clock.clone());
+                (k, metered)
+            })
+            .collect();
         let counter = Counter {
             inner: Arc::new(Inner {
                 ledger: Mutex::new(ledger),
                 clock: options.clock,
                 changes,
                 watch_slots: Arc::new(Semaphore::new(options.payments.max_watchers.max(1))),
-                channels: options.channels,
+                channels,
                 settings: options.payments,
                 pin_cost: options.pin_cost,
                 health: Mutex::new(health),
@@ -351,6 +363,7 @@ impl Counter {
                 relay: relay::RelayShared::default(),
                 demo: std::sync::atomic::AtomicBool::new(false),
                 hq: hq_client::HqClient::default(),
+                calls,
                 _lock: lock,
             }),
         };

@@ -38,6 +38,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use shouyin_core::TerminalId;
 
+pub mod channel_report;
+pub use channel_report::{
+    CallKind, CallLine, CallOutcome, ChannelReport, ChannelReportAck, CALL_BUCKETS, CALL_BUCKET_SLOTS,
+    CHANNEL_REPORT_PATH,
+};
+
 pub const HEADER_TERMINAL: &str = "x-shouyin-terminal";
 pub const HEADER_TIMESTAMP: &str = "x-shouyin-timestamp";
 pub const HEADER_NONCE: &str = "x-shouyin-nonce";

@@ -157,7 +157,12 @@ impl ChannelCalls {
         };
         // Head office wants each report to end after the last one.
         let to = now.max(from);
-        Some(ChannelReport { from, to, lines })
+        Some(ChannelReport {
+            from,
+            to,
+            lines,
+            store_name: None,
+        })
     }
 
     /// Head office took `report`: take its counts off what is pending

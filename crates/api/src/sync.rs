@@ -789,9 +789,13 @@ impl Counter {
         if !now && !calls.due(started) {
             return Ok(());
         }
-        let Some(report) = calls.report(self.now()) else {
+        let Some(mut report) = calls.report(self.now()) else {
             return Ok(());
         };
+        let name = self.inner.store_name.trim();
+        if !name.is_empty() {
+            report.store_name = Some(name.chars().take(wire::channel_report::MAX_STORE_NAME_CHARS).collect());
+        }
         let body = serde_json::to_vec(&report)
             .map_err(|e| Failure::Ledger(ApiError::internal(e.to_string())))?;
         match self.inner.hq.post_channel_report(file, body).await {

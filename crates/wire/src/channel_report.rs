@@ -131,7 +131,14 @@ pub struct ChannelReport {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
     pub lines: Vec<CallLine>,
+    /// The store's name as the terminal's ledger carries it (南京路店);
+    /// head office knows the store by its code and shows it by this name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_name: Option<String>,
 }
+
+/// Longest store name taken, in characters.
+pub const MAX_STORE_NAME_CHARS: usize = 64;
 
 /// Head office's answer to a report it took.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,6 +173,17 @@ impl ChannelReport {
     pub fn check(&self) -> Result<(), BadReport> {
         if self.to < self.from {
             return Err(bad("to".into(), "the report ends before it starts"));
+        }
+        if let Some(name) = &self.store_name {
+            if name.trim().is_empty()
+                || name.chars().count() > MAX_STORE_NAME_CHARS
+                || name.chars().any(char::is_control)
+            {
+                return Err(bad(
+                    "store_name".into(),
+                    format!("a store name is 1 to {MAX_STORE_NAME_CHARS} printable characters"),
+                ));
+            }
         }
         if self.lines.len() > Self::MAX_LINES {
             return Err(bad(
@@ -267,6 +285,7 @@ mod tests {
             from: t,
             to: t + chrono::Duration::seconds(15),
             lines,
+            store_name: Some("南京路店".into()),
         }
     }
 

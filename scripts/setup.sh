@@ -11,7 +11,7 @@ packages=(
   libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
   librsvg2-dev libayatana-appindicator3-dev libssl-dev pkg-config build-essential file
   xvfb xauth webkit2gtk-driver imagemagick xdotool x11-utils
-  fonts-dejavu-core fonts-noto-cjk sqlite3 postgresql python3 curl
+  fonts-dejavu-core fonts-noto-cjk sqlite3 postgresql python3 curl prometheus
 )
 missing=()
 for p in "${packages[@]}"; do

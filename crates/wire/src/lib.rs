@@ -88,7 +88,7 @@ pub const NONCE_MAX_LEN: usize = 64;
 pub struct StoreCode(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a store code is 1 to 32 letters, digits, '_' or '-', not '{0}'")]
+#[error("a store code is 1 to 32 ASCII letters, digits, '_' or '-' (such as SH01), not '{0}'; the store's name (南京路店) comes from its tills' ledgers")]
 pub struct BadStoreCode(pub String);
 
 impl StoreCode {

@@ -402,7 +402,11 @@ mod tests {
         calls.taken(&report, Instant::now());
         let next = calls.report(t(20)).unwrap();
         assert_eq!(next.lines[0].ok, 1);
-        assert_eq!(next.from, t(3), "the next report starts where the last ended");
+        assert_eq!(
+            next.from,
+            t(3),
+            "the next report starts where the last ended"
+        );
         assert!(!calls.due(Instant::now()), "just reported");
     }
 

@@ -540,9 +540,14 @@ impl Counter {
         normalise_url(&file.hq_url)?;
         let mut sent = 0u64;
         let mut batches = 0u64;
-        let mut outcome = self.ship(&mut file, &mut sent, &mut batches).await;
+        let outcome = self.ship(&mut file, &mut sent, &mut batches).await;
+        // Channel counts are advisory: a head office that does not take
+        // them (an older one, a refusal) does not stop the ledger's sync;
+        // the counts wait for the next pass.
         if outcome.is_ok() {
-            outcome = self.report_calls(&file, report_now).await;
+            if let Err(failure) = self.report_calls(&file, report_now).await {
+                tracing::warn!("channel-call report not taken: {failure:?}");
+            }
         }
         let now = self.now();
         let error = {
@@ -775,9 +780,8 @@ impl Counter {
         }
     }
 
-    /// Send the channel calls not yet reported, when due (or `now`). A
-    /// refusal other than a transport failure drops nothing: the counts
-    /// wait for the next try.
+    /// Send the channel calls not yet reported, when due (or `now`). A report
+    /// head office does not take drops nothing: the counts wait for the next try.
     async fn report_calls(&self, file: &HqFile, now: bool) -> Result<(), Failure> {
         let calls = &self.inner.calls;
         let left = crate::channel_calls::calls_file_path(&self.inner.ledger_path);
@@ -794,7 +798,11 @@ impl Counter {
         };
         let name = self.inner.store_name.trim();
         if !name.is_empty() {
-            report.store_name = Some(name.chars().take(wire::channel_report::MAX_STORE_NAME_CHARS).collect());
+            report.store_name = Some(
+                name.chars()
+                    .take(wire::channel_report::MAX_STORE_NAME_CHARS)
+                    .collect(),
+            );
         }
         let body = serde_json::to_vec(&report)
             .map_err(|e| Failure::Ledger(ApiError::internal(e.to_string())))?;

@@ -154,7 +154,9 @@ async fn half_failing_wechat_shows_its_error_ratio_at_head_office() {
         "error ratio {ratio} far from the 50% injected\n{text}"
     );
     assert!(
-        text.contains("shouyin_terminal_last_report_timestamp_seconds{store=\"SH01\",terminal=\"T01\"}"),
+        text.contains(
+            "shouyin_terminal_last_report_timestamp_seconds{store=\"SH01\",terminal=\"T01\"}"
+        ),
         "{text}"
     );
     assert!(
@@ -163,7 +165,10 @@ async fn half_failing_wechat_shows_its_error_ratio_at_head_office() {
         "{text}"
     );
     // The store is shown by the name its till's ledger carries.
-    assert!(text.contains("Stores: SH01="), "store name in the help text: {text}");
+    assert!(
+        text.contains("Stores: SH01="),
+        "store name in the help text: {text}"
+    );
 
     alert_fires_over(ok as u64, failed as u64, ratio);
 
@@ -173,7 +178,10 @@ async fn half_failing_wechat_shows_its_error_ratio_at_head_office() {
         .nth(1)
         .and_then(|r| r.split("</tr>").next())
         .unwrap_or_else(|| panic!("no SH01 × wechat cell on the page:\n{html}"));
-    assert!(row.contains("failing"), "the failing cell is not marked: {row}");
+    assert!(
+        row.contains("failing"),
+        "the failing cell is not marked: {row}"
+    );
     assert!(html.contains("支付通道健康") && html.contains("Payment channel health"));
     if let Ok(out) = std::env::var("SHOUYIN_HQ_PAGE_OUT") {
         std::fs::write(out, &html).unwrap();
@@ -259,7 +267,10 @@ async fn calls_left_by_an_ended_process_are_sent_by_the_next_sync_pass() {
         .await;
     let pass = next.sync_pass().await.unwrap();
     assert!(pass.ok, "{pass:?}");
-    assert!(!left.exists(), "the left calls were sent and the file removed");
+    assert!(
+        !left.exists(),
+        "the left calls were sent and the file removed"
+    );
     let text = metrics_text(&shop.hq).await;
     let s = samples(&text);
     assert_eq!(calls(&s, "alipay", "create", "ok"), 1.0, "{text}");
@@ -366,18 +377,27 @@ async fn bad_reports_are_refused_and_leave_no_trace() {
     let (status, answer) = post_signed(&shop, &body, "good-report-nonce-0001").await;
     assert_eq!(status, 200, "{answer}");
     let (status, answer) = post_signed(&shop, &body, "good-report-nonce-0001").await;
-    assert_eq!((status, answer["code"].as_str()), (401, Some("replayed_nonce")));
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (401, Some("replayed_nonce"))
+    );
     let (status, answer) = post_signed(&shop, &body, "good-report-nonce-0002").await;
     assert_eq!(status, 400, "{answer}");
     assert!(
-        answer["message"].as_str().unwrap().contains("already taken"),
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("already taken"),
         "{answer}"
     );
     let text = channel_metrics(&shop.hq).await;
     let s = samples(&text);
     assert_eq!(calls(&s, "wechat", "query", "ok"), 2.0, "{text}");
     assert_eq!(calls(&s, "wechat", "query", "refused"), 1.0, "{text}");
-    assert!(!text.contains("paypal") && !text.contains("channel=\"cash\""), "{text}");
+    assert!(
+        !text.contains("paypal") && !text.contains("channel=\"cash\""),
+        "{text}"
+    );
 
     // A stranger's report (no valid signature) is refused before it is read.
     let response = reqwest::Client::new()

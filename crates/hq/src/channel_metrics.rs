@@ -239,7 +239,10 @@ impl ChannelMetrics {
                         .iter()
                         .position(|b| secs <= *b)
                         .unwrap_or(CONFIRM_BUCKETS.len());
-                    let cell = inner.confirm.entry((store.to_string(), channel)).or_default();
+                    let cell = inner
+                        .confirm
+                        .entry((store.to_string(), channel))
+                        .or_default();
                     cell.buckets[slot] += 1;
                     cell.count += 1;
                     cell.sum_ms = cell.sum_ms.saturating_add(ms.unsigned_abs());
@@ -312,7 +315,14 @@ impl ChannelMetrics {
                 esc(terminal),
                 call.as_str()
             );
-            histogram(out, name, &labels, &wire::CALL_BUCKETS, &cell.buckets, cell.sum_ms);
+            histogram(
+                out,
+                name,
+                &labels,
+                &wire::CALL_BUCKETS,
+                &cell.buckets,
+                cell.sum_ms,
+            );
         }
         let name = "shouyin_channel_confirm_seconds";
         let _ = writeln!(
@@ -321,7 +331,14 @@ impl ChannelMetrics {
         );
         for ((store, channel), cell) in &inner.confirm {
             let labels = format!("store=\"{}\",channel=\"{channel}\"", esc(store));
-            histogram(out, name, &labels, &CONFIRM_BUCKETS, &cell.buckets, cell.sum_ms);
+            histogram(
+                out,
+                name,
+                &labels,
+                &CONFIRM_BUCKETS,
+                &cell.buckets,
+                cell.sum_ms,
+            );
         }
         let name = "shouyin_terminal_last_report_timestamp_seconds";
         let _ = writeln!(
@@ -347,7 +364,14 @@ fn forget_oldest_half(shown: &mut HashMap<String, DateTime<Utc>>) {
     }
 }
 
-fn histogram(out: &mut String, name: &str, labels: &str, bounds: &[f64], counts: &[u64], sum_ms: u64) {
+fn histogram(
+    out: &mut String,
+    name: &str,
+    labels: &str,
+    bounds: &[f64],
+    counts: &[u64],
+    sum_ms: u64,
+) {
     let mut cumulative = 0u64;
     for (bound, n) in bounds.iter().zip(counts) {
         cumulative += n;
@@ -412,8 +436,10 @@ mod tests {
         let m = ChannelMetrics::default();
         let store = StoreCode::parse("SH01").unwrap();
         let day = t(0).date_naive();
-        m.ingest(&store, "T01", &report(0, 15, 3, 1), t(15), day).unwrap();
-        m.ingest(&store, "T01", &report(15, 30, 1, 3), t(30), day).unwrap();
+        m.ingest(&store, "T01", &report(0, 15, 3, 1), t(15), day)
+            .unwrap();
+        m.ingest(&store, "T01", &report(15, 30, 1, 3), t(30), day)
+            .unwrap();
         assert!(matches!(
             m.ingest(&store, "T01", &report(15, 30, 1, 3), t(31), day),
             Err(Refusal::Replayed { .. })
@@ -441,17 +467,28 @@ mod tests {
             seq,
             order_no: "T01-1".into(),
             kind: kind.into(),
-            payload: serde_json::json!({"channel": "alipay"}).as_object().unwrap().clone(),
+            payload: serde_json::json!({"channel": "alipay"})
+                .as_object()
+                .unwrap()
+                .clone(),
             at: t(at),
             store: store.clone(),
             terminal: shouyin_core::TerminalId::parse("T01").unwrap(),
         };
-        m.events(&store, &[ev(1, "order_created", 0), ev(2, "order_pending", 1)]);
+        m.events(
+            &store,
+            &[ev(1, "order_created", 0), ev(2, "order_pending", 1)],
+        );
         m.events(&store, &[ev(3, "order_paid", 13), ev(3, "order_paid", 13)]);
         let mut text = String::new();
         m.render(&mut text);
         assert!(text.contains("shouyin_channel_confirm_seconds_bucket{store=\"SH01\",channel=\"alipay\",le=\"10\"} 0\n"), "{text}");
         assert!(text.contains("shouyin_channel_confirm_seconds_bucket{store=\"SH01\",channel=\"alipay\",le=\"15\"} 1\n"), "{text}");
-        assert!(text.contains("shouyin_channel_confirm_seconds_count{store=\"SH01\",channel=\"alipay\"} 1\n"), "{text}");
+        assert!(
+            text.contains(
+                "shouyin_channel_confirm_seconds_count{store=\"SH01\",channel=\"alipay\"} 1\n"
+            ),
+            "{text}"
+        );
     }
 }

@@ -98,7 +98,11 @@ fn channel_health(h: &mut String, health: &HealthTable) {
                 "unionpay" => "银联 UnionPay",
                 other => other,
             };
-            let class = if cell.failing() { " class=\"num failing\"" } else { " class=\"num\"" };
+            let class = if cell.failing() {
+                " class=\"num failing\""
+            } else {
+                " class=\"num\""
+            };
             let mark = if cell.failing() { "⚠ " } else { "" };
             let p95 = match cell.p95_seconds() {
                 Some(s) if s < 1.0 => format!("≤ {} ms", (s * 1000.0).round()),

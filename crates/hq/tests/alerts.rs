@@ -142,22 +142,35 @@ fn the_dashboard_parses_and_names_only_served_metrics() {
         "shouyin_channel_confirm_seconds",
         "shouyin_terminal_last_report_timestamp_seconds",
     ] {
-        assert!(served.contains(required), "{required} not served: {served:?}");
+        assert!(
+            served.contains(required),
+            "{required} not served: {served:?}"
+        );
     }
     let text = std::fs::read_to_string(deploy().join("grafana/shouyin-channels.json")).unwrap();
     let dashboard: serde_json::Value = serde_json::from_str(&text).unwrap();
     let panels = dashboard["panels"].as_array().unwrap();
-    assert!(panels.len() >= 4, "error ratio, latency, confirmations, silence");
+    assert!(
+        panels.len() >= 4,
+        "error ratio, latency, confirmations, silence"
+    );
     let mut all = Vec::new();
     queries(&dashboard, &mut all);
     let mut named = 0;
     for query in &all {
         for name in metric_names(query) {
-            assert!(served.contains(&name), "the dashboard names {name}, which head office does not serve: {query}");
+            assert!(
+                served.contains(&name),
+                "the dashboard names {name}, which head office does not serve: {query}"
+            );
             named += 1;
         }
     }
-    assert!(named >= 8, "only {named} metric references in {} queries", all.len());
+    assert!(
+        named >= 8,
+        "only {named} metric references in {} queries",
+        all.len()
+    );
     // Every panel has a query.
     for panel in panels {
         let mut q = Vec::new();
@@ -173,6 +186,9 @@ fn the_alert_rules_name_only_served_metrics() {
     let names = metric_names(&rules);
     assert!(names.len() >= 8, "{names:?}");
     for name in names {
-        assert!(served.contains(&name), "alerts.yml names {name}, which head office does not serve");
+        assert!(
+            served.contains(&name),
+            "alerts.yml names {name}, which head office does not serve"
+        );
     }
 }

@@ -179,7 +179,9 @@ async fn post_report(
     if !response.status().is_success() {
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
-        return Err(BenchError::Check(format!("report refused: {status} {text}")));
+        return Err(BenchError::Check(format!(
+            "report refused: {status} {text}"
+        )));
     }
     Ok(())
 }
@@ -243,8 +245,7 @@ pub async fn run(opts: &ChannelBenchOptions) -> Result<ChannelBenchResult, Bench
         let code = StoreCode::parse(&format!("S{:03}", i / 20))
             .map_err(|e| BenchError::Check(e.to_string()))?;
         let enrolled = enroll_over_http(&client, &base, store.as_ref(), &code).await?;
-        let secret =
-            hex::decode(&enrolled.secret).map_err(|e| BenchError::Check(e.to_string()))?;
+        let secret = hex::decode(&enrolled.secret).map_err(|e| BenchError::Check(e.to_string()))?;
         tills.push(Till {
             id: enrolled.terminal_id,
             secret,

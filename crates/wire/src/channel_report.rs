@@ -206,11 +206,7 @@ impl ChannelReport {
             if !seen.insert((line.channel, line.call)) {
                 return Err(bad(
                     format!("lines[{i}]"),
-                    format!(
-                        "a second line for {} {}",
-                        line.channel,
-                        line.call.as_str()
-                    ),
+                    format!("a second line for {} {}", line.channel, line.call.as_str()),
                 ));
             }
             if line.buckets.len() != CALL_BUCKET_SLOTS {
@@ -233,10 +229,7 @@ impl ChannelReport {
                         format!("more than {MAX_CALLS_PER_LINE} calls in one line"),
                     )
                 })?;
-            let in_buckets = line
-                .buckets
-                .iter()
-                .try_fold(0u64, |a, n| a.checked_add(*n));
+            let in_buckets = line.buckets.iter().try_fold(0u64, |a, n| a.checked_add(*n));
             if in_buckets != Some(calls) {
                 return Err(bad(
                     format!("lines[{i}].buckets"),

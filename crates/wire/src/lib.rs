@@ -40,8 +40,8 @@ use shouyin_core::TerminalId;
 
 pub mod channel_report;
 pub use channel_report::{
-    CallKind, CallLine, CallOutcome, ChannelReport, ChannelReportAck, CALL_BUCKETS, CALL_BUCKET_SLOTS,
-    CHANNEL_REPORT_PATH,
+    CallKind, CallLine, CallOutcome, ChannelReport, ChannelReportAck, CALL_BUCKETS,
+    CALL_BUCKET_SLOTS, CHANNEL_REPORT_PATH,
 };
 
 pub const HEADER_TERMINAL: &str = "x-shouyin-terminal";

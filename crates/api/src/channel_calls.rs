@@ -411,6 +411,48 @@ mod tests {
     }
 
     #[test]
+    fn a_report_is_due_every_interval_while_there_is_something_to_say() {
+        let calls = ChannelCalls::default();
+        let now = Instant::now();
+        assert!(!calls.due(now), "nothing to say");
+        calls.record(
+            ChannelKind::Wechat,
+            CallKind::Close,
+            CallOutcome::Ok,
+            Duration::from_millis(5),
+            t(0),
+        );
+        assert!(calls.due(now), "never reported yet");
+        calls.tried(now);
+        assert!(!calls.due(now + REPORT_EVERY - Duration::from_millis(1)));
+        assert!(calls.due(now + REPORT_EVERY));
+    }
+
+    /// Counting a call is a few additions under an uncontended lock: far
+    /// below a millisecond, so it never slows a sale.
+    #[test]
+    fn counting_a_call_is_cheap() {
+        let calls = ChannelCalls::default();
+        let n = 200_000u32;
+        let started = Instant::now();
+        for i in 0..n {
+            calls.record(
+                ChannelKind::Alipay,
+                CallKind::Query,
+                CallOutcome::Ok,
+                Duration::from_millis(u64::from(i % 900)),
+                t(0),
+            );
+        }
+        let per_call = started.elapsed() / n;
+        println!("counting one channel call: {per_call:?}");
+        assert!(
+            per_call < Duration::from_micros(20),
+            "{per_call:?} per call"
+        );
+    }
+
+    #[test]
     fn calls_left_by_one_process_are_sent_by_the_next() {
         let dir = tempfile::tempdir().unwrap();
         let path = calls_file_path(&dir.path().join("l.db"));

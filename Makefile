@@ -10,7 +10,7 @@ export SHOUYIN_TOOLS ?= $(HOME)/.cache/shouyin/tools
 export SHOUYIN_APP_BIN ?= $(CARGO_TARGET_DIR)/debug/shouyin-app
 export SHOUYIN_TAURI_DRIVER ?= $(SHOUYIN_TOOLS)/bin/tauri-driver
 
-.PHONY: run test setup ui build
+.PHONY: run test setup ui build package
 
 setup:
 	scripts/setup.sh
@@ -23,6 +23,10 @@ build: ui
 
 run: build
 	scripts/run.sh
+
+# The Debian package (release build): target/release/bundle/deb/.
+package: ui
+	scripts/package.sh
 
 test: ui
 	cargo fmt --all -- --check

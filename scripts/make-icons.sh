@@ -16,3 +16,8 @@ convert -size 1024x1024 xc:none \
 (cd ui && npx tauri icon ../icons/source.png --output ../icons)
 # Mobile sets are not used by a desktop till.
 rm -rf icons/android icons/ios
+# The freedesktop (hicolor) sizes a desktop menu and the Debian package use
+# that the Tauri set lacks.
+for size in 16 48 256; do
+  convert icons/source.png -resize "${size}x${size}" PNG32:"icons/${size}x${size}.png"
+done

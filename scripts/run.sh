@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo: the channel simulator, a local head-office server on SQLite, and
-# the desktop app with a demo store whose channels point at the simulator
+# the desktop app with a demo store whose channels point at the simulator,
+# a virtual receipt printer that the demo prints to,
 # and whose ledger syncs to that head office. Everything lives under
 # $SHOUYIN_DEMO_DIR (default ~/.local/share/shouyin-demo) and survives
 # restarts; Ctrl-C or closing the app stops it all.
@@ -53,8 +54,18 @@ if [ ! -f "$demo/app/ledger.db.hq.json" ]; then
   "$bin/shouyin" enroll --db "$demo/app/ledger.db" --hq "http://$hq_addr" --code "$code" > /dev/null
 fi
 
+# The virtual receipt printer: each job lands in $demo/paper as text and PNG.
+printer_addr="${SHOUYIN_PRINTER_ADDR:-127.0.0.1:9100}"
+"$bin/shouyin" printer --listen "$printer_addr" --out "$demo/paper" > "$demo/printer.log" 2>&1 &
+pids+=($!)
+if [ ! -f "$demo/app/printer.set" ]; then
+  "$bin/shouyin" printer-set --db "$demo/app/ledger.db" --printer "tcp://$printer_addr" > /dev/null
+  touch "$demo/app/printer.set"
+fi
+
 echo "customer page (pay QR codes here): http://$sim_addr/"
 echo "head office:                       http://$hq_addr/  (token: $admin_token)"
+echo "receipts (virtual printer):        $demo/paper"
 echo "data:                              $demo"
 # SHOUYIN_DEMO=1: the demo store, with its demo staff (known PINs).
 SHOUYIN_DEMO=1 SHOUYIN_DATA_DIR="$demo/app" SHOUYIN_CUSTOMER_PAGE="http://$sim_addr/" "$bin/shouyin-app"

@@ -2,7 +2,8 @@
 # Installs what building, running and testing Shouyin needs on Debian 12,
 # and only what is missing: Debian packages (WebKitGTK for the desktop app,
 # Xvfb and the WebKit WebDriver for its tests, PostgreSQL for head office's
-# tests, sqlite3 for benchmark baselines), the UI's npm packages, and
+# tests, sqlite3 for benchmark baselines, espeak-ng for spoken payments,
+# cups-client for printing to a CUPS queue), the UI's npm packages, and
 # tauri-driver (cached outside the clone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,8 @@ packages=(
   libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
   librsvg2-dev libayatana-appindicator3-dev libssl-dev pkg-config build-essential file
   xvfb xauth webkit2gtk-driver imagemagick xdotool x11-utils
-  fonts-dejavu-core fonts-noto-cjk sqlite3 postgresql python3 curl prometheus
+  fonts-dejavu-core fonts-noto-cjk sqlite3 postgresql python3 curl
+  espeak-ng cups-client prometheus
 )
 missing=()
 for p in "${packages[@]}"; do

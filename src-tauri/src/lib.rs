@@ -22,7 +22,8 @@ use tauri::{Builder, Emitter, Manager, Runtime};
 
 pub(crate) use commands::open_customer_window;
 
-/// Where the ledger lives, when set; otherwise the platform's app-data dir.
+/// Where the ledger lives, when set; otherwise `shouyin` in the XDG data
+/// directory (`~/.local/share/shouyin`).
 /// Tests and demos point it at a temporary directory.
 pub const DATA_DIR_ENV: &str = "SHOUYIN_DATA_DIR";
 /// The simulator's customer page, shown in the demo so anyone can pay.
@@ -59,17 +60,86 @@ impl Startup {
     }
 }
 
+/// Where the log files go, when set. Otherwise `logs` in the data directory
+/// given by [`DATA_DIR_ENV`] (tests, demos), else the XDG state directory
+/// (`~/.local/state/shouyin`).
+pub const LOG_DIR_ENV: &str = "SHOUYIN_LOG_DIR";
+/// The folder, under the XDG data and state directories, that is the app's.
+pub const APP_DIR_NAME: &str = "shouyin";
+/// Daily log files kept.
+pub const LOGS_KEPT: usize = 14;
+
+/// The log directory: see [`LOG_DIR_ENV`].
+pub fn log_dir(data_dir: Option<&std::path::Path>) -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os(LOG_DIR_ENV).filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    match data_dir {
+        Some(dir) => Some(dir.join("logs")),
+        None => dirs::state_dir().map(|d| d.join(APP_DIR_NAME)),
+    }
+}
+
+/// Logs to stderr and to a file rotated daily (`shouyin.YYYY-MM-DD.log`,
+/// the newest [`LOGS_KEPT`] kept). The guard flushes the file when dropped.
+fn init_logging(
+    data_dir: Option<&std::path::Path>,
+) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    };
+    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let file = log_dir(data_dir).and_then(|dir| {
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            eprintln!("no log file in {}: {e}", dir.display());
+            return None;
+        }
+        let appender = tracing_appender::rolling::Builder::new()
+            .rotation(tracing_appender::rolling::Rotation::DAILY)
+            .filename_prefix("shouyin")
+            .filename_suffix("log")
+            .max_log_files(LOGS_KEPT)
+            .build(&dir);
+        match appender {
+            Ok(appender) => Some(tracing_appender::non_blocking(appender)),
+            Err(e) => {
+                eprintln!("no log file in {}: {e}", dir.display());
+                None
+            }
+        }
+    });
+    match file {
+        Some((writer, guard)) => {
+            tracing_subscriber::registry()
+                .with(filter())
+                .with(stderr)
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .with_ansi(false)
+                        .with_writer(writer),
+                )
+                .init();
+            Some(guard)
+        }
+        None => {
+            tracing_subscriber::registry()
+                .with(filter())
+                .with(stderr)
+                .init();
+            None
+        }
+    }
+}
+
 /// Starts the desktop app and blocks until it exits.
 pub fn run() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
     let data_dir = std::env::var_os(DATA_DIR_ENV)
         .filter(|dir| !dir.is_empty())
         .map(PathBuf::from);
+    let _log_guard = init_logging(data_dir.as_deref());
     let demo = std::env::var(DEMO_ENV).is_ok_and(|v| v == "1");
     // The native pickers only in the real app: the IPC tests have no dialogs.
     let builder = tauri::Builder::default().plugin(tauri_plugin_dialog::init());
@@ -91,9 +161,11 @@ pub fn run_app<R: Runtime>(
 ) -> Builder<R> {
     builder
         .setup(move |app| {
+            // The XDG data directory (~/.local/share/shouyin), never
+            // beside the binary.
             let dir = match data_dir {
                 Some(dir) => dir,
-                None => app.path().app_data_dir()?,
+                None => app.path().data_dir()?.join(APP_DIR_NAME),
             };
             std::fs::create_dir_all(&dir)
                 .map_err(|e| format!("cannot create data directory {}: {e}", dir.display()))?;
@@ -162,6 +234,7 @@ pub fn run_app<R: Runtime>(
             commands::order::order_current,
             commands::order::order_charge,
             commands::order::order_cancel,
+            commands::order::order_charge_code,
             commands::order::orders_recent,
             commands::order::orders_search,
             commands::order::order_events,
@@ -173,11 +246,14 @@ pub fn run_app<R: Runtime>(
             commands::sync::sync_status,
             commands::sync::sync_now,
             commands::sync::sync_enroll,
+            commands::sync::backup_status,
+            commands::sync::backup_now,
             commands::manager::users_list,
             commands::manager::user_login,
             commands::manager::user_logout,
             commands::manager::session_get,
             commands::manager::setup_first_manager,
+            commands::manager::setup_store,
             commands::manager::audit_approved,
             commands::manager::refund_create,
             commands::manager::order_void,
@@ -190,6 +266,8 @@ pub fn run_app<R: Runtime>(
             commands::reports::export_csv,
             commands::reports::export_xlsx,
             commands::reports::reconcile_run,
+            commands::reports::export_open_folder,
+            commands::reports::reconcile_recheck,
             commands::shift::shift_open,
             commands::shift::shift_current,
             commands::shift::shift_cash_movement,
@@ -198,6 +276,14 @@ pub fn run_app<R: Runtime>(
             commands::shift::shift_report_text,
             commands::settings::customer_window_close,
             commands::settings::customer_window_is_open,
+            commands::devices::device_settings_get,
+            commands::devices::device_settings_set,
+            commands::devices::print_test_page,
+            commands::devices::receipt_reprint,
+            commands::devices::print_retry,
+            commands::devices::print_failed,
+            commands::devices::order_lookup,
+            commands::devices::z_report_print,
         ]))
 }
 

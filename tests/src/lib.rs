@@ -96,13 +96,25 @@ fn which(name: &str) -> Option<PathBuf> {
 }
 
 /// An X display for the app: `$SHOUYIN_E2E_DISPLAY`, or a private Xvfb
-/// started once for the whole test binary (and left to die with it).
+/// started once for the whole test binary (and stopped when it ends).
 pub fn display() -> Result<String> {
     static DISPLAY: OnceLock<Result<String, String>> = OnceLock::new();
     DISPLAY
         .get_or_init(|| start_xvfb().map_err(|e| format!("{e:#}")))
         .clone()
         .map_err(|e| anyhow!(e))
+}
+
+/// Whether display `:n` is taken: its lock file names a live process. A
+/// lock left by a server that died is stale, and Xvfb replaces it itself.
+fn display_in_use(n: u32) -> bool {
+    match std::fs::read_to_string(format!("/tmp/.X{n}-lock")) {
+        Ok(pid) => match pid.trim().parse::<u32>() {
+            Ok(pid) => Path::new(&format!("/proc/{pid}")).exists(),
+            Err(_) => true,
+        },
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+    }
 }
 
 fn start_xvfb() -> Result<String> {
@@ -112,15 +124,25 @@ fn start_xvfb() -> Result<String> {
     let xvfb = which("Xvfb")
         .ok_or_else(|| anyhow!("Xvfb is missing: apt-get install xvfb (scripts/setup.sh)"))?;
     for n in 140..200 {
-        if Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+        if display_in_use(n) {
             continue;
         }
         let display = format!(":{n}");
         // A test binary about a screen size sets SHOUYIN_E2E_SCREEN
         // (e.g. 1366x768x24) before its first app starts.
         let screen =
-            std::env::var("SHOUYIN_E2E_SCREEN").unwrap_or_else(|_| "1280x800x24".to_owned());
-        let child = Command::new(&xvfb)
+            std::env::var("SHOUYIN_E2E_SCREEN").unwrap_or_else(|_| "1440x900x24".to_owned());
+        // A watchdog shell stops the server when this test binary ends, so
+        // no display outlives its tests (a static is never dropped).
+        let child = Command::new("sh")
+            .args([
+                "-c",
+                "\"$0\" \"$@\" & x=$!; \
+                 while kill -0 \"$SHOUYIN_TEST_PID\" 2>/dev/null && kill -0 $x 2>/dev/null; do sleep 1; done; \
+                 kill $x 2>/dev/null",
+            ])
+            .arg(&xvfb)
+            .env("SHOUYIN_TEST_PID", std::process::id().to_string())
             .args([
                 display.as_str(),
                 "-screen",
@@ -142,7 +164,7 @@ fn start_xvfb() -> Result<String> {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        // The process lives as long as the test binary.
+        // The watchdog lives as long as the test binary, and no longer.
         std::mem::forget(child);
         return Ok(display);
     }
@@ -407,6 +429,89 @@ impl App {
         Ok(path)
     }
 
+    /// Size the app's window (the outer size; the display has no window
+    /// manager, so no decorations) and wait until the page has reflowed.
+    pub async fn set_window_size(&self, width: u32, height: u32) -> Result<()> {
+        tokio::time::timeout(CALL_LIMIT, self.client.set_window_size(width, height))
+            .await
+            .map_err(|_| anyhow!("sizing the window timed out"))??;
+        let started = Instant::now();
+        loop {
+            let v = self
+                .client
+                .execute("return [window.innerWidth, window.innerHeight];", vec![])
+                .await?;
+            if v == json!([width, height]) {
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                bail!("the window is {v}, not {width}×{height}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Ok(())
+    }
+
+    /// What is wrong with the layout for someone using the window as it
+    /// is: each selector must match an element that is wholly inside the
+    /// viewport, and the page must not scroll sideways. Empty when all is
+    /// well.
+    pub async fn layout_problems(&self, selectors: &[&str]) -> Result<Vec<String>> {
+        let script = "const sels = arguments[0]; const out = []; \
+            const w = window.innerWidth, h = window.innerHeight; \
+            for (const s of sels) { const el = document.querySelector(s); \
+              if (!el) { out.push(s + ': missing'); continue; } \
+              const r = el.getBoundingClientRect(); \
+              if (r.width === 0 || r.height === 0) out.push(s + ': not shown'); \
+              else if (r.left < -0.5 || r.top < -0.5 || r.right > w + 0.5 || r.bottom > h + 0.5) \
+                out.push(`${s}: at ${Math.round(r.left)},${Math.round(r.top)}–${Math.round(r.right)},${Math.round(r.bottom)} outside ${w}×${h}`); } \
+            const de = document.documentElement; \
+            if (de.scrollWidth > de.clientWidth + 0.5 || document.body.scrollWidth > document.body.clientWidth + 0.5) \
+              out.push(`sideways scroll: ${de.scrollWidth} > ${de.clientWidth}`); \
+            for (const el of document.querySelectorAll('main *')) { \
+              const st = getComputedStyle(el); \
+              if (el.scrollWidth > el.clientWidth + 1 && (st.overflowX === 'auto' || st.overflowX === 'scroll')) \
+                out.push(`sideways scroll inside ${el.tagName.toLowerCase()}.${el.className}`); } \
+            return out;";
+        let v = tokio::time::timeout(
+            CALL_LIMIT,
+            self.client.execute(script, vec![json!(selectors)]),
+        )
+        .await
+        .map_err(|_| anyhow!("measuring the layout timed out"))??;
+        Ok(v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Photograph only the app's main window (its place on the display) as
+    /// `artifacts/e2e/<name>.png`.
+    pub async fn screenshot_window(&self, name: &str) -> Result<PathBuf> {
+        let rect = tokio::time::timeout(CALL_LIMIT, self.client.get_window_rect())
+            .await
+            .map_err(|_| anyhow!("reading the window's place timed out"))??;
+        let dir = artifacts_dir();
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{name}.png"));
+        let (x, y, w, h) = rect;
+        let status = Command::new("import")
+            .args(["-display", &self.display, "-window", "root", "-crop"])
+            .arg(format!("{w}x{h}+{x}+{y}"))
+            .arg("+repage")
+            .arg(&path)
+            .status()
+            .context("ImageMagick's import is needed (apt-get install imagemagick)")?;
+        if !status.success() {
+            bail!("could not photograph the window for {name}");
+        }
+        Ok(path)
+    }
+
     /// End the session and stop the app. WebKitWebDriver sometimes never
     /// answers the session's deletion; the processes are stopped regardless.
     pub async fn quit(self) -> Result<()> {
@@ -472,16 +577,6 @@ impl App {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Ok(())
-    }
-
-    /// The window's size in pixels (the test's screen must hold it).
-    pub async fn set_window_size(&self, width: u32, height: u32) -> Result<()> {
-        tokio::time::timeout(CALL_LIMIT, self.client.set_window_rect(0, 0, width, height))
-            .await
-            .map_err(|_| anyhow!("resizing the window timed out"))??;
-        // Let the page lay itself out again.
-        tokio::time::sleep(Duration::from_millis(300)).await;
         Ok(())
     }
 
@@ -594,6 +689,32 @@ impl Sim {
             .send()
             .await?;
         Ok(())
+    }
+
+    /// Inject faults on the channel endpoints (`{"drop_rate": 1.0}`, …).
+    pub async fn faults(&self, faults: Value) -> Result<()> {
+        self.kit.faults(faults).await;
+        Ok(())
+    }
+
+    pub async fn clear_faults(&self) -> Result<()> {
+        self.kit.clear_faults().await;
+        Ok(())
+    }
+
+    /// The customer's phone shows a fresh payment code (付款码).
+    pub async fn paycode(&self, channel: &str, password: bool) -> Result<String> {
+        Ok(self.kit.paycode(channel, password, None).await)
+    }
+
+    /// A payment code whose owner can spend only `balance_fen`.
+    pub async fn paycode_with_balance(&self, channel: &str, balance_fen: i64) -> Result<String> {
+        Ok(self.kit.paycode(channel, false, Some(balance_fen)).await)
+    }
+
+    /// The customer confirms (`"confirm"`) or declines on the phone.
+    pub async fn phone(&self, code: &str, action: &str) -> Result<reqwest::StatusCode> {
+        Ok(self.kit.phone(code, action).await)
     }
 
     pub async fn pay(&self, order_no: &str) -> Result<()> {

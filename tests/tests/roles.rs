@@ -162,6 +162,7 @@ fn a_first_start_asks_for_the_first_manager_before_anything_else() {
             .await?;
         assert_eq!(sale["err"]["code"], "not_logged_in", "{sale}");
 
+        app.fill("[data-testid=setup-store]", "南京路店").await?;
         app.fill("[data-testid=setup-name]", "店长 陈静").await?;
         app.fill("[data-testid=setup-pin]", "2468").await?;
         app.fill("[data-testid=setup-pin-again]", "2469").await?;

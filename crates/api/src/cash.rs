@@ -47,6 +47,7 @@ impl Counter {
         // The sale is committed: from here on only what follows a sale
         // (the drawer, the receipt), never anything that could undo it.
         self.publish(&order);
+        self.after_cash_sale(&order);
         Ok(order)
     }
 }

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use shouyin_channels::model::{
-    BillLine, CloseOutcome, CreateQr, QrCreated, RefundRequest, RefundResult, RemotePayment,
+    BillLine, CloseOutcome, CodePay, CodePayAnswer, CreateQr, QrCreated, RefundRequest,
+    RefundResult, RemotePayment,
 };
 use shouyin_channels::{Channel, ChannelError, ChannelFuture};
 use shouyin_core::ChannelKind;
@@ -326,6 +327,21 @@ impl Channel for Metered {
         self.counted(
             CallKind::Refund,
             self.inner.query_refund(out_trade_no, out_refund_no),
+        )
+    }
+
+    fn pay_by_code<'a>(&'a self, req: &'a CodePay) -> ChannelFuture<'a, CodePayAnswer> {
+        self.counted(CallKind::PayByCode, self.inner.pay_by_code(req))
+    }
+
+    // Ending a code payment closes (or reverses) its trade.
+    fn reverse_code_payment<'a>(
+        &'a self,
+        out_trade_no: &'a str,
+    ) -> ChannelFuture<'a, CloseOutcome> {
+        self.counted(
+            CallKind::Close,
+            self.inner.reverse_code_payment(out_trade_no),
         )
     }
 

@@ -5,6 +5,20 @@ use serde::{Deserialize, Serialize};
 use shouyin_core::{ChannelKind, Money, OrderState};
 use shouyin_ledger::{Event, Order, TerminalRecord};
 
+/// Take a payment with the customer's payment code (付款码).
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct CodeChargeRequest {
+    /// As typed: "12.30", "１２．３", "¥12".
+    pub amount: String,
+    /// The digits the scanner (or the cashier) typed.
+    pub code: String,
+    /// Who takes the sale; the desktop shell puts the session's user here.
+    #[serde(default, skip_deserializing)]
+    #[ts(skip)]
+    pub cashier: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[ts(export)]
 pub struct ChargeRequest {
@@ -212,6 +226,9 @@ pub struct ChannelHealthDto {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[ts(export)]
 pub struct AlarmDto {
+    /// What happened, for the screen's words: `untrusted_answer`,
+    /// `late_payment`, `refunded_elsewhere`, `sync_stopped`, `backup_failed`, `drawer_failed`.
+    pub kind: String,
     pub at: String,
     pub channel: Option<ChannelKind>,
     pub order_no: Option<String>,

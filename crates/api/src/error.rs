@@ -1,6 +1,8 @@
 //! The one error type every use case returns. The UI branches on `code`,
 //! never on the message; the message is for people.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use shouyin_channels::ChannelError;
 use shouyin_core::AmountError;
@@ -63,14 +65,47 @@ pub enum ErrorCode {
     FloatRequired,
     /// The cash handed over is less than the amount of the sale.
     TenderedTooLow,
+    /// A bill file that cannot be read; `fields.reason` names why (empty,
+    /// bad_archive, no_table, several_tables, missing_field, bad_amount,
+    /// bad_time, unknown_value, csv, io) with `line`, `column`, `value`,
+    /// `format`, `path` where they apply.
+    BillUnreadable,
+    /// The bill file is the other channel's (`fields.found`, `fields.wanted`).
+    BillWrongChannel,
+    /// The Alipay account log (账务明细) was given; the 业务明细 file is the
+    /// one to import.
+    BillAccountLog,
+    /// Every line of the bill file lies on another day (`fields.found`,
+    /// `fields.wanted`; for a WeChat REFUND bill, the refunds' day).
+    BillWrongDay,
+    /// The channel has no daily bill (`fields.channel`: cash, UnionPay).
+    BillNoChannelBill,
+    /// Not an Alipay or WeChat payment code (wrong length or first digits);
+    /// nothing was sent.
+    PaycodeInvalid,
+    /// A payment code of a channel this till does not take (UnionPay).
+    PaycodeUnsupported,
+    /// This payment code was sent before; the customer must refresh it.
+    PaycodeReused,
+    /// The receipt printer could not be reached or refused the job (the
+    /// sale itself is never affected).
+    PrinterFailed,
 }
 
+/// An error as the UI receives it. The screen builds its words from `code`
+/// and `fields` (through its dictionary, in the user's language); `message`
+/// is the English text for logs and the CLI.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error, ts_rs::TS)]
 #[error("{message}")]
 #[ts(export)]
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// The facts the words need, by name: `detail` names the case where
+    /// the code alone is not enough (e.g. `over_limit`), the others are its
+    /// values (e.g. `limit` = "50000.00", `attempts_left` = "4").
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
 }
 
 impl ApiError {
@@ -78,7 +113,19 @@ impl ApiError {
         ApiError {
             code,
             message: message.into(),
+            fields: BTreeMap::new(),
         }
+    }
+
+    /// The same error with one more fact for the screen's words.
+    pub fn with(mut self, name: &str, value: impl std::fmt::Display) -> ApiError {
+        self.fields.insert(name.to_owned(), value.to_string());
+        self
+    }
+
+    /// The same error, naming its case (the `detail` field).
+    pub fn detail(self, detail: &str) -> ApiError {
+        self.with("detail", detail)
     }
 
     pub fn internal(message: impl Into<String>) -> ApiError {
@@ -97,7 +144,10 @@ impl ApiError {
 impl From<ChannelError> for ApiError {
     fn from(e: ChannelError) -> Self {
         let code = match &e {
-            ChannelError::Definite { .. } => ErrorCode::ChannelRejected,
+            ChannelError::Definite { code, .. } => {
+                return ApiError::new(ErrorCode::ChannelRejected, e.to_string())
+                    .with("channel_code", code);
+            }
             ChannelError::Indeterminate { .. } => ErrorCode::ChannelUnreachable,
             ChannelError::Untrusted { .. } => ErrorCode::ChannelUntrusted,
             ChannelError::Config(_) => ErrorCode::InvalidInput,
@@ -108,7 +158,18 @@ impl From<ChannelError> for ApiError {
 
 impl From<AmountError> for ApiError {
     fn from(e: AmountError) -> Self {
-        ApiError::new(ErrorCode::InvalidAmount, e.to_string())
+        let api = ApiError::new(ErrorCode::InvalidAmount, e.to_string());
+        match e {
+            AmountError::Empty => api.detail("empty"),
+            AmountError::Negative => api.detail("negative"),
+            AmountError::Zero => api.detail("zero"),
+            AmountError::TooManyDecimals => api.detail("too_many_decimals"),
+            AmountError::Exponent
+            | AmountError::BadGrouping
+            | AmountError::InvalidCharacter(_)
+            | AmountError::TwoDecimalPoints => api.detail("not_a_number"),
+            AmountError::OverLimit { limit } => api.detail("over_limit").with("limit", limit),
+        }
     }
 }
 
@@ -119,7 +180,9 @@ impl From<LedgerError> for ApiError {
             LedgerError::AlreadyExists(_)
             | LedgerError::Conflict { .. }
             | LedgerError::Transition(_) => ErrorCode::Conflict,
-            LedgerError::NotALedger { .. } => ErrorCode::LedgerCorrupt,
+            LedgerError::NotALedger { .. } | LedgerError::Damaged { .. } => {
+                ErrorCode::LedgerCorrupt
+            }
             LedgerError::TooNew { .. } => ErrorCode::LedgerTooNew,
             LedgerError::Locked => ErrorCode::LedgerLocked,
             LedgerError::Invalid(_) => ErrorCode::InvalidInput,
@@ -169,6 +232,19 @@ mod tests {
             assert_eq!(api.code, code, "{text}");
             assert_eq!(api.message, text);
         }
+    }
+
+    #[test]
+    fn an_amount_error_carries_its_case_and_values() {
+        let e = ApiError::from(AmountError::OverLimit {
+            limit: "50000.00".into(),
+        });
+        assert_eq!(e.code, ErrorCode::InvalidAmount);
+        assert_eq!(e.fields["detail"], "over_limit");
+        assert_eq!(e.fields["limit"], "50000.00");
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["fields"]["limit"], "50000.00");
+        assert_eq!(ApiError::from(AmountError::Zero).fields["detail"], "zero");
     }
 
     #[test]

@@ -842,13 +842,51 @@ impl Counter {
         req.filter()?;
         let ledger_path = self.with_ledger(|l| Ok(l.path().to_owned())).await?;
         let data_dir = self.data_dir().map(Path::to_owned);
-        tokio::task::spawn_blocking(move || {
+        let done = tokio::task::spawn_blocking(move || {
             let target =
                 ExportTarget::new(&path, &ledger_path, data_dir.as_deref(), req.overwrite)?;
             let reader = Ledger::open_read_only(&ledger_path)?;
             export_to_file(&reader, format, &req, &target, &mut progress)
         })
         .await
-        .map_err(|e| ApiError::internal(format!("the export task failed: {e}")))?
+        .map_err(|e| ApiError::internal(format!("the export task failed: {e}")))??;
+        self.inner
+            .exported
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(PathBuf::from(&done.path));
+        Ok(done)
+    }
+
+    /// The folder of a file this counter exported, for "open folder". Any
+    /// other path is refused: the command opens nothing the user typed.
+    pub fn export_folder(&self, file: &str) -> Result<PathBuf, ApiError> {
+        let file = PathBuf::from(file);
+        let known = self
+            .inner
+            .exported
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&file);
+        if !known {
+            return Err(ApiError::new(
+                ErrorCode::ExportPathForbidden,
+                format!("{} is not a file this till exported", file.display()),
+            )
+            .detail("not_exported"));
+        }
+        let folder = file
+            .parent()
+            .map(Path::to_owned)
+            .unwrap_or_else(|| PathBuf::from("/"));
+        if !folder.is_dir() {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("the export's folder {} is gone", folder.display()),
+            )
+            .detail("folder_missing")
+            .with("folder", folder.display()));
+        }
+        Ok(folder)
     }
 }

@@ -13,22 +13,28 @@
 //! backoff, and its own error codes (`hq_unreachable`, `hq_refused`). The
 //! protocol types come from `shouyin-wire`; the server itself is not linked.
 
+pub mod backup;
 mod cash;
 pub mod channel_calls;
+pub mod devices;
 pub mod dto;
 mod error;
 pub mod export;
 mod health;
 mod hq_client;
 pub mod hq_url;
+#[cfg(test)]
+mod kinds_export;
 pub mod language;
 pub mod lock;
+pub mod paycode;
 pub mod payments;
 pub mod qr;
 pub mod reconcile;
 pub mod refunds;
 pub mod relay;
 pub mod reports;
+pub mod rescue;
 pub mod roles;
 pub mod shifts;
 pub mod staff;
@@ -46,12 +52,13 @@ use shouyin_ledger::{seed::SeedPlan, Ledger, OrderFilter, TerminalSetup};
 use tokio::sync::{broadcast, watch, Semaphore};
 use tokio::task::JoinHandle;
 
+pub use paycode::{CodePollSchedule, CodeSettings};
 pub use payments::{BuyerSignal, PaymentSettings, PollSchedule};
 pub use shouyin_ledger::users::PinCost;
 
 pub use dto::{
     AlarmDto, AmountDto, ChannelAvailabilityDto, ChannelHealthDto, ChannelHealthState,
-    ChargeRequest, CounterEvent, EventDto, OrderDto, TerminalDto,
+    ChargeRequest, CodeChargeRequest, CounterEvent, EventDto, OrderDto, TerminalDto,
 };
 pub use error::{ApiError, ErrorCode};
 pub use hq_client::HqError;
@@ -76,6 +83,10 @@ pub struct CounterOptions {
     /// What a new PIN hash costs. Production by default; test suites pass
     /// [`PinCost::cheap_for_tests`].
     pub pin_cost: PinCost,
+    /// Where the rotating set of backups goes; with one, the counter backs
+    /// up at each shift close and (when started as a counter) daily. The
+    /// app's is `backups` in its data directory.
+    pub backup_dir: Option<PathBuf>,
 }
 
 impl Default for CounterOptions {
@@ -86,6 +97,7 @@ impl Default for CounterOptions {
             clock: Arc::new(SystemClock),
             exclusive: false,
             pin_cost: PinCost::PRODUCTION,
+            backup_dir: None,
         }
     }
 }
@@ -202,8 +214,10 @@ struct Inner {
     closing: Mutex<HashMap<i64, String>>,
     watch_slots: Arc<Semaphore>,
     shutdown: watch::Sender<bool>,
-    store_name: String,
-    terminal_id: String,
+    /// The store and terminal as set up (the first-start set-up may change
+    /// them once, before anything is recorded).
+    store_name: std::sync::RwLock<String>,
+    terminal_id: std::sync::RwLock<String>,
     /// Where the ledger lives; the head-office file sits beside it.
     ledger_path: PathBuf,
     /// The app's data directory, when opened through one ([`Counter::open`]):
@@ -219,8 +233,17 @@ struct Inner {
     hq: hq_client::HqClient,
     /// Channel calls not yet reported to head office.
     calls: Arc<channel_calls::ChannelCalls>,
+    /// The files exported since the counter started: "open folder" opens
+    /// only the folder of one of these.
+    exported: Mutex<Vec<PathBuf>>,
+    /// The rotating set of backups, when this counter keeps one.
+    backup_dir: Option<PathBuf>,
+    /// One backup at a time.
+    backup_running: tokio::sync::Mutex<()>,
     /// The ledger's exclusive lock, when this counter holds it.
     _lock: Option<lock::LedgerLock>,
+    /// The receipt printer's queue and the announcements' voice.
+    devices: devices::DevicesShared,
 }
 
 impl Counter {
@@ -245,6 +268,7 @@ impl Counter {
         let options = CounterOptions {
             channels,
             exclusive: true,
+            backup_dir: Some(backup::backup_dir(&data_dir)),
             ..CounterOptions::default()
         };
         let now = options.clock.now();
@@ -355,8 +379,8 @@ impl Counter {
                 watchers: Mutex::new(HashMap::new()),
                 closing: Mutex::new(HashMap::new()),
                 shutdown,
-                store_name,
-                terminal_id,
+                store_name: std::sync::RwLock::new(store_name),
+                terminal_id: std::sync::RwLock::new(terminal_id),
                 ledger_path,
                 data_dir,
                 sync: sync::SyncShared::default(),
@@ -364,11 +388,31 @@ impl Counter {
                 demo: std::sync::atomic::AtomicBool::new(false),
                 hq: hq_client::HqClient::default(),
                 calls,
+                exported: Mutex::new(Vec::new()),
+                backup_dir: options.backup_dir,
+                backup_running: tokio::sync::Mutex::new(()),
                 _lock: lock,
+                devices: devices::DevicesShared::default(),
             }),
         };
         counter.spawn_prober();
         counter
+    }
+
+    pub(crate) fn store_name(&self) -> String {
+        self.inner
+            .store_name
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn terminal_name(&self) -> String {
+        self.inner
+            .terminal_id
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The app's data directory, when the counter was opened through one.
@@ -429,10 +473,13 @@ impl Counter {
         .await
     }
 
+    /// Tell the UI about a committed change; a confirmed payment is then
+    /// announced and its receipt printed (devices), after the commit.
     pub(crate) fn publish(&self, order: &OrderDto) {
         self.emit(CounterEvent::OrderChanged {
             order: Box::new(order.clone()),
         });
+        self.after_commit(order);
     }
 
     pub(crate) fn emit(&self, event: CounterEvent) {

@@ -108,6 +108,8 @@ pub struct PaymentSettings {
     pub probe_every: Option<Duration>,
     /// While an unknown order cannot reach its channel, retry at most this often.
     pub retry_cap: Duration,
+    /// Payments by the customer's code.
+    pub code: crate::paycode::CodeSettings,
     /// How long after the order's expiry Alipay's "no such trade" for a
     /// code nobody scanned is believed. Before the buyer scans, Alipay has
     /// no trade to close, yet the code stays payable until the channel's
@@ -125,6 +127,7 @@ impl Default for PaymentSettings {
             probe_every: Some(Duration::from_secs(20)),
             retry_cap: Duration::from_secs(10),
             not_scanned_grace: Duration::from_secs(65),
+            code: crate::paycode::CodeSettings::default(),
         }
     }
 }
@@ -141,7 +144,7 @@ impl Counter {
 
     /// Call a channel, recording the outcome in its health and raising the
     /// alarm for an untrustworthy answer.
-    async fn call<T, F, Fut>(
+    pub(crate) async fn call<T, F, Fut>(
         &self,
         kind: ChannelKind,
         order_no: Option<&str>,
@@ -173,7 +176,12 @@ impl Counter {
         result
     }
 
-    async fn raise_alarm(&self, kind: ChannelKind, order_no: Option<&str>, reason: &str) {
+    pub(crate) async fn raise_alarm(
+        &self,
+        kind: ChannelKind,
+        order_no: Option<&str>,
+        reason: &str,
+    ) {
         let message = format!("{kind} sent an answer whose signature does not verify: {reason}");
         tracing::error!(channel = %kind, order_no, "{message}");
         let now = self.now();
@@ -194,6 +202,7 @@ impl Counter {
         }
         self.emit(CounterEvent::Alarm {
             alarm: AlarmDto {
+                kind: "untrusted_answer".to_owned(),
                 at: shouyin_ledger::ts(now),
                 channel: Some(kind),
                 order_no: order_no.map(str::to_owned),
@@ -218,6 +227,23 @@ impl Counter {
         let expires_at = now + chrono_duration(self.inner.settings.expiry);
         let order = self
             .with_ledger(move |ledger| {
+                if let Some(open) = ledger
+                    .open_orders()?
+                    .into_iter()
+                    .find(|o| o.channel != ChannelKind::Cash && !o.state.is_final())
+                {
+                    if ledger.code_payment(open.id)?.is_some() {
+                        return Err(ApiError::new(
+                            ErrorCode::Conflict,
+                            format!(
+                                "code payment {} (¥{}) is still {}; no new charge until it is resolved",
+                                open.out_trade_no,
+                                open.amount.to_decimal_string(),
+                                open.state
+                            ),
+                        ));
+                    }
+                }
                 if !force {
                     if let Some(open) = ledger
                         .open_orders()?
@@ -233,7 +259,13 @@ impl Counter {
                                 open.amount.to_decimal_string(),
                                 open.state
                             ),
-                        ));
+                        )
+                        .detail("payment_open")
+                        .with("order_no", &open.out_trade_no)
+                        .with("channel", open.channel)
+                        .with("amount", open.amount.to_decimal_string())
+                        .with("state", open.state)
+                        .with("code_shown", open.qr_payload.is_some()));
                     }
                 }
                 Ok(ledger.create_order(
@@ -252,7 +284,7 @@ impl Counter {
             // record), before its code exists at the channel.
             self.close_earlier_codes(order.id).await?;
         }
-        let subject = format!("{} 收银", self.inner.store_name);
+        let subject = format!("{} 收银", self.store_name());
         let request = CreateQr {
             out_trade_no: order.out_trade_no.clone(),
             amount_fen: order.amount.fen(),
@@ -337,7 +369,7 @@ impl Counter {
             .or_insert_with(|| reason.to_owned());
     }
 
-    fn close_reason(&self, order_id: i64) -> Option<String> {
+    pub(crate) fn close_reason(&self, order_id: i64) -> Option<String> {
         self.lock_closing().get(&order_id).cloned()
     }
 
@@ -351,7 +383,7 @@ impl Counter {
     }
 
     /// Commit a change and tell the UI.
-    async fn apply(&self, order_id: i64, change: Change) -> Result<OrderDto, ApiError> {
+    pub(crate) async fn apply(&self, order_id: i64, change: Change) -> Result<OrderDto, ApiError> {
         let now = self.now();
         let order = self
             .with_ledger(move |ledger| {
@@ -365,13 +397,13 @@ impl Counter {
         Ok(order)
     }
 
-    async fn load(&self, order_id: i64) -> Result<Order, ApiError> {
+    pub(crate) async fn load(&self, order_id: i64) -> Result<Order, ApiError> {
         self.with_ledger(move |ledger| Ok(ledger.order(order_id)?))
             .await
     }
 
     /// Bring the ledger in line with what the channel reports.
-    async fn apply_remote(
+    pub(crate) async fn apply_remote(
         &self,
         order: &Order,
         remote: &RemotePayment,
@@ -499,6 +531,7 @@ impl Counter {
         tracing::error!(order_no = %order.out_trade_no, source, "{message}");
         self.emit(CounterEvent::Alarm {
             alarm: AlarmDto {
+                kind: "late_payment".to_owned(),
                 at: shouyin_ledger::ts(now),
                 channel: Some(order.channel),
                 order_no: Some(order.out_trade_no.clone()),
@@ -527,6 +560,7 @@ impl Counter {
             tracing::warn!(order_no = %order.out_trade_no, "{message}");
             self.emit(CounterEvent::Alarm {
                 alarm: AlarmDto {
+                    kind: "refunded_elsewhere".to_owned(),
                     at: shouyin_ledger::ts(self.now()),
                     channel: Some(order.channel),
                     order_no: Some(order.out_trade_no.clone()),
@@ -541,7 +575,7 @@ impl Counter {
 
     /// Write what is left to refund on a paid order as a refund the channel
     /// made (a reversal on cancel, a full refund it reports).
-    async fn record_channel_refund(
+    pub(crate) async fn record_channel_refund(
         &self,
         order: &Order,
         reason: &str,
@@ -709,7 +743,9 @@ impl Counter {
                                     "{} cannot close a code nobody has scanned yet ({code}); it stays payable until it expires, so the till keeps checking it and closes it as soon as the channel allows",
                                     order.channel
                                 ),
-                            ))
+                            )
+                            .detail("not_scanned_yet")
+                            .with("channel", order.channel))
                         }
                     }
                     Ok(remote) if remote.status != RemoteStatus::Waiting => {
@@ -732,7 +768,9 @@ impl Counter {
                 Err(ApiError::new(
                     ErrorCode::ChannelUnreachable,
                     format!("could not reach the channel to close the payment ({reason}); it is being checked"),
-                ))
+                )
+                .detail("close")
+                .with("channel", order.channel))
             }
             Err(ChannelError::Untrusted { reason }) => Err(ApiError::new(
                 ErrorCode::ChannelUntrusted,
@@ -757,6 +795,9 @@ impl Counter {
                     Change::to(OrderState::Failed).because("cancelled by the cashier"),
                 )
                 .await;
+        }
+        if self.code_payment_of(order.id).await?.is_some() {
+            return self.cancel_code_payment(&order).await;
         }
         self.request_close(order.id, "cancelled by the cashier");
         let result = self
@@ -809,6 +850,11 @@ impl Counter {
                 )
                 .await;
         }
+        if self.code_payment_of(order.id).await?.is_some() {
+            // The customer may still be confirming: the watcher queries and
+            // cancels or reverses when the window ends.
+            return self.resolve_code_payment(order).await;
+        }
         let channel = self.channel(order.channel)?;
         let no = order.out_trade_no.clone();
         let remote = self
@@ -841,6 +887,14 @@ impl Counter {
         let Ok(_slot) = Arc::clone(&self.inner.watch_slots).acquire_owned().await else {
             return;
         };
+        match self.code_payment_of(order_id).await {
+            Ok(Some(facts)) => return self.watch_code(order_id, facts).await,
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(order_id, "watcher cannot read the order: {e}");
+                return;
+            }
+        }
         let mut shutdown = self.inner.shutdown.subscribe();
         let started = Instant::now();
         let mut scanned_at: Option<Instant> = None;
@@ -964,7 +1018,7 @@ impl Counter {
         let request = CreateQr {
             out_trade_no: order.out_trade_no.clone(),
             amount_fen: order.amount.fen(),
-            subject: format!("{} 收银", self.inner.store_name),
+            subject: format!("{} 收银", self.store_name()),
             expires_at,
             notify_url: self.notify_url_for(order.channel, &order.out_trade_no),
         };
@@ -986,13 +1040,17 @@ impl Counter {
         }
     }
 
-    fn backoff(&self, failures: u32) -> Duration {
+    pub(crate) fn backoff(&self, failures: u32) -> Duration {
         let exp = Duration::from_millis(500u64.saturating_mul(1u64 << failures.min(6)));
         exp.min(self.inner.settings.retry_cap)
     }
 
     /// Sleep, or return true when the counter shuts down first.
-    async fn pause(&self, shutdown: &mut tokio::sync::watch::Receiver<bool>, d: Duration) -> bool {
+    pub(crate) async fn pause(
+        &self,
+        shutdown: &mut tokio::sync::watch::Receiver<bool>,
+        d: Duration,
+    ) -> bool {
         tokio::select! {
             _ = tokio::time::sleep(d) => false,
             _ = shutdown.changed() => true,
@@ -1012,7 +1070,7 @@ impl Counter {
         let counter = self.clone();
         tokio::spawn(async move {
             let mut shutdown = counter.inner.shutdown.subscribe();
-            let probe_no = format!("{}_PROBE_000000", counter.inner.terminal_id);
+            let probe_no = format!("{}_PROBE_000000", counter.terminal_name());
             loop {
                 for (kind, channel) in counter.inner.channels.iter() {
                     let _ = counter.call(*kind, None, || channel.query(&probe_no)).await;

@@ -89,6 +89,7 @@ impl Counter {
             .await?;
         if let Some(order) = order {
             self.publish(&OrderDto::from(&order));
+            self.after_refund(&refund);
             return Ok(RefundDto::from(&refund));
         }
         self.refund_step(&refund, Step::Send, true).await
@@ -230,6 +231,7 @@ impl Counter {
             .await?;
         if refund.state == RefundState::Succeeded {
             self.publish(&OrderDto::from(&order));
+            self.after_refund(&refund);
         }
         Ok(refund)
     }
@@ -297,6 +299,7 @@ impl Counter {
                 tracing::error!(out_refund_no = %refund.out_refund_no, "{message}");
                 self.emit(CounterEvent::Alarm {
                     alarm: AlarmDto {
+                        kind: "untrusted_answer".to_owned(),
                         at: shouyin_ledger::ts(self.now()),
                         channel: Some(refund.channel),
                         order_no: Some(refund.order_no.clone()),

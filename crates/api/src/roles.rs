@@ -160,6 +160,64 @@ impl Counter {
     /// A new store's first manager (name and PIN, typed twice). Allowed only
     /// while the ledger has no users at all: it is how a real store gets
     /// someone who can log in; until then nothing can be sold.
+    /// A real store's first start, in one step: the store's name, the
+    /// terminal id, the time zone and business-day cut-off, and the first
+    /// manager (PIN typed twice). Only on a fresh ledger (no users, nothing
+    /// recorded); everything is checked before anything is written.
+    pub async fn setup_store(&self, req: StoreSetupRequest) -> Result<UserDto, ApiError> {
+        let terminal = shouyin_core::TerminalId::parse(req.terminal.trim())
+            .map_err(|e| ApiError::new(ErrorCode::InvalidInput, e.to_string()))?;
+        let calendar =
+            shouyin_core::BusinessCalendar::parse(req.timezone.trim(), req.day_cutoff.trim())
+                .map_err(|e| ApiError::new(ErrorCode::InvalidInput, e.to_string()))?;
+        let store = req.store.trim().to_owned();
+        if store.is_empty() {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                "the store's name must be given",
+            ));
+        }
+        if req.manager.trim().is_empty() {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                "the manager's name must be given",
+            ));
+        }
+        if req.pin != req.pin_again {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                "the two PINs differ; type the same PIN twice",
+            ));
+        }
+        users::check_pin_format(&req.pin)?;
+        let (store_kept, terminal_kept) = (store.clone(), terminal.to_string());
+        self.with_ledger(move |ledger| {
+            if ledger.user_count()? > 0 {
+                return Err(already_set_up());
+            }
+            let sale_limit_fen = ledger.terminal().sale_limit_fen;
+            Ok(ledger.set_up_terminal(&shouyin_ledger::TerminalSetup {
+                store,
+                terminal,
+                calendar,
+                sale_limit_fen,
+            })?)
+        })
+        .await?;
+        *self
+            .inner
+            .store_name
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = store_kept;
+        *self
+            .inner
+            .terminal_id
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = terminal_kept;
+        self.setup_first_manager(req.manager, req.pin, req.pin_again)
+            .await
+    }
+
     pub async fn setup_first_manager(
         &self,
         name: String,
@@ -344,5 +402,32 @@ mod tests {
             ErrorCode::Forbidden,
             "a command missing from the matrix is refused"
         );
+    }
+}
+
+/// The first-start set-up screen's answers.
+#[derive(Clone, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct StoreSetupRequest {
+    pub store: String,
+    pub terminal: String,
+    /// An IANA zone, e.g. `Asia/Shanghai`.
+    pub timezone: String,
+    /// `HH:MM`: sales before it count to the day before.
+    pub day_cutoff: String,
+    pub manager: String,
+    pub pin: String,
+    pub pin_again: String,
+}
+
+impl std::fmt::Debug for StoreSetupRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreSetupRequest")
+            .field("store", &self.store)
+            .field("terminal", &self.terminal)
+            .field("timezone", &self.timezone)
+            .field("day_cutoff", &self.day_cutoff)
+            .field("manager", &self.manager)
+            .finish_non_exhaustive()
     }
 }

@@ -193,18 +193,23 @@ impl Counter {
             ),
         };
         let now = self.now();
-        self.with_ledger(move |ledger| {
-            let m = ledger.cash_movement(
-                kind,
-                amount_fen,
-                &reason,
-                actor.trim(),
-                approver.as_deref(),
-                now,
-            )?;
-            Ok(CashMovementDto::from(&m))
-        })
-        .await
+        let pulse_by = actor.trim().to_owned();
+        let movement = self
+            .with_ledger(move |ledger| {
+                let m = ledger.cash_movement(
+                    kind,
+                    amount_fen,
+                    &reason,
+                    actor.trim(),
+                    approver.as_deref(),
+                    now,
+                )?;
+                Ok(CashMovementDto::from(&m))
+            })
+            .await?;
+        // Recorded first; then the drawer opens by the printer's pulse.
+        self.after_cash_movement(&pulse_by);
+        Ok(movement)
     }
 
     /// Open the cash drawer without a sale (needs a manager's approval; the
@@ -234,14 +239,18 @@ impl Counter {
     ) -> Result<ZReportDto, ApiError> {
         let counted_fen = parse_cash(&counted, "the counted cash", true)?;
         let now = self.now();
-        self.with_ledger(move |ledger| {
-            Ok(ZReportDto::from(&ledger.close_shift(
-                counted_fen,
-                &closed_by,
-                now,
-            )?))
-        })
-        .await
+        let report = self
+            .with_ledger(move |ledger| {
+                Ok(ZReportDto::from(&ledger.close_shift(
+                    counted_fen,
+                    &closed_by,
+                    now,
+                )?))
+            })
+            .await?;
+        // A closed shift is a natural point to keep a copy of the day.
+        self.backup_after_shift();
+        Ok(report)
     }
 
     /// Recent shifts, newest first.

@@ -104,7 +104,10 @@ impl Counter {
                         "wrong PIN for {}; {attempts_left} attempt(s) left before a lock",
                         user.name
                     ),
-                ))
+                )
+                .detail("attempts_left")
+                .with("name", &user.name)
+                .with("attempts_left", attempts_left))
             }
             PinAttempt::LockedNow { until } | PinAttempt::Locked { until } => {
                 return Err(locked(&user.name, until, now))
@@ -115,7 +118,10 @@ impl Counter {
                 return Err(ApiError::new(
                     ErrorCode::NotPermitted,
                     format!("{} is not a {} ({})", user.name, role, role.label_zh()),
-                ));
+                )
+                .detail("role")
+                .with("name", &user.name)
+                .with("role", role));
             }
         }
         Ok(user)
@@ -308,6 +314,9 @@ fn locked(
             shouyin_ledger::ts(until)
         ),
     )
+    .detail("wait")
+    .with("name", name)
+    .with("seconds", secs)
 }
 
 /// The reason an unverified order gets when the channel has no payment.

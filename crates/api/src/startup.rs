@@ -1,7 +1,7 @@
 //! What a counter does once when it opens, in one place for the desktop app
 //! and the CLI: resolve every charge the last run left open, follow up open
 //! refunds with their own request numbers, and (when asked) start sync to
-//! head office and the relay of payment notifications.
+//! head office, the relay of payment notifications and the daily backup.
 
 use std::time::Duration;
 
@@ -113,11 +113,14 @@ impl Counter {
                     report.problems.push(format!("refund recovery failed: {e}"));
                 }
             }
+            // Receipts queued before a restart print now.
+            counter.print_drain().await;
             tx.send_replace(StartupStage::Finished(report));
         });
         if plan.sync_and_relay {
             self.start_sync();
             self.start_relay();
+            self.start_backups();
         }
         Startup { stage: rx }
     }

@@ -270,8 +270,16 @@ fn normalise_url(raw: &str) -> Result<String, ApiError> {
 
 /// A ledger event as head office receives it, under the enrolled ids.
 fn to_wire(event: &shouyin_ledger::Event, file: &HqFile) -> Result<wire::Event, Failure> {
+    wire_event(event, file).map_err(Failure::Ledger)
+}
+
+/// A ledger event as head office receives it, under the enrolled ids.
+pub(crate) fn wire_event(
+    event: &shouyin_ledger::Event,
+    file: &HqFile,
+) -> Result<wire::Event, ApiError> {
     let seq = u64::try_from(event.seq)
-        .map_err(|_| Failure::Ledger(ApiError::internal(format!("event seq {}", event.seq))))?;
+        .map_err(|_| ApiError::internal(format!("event seq {}", event.seq)))?;
     let payload = match &event.payload {
         serde_json::Value::Object(map) => map.clone(),
         other => {
@@ -301,7 +309,7 @@ impl Counter {
         hq_file_path(&self.inner.ledger_path)
     }
 
-    async fn load_hq_file(&self) -> Result<Option<HqFile>, ApiError> {
+    pub(crate) async fn load_hq_file(&self) -> Result<Option<HqFile>, ApiError> {
         let path = self.hq_path();
         blocking(move || HqFile::load(&path)).await
     }
@@ -422,10 +430,10 @@ impl Counter {
         };
         let code = code.trim().to_owned();
         if code.is_empty() {
-            return Err(ApiError::new(
-                ErrorCode::InvalidInput,
-                "the enrolment code is empty",
-            ));
+            return Err(
+                ApiError::new(ErrorCode::InvalidInput, "the enrolment code is empty")
+                    .detail("enrol_code_empty"),
+            );
         }
         let _pass = self.inner.sync.pass.lock().await;
         if let Some(existing) = self.load_hq_file().await? {
@@ -437,7 +445,9 @@ impl Counter {
                          enrol again only with force",
                         existing.hq_url, existing.terminal_id, existing.store
                     ),
-                ));
+                )
+                .detail("already_enrolled")
+                .with("terminal", &existing.terminal_id));
             }
         }
         let terminal = self
@@ -472,10 +482,17 @@ impl Counter {
                 } else {
                     ErrorCode::InvalidInput
                 };
+                let detail = match code {
+                    wire::ErrorCode::TerminalIdTaken => "terminal_id_taken",
+                    wire::ErrorCode::BadEnrollCode => "enrol_code",
+                    _ => "enrol_refused",
+                };
                 return Err(ApiError::new(
                     api_code,
                     format!("head office refused the enrolment ({status}): {message}"),
-                ));
+                )
+                .detail(detail)
+                .with("terminal", &terminal));
             }
             Err(e) => return Err(ApiError::from(e).during(format!("enrolment at {url}"))),
         };
@@ -487,7 +504,9 @@ impl Counter {
                      nothing was saved (is head office older than this program?)",
                     enrolled.terminal_id
                 ),
-            ));
+            )
+            .detail("enrolled_other_terminal")
+            .with("terminal", &terminal));
         }
         let secret = TerminalSecret::from_hex(&enrolled.secret).ok_or_else(|| {
             ApiError::internal("head office sent a secret of the wrong shape".to_owned())
@@ -796,7 +815,8 @@ impl Counter {
         let Some(mut report) = calls.report(self.now()) else {
             return Ok(());
         };
-        let name = self.inner.store_name.trim();
+        let name = self.store_name();
+        let name = name.trim();
         if !name.is_empty() {
             report.store_name = Some(
                 name.chars()
@@ -843,6 +863,7 @@ impl Counter {
         tracing::error!("sync stopped: {message}");
         self.emit(CounterEvent::Alarm {
             alarm: AlarmDto {
+                kind: "sync_stopped".to_owned(),
                 at: rfc3339(self.now()),
                 channel: None,
                 order_no: None,

@@ -497,7 +497,7 @@ async fn every_planted_difference_is_found_and_nothing_else() {
             .reconcile_file(*channel, today.pred_opt().unwrap(), bytes.clone())
             .await
             .unwrap_err();
-        assert_eq!(err.code, ErrorCode::InvalidInput);
+        assert_eq!(err.code, ErrorCode::BillWrongDay);
         assert!(err.message.contains("another day"), "{err}");
 
         // The other channel's file is named for what it is.
@@ -511,7 +511,7 @@ async fn every_planted_difference_is_found_and_nothing_else() {
             .reconcile_file(other, today, bytes)
             .await
             .unwrap_err();
-        assert_eq!(err.code, ErrorCode::InvalidInput);
+        assert_eq!(err.code, ErrorCode::BillWrongChannel);
         let named = if *channel == ChannelKind::Alipay {
             "an Alipay bill"
         } else {
@@ -531,7 +531,7 @@ async fn every_planted_difference_is_found_and_nothing_else() {
             .reconcile_file(channel, today, bytes)
             .await
             .unwrap_err();
-        assert_eq!(err.code, ErrorCode::InvalidInput);
+        assert_eq!(err.code, ErrorCode::BillUnreadable);
         assert!(err.message.contains("not a readable"), "{err}");
     }
     let err = t

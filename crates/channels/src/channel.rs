@@ -9,8 +9,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use shouyin_core::ChannelKind;
 
 use crate::model::{
-    BillLine, CloseOutcome, CreateQr, NotificationAck, PaymentNotice, QrCreated, RefundRequest,
-    RefundResult, RemotePayment,
+    BillLine, CloseOutcome, CodePay, CodePayAnswer, CreateQr, NotificationAck, PaymentNotice,
+    QrCreated, RefundRequest, RefundResult, RemotePayment,
 };
 use crate::ChannelError;
 
@@ -43,6 +43,39 @@ pub trait Channel: Send + Sync + fmt::Debug {
 
     /// Download and parse the channel's bill for one (Beijing) date.
     fn daily_bill(&self, date: NaiveDate) -> ChannelFuture<'_, Vec<BillLine>>;
+
+    /// Take payment with the customer's code (付款码). A lost, timed-out,
+    /// garbled or 5xx answer is [`ChannelError::Indeterminate`]: the code
+    /// may have been charged, so the caller queries and never sends the
+    /// code again. Channels without code payments answer
+    /// [`ChannelError::Config`].
+    fn pay_by_code<'a>(&'a self, req: &'a CodePay) -> ChannelFuture<'a, CodePayAnswer> {
+        let _ = req;
+        Box::pin(async move {
+            Err(ChannelError::config(format!(
+                "the {} channel takes no payment codes",
+                self.kind()
+            )))
+        })
+    }
+
+    /// End a code payment that is not known to be paid: Alipay
+    /// `alipay.trade.cancel`, WeChat reverse. An unpaid trade is closed; a
+    /// trade the customer paid in the meantime is refunded in full
+    /// ([`CloseOutcome::ReversedAfterPayment`]). Repeated while the channel
+    /// asks for a retry; an unclear end is an error for the caller to retry.
+    fn reverse_code_payment<'a>(
+        &'a self,
+        out_trade_no: &'a str,
+    ) -> ChannelFuture<'a, CloseOutcome> {
+        let _ = out_trade_no;
+        Box::pin(async move {
+            Err(ChannelError::config(format!(
+                "the {} channel takes no payment codes",
+                self.kind()
+            )))
+        })
+    }
 
     /// Verify and read a payment notification the channel POSTed to the
     /// order's `notify_url`: the request headers (names compared without

@@ -29,12 +29,13 @@ mod http;
 #[cfg(test)]
 mod parser_fuzz;
 
-pub use bill::BillFileError;
+pub use bill::{BillFileError, BillFooter, BillHeader, BillType, ParsedBill};
 pub use channel::{Channel, ChannelFuture};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use config::{AlipayConfig, ChannelsFile, SecretText, Timeouts, WechatPayConfig};
 pub use error::ChannelError;
 pub use model::{
-    BillKind, BillLine, CloseOutcome, CreateQr, NotificationAck, PaymentNotice, QrCreated,
-    RefundRequest, RefundResult, RefundStatus, RemotePayment, RemoteStatus,
+    BillKind, BillLine, BillRefundState, CloseOutcome, CodePay, CodePayAnswer, CreateQr,
+    NotificationAck, PaymentNotice, QrCreated, RefundRequest, RefundResult, RefundStatus,
+    RemotePayment, RemoteStatus,
 };

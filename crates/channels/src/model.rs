@@ -143,6 +143,25 @@ pub struct RefundResult {
 pub enum BillKind {
     Payment,
     Refund,
+    /// A payment the channel reversed (WeChat 交易状态 REVOKED, a 付款码
+    /// payment undone by `reverse`): money that came in and went back, never
+    /// money received.
+    Reversal,
+}
+
+/// Where a refund row of a bill stood when the bill was made. A bill is a
+/// snapshot: a refund accepted that day is listed at once and its status is
+/// never updated in that file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BillRefundState {
+    /// The money went back (WeChat 退款状态 SUCCESS; every Alipay 退款 row).
+    Succeeded,
+    /// Accepted, not yet returned (WeChat PROCESSING): pending, not money
+    /// returned.
+    Pending,
+    /// The refund failed or was closed (WeChat FAIL, CHANGE, REFUNDCLOSE…).
+    Failed,
 }
 
 /// One row of a channel's daily bill.
@@ -151,10 +170,46 @@ pub struct BillLine {
     pub channel_trade_no: String,
     pub out_trade_no: String,
     pub kind: BillKind,
-    /// Always positive; `kind` says which way the money went.
+    /// The gross amount, the figure the counter itself records: the order
+    /// amount of a payment, the amount asked back for a refund. Always
+    /// positive; `kind` says which way the money went.
     pub amount_fen: i64,
+    /// What the merchant's account moved by: the gross less the part a
+    /// non-recharge coupon or 商家优惠 paid (WeChat 应结订单金额 / 退款金额,
+    /// Alipay 商家实收). Equal to `amount_fen` when no such coupon was used.
+    pub settled_fen: i64,
     pub out_refund_no: Option<String>,
+    /// When the money moved: paid, or for a refund row its 退款成功时间 (its
+    /// 退款申请时间 while pending), else the row's time.
     pub occurred_at: DateTime<Utc>,
+    /// Refund rows: the refund's state in the bill. `None` for payments.
+    pub refund_state: Option<BillRefundState>,
     /// The channel's own status or business-type text, as printed.
     pub status: String,
+}
+
+/// Take payment with the code the customer shows (付款码).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodePay {
+    pub out_trade_no: String,
+    /// The digits the scanner read. Sent once, never again for another
+    /// out_trade_no.
+    pub auth_code: String,
+    pub amount_fen: i64,
+    pub subject: String,
+    /// The shop's own id for the store (WeChat `scene_info.store_info.out_id`,
+    /// Alipay `store_id`).
+    pub store_id: String,
+    /// The till (Alipay `terminal_id`, WeChat `scene_info.device_id`).
+    pub terminal_id: String,
+}
+
+/// What the channel said to a pay-by-code call. Refusals are errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodePayAnswer {
+    /// Paid at once (Alipay `10000`, WeChat `trade_state` SUCCESS).
+    Paid(RemotePayment),
+    /// The customer must confirm on the phone (Alipay `10003`
+    /// WAIT_BUYER_PAY, WeChat USERPAYING): query until the window ends.
+    Waiting,
 }

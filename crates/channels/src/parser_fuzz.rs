@@ -291,6 +291,11 @@ proptest! {
         let mut zip = b"PK\x03\x04".to_vec();
         zip.extend_from_slice(&bytes);
         let _ = crate::alipay::parse_bill_file(&zip);
+        let _ = crate::wechatpay::parse_bill_file(&zip);
+        let mut gz = vec![0x1f, 0x8b];
+        gz.extend_from_slice(&bytes);
+        let _ = crate::alipay::parse_bill_file(&gz);
+        let _ = crate::wechatpay::parse_bill_file(&gz);
     }
 
     #[test]

@@ -30,15 +30,19 @@ use crate::config::{SecretText, WechatPayConfig};
 use crate::http::{self, encode_segment, RawResponse};
 use crate::keys;
 use crate::model::{
-    BillLine, CloseOutcome, CreateQr, NotificationAck, PaymentNotice, QrCreated, RefundRequest,
-    RefundResult, RemotePayment, RemoteStatus,
+    BillLine, CloseOutcome, CodePay, CodePayAnswer, CreateQr, NotificationAck, PaymentNotice,
+    QrCreated, RefundRequest, RefundResult, RemotePayment, RemoteStatus,
 };
 use crate::ChannelError;
 use wire::Reply;
 
-pub use bill::parse_bill_file;
+pub use bill::{parse_bill_file, read_bill};
 pub use v2::{v2_sign, V2SignType};
 pub use wire::{decrypt_resource, open_notification, Notification, PlatformVerifier};
+
+/// Extra reverse calls after an unclear answer, and the pause between them.
+const REVERSE_RETRIES: u32 = 2;
+const REVERSE_RETRY_GAP: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// A WeChat Pay v3 client. Cheap to share; holds one HTTP connection pool.
 pub struct WechatPay {
@@ -267,6 +271,93 @@ impl WechatPay {
         }
     }
 
+    /// `POST /v3/pay/transactions/codepay`. The answer's `trade_state` says
+    /// paid (SUCCESS) or waiting for the password (USERPAYING); a signed
+    /// refusal with code USERPAYING means the same.
+    async fn do_pay_by_code(&self, req: &CodePay) -> Result<CodePayAnswer, ChannelError> {
+        if req.amount_fen <= 0 {
+            return Err(ChannelError::config("a payment must be above zero"));
+        }
+        let order = wire::CodePayOrder {
+            appid: &self.appid,
+            mchid: &self.mchid,
+            description: &req.subject,
+            out_trade_no: &req.out_trade_no,
+            payer: wire::CodePayer {
+                auth_code: &req.auth_code,
+            },
+            amount: wire::Amount {
+                total: req.amount_fen,
+                currency: "CNY",
+            },
+            scene_info: wire::CodePayScene {
+                device_id: Some(req.terminal_id.as_str()).filter(|s| !s.is_empty()),
+                store_info: wire::CodePayStore {
+                    out_id: &req.store_id,
+                },
+            },
+        };
+        match self
+            .exchange(Method::POST, "/v3/pay/transactions/codepay", Some(&order))
+            .await?
+        {
+            Reply::Ok(body) => wire::codepay_answer(&Self::read(&body)?),
+            Reply::Refused { error, .. } if error.code == "USERPAYING" => {
+                Ok(CodePayAnswer::Waiting)
+            }
+            Reply::Refused { error, .. } => Err(Self::refused(error)),
+        }
+    }
+
+    /// Reverse a code payment, again while the answer is unclear (the v2
+    /// guide: "when a reverse gets no answer or an error, call it again"),
+    /// then ask where the trade ended: the v3 answer does not say whether
+    /// money moved.
+    async fn do_reverse_code_payment(
+        &self,
+        out_trade_no: &str,
+    ) -> Result<CloseOutcome, ChannelError> {
+        let path = format!(
+            "/v3/pay/transactions/out-trade-no/{}/reverse",
+            encode_segment(out_trade_no)
+        );
+        let body = wire::ReverseOrder {
+            appid: &self.appid,
+            mchid: &self.mchid,
+        };
+        let mut attempt = 0;
+        loop {
+            let outcome = match self.exchange(Method::POST, &path, Some(&body)).await {
+                Ok(Reply::Ok(_)) => Ok(()),
+                Ok(Reply::Refused { status: 404, error }) if error.code == "ORDER_NOT_EXIST" => {
+                    // The pay call never arrived: nothing to reverse, nothing taken.
+                    return Ok(CloseOutcome::Closed);
+                }
+                Ok(Reply::Refused { error, .. }) => Err(Self::refused(error)),
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(()) => break,
+                Err(e @ ChannelError::Indeterminate { .. }) if attempt < REVERSE_RETRIES => {
+                    attempt += 1;
+                    tracing::info!(attempt, error = %e, "WeChat reverse unclear; again");
+                    tokio::time::sleep(REVERSE_RETRY_GAP).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        match self.do_query(out_trade_no).await?.status {
+            RemoteStatus::Refunded => Ok(CloseOutcome::ReversedAfterPayment),
+            RemoteStatus::Closed | RemoteStatus::Failed | RemoteStatus::NotFound => {
+                Ok(CloseOutcome::Closed)
+            }
+            // Still paid or still waiting after a reverse that answered OK.
+            other => Err(ChannelError::indeterminate(format!(
+                "WeChat Pay trade is {other:?} after a reverse"
+            ))),
+        }
+    }
+
     async fn do_refund(&self, req: &RefundRequest) -> Result<RefundResult, ChannelError> {
         if req.refund_fen <= 0 {
             return Err(ChannelError::config("a refund must be above zero"));
@@ -303,7 +394,7 @@ impl WechatPay {
 
     async fn do_daily_bill(&self, date: NaiveDate) -> Result<Vec<BillLine>, ChannelError> {
         let path = format!(
-            "/v3/bill/tradebill?bill_date={}&bill_type=ALL",
+            "/v3/bill/tradebill?bill_date={}&bill_type=ALL&tar_type=GZIP",
             date.format("%Y-%m-%d")
         );
         let resp: wire::TradeBillResp = match self.exchange::<()>(Method::GET, &path, None).await? {
@@ -321,9 +412,14 @@ impl WechatPay {
                 file.status
             )));
         }
+        // Asked for as gzip (smaller); the hash is the uncompressed bill's.
+        // A stream that does not unpack is a file that does not match.
+        let raw = crate::bill::gunzip_if_packed(&file.body).map_err(|e| {
+            ChannelError::untrusted(format!("WeChat Pay bill file does not unpack: {e}"))
+        })?;
         match (resp.hash_type.as_deref(), resp.hash_value.as_deref()) {
             (Some(kind), Some(expected)) if kind.eq_ignore_ascii_case("SHA1") => {
-                let actual = hex::encode(Sha1::digest(&file.body));
+                let actual = hex::encode(Sha1::digest(&raw));
                 if !actual.eq_ignore_ascii_case(expected.trim()) {
                     return Err(ChannelError::untrusted(
                         "WeChat Pay bill file does not match its SHA1",
@@ -336,7 +432,7 @@ impl WechatPay {
                 )))
             }
         }
-        let lines = parse_bill_file(&file.body)
+        let lines = parse_bill_file(&raw)
             .map_err(|e| ChannelError::indeterminate(format!("WeChat Pay bill: {e}")))?;
         tracing::info!(%date, rows = lines.len(), "WeChat Pay bill downloaded");
         Ok(lines)
@@ -374,6 +470,17 @@ impl Channel for WechatPay {
 
     fn daily_bill(&self, date: NaiveDate) -> ChannelFuture<'_, Vec<BillLine>> {
         Box::pin(self.do_daily_bill(date))
+    }
+
+    fn pay_by_code<'a>(&'a self, req: &'a CodePay) -> ChannelFuture<'a, CodePayAnswer> {
+        Box::pin(self.do_pay_by_code(req))
+    }
+
+    fn reverse_code_payment<'a>(
+        &'a self,
+        out_trade_no: &'a str,
+    ) -> ChannelFuture<'a, CloseOutcome> {
+        Box::pin(self.do_reverse_code_payment(out_trade_no))
     }
 
     /// Check the `Wechatpay-*` signature with the platform key (and the

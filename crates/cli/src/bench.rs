@@ -59,6 +59,28 @@ pub enum Which {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Payments by the customer's code: scan to paid (p50, p95) without a
+    /// password; confirmation to paid on screen and queries per payment with
+    /// a password, adaptive polling beside the channels' documented polling.
+    Paycode {
+        /// No-password payments per channel.
+        #[arg(long, default_value_t = 200)]
+        nopw: usize,
+        /// Tills taking password payments at once.
+        #[arg(long, default_value_t = 10)]
+        tills: usize,
+        /// Password payments per till and schedule.
+        #[arg(long, default_value_t = 3)]
+        per_till: usize,
+        /// The customer confirms this many ms after the scan, at the least…
+        #[arg(long, default_value_t = 1500)]
+        delay_min_ms: u64,
+        /// …and at the most.
+        #[arg(long, default_value_t = 5000)]
+        delay_max_ms: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// A daily takings report on a (seeded) ledger, beside the sqlite3 CLI
     /// running the same aggregate queries.
     Report {
@@ -125,6 +147,25 @@ pub async fn run(which: Which) -> anyhow::Result<ExitCode> {
             seed,
         } => {
             crate::bench_confirm::run(orders, concurrency, seed).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Which::Paycode {
+            nopw,
+            tills,
+            per_till,
+            delay_min_ms,
+            delay_max_ms,
+            seed,
+        } => {
+            crate::bench_paycode::run(crate::bench_paycode::Plan {
+                nopw,
+                tills,
+                per_till,
+                delay_min: Duration::from_millis(delay_min_ms),
+                delay_max: Duration::from_millis(delay_max_ms),
+                seed,
+            })
+            .await?;
             Ok(ExitCode::SUCCESS)
         }
         Which::Report { db, date, runs } => {

@@ -147,6 +147,34 @@ pub async fn revoke(db_url: &str, terminal: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `shouyin hq import-rescue --db URL FILE`: store a till's rescue file,
+/// each event at most once.
+pub async fn import_rescue(db_url: &str, file: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let key_path = seal_key_path(db_url);
+    let seal_key = SealKey::from_env_or_file(&key_path)
+        .with_context(|| format!("loading the sealing key ({})", key_path.display()))?;
+    let db = shouyin_hq::open(db_url)
+        .await
+        .with_context(|| format!("opening {}", redact(db_url)))?;
+    let outcome = shouyin_hq::rescue::import(db.as_ref(), &seal_key, &text, chrono::Utc::now())
+        .await
+        .with_context(|| format!("importing {}", file.display()))?;
+    println!("terminal={}", outcome.terminal);
+    println!("events={}", outcome.events);
+    println!("stored={}", outcome.stored);
+    println!("duplicates={}", outcome.duplicates);
+    println!("conflicts={}", outcome.conflicts.len());
+    println!("acked_seq={}", outcome.acked_seq);
+    if !outcome.conflicts.is_empty() {
+        anyhow::bail!(
+            "head office holds other events under the numbers {:?}; they were not overwritten",
+            outcome.conflicts
+        );
+    }
+    Ok(())
+}
+
 /// `shouyin bench sync [--events N] [--batch N] [--runs N] [--backend sqlite|postgres]`.
 pub async fn bench(
     events: u64,

@@ -33,8 +33,10 @@ pub enum Command {
         /// The bill date, YYYY-MM-DD (Beijing), or `today`.
         #[arg(long)]
         date: String,
-        /// A downloaded bill to read instead of fetching it: Alipay's zip
-        /// (or its detail CSV), WeChat Pay's CSV.
+        /// A downloaded bill to read instead of fetching it: .csv, .zip or
+        /// .gz of either channel (Alipay's zip or its 业务明细 CSV; WeChat
+        /// Pay's ALL, SUCCESS or REFUND bill). For a REFUND bill, --date is
+        /// the day the refunds succeeded.
         #[arg(long)]
         bill: Option<PathBuf>,
         #[arg(long)]
@@ -131,6 +133,7 @@ fn print_table(r: &ReconcileReportDto) {
                 match l.kind {
                     shouyin_api::reconcile::ReconcileLineKind::Payment => "payment",
                     shouyin_api::reconcile::ReconcileLineKind::Refund => "refund",
+                    shouyin_api::reconcile::ReconcileLineKind::Reversal => "reversal",
                 },
                 number,
                 dash(l.bill_amount.as_deref()),
@@ -152,6 +155,16 @@ fn print_table(r: &ReconcileReportDto) {
             shouyin_api::reconcile::BillSource::File => "file",
         }
     );
+    println!("bill_type={}", r.bill_type.as_str());
+    if let Some(agrees) = r.bill_footer_agrees {
+        println!("bill_footer_agrees={agrees}");
+        if !agrees {
+            println!(
+                "bill_footer_disagrees={}",
+                r.bill_footer_disagreements.join(",")
+            );
+        }
+    }
     for class in ReconcileClass::ALL {
         println!("{}={}", class.as_str(), r.counts.get(class));
     }
@@ -161,6 +174,19 @@ fn print_table(r: &ReconcileReportDto) {
     println!("bill_payments={} ({})", b.payments, b.payment_count);
     println!("bill_refunds={} ({})", b.refunds, b.refund_count);
     println!("bill_net={}", b.net);
+    if b.settled_payments_fen != b.payments_fen || b.settled_refunds_fen != b.refunds_fen {
+        println!("bill_settled_payments={}", b.settled_payments);
+        println!("bill_settled_refunds={}", b.settled_refunds);
+    }
+    if b.pending_refund_count > 0 {
+        println!(
+            "bill_pending_refunds={} ({})",
+            b.pending_refunds, b.pending_refund_count
+        );
+    }
+    if b.reversal_count > 0 {
+        println!("bill_reversals={} ({})", b.reversals, b.reversal_count);
+    }
     println!("ledger_payments={} ({})", l.payments, l.payment_count);
     println!("ledger_refunds={} ({})", l.refunds, l.refund_count);
     println!("ledger_net={}", l.net);

@@ -11,7 +11,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 /// Bind, open (or create) the state, print where things are, and serve.
-pub async fn run(listen: SocketAddr, state: PathBuf) -> anyhow::Result<()> {
+pub async fn run(
+    listen: SocketAddr,
+    state: PathBuf,
+    alipay_code_window: std::time::Duration,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -19,7 +23,14 @@ pub async fn run(listen: SocketAddr, state: PathBuf) -> anyhow::Result<()> {
     let dir = state.clone();
     // The first start generates RSA keys, which takes a few seconds.
     let sim = tokio::task::spawn_blocking(move || {
-        shouyin_sim::SimState::open(&dir, addr, shouyin_sim::SimConfig::default())
+        shouyin_sim::SimState::open(
+            &dir,
+            addr,
+            shouyin_sim::SimConfig {
+                alipay_code_window,
+                ..shouyin_sim::SimConfig::default()
+            },
+        )
     })
     .await
     .context("simulator start-up task failed")?

@@ -7,6 +7,9 @@
 
 mod bench;
 mod bench_confirm;
+mod bench_paycode;
+mod cmd_backup;
+mod cmd_devices;
 mod cmd_hq;
 mod cmd_reconcile;
 mod cmd_report;
@@ -57,6 +60,12 @@ enum Command {
     },
     /// Take a sale. Prints `order_no=` and, for a QR channel, `qr=` as soon
     /// as the code exists; with `--wait`, then `state=` once final.
+    ///
+    /// With `--code DIGITS` (the customer's payment code, 付款码) the channel
+    /// comes from the code; `state=` follows the pay answer, and with
+    /// `--wait` a payment that needs the customer's password is waited for,
+    /// and at `--timeout` cancelled (Alipay) or reversed (WeChat). Exit 0
+    /// only when paid.
     Charge {
         #[arg(long)]
         db: PathBuf,
@@ -64,8 +73,16 @@ enum Command {
         #[arg(long)]
         channels: Option<PathBuf>,
         /// alipay, wechat or cash.
-        #[arg(long)]
-        channel: ChannelKind,
+        #[arg(long, required_unless_present = "code")]
+        channel: Option<ChannelKind>,
+        /// The customer's payment code as scanned (digits); picks the channel.
+        #[arg(long, conflicts_with_all = ["channel", "force", "note", "tendered"])]
+        code: Option<String>,
+        /// With --code: seconds the customer may take to confirm with the
+        /// password before the payment is cancelled or reversed (default
+        /// the channel's window: WeChat 45, Alipay 60; never longer).
+        #[arg(long, requires = "code")]
+        window: Option<u64>,
         /// Yuan, e.g. 12.30.
         #[arg(long, allow_hyphen_values = true)]
         amount: String,
@@ -123,9 +140,15 @@ enum Command {
         /// Keeps the demo credentials (credentials.json) and every trade.
         #[arg(long)]
         state: PathBuf,
+        /// Seconds an Alipay payment by the customer's code waits for the
+        /// password before it closes (WeChat's 45 s is fixed).
+        #[arg(long, default_value_t = 60)]
+        alipay_code_window: u64,
     },
     /// The head-office server: `shouyin hq --listen ADDR --db URL`, or one of
-    /// its administrative actions.
+    /// its administrative actions. Every option may come from the
+    /// environment instead (SHOUYIN_HQ_LISTEN, SHOUYIN_HQ_DB, …), as the
+    /// shouyin-hq service passes them.
     Hq(HqArgs),
     #[command(flatten)]
     Reconcile(cmd_reconcile::Command),
@@ -133,6 +156,8 @@ enum Command {
     Report(cmd_report::Command),
     #[command(flatten)]
     Staff(cmd_staff::Command),
+    #[command(flatten)]
+    Devices(cmd_devices::Command),
     /// Enrol this ledger with head office using a one-time code. Prints the
     /// terminal and store head office knows it by (never the secret).
     Enroll {
@@ -161,6 +186,31 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Copy the ledger (SQLite's online backup, so a running app keeps
+    /// selling) and check the copy with integrity_check.
+    Backup {
+        #[arg(long)]
+        db: PathBuf,
+        /// The copy; must not exist.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Put a backup back as the ledger. Refused while a program holds the
+    /// ledger; the replaced ledger is kept beside it.
+    Restore {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        from: PathBuf,
+    },
+    /// Write every event head office has not acknowledged to a signed file,
+    /// for a till whose network is gone for good (`shouyin hq import-rescue`).
+    Rescue {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Benchmarks that print their figures beside a baseline.
     Bench {
         #[command(subcommand)]
@@ -173,10 +223,10 @@ enum Command {
 struct HqArgs {
     #[command(subcommand)]
     action: Option<HqAction>,
-    #[arg(long, default_value = "127.0.0.1:8788")]
+    #[arg(long, env = "SHOUYIN_HQ_LISTEN", default_value = "127.0.0.1:8788")]
     listen: String,
     /// sqlite://PATH or postgres://…
-    #[arg(long)]
+    #[arg(long, env = "SHOUYIN_HQ_DB")]
     db: Option<String>,
     /// Bearer token for the read side (reports, terminal list, the page).
     /// Visible to every user of the machine in `ps`: prefer
@@ -184,16 +234,16 @@ struct HqArgs {
     #[arg(long, conflicts_with = "admin_token_file")]
     admin_token: Option<String>,
     /// A file holding the admin token (its first line).
-    #[arg(long)]
+    #[arg(long, env = "SHOUYIN_HQ_ADMIN_TOKEN_FILE")]
     admin_token_file: Option<PathBuf>,
     /// Serve HTTPS with this PEM certificate chain (with --tls-key).
-    #[arg(long, requires = "tls_key")]
+    #[arg(long, env = "SHOUYIN_HQ_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
     /// The PEM private key of --tls-cert.
-    #[arg(long, requires = "tls_cert")]
+    #[arg(long, env = "SHOUYIN_HQ_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
     /// Largest request body accepted, in bytes.
-    #[arg(long)]
+    #[arg(long, env = "SHOUYIN_HQ_BODY_LIMIT")]
     body_limit: Option<usize>,
 }
 
@@ -212,6 +262,13 @@ enum HqAction {
         db: String,
         #[arg(long)]
         terminal: String,
+    },
+    /// Import a till's rescue file (`shouyin rescue`); each event is stored
+    /// once, however often the file is imported.
+    ImportRescue {
+        #[arg(long)]
+        db: String,
+        file: PathBuf,
     },
 }
 
@@ -272,6 +329,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             db,
             channels,
             channel,
+            code,
+            window,
             amount,
             cashier,
             note,
@@ -280,17 +339,44 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             force,
             tendered,
         } => {
-            let counter = open_with(&db, channels.as_deref(), true).await?;
-            let order = counter
-                .order_charge(ChargeRequest {
-                    amount,
-                    channel,
-                    cashier,
-                    note,
-                    force,
-                    tendered,
-                })
-                .await?;
+            let mut payments = shouyin_api::PaymentSettings {
+                probe_every: None,
+                ..Default::default()
+            };
+            if let Some(secs) = window {
+                if secs == 0 {
+                    anyhow::bail!("--window must be at least 1 second");
+                }
+                let code = &mut payments.code;
+                code.alipay_window = code.alipay_window.min(Duration::from_secs(secs));
+                code.wechat_window = code.wechat_window.min(Duration::from_secs(secs));
+            }
+            let counter = open_with_settings(&db, channels.as_deref(), true, payments).await?;
+            let by_code = code.is_some();
+            let order = match (code, channel) {
+                (Some(code), _) => {
+                    counter
+                        .order_charge_code(shouyin_api::CodeChargeRequest {
+                            amount,
+                            code,
+                            cashier,
+                        })
+                        .await?
+                }
+                (None, Some(channel)) => {
+                    counter
+                        .order_charge(ChargeRequest {
+                            amount,
+                            channel,
+                            cashier,
+                            note,
+                            force,
+                            tendered,
+                        })
+                        .await?
+                }
+                (None, None) => anyhow::bail!("give --channel or --code"),
+            };
             println!("order_no={}", order.order_no);
             println!("amount={}", order.amount);
             if let Some(shift) = order.shift_id {
@@ -327,7 +413,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("reason={reason}");
             }
             counter.shutdown().await;
-            let ok = if wait {
+            let ok = if wait || by_code {
                 order.state.is_paid()
             } else {
                 !matches!(order.state, OrderState::Failed | OrderState::Closed)
@@ -337,6 +423,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Devices(cmd) => {
+            cmd_devices::run(cmd).await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Recover { db, channels } => {
             let counter = open_with(&db, Some(&channels), true).await?;
@@ -424,8 +514,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("seconds={secs:.2}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Sim { listen, state } => {
-            cmd_sim::run(listen, state).await?;
+        Command::Sim {
+            listen,
+            state,
+            alipay_code_window,
+        } => {
+            cmd_sim::run(listen, state, Duration::from_secs(alipay_code_window)).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Hq(args) => {
@@ -434,6 +528,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     cmd_hq::enroll_code(&db, &store).await?
                 }
                 Some(HqAction::Revoke { db, terminal }) => cmd_hq::revoke(&db, &terminal).await?,
+                Some(HqAction::ImportRescue { db, file }) => {
+                    cmd_hq::import_rescue(&db, &file).await?
+                }
                 None => {
                     let db = args
                         .db
@@ -458,6 +555,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             hq_ca_file,
         } => cmd_sync::enroll(&db, hq, code, force, hq_ca_file).await,
         Command::Sync { db, once } => cmd_sync::sync(&db, once).await,
+        Command::Backup { db, out } => cmd_backup::backup(&db, &out),
+        Command::Restore { db, from } => cmd_backup::restore(&db, &from),
+        Command::Rescue { db, out } => cmd_backup::rescue(&db, &out).await,
     }
 }
 
@@ -471,19 +571,30 @@ async fn open(db: &std::path::Path) -> anyhow::Result<Counter> {
 /// app (which would be resolving the same payments).
 async fn open_with(
     db: &std::path::Path,
-    channels: Option<&std::path::Path>,
+    channels_path: Option<&std::path::Path>,
     exclusive: bool,
 ) -> anyhow::Result<Counter> {
-    let channels = match channels {
+    let payments = shouyin_api::PaymentSettings {
+        probe_every: None,
+        ..Default::default()
+    };
+    open_with_settings(db, channels_path, exclusive, payments).await
+}
+
+/// [`open_with`] with payment settings of the caller's.
+async fn open_with_settings(
+    db: &std::path::Path,
+    channels_path: Option<&std::path::Path>,
+    exclusive: bool,
+    payments: shouyin_api::PaymentSettings,
+) -> anyhow::Result<Counter> {
+    let channels = match channels_path {
         Some(path) => shouyin_api::load_channels(path)?,
         None => Default::default(),
     };
     let options = CounterOptions {
         channels,
-        payments: shouyin_api::PaymentSettings {
-            probe_every: None,
-            ..Default::default()
-        },
+        payments,
         exclusive,
         ..CounterOptions::default()
     };

@@ -252,7 +252,7 @@ async fn reconcile_exits_non_zero_on_differences_and_reads_downloaded_files() {
     ]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("not a readable alipay bill"), "{err}");
+    assert!(err.contains("not a readable Alipay bill"), "{err}");
     let o = shouyin(&[
         "reconcile",
         "--db",
@@ -290,4 +290,136 @@ async fn reconcile_exits_non_zero_on_differences_and_reads_downloaded_files() {
     ]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("YYYY-MM-DD"));
+}
+
+fn bill_fixture(name: &str) -> String {
+    format!("{}/../../testdata/bills/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The fixture shop's ledger (testdata/bills/ledger_20261120.sql) in a
+/// ledger file made by `shouyin init`.
+fn fixture_shop(dir: &std::path::Path) -> String {
+    let db = dir.join("shop.db");
+    let db_s = db.to_str().unwrap().to_owned();
+    let o = shouyin(&["init", "--db", &db_s, "--store", "S01", "--terminal", "T01"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute_batch(&std::fs::read_to_string(bill_fixture("ledger_20261120.sql")).unwrap())
+        .unwrap();
+    db_s
+}
+
+fn reconcile_file(db: &str, channel: &str, date: &str, bill: &str) -> Output {
+    shouyin(&[
+        "reconcile",
+        "--db",
+        db,
+        "--channel",
+        channel,
+        "--date",
+        date,
+        "--bill",
+        &bill_fixture(bill),
+    ])
+}
+
+#[test]
+fn reconcile_accepts_csv_zip_and_gz_of_both_channels() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fixture_shop(dir.path());
+    // Alipay: every packing is the same clean day.
+    for bill in [
+        "alipay_20261120.csv.zip",
+        "alipay_20261120_folder.zip",
+        "alipay_20261120_detail_gbk.csv",
+        "alipay_20261120_detail_utf8bom.csv",
+        "alipay_20261120_detail.csv.gz",
+    ] {
+        let o = reconcile_file(&db, "alipay", "2026-11-20", bill);
+        let out = stdout(&o);
+        assert!(
+            o.status.success(),
+            "{bill}: {out}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(value(&out, "bill_type"), "alipay_trade", "{bill}");
+        assert_eq!(value(&out, "bill_footer_agrees"), "true", "{bill}");
+        assert_eq!(value(&out, "differences"), "0", "{bill}");
+        // 商家优惠 3.00: gross and settled both printed.
+        assert_eq!(value(&out, "bill_payments"), "47.30 (3)", "{bill}");
+        assert_eq!(value(&out, "bill_settled_payments"), "44.30", "{bill}");
+    }
+    // WeChat Pay: one pending refund is the only difference (exit 1).
+    for bill in [
+        "wechat_all_20261120.csv",
+        "wechat_all_20261120.csv.gz",
+        "wechat_all_20261120.zip",
+        "wechat_all_20261120_gbk_crlf.csv",
+        "wechat_early_all_20261120.csv",
+    ] {
+        let o = reconcile_file(&db, "wechat", "2026-11-20", bill);
+        let out = stdout(&o);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{bill}: {out}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(value(&out, "bill_type"), "wechat_all", "{bill}");
+        assert_eq!(value(&out, "refund_pending"), "1", "{bill}");
+        assert_eq!(value(&out, "differences"), "1", "{bill}");
+        assert_eq!(value(&out, "bill_refunds"), "50.00 (1)", "{bill}");
+        assert_eq!(value(&out, "bill_pending_refunds"), "3.00 (1)", "{bill}");
+        assert_eq!(value(&out, "bill_reversals"), "6.00 (1)", "{bill}");
+        assert!(
+            out.contains("refund_pending       refund   W0003 / W0003_R1"),
+            "{out}"
+        );
+    }
+    let o = reconcile_file(&db, "wechat", "2026-11-20", "wechat_success_20261120.csv");
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert_eq!(value(&stdout(&o), "bill_type"), "wechat_success");
+    // The account log is refused, naming the file to import.
+    let o = reconcile_file(
+        &db,
+        "alipay",
+        "2026-11-20",
+        "alipay_20261120_账务明细.csv.zip",
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("业务明细"), "{err}");
+}
+
+#[test]
+fn a_refund_bill_is_reconciled_for_the_refunds_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fixture_shop(dir.path());
+    for bill in [
+        "wechat_refund_20261121.csv",
+        "wechat_refund_20261121.csv.gz",
+    ] {
+        let o = reconcile_file(&db, "wechat", "2026-11-21", bill);
+        let out = stdout(&o);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{bill}: {out}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(value(&out, "bill_type"), "wechat_refund");
+        assert_eq!(value(&out, "matched"), "1");
+        assert_eq!(value(&out, "refund_pending"), "1");
+        // The day's payment W0101 is no difference for a refunds-only bill.
+        assert_eq!(value(&out, "missing_in_bill"), "0");
+        assert_eq!(value(&out, "ledger_payments"), "0.00 (0)");
+        // The pending refund is not money returned.
+        assert_eq!(value(&out, "bill_refunds"), "2.00 (1)");
+        assert_eq!(value(&out, "bill_pending_refunds"), "4.00 (1)");
+    }
+    // The payments' day is not the refunds' day.
+    let o = reconcile_file(&db, "wechat", "2026-11-20", "wechat_refund_20261121.csv");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("another day (2026-11-21)"), "{err}");
 }

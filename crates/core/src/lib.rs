@@ -7,6 +7,7 @@
 pub mod ids;
 pub mod money;
 pub mod order;
+pub mod paycode;
 pub mod time;
 
 pub use ids::{is_valid_out_trade_no, out_trade_no, IdError, TerminalId};
@@ -14,4 +15,5 @@ pub use money::{
     format_fen, parse_fen, AmountError, AmountRules, Currency, Money, DEFAULT_SALE_LIMIT_FEN,
 };
 pub use order::{ChannelKind, OrderState, TransitionError};
+pub use paycode::{classify as classify_code, PayCodeError};
 pub use time::{BusinessCalendar, CalendarError};

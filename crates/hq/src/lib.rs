@@ -17,6 +17,7 @@
 //! - [`tls`] — serving HTTPS with rustls from PEM files (`run_tls`).
 //! - [`secret`] — terminal secrets derived from a sealing key kept outside
 //!   the database, enrolment codes, ids.
+//! - [`rescue`] — importing a terminal's rescue file, exactly once.
 //! - [`report`] and [`html`] — the daily takings and the head-office page.
 //! - [`metrics`] — Prometheus text for `/metrics`; [`channel_metrics`] —
 //!   every store's channel calls and confirmation times, for `/metrics` and
@@ -32,6 +33,7 @@ pub mod html;
 pub mod limits;
 pub mod metrics;
 pub mod report;
+pub mod rescue;
 pub mod secret;
 pub mod server;
 pub mod store;

@@ -55,7 +55,7 @@ pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024 * 1024;
 /// timestamp is within the skew of the server clock, so a nonce first seen
 /// at `t` could be replayed until at most `t + 2 × skew`; a minute more is a
 /// margin.
-const NONCE_MEMORY_SECS: i64 = 2 * wire::MAX_CLOCK_SKEW_SECS + 60;
+pub(crate) const NONCE_MEMORY_SECS: i64 = 2 * wire::MAX_CLOCK_SKEW_SECS + 60;
 
 /// The source of "now"; tests may pass a fixed one.
 pub trait Clock: Send + Sync + fmt::Debug {

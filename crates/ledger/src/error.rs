@@ -17,6 +17,8 @@ pub enum LedgerError {
         found: i64,
         supported: i64,
     },
+    #[error("{path} is damaged: PRAGMA integrity_check reports {problems}")]
+    Damaged { path: PathBuf, problems: String },
     #[error("the ledger is locked by another program; close it and try again")]
     Locked,
     #[error("order {0} does not exist")]

@@ -13,7 +13,8 @@
 //! program is reported as locked after a short wait rather than hanging.
 //!
 //! Parts: [`open`](Ledger::open)/[`create`](Ledger::create) and the pragmas
-//! here, migrations in `schema`, the order operations in `orders`, bulk history
+//! here, migrations in `schema` (an upgrade copies the file first), copies
+//! taken while selling in `backup`, the order operations in `orders`, bulk history
 //! for benchmarks in `seed`, what a channel's bill is checked against in
 //! `bills`.
 //!
@@ -21,8 +22,12 @@
 //! typed methods and typed records.
 
 pub mod audit;
+pub mod backup;
 pub mod bills;
+pub mod code_payments;
+pub mod devices;
 mod error;
+pub mod kinds;
 mod orders;
 pub mod refunds;
 pub mod reports;
@@ -40,6 +45,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use shouyin_core::{BusinessCalendar, TerminalId};
 
+pub use code_payments::CodePayment;
 pub use error::{LedgerError, Result};
 pub use orders::{CashTender, Change, Event, NewOrder, Order, OrderFilter};
 pub use schema::{MIGRATIONS, SCHEMA_VERSION};
@@ -118,7 +124,18 @@ impl Ledger {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // Look before writing anything: even switching the journal mode
         // rewrites the header of someone else's database.
-        check_schema(&conn, path)?;
+        let version = check_schema(&conn, path)?;
+        if version < SCHEMA_VERSION {
+            // An upgrade: keep the ledger as the older program left it
+            // before touching it; no copy, no migration.
+            let copy = backup::before_migration(path, SCHEMA_VERSION)?;
+            tracing::info!(
+                from = version,
+                to = SCHEMA_VERSION,
+                copy = %copy.path.display(),
+                "migrating the ledger after a backup"
+            );
+        }
         set_pragmas(&conn).map_err(|e| not_a_ledger(path, e))?;
         migrate(&mut conn, path)?;
         Ledger::from_connection(conn, path)
@@ -151,6 +168,42 @@ impl Ledger {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Set a fresh ledger's store, terminal id and business day: the
+    /// first-start set-up. Refused once a user or an order was recorded:
+    /// order numbers carry the terminal id, and business dates the time
+    /// zone and cut-off (shifts and refunds need a user first). Audit
+    /// entries and their events may exist: a command refused before the
+    /// set-up is logged, and names no terminal.
+    pub fn set_up_terminal(&mut self, setup: &TerminalSetup) -> Result<()> {
+        if setup.store.trim().is_empty() {
+            return Err(LedgerError::Invalid("the store name is empty".into()));
+        }
+        let tx = self.conn.transaction()?;
+        let used: i64 = tx.query_row(
+            "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM orders)",
+            [],
+            |r| r.get(0),
+        )?;
+        if used > 0 {
+            return Err(LedgerError::Invalid(
+                "this ledger is already in use; its store and terminal are set".into(),
+            ));
+        }
+        tx.execute(
+            "UPDATE terminal SET store = ?1, terminal_id = ?2, timezone = ?3, day_cutoff = ?4
+             WHERE id = 1",
+            (
+                setup.store.trim(),
+                setup.terminal.as_str(),
+                setup.calendar.timezone.name(),
+                setup.calendar.day_cutoff.format("%H:%M").to_string(),
+            ),
+        )?;
+        tx.commit()?;
+        self.terminal = read_terminal(&self.conn, &self.path)?;
+        Ok(())
     }
 
     pub fn terminal(&self) -> &TerminalRecord {

@@ -292,7 +292,7 @@ impl Ledger {
 }
 
 /// [`Ledger::create_order`] inside a caller's transaction.
-fn create_in(
+pub(crate) fn create_in(
     tx: &Transaction<'_>,
     terminal: &crate::TerminalRecord,
     new: &NewOrder,

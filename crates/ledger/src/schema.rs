@@ -173,6 +173,69 @@ UPDATE refunds SET shift_id = (
       AND (s.closed_at IS NULL OR s.closed_at >= refunds.requested_at)
     ORDER BY s.id DESC LIMIT 1);
 "#,
+    // 5: the backups taken of this ledger, good and failed, so settings show
+    // the last one and a failure stays visible until a good one follows.
+    r#"
+CREATE TABLE backups (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    at        TEXT NOT NULL,
+    -- daily | shift | manual
+    reason    TEXT NOT NULL,
+    file      TEXT,
+    bytes     INTEGER,
+    last_seq  INTEGER,
+    took_ms   INTEGER,
+    -- NULL for a good copy; the code is the app's error code
+    error     TEXT,
+    error_code TEXT
+);
+"#,
+    // 6: payments by the customer's code (付款码). One row per code payment:
+    // the code itself is never kept, only its SHA-256, unique so the same
+    // code can never be sent for a second order; and when the channel's
+    // password window ends.
+    r#"
+CREATE TABLE code_payments (
+    order_id        INTEGER PRIMARY KEY REFERENCES orders (id),
+    code_sha256     TEXT NOT NULL UNIQUE,
+    window_ends_at  TEXT NOT NULL
+);
+"#,
+    // 7: the till's devices: printer and speech settings, the print queue
+    // (a job outlives a restart until it is printed or given up), and the
+    // payments already announced aloud (each once, even across restarts).
+    r#"
+CREATE TABLE device_settings (
+    id        INTEGER PRIMARY KEY CHECK (id = 1),
+    settings  TEXT NOT NULL CHECK (json_valid(settings))
+);
+
+CREATE TABLE print_jobs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    order_id    INTEGER REFERENCES orders (id),
+    kind        TEXT NOT NULL
+                CHECK (kind IN ('receipt', 'reprint', 'refund_slip', 'z_report', 'test_page')),
+    -- the ESC/POS bytes, rendered when the job was queued
+    data        BLOB NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('queued', 'printed', 'failed')),
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+-- A sale's own receipt is queued once, however often the order is seen paid.
+CREATE UNIQUE INDEX print_jobs_one_receipt ON print_jobs (order_id) WHERE kind = 'receipt';
+CREATE INDEX print_jobs_by_order ON print_jobs (order_id);
+CREATE INDEX print_jobs_queued ON print_jobs (state) WHERE state = 'queued';
+
+CREATE TABLE announcements (
+    -- the channel's transaction number (a cash sale: its order number)
+    payment_key  TEXT PRIMARY KEY,
+    order_id     INTEGER REFERENCES orders (id),
+    text         TEXT NOT NULL,
+    at           TEXT NOT NULL
+);
+"#,
 ];
 
 pub(crate) fn migrations() -> Migrations<'static> {

@@ -21,6 +21,7 @@ use serde_json::{json, Map, Value};
 use shouyin_core::format_fen;
 
 use crate::faults::{garble, FaultPlan};
+use crate::paycode::{self, CodeRefusal};
 use crate::sign::{sign_base64, verify_base64};
 use crate::trade::{
     china_time, random_digits, random_lower, Channel, CloseReason, Phase, Refund, StepError, Trade,
@@ -214,6 +215,7 @@ pub async fn gateway(
                 .filter(|u| !u.is_empty()),
             now,
         ),
+        "alipay.trade.pay" => pay(&sim, &biz, now),
         "alipay.trade.query" => query(&sim, &biz, now),
         "alipay.trade.close" => close(&sim, &biz, now),
         "alipay.trade.cancel" => cancel(&sim, &biz, now),
@@ -225,8 +227,9 @@ pub async fn gateway(
     signed(&sim, &method, result, plan)
 }
 
-const KNOWN_METHODS: [&str; 7] = [
+const KNOWN_METHODS: [&str; 8] = [
     "alipay.trade.precreate",
+    "alipay.trade.pay",
     "alipay.trade.query",
     "alipay.trade.close",
     "alipay.trade.cancel",
@@ -497,6 +500,7 @@ fn precreate(
         buyer_logon: String::new(),
         refunded_fen: 0,
         notify_url: notify_url.unwrap_or_default().to_owned(),
+        auth_code: String::new(),
     };
     store.insert_trade(&t)?;
     Ok(precreate_answer(&t))
@@ -507,6 +511,100 @@ fn precreate_answer(t: &Trade) -> Map<String, Value> {
     m.insert("out_trade_no".into(), json!(t.out_trade_no));
     m.insert("qr_code".into(), json!(t.qr_code));
     m
+}
+
+/// `alipay.trade.pay` with the customer's code: `10000` paid, `10003` the
+/// customer must confirm on the phone, `40004` with a sub_code otherwise.
+fn pay(sim: &SimState, biz: &Map<String, Value>, now: DateTime<Utc>) -> BizResult {
+    let out_trade_no =
+        field(biz, "out_trade_no").ok_or_else(|| invalid("out_trade_no 不能为空"))?;
+    if !valid_out_trade_no(&out_trade_no) {
+        return Err(invalid(
+            "out_trade_no 只能包含字母、数字、下划线，且不超过64位",
+        ));
+    }
+    match field(biz, "scene").as_deref() {
+        Some("bar_code" | "wave_code") => {}
+        _ => return Err(invalid("scene 取值 bar_code 或 wave_code")),
+    }
+    let auth_code = field(biz, "auth_code").ok_or_else(|| invalid("auth_code 不能为空"))?;
+    if auth_code.len() > 32 {
+        return Err(invalid("auth_code 超过32位"));
+    }
+    let amount_text = field(biz, "total_amount").ok_or_else(|| invalid("total_amount 不能为空"))?;
+    let amount_fen = crate::trade::parse_yuan(&amount_text)
+        .filter(|f| *f > 0)
+        .ok_or_else(|| invalid("total_amount 取值范围 [0.01,100000000]"))?;
+    if amount_fen > MAX_AMOUNT_FEN {
+        return Err(failed("ACQ.TOTAL_FEE_EXCEED", "订单金额超过限额"));
+    }
+    let subject = field(biz, "subject").ok_or_else(|| invalid("subject 不能为空"))?;
+    let order = paycode::CodeOrder {
+        channel: Channel::Alipay,
+        out_trade_no,
+        auth_code,
+        amount_fen,
+        subject,
+        store_id: field(biz, "store_id").unwrap_or_default(),
+        terminal_id: field(biz, "terminal_id").unwrap_or_default(),
+        operator_id: field(biz, "operator_id").unwrap_or_default(),
+        trade_no: new_trade_no(now),
+        window: sim.alipay_code_window(),
+    };
+    let t = match paycode::pay(sim, &order, now)? {
+        Ok(t) => t,
+        Err(CodeRefusal::Unknown) => {
+            return Err(failed(
+                "ACQ.PAYMENT_AUTH_CODE_INVALID",
+                "支付失败，获取顾客账户信息失败，请顾客刷新付款码后重新收款",
+            ))
+        }
+        Err(CodeRefusal::Used) => {
+            return Err(failed(
+                "ACQ.PAYMENT_AUTH_CODE_INVALID",
+                "付款码已使用，请顾客刷新付款码后重新收款",
+            ))
+        }
+        Err(CodeRefusal::Expired) => {
+            return Err(failed(
+                "ACQ.PAYMENT_AUTH_CODE_INVALID",
+                "付款码已过期，请顾客刷新付款码后重新收款",
+            ))
+        }
+        Err(CodeRefusal::NotEnough) => {
+            return Err(failed("ACQ.BUYER_BALANCE_NOT_ENOUGH", "买家余额不足"))
+        }
+        Err(CodeRefusal::OutTradeNoUsed) => {
+            return Err(failed(
+                "ACQ.CONTEXT_INCONSISTENT",
+                "交易信息被篡改 (same out_trade_no, different code, amount or subject)",
+            ))
+        }
+    };
+    let mut m = Map::new();
+    match t.phase {
+        Phase::Paid if t.refunded_fen == 0 => {}
+        Phase::Created | Phase::Waiting => {
+            m.insert("code".into(), json!("10003"));
+            m.insert("msg".into(), json!("order success pay inprocess"));
+        }
+        Phase::Paid => return Err(failed("ACQ.TRADE_HAS_CLOSE", "交易已经撤销")),
+        Phase::Closed => return Err(failed("ACQ.TRADE_HAS_CLOSE", "交易已经关闭")),
+    }
+    m.extend(ids(&t));
+    m.insert("total_amount".into(), yuan(t.amount_fen));
+    m.insert("buyer_logon_id".into(), json!(t.buyer_logon));
+    m.insert("buyer_user_id".into(), json!(t.buyer_id));
+    if let Some(paid_at) = t.paid_at {
+        m.insert("receipt_amount".into(), yuan(t.amount_fen));
+        m.insert("buyer_pay_amount".into(), yuan(t.amount_fen));
+        m.insert("gmt_payment".into(), json!(china_time(paid_at)));
+        m.insert(
+            "fund_bill_list".into(),
+            json!([{"fund_channel": "ALIPAYACCOUNT", "amount": format_fen(t.amount_fen)}]),
+        );
+    }
+    Ok(m)
 }
 
 fn query(sim: &SimState, biz: &Map<String, Value>, now: DateTime<Utc>) -> BizResult {

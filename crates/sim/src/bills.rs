@@ -353,9 +353,31 @@ impl WechatBillType {
     }
 }
 
+/// Each bill type has its own columns: SUCCESS has no refund columns,
+/// REFUND adds 退款申请时间 and 退款成功时间 (and its 交易时间 is the
+/// payment's).
 const WECHAT_HEADER: &str = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注";
+const WECHAT_SUCCESS_HEADER: &str = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,商品名称,商户数据包,手续费,费率,订单金额,费率备注";
+const WECHAT_REFUND_HEADER: &str = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,退款申请时间,退款成功时间,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注";
 const WECHAT_SUMMARY_HEADER: &str =
     "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额";
+const WECHAT_SUCCESS_SUMMARY_HEADER: &str = "总交易单数,应结订单总金额,手续费总金额,订单总金额";
+
+/// The cells of one row under the columns of `header`, from the cells of
+/// the full (REFUND) column set by name.
+fn project(header: &str, full: &[String]) -> Vec<String> {
+    let names: Vec<&str> = WECHAT_REFUND_HEADER.split(',').collect();
+    header
+        .split(',')
+        .map(|name| {
+            names
+                .iter()
+                .position(|n| *n == name)
+                .and_then(|i| full.get(i).cloned())
+                .unwrap_or_default()
+        })
+        .collect()
+}
 
 /// Fees are written with five decimals (`0.01000`).
 fn fee_text(fen: i64) -> String {
@@ -394,8 +416,13 @@ pub fn wechat_csv(
     }
     const LF: &[u8] = b"\n";
     let zero = format_fen(0);
+    let (header, summary_header) = match bill_type {
+        WechatBillType::All => (WECHAT_HEADER, WECHAT_SUMMARY_HEADER),
+        WechatBillType::Success => (WECHAT_SUCCESS_HEADER, WECHAT_SUCCESS_SUMMARY_HEADER),
+        WechatBillType::Refund => (WECHAT_REFUND_HEADER, WECHAT_SUMMARY_HEADER),
+    };
     let mut out: Vec<u8> = "\u{feff}".as_bytes().to_vec();
-    out.extend_from_slice(WECHAT_HEADER.as_bytes());
+    out.extend_from_slice(header.as_bytes());
     out.extend_from_slice(LF);
     let (mut settle, mut refunded, mut fees, mut ordered, mut requested) =
         (0i64, 0i64, 0i64, 0i64, 0i64);
@@ -417,6 +444,8 @@ pub fn wechat_csv(
             "CNY".into(),
             format_fen(t.amount_fen),
             zero.clone(),
+            String::new(),
+            String::new(),
             "0".into(),
             "0".into(),
             zero.clone(),
@@ -431,15 +460,21 @@ pub fn wechat_csv(
             zero.clone(),
             String::new(),
         ];
-        out.extend(csv_line(&backtick(row), LF)?);
+        out.extend(csv_line(&backtick(project(header, &row)), LF)?);
         count += 1;
         settle += t.amount_fen;
         ordered += t.amount_fen;
         fees += fee;
     }
     for (r, t) in &refunds {
+        // A REFUND bill's 交易时间 is the payment's; the simulator's refunds
+        // succeed at once.
+        let row_time = match bill_type {
+            WechatBillType::Refund => t.paid_at.unwrap_or(r.created_at),
+            _ => r.created_at,
+        };
         let row = vec![
-            china_time(r.created_at),
+            china_time(row_time),
             appid.to_owned(),
             mchid.to_owned(),
             "0".into(),
@@ -453,6 +488,8 @@ pub fn wechat_csv(
             "CNY".into(),
             zero.clone(),
             zero.clone(),
+            china_time(r.created_at),
+            china_time(r.created_at),
             r.refund_id.clone(),
             r.out_refund_no.clone(),
             format_fen(r.amount_fen),
@@ -467,14 +504,14 @@ pub fn wechat_csv(
             format_fen(r.amount_fen),
             String::new(),
         ];
-        out.extend(csv_line(&backtick(row), LF)?);
+        out.extend(csv_line(&backtick(project(header, &row)), LF)?);
         count += 1;
         refunded += r.amount_fen;
         requested += r.amount_fen;
     }
-    out.extend_from_slice(WECHAT_SUMMARY_HEADER.as_bytes());
+    out.extend_from_slice(summary_header.as_bytes());
     out.extend_from_slice(LF);
-    let summary = vec![
+    let all_summary = [
         count.to_string(),
         format_fen(settle),
         format_fen(refunded),
@@ -483,6 +520,17 @@ pub fn wechat_csv(
         format_fen(ordered),
         format_fen(requested),
     ];
+    let all_names: Vec<&str> = WECHAT_SUMMARY_HEADER.split(',').collect();
+    let summary: Vec<String> = summary_header
+        .split(',')
+        .map(|name| {
+            all_names
+                .iter()
+                .position(|n| *n == name)
+                .and_then(|i| all_summary.get(i).cloned())
+                .unwrap_or_default()
+        })
+        .collect();
     out.extend(csv_line(&backtick(summary), LF)?);
     Ok(Some(out))
 }

@@ -8,6 +8,13 @@
 //! * `POST /_sim/trades/{out_trade_no}/decline` — the buyer gives up; the
 //!   trade closes as if it had timed out.
 //! * `GET|PUT|DELETE /_sim/faults` — read, patch or clear fault settings.
+//! * `POST /_sim/paycodes` with `{"channel":"alipay"|"wechat","password":
+//!   bool,"balance_fen":int?}` — the phone shows a fresh payment code (付款码),
+//!   single-use, valid 60 s; answers `{"code": "<digits>", ...}`.
+//!   `GET /_sim/paycodes` lists them, newest first.
+//! * `POST /_sim/paycodes/{code}/confirm` and `.../decline` — the customer
+//!   enters the password on the phone, or gives up. A trade the till has
+//!   already cancelled or reversed answers 409.
 //! * `GET /_sim/notifications` — payment-notification attempts, oldest
 //!   first (the last 1000): out_trade_no, channel, url, attempt, status or
 //!   error, delivered, at.
@@ -42,6 +49,16 @@ pub struct TradeView {
     pub qr_code: String,
     pub created_at: String,
     pub expires_at: String,
+    /// `qr` (merchant-presented) or `code` (the customer's payment code).
+    pub kind: &'static str,
+    /// The customer's code, for a code payment.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub auth_code: String,
+    /// Why an unpaid trade closed: timeout, closed, cancelled, declined.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub close_reason: Option<&'static str>,
+    /// A paid trade that a cancel or reverse gave back to the customer.
+    pub reversed_after_payment: bool,
 }
 
 impl From<&Trade> for TradeView {
@@ -56,6 +73,10 @@ impl From<&Trade> for TradeView {
             qr_code: t.qr_code.clone(),
             created_at: china_rfc3339(t.created_at),
             expires_at: china_rfc3339(t.expires_at),
+            kind: if t.is_code_payment() { "code" } else { "qr" },
+            auth_code: t.auth_code.clone(),
+            close_reason: t.close_reason.map(CloseReason::as_str),
+            reversed_after_payment: t.reversed_after_payment(),
         }
     }
 }
@@ -240,4 +261,98 @@ pub async fn clear_faults(State(sim): State<SimState>) -> Response {
         Json(sim.faults().get()),
     )
         .into_response()
+}
+
+/// The body of `POST /_sim/paycodes`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPayCode {
+    pub channel: String,
+    #[serde(default)]
+    pub password: bool,
+    #[serde(default)]
+    pub balance_fen: Option<i64>,
+}
+
+pub async fn issue_paycode(State(sim): State<SimState>, body: Bytes) -> Response {
+    if let Some(back) = return_to(&body) {
+        // From the page's form: fields are form-encoded.
+        let form: BTreeMap<String, String> =
+            url::form_urlencoded::parse(&body).into_owned().collect();
+        if let Some(channel) = form.get("channel").and_then(|c| Channel::parse(c)) {
+            let balance = form
+                .get("balance_fen")
+                .and_then(|b| b.trim().parse::<i64>().ok())
+                .filter(|b| *b >= 0);
+            let password = form
+                .get("password")
+                .is_some_and(|p| p == "true" || p == "on");
+            if let Err(e) = crate::paycode::issue(&sim, channel, password, balance) {
+                tracing::error!(error = %e, "cannot issue a payment code");
+            }
+        }
+        return Redirect::to(&back).into_response();
+    }
+    let req: NewPayCode = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                format!("expected {{\"channel\":\"alipay\"|\"wechat\",\"password\":bool,\"balance_fen\":int}}: {e}"),
+            )
+        }
+    };
+    let Some(channel) = Channel::parse(&req.channel) else {
+        return problem(StatusCode::BAD_REQUEST, "channel must be alipay or wechat");
+    };
+    if req.balance_fen.is_some_and(|b| b < 0) {
+        return problem(StatusCode::BAD_REQUEST, "balance_fen must not be negative");
+    }
+    match crate::paycode::issue(&sim, channel, req.password, req.balance_fen) {
+        Ok(code) => Json(code).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+pub async fn list_paycodes(State(sim): State<SimState>) -> Response {
+    match sim.store().paycodes() {
+        Ok(codes) => Json(codes).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn phone(
+    sim: SimState,
+    code: String,
+    body: Bytes,
+    action: crate::paycode::PhoneAction,
+) -> Response {
+    let result = crate::paycode::act(&sim, &code, action);
+    if let Some(back) = return_to(&body) {
+        return Redirect::to(&back).into_response();
+    }
+    match result {
+        Ok(t) => Json(TradeView::from(&t)).into_response(),
+        Err(crate::paycode::PhoneError::NoSuchCode) => {
+            problem(StatusCode::NOT_FOUND, "no such payment code")
+        }
+        Err(crate::paycode::PhoneError::Sim(e)) => internal(e),
+        Err(e) => problem(StatusCode::CONFLICT, e.to_string()),
+    }
+}
+
+pub async fn confirm_paycode(
+    State(sim): State<SimState>,
+    Path(code): Path<String>,
+    body: Bytes,
+) -> Response {
+    phone(sim, code, body, crate::paycode::PhoneAction::Confirm).await
+}
+
+pub async fn decline_paycode(
+    State(sim): State<SimState>,
+    Path(code): Path<String>,
+    body: Bytes,
+) -> Response {
+    phone(sim, code, body, crate::paycode::PhoneAction::Decline).await
 }

@@ -36,6 +36,7 @@ pub mod faults;
 pub mod net;
 pub mod notify;
 pub mod page;
+pub mod paycode;
 pub mod sign;
 pub mod store;
 pub mod trade;
@@ -112,13 +113,21 @@ pub struct SimConfig {
     /// Pauses between payment-notification attempts; after the last one
     /// the notification is given up. Default 1, 2, 4, 8, 16 s.
     pub notify_retry_delays: Vec<Duration>,
+    /// How long an Alipay code payment waits for the customer's password
+    /// before the trade closes (Alipay leaves this to the merchant's
+    /// contract; WeChat's 45 s is fixed). Default 60 s.
+    pub alipay_code_window: Duration,
 }
+
+/// The default Alipay password window.
+pub const ALIPAY_CODE_WINDOW: Duration = Duration::from_secs(60);
 
 impl std::fmt::Debug for SimConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SimConfig")
             .field("fault_seed", &self.fault_seed)
             .field("notify_retry_delays", &self.notify_retry_delays)
+            .field("alipay_code_window", &self.alipay_code_window)
             .finish_non_exhaustive()
     }
 }
@@ -130,6 +139,7 @@ impl Default for SimConfig {
             clock: Arc::new(Utc::now),
             fault_seed: seed,
             notify_retry_delays: notify::default_retry_delays(),
+            alipay_code_window: ALIPAY_CODE_WINDOW,
         }
     }
 }
@@ -165,6 +175,8 @@ struct Inner {
     downloads: Mutex<HashMap<String, Download>>,
     /// Sends payment notifications and remembers the attempts.
     notifier: notify::Notifier,
+    /// How long an Alipay code payment waits for the password.
+    alipay_code_window: chrono::Duration,
 }
 
 impl std::fmt::Debug for SimState {
@@ -200,6 +212,8 @@ impl SimState {
             clock: config.clock,
             downloads: Mutex::new(HashMap::new()),
             notifier,
+            alipay_code_window: chrono::Duration::from_std(config.alipay_code_window)
+                .unwrap_or(chrono::Duration::seconds(60)),
         })))
     }
 
@@ -222,6 +236,10 @@ impl SimState {
 
     pub(crate) fn notifier(&self) -> &notify::Notifier {
         &self.0.notifier
+    }
+
+    pub(crate) fn alipay_code_window(&self) -> chrono::Duration {
+        self.0.alipay_code_window
     }
 
     /// The store, even if an earlier holder panicked: every write is one
@@ -295,6 +313,11 @@ pub fn app(state: SimState) -> Router {
             "/v3/pay/transactions/out-trade-no/{out_trade_no}/close",
             post(wechat::close),
         )
+        .route("/v3/pay/transactions/codepay", post(wechat::codepay))
+        .route(
+            "/v3/pay/transactions/out-trade-no/{out_trade_no}/reverse",
+            post(wechat::reverse),
+        )
         .route("/v3/refund/domestic/refunds", post(wechat::refund))
         .route(
             "/v3/refund/domestic/refunds/{out_refund_no}",
@@ -316,6 +339,18 @@ pub fn app(state: SimState) -> Router {
             post(control::decline),
         )
         .route("/_sim/notifications", get(control::list_notifications))
+        .route(
+            "/_sim/paycodes",
+            get(control::list_paycodes).post(control::issue_paycode),
+        )
+        .route(
+            "/_sim/paycodes/{code}/confirm",
+            post(control::confirm_paycode),
+        )
+        .route(
+            "/_sim/paycodes/{code}/decline",
+            post(control::decline_paycode),
+        )
         .route(
             "/_sim/faults",
             get(control::get_faults)

@@ -6,6 +6,11 @@
 //! (for Alipay, opening it *is* the scan that makes the trade exist).
 //! The buttons are plain forms posting to the control API, so the page works
 //! without JavaScript.
+//!
+//! The "付款码" section plays the other way round: it shows the customer's
+//! payment code (a Code 128 barcode and its digits) for the till to scan or
+//! type, and, when the till's charge needs the password, Confirm and Decline
+//! buttons standing in for the password step on the phone.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -16,8 +21,12 @@ use axum::response::{Html, IntoResponse, Response};
 use shouyin_core::Money;
 
 use crate::control::all_trades;
+use crate::paycode::PayCode;
 use crate::trade::{china_time, Channel, CloseReason, Phase, Shown, Trade, CHINA};
-use crate::SimState;
+use crate::{SimError, SimState};
+use barcoders::generators::svg::SVG;
+use barcoders::sym::code128::Code128;
+use chrono::{DateTime, Utc};
 
 /// Seconds between automatic reloads.
 const REFRESH_SECS: u32 = 3;
@@ -29,13 +38,19 @@ pub async fn index(State(sim): State<SimState>) -> Response {
         Ok(t) => t,
         Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     };
-    let pending: Vec<&Trade> = trades.iter().filter(|t| t.is_pending()).collect();
+    let pending: Vec<&Trade> = trades
+        .iter()
+        .filter(|t| t.is_pending() && !t.is_code_payment())
+        .collect();
     let recent: Vec<&Trade> = trades
         .iter()
         .filter(|t| !t.is_pending())
         .take(RECENT)
         .collect();
     let mut body = String::new();
+    if let Err(e) = paycode_section(&mut body, &sim, &trades) {
+        return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
+    }
     body.push_str("<section><h2>待支付 <span class=en>Waiting for payment</span></h2>");
     if pending.is_empty() {
         body.push_str(
@@ -116,6 +131,119 @@ pub async fn open_code(
     card(&mut body, &sim, &t, &back);
     body.push_str("</div><p class=back><a href='/'>← 全部订单 All payments</a></p></section>");
     Html(layout("扫码支付 Scan to pay", &sim, &body)).into_response()
+}
+
+/// Codes shown in the last few minutes, newest first, and the form that
+/// shows a new one.
+const PAYCODES_SHOWN: usize = 4;
+
+fn paycode_section(out: &mut String, sim: &SimState, trades: &[Trade]) -> Result<(), SimError> {
+    let now = sim.now();
+    let codes = sim.store().paycodes()?;
+    out.push_str(
+        "<section><h2>付款码 <span class=en>Payment code (the customer shows it, the till scans it)</span></h2>\
+         <form class=newcode method=post action='/_sim/paycodes'>\
+         <input type=hidden name=return_to value='/'>\
+         <select name=channel><option value=alipay>支付宝 Alipay</option>\
+         <option value=wechat>微信支付 WeChat Pay</option></select>\
+         <label><input type=checkbox name=password value=true> 需要输入密码 Needs password</label>\
+         <label>余额 Balance (分 fen) <input name=balance_fen inputmode=numeric size=8 placeholder='不限 any'></label>\
+         <button class=show type=submit>出示付款码 Show code</button></form>",
+    );
+    let recent: Vec<&PayCode> = codes
+        .iter()
+        .filter(|c| now - c.issued_at < chrono::Duration::minutes(5))
+        .take(PAYCODES_SHOWN)
+        .collect();
+    if !recent.is_empty() {
+        out.push_str("<div class=cards>");
+        for c in recent {
+            let trade = c.out_trade_no.as_deref().and_then(|no| {
+                trades
+                    .iter()
+                    .find(|t| t.channel == c.channel && t.out_trade_no == no)
+            });
+            paycode_card(out, c, trade, now);
+        }
+        out.push_str("</div>");
+    }
+    out.push_str("</section>");
+    Ok(())
+}
+
+fn paycode_card(out: &mut String, c: &PayCode, trade: Option<&Trade>, now: DateTime<Utc>) {
+    let status = match trade {
+        Some(t) if t.phase == Phase::Waiting => "请输入支付密码 Enter password".to_owned(),
+        Some(t) if t.reversed_after_payment() => "已撤销并退款 Reversed, refunded".to_owned(),
+        Some(t) => status_label(t).to_owned(),
+        None if now >= c.expires_at => "已过期 Expired".to_owned(),
+        None => format!(
+            "有效 {} 秒 Valid {} s",
+            (c.expires_at - now).num_seconds(),
+            (c.expires_at - now).num_seconds()
+        ),
+    };
+    let _ = write!(
+        out,
+        "<article class='card {cls}' data-code='{code}'><header><span class=brand>{name}</span>\
+         <span class=pill>{status}</span></header>\
+         <div class=barcode>{svg}</div><div class='digits mono'>{digits}</div>",
+        cls = channel_class(c.channel),
+        name = channel_name(c.channel),
+        code = esc(&c.code),
+        status = esc(&status),
+        svg = barcode_svg(&c.code),
+        digits = esc(&spaced(&c.code)),
+    );
+    if let Some(t) = trade {
+        let _ = write!(
+            out,
+            "<div class=amount>{}</div><dl><dt>订单号 Order no.</dt><dd class=mono>{}</dd></dl>",
+            Money::cny(t.amount_fen),
+            esc(&t.out_trade_no)
+        );
+        if t.phase == Phase::Waiting {
+            let action = |verb: &str| {
+                format!(
+                    "/_sim/paycodes/{}/{verb}",
+                    url::form_urlencoded::byte_serialize(c.code.as_bytes()).collect::<String>()
+                )
+            };
+            let _ = write!(
+                out,
+                "<div class=actions>\
+                 <form method=post action='{confirm}'><input type=hidden name=return_to value='/'>\
+                 <button class=pay type=submit>输入密码并支付 Confirm</button></form>\
+                 <form method=post action='{decline}'><input type=hidden name=return_to value='/'>\
+                 <button class=decline type=submit>取消 Decline</button></form></div>",
+                confirm = esc(&action("confirm")),
+                decline = esc(&action("decline")),
+            );
+        }
+    }
+    out.push_str("</article>");
+}
+
+/// Digits in groups of four, as the phones print them under the barcode.
+fn spaced(code: &str) -> String {
+    code.as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The code as a Code 128 barcode (character set C: pairs of digits).
+fn barcode_svg(code: &str) -> String {
+    let data = format!("\u{0106}{code}");
+    let encoded = match Code128::new(data) {
+        Ok(b) => b.encode(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode a payment code as a barcode");
+            return String::new();
+        }
+    };
+    SVG::new(80).xdim(2).generate(&encoded).unwrap_or_default()
 }
 
 fn not_found(sim: &SimState, message: &str) -> Response {
@@ -282,5 +410,11 @@ tr:last-child td{border-bottom:none}
 .single .cards{grid-template-columns:minmax(300px,420px);justify-content:center}
 .back{text-align:center;margin-top:18px}
 a{color:var(--alipay)}
+.newcode{display:flex;flex-wrap:wrap;gap:12px;align-items:center;background:#fff;border-radius:12px;padding:12px 18px;margin-bottom:16px;font-size:14px}
+.newcode select,.newcode input[name=balance_fen]{font:inherit;padding:6px 8px;border:1px solid var(--line);border-radius:6px}
+.newcode button.show{width:auto;padding:8px 18px;background:var(--ink);color:#fff;border:none;font-weight:600}
+.barcode{padding:14px 18px 0;text-align:center}
+.barcode svg{max-width:100%;height:80px}
+.digits{text-align:center;font-size:20px;letter-spacing:1px;padding:6px 18px 0}
 footer{text-align:center;color:var(--muted);font-size:12px;padding:16px 32px 32px}
 "#;

@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use crate::paycode::PayCode;
 use crate::trade::{Channel, CloseReason, Phase, Refund, Trade};
 use crate::SimError;
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE trades (
@@ -59,10 +60,26 @@ CREATE INDEX refunds_by_time ON refunds (channel, created_at);
 /// Version 2: each trade remembers where its payment notification goes.
 const MIGRATE_TO_2: &str = "ALTER TABLE trades ADD COLUMN notify_url TEXT NOT NULL DEFAULT '';";
 
+/// Version 3: payments by the customer's code (付款码). A trade remembers the
+/// code it was paid with; the codes the simulated phones showed live in
+/// their own table, each usable once.
+const MIGRATE_TO_3: &str = "
+ALTER TABLE trades ADD COLUMN auth_code TEXT NOT NULL DEFAULT '';
+CREATE TABLE paycodes (
+    code         TEXT PRIMARY KEY,
+    channel      TEXT NOT NULL,
+    password     INTEGER NOT NULL,
+    balance_fen  INTEGER,
+    issued_at    INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    out_trade_no TEXT
+);
+";
+
 const TRADE_COLUMNS: &str = "channel, out_trade_no, trade_no, qr_code, amount_fen, subject, \
     store_id, operator_id, terminal_id, attach, fingerprint, phase, close_reason, cancel_action, \
     created_at, expires_at, scanned_at, paid_at, closed_at, buyer_id, buyer_logon, refunded_fen, \
-    notify_url";
+    notify_url, auth_code";
 
 const REFUND_COLUMNS: &str =
     "channel, out_trade_no, out_refund_no, refund_id, amount_fen, reason, created_at";
@@ -102,6 +119,12 @@ impl Store {
             let tx = store.conn.transaction()?;
             tx.execute_batch(MIGRATE_TO_2)?;
             tx.pragma_update(None, "user_version", 2)?;
+            tx.commit()?;
+        }
+        if version < 3 {
+            let tx = store.conn.transaction()?;
+            tx.execute_batch(MIGRATE_TO_3)?;
+            tx.pragma_update(None, "user_version", 3)?;
             tx.commit()?;
         }
         Ok(store)
@@ -232,7 +255,7 @@ impl Store {
     pub fn insert_trade(&mut self, t: &Trade) -> Result<(), SimError> {
         let sql = format!(
             "INSERT INTO trades ({TRADE_COLUMNS}) VALUES \
-             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)"
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
         );
         self.conn
             .execute(&sql, rusqlite::params_from_iter(trade_params(t).iter()))?;
@@ -269,11 +292,87 @@ impl Store {
     }
 }
 
+impl Store {
+    pub fn insert_paycode(&mut self, c: &PayCode) -> Result<(), SimError> {
+        self.conn.execute(
+            &format!(
+                "INSERT INTO paycodes ({PAYCODE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            ),
+            params![
+                c.code,
+                c.channel.as_str(),
+                c.password,
+                c.balance_fen,
+                ms(c.issued_at),
+                ms(c.expires_at),
+                c.out_trade_no
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn paycode(&self, code: &str) -> Result<Option<PayCode>, SimError> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {PAYCODE_COLUMNS} FROM paycodes WHERE code = ?1"),
+                params![code],
+                paycode_from_row,
+            )
+            .optional()?)
+    }
+
+    /// Every code, newest first.
+    pub fn paycodes(&self) -> Result<Vec<PayCode>, SimError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {PAYCODE_COLUMNS} FROM paycodes ORDER BY issued_at DESC, rowid DESC"
+        ))?;
+        let rows = stmt.query_map([], paycode_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// A trade paid with a code, and the code marked as used by it, in one
+    /// transaction: a code can never back two trades.
+    pub fn insert_code_trade(&mut self, t: &Trade) -> Result<(), SimError> {
+        let tx = self.conn.transaction()?;
+        let sql = format!(
+            "INSERT INTO trades ({TRADE_COLUMNS}) VALUES \
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
+        );
+        tx.execute(&sql, rusqlite::params_from_iter(trade_params(t).iter()))?;
+        let used = tx.execute(
+            "UPDATE paycodes SET out_trade_no = ?2 WHERE code = ?1 AND out_trade_no IS NULL",
+            params![t.auth_code, t.out_trade_no],
+        )?;
+        if used != 1 {
+            return Err(SimError::Db(rusqlite::Error::StatementChangedRows(used)));
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+const PAYCODE_COLUMNS: &str =
+    "code, channel, password, balance_fen, issued_at, expires_at, out_trade_no";
+
+fn paycode_from_row(row: &Row<'_>) -> rusqlite::Result<PayCode> {
+    let channel: String = row.get(1)?;
+    Ok(PayCode {
+        code: row.get(0)?,
+        channel: Channel::parse(&channel).ok_or_else(|| bad_text(1, "channel"))?,
+        password: row.get(2)?,
+        balance_fen: row.get(3)?,
+        issued_at: from_ms(row.get(4)?)?,
+        expires_at: from_ms(row.get(5)?)?,
+        out_trade_no: row.get(6)?,
+    })
+}
+
 fn write_trade(conn: &Connection, t: &Trade) -> Result<(), SimError> {
     // Replace the whole row: the life-cycle code owns every field.
     let sql = format!(
         "UPDATE trades SET ({TRADE_COLUMNS}) = \
-         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23) \
+         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24) \
          WHERE channel = ?1 AND out_trade_no = ?2"
     );
     conn.execute(&sql, rusqlite::params_from_iter(trade_params(t).iter()))?;
@@ -305,6 +404,7 @@ fn trade_params(t: &Trade) -> Vec<Box<dyn rusqlite::ToSql + '_>> {
         Box::new(t.buyer_logon.as_str()),
         Box::new(t.refunded_fen),
         Box::new(t.notify_url.as_str()),
+        Box::new(t.auth_code.as_str()),
     ]
 }
 
@@ -358,6 +458,7 @@ fn trade_from_row(row: &Row<'_>) -> rusqlite::Result<Trade> {
         buyer_logon: row.get(20)?,
         refunded_fen: row.get(21)?,
         notify_url: row.get(22)?,
+        auth_code: row.get(23)?,
     })
 }
 

@@ -144,6 +144,9 @@ pub struct Trade {
     /// Where to POST the payment notification (empty: nowhere). WeChat
     /// requires one on every order; for Alipay it is optional.
     pub notify_url: String,
+    /// The customer's payment code (付款码) the trade was paid with; empty
+    /// for a merchant-presented QR trade.
+    pub auth_code: String,
 }
 
 /// A refund of (part of) a trade.
@@ -281,6 +284,17 @@ impl Trade {
         matches!(self.phase, Phase::Created | Phase::Waiting)
     }
 
+    /// Paid by scanning the customer's code rather than a QR.
+    pub fn is_code_payment(&self) -> bool {
+        !self.auth_code.is_empty()
+    }
+
+    /// A code payment that was paid and then given back by a cancel or
+    /// reverse.
+    pub fn reversed_after_payment(&self) -> bool {
+        self.fully_refunded() && self.cancel_action.as_deref() == Some("refund")
+    }
+
     fn assign_buyer(&mut self) {
         let mut rng = rand::thread_rng();
         match self.channel {
@@ -386,6 +400,7 @@ mod tests {
             buyer_logon: String::new(),
             refunded_fen: 0,
             notify_url: String::new(),
+            auth_code: String::new(),
         }
     }
 

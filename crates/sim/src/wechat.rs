@@ -21,6 +21,7 @@ use sha1::{Digest, Sha1};
 
 use crate::bills::{self, WechatBillType};
 use crate::faults::{garble, FaultPlan};
+use crate::paycode::{self, CodeRefusal};
 use crate::sign::{sign_base64, verify_base64};
 use crate::trade::{
     china_rfc3339, random_alnum, random_digits, Channel, CloseReason, Phase, Refund, StepError,
@@ -311,6 +312,18 @@ fn check_mchid(sim: &SimState, mchid: Option<&str>) -> Result<(), WxError> {
 }
 
 fn trade_state(t: &Trade) -> (&'static str, &'static str) {
+    if t.is_code_payment() {
+        return match t.phase {
+            Phase::Created | Phase::Waiting => ("USERPAYING", "需要用户输入支付密码"),
+            Phase::Paid if t.reversed_after_payment() => ("REVOKED", "已撤销（已退款）"),
+            Phase::Paid if t.refunded_fen > 0 => ("REFUND", "订单发生过退款"),
+            Phase::Paid => ("SUCCESS", "支付成功"),
+            Phase::Closed if t.close_reason == Some(CloseReason::Declined) => {
+                ("PAYERROR", "用户取消支付")
+            }
+            Phase::Closed => ("REVOKED", "已撤销"),
+        };
+    }
     match t.phase {
         Phase::Created | Phase::Waiting => ("NOTPAY", "订单未支付"),
         Phase::Paid if t.refunded_fen > 0 => ("REFUND", "订单发生过退款"),
@@ -335,7 +348,14 @@ pub(crate) fn transaction_json(sim: &SimState, t: &Trade) -> Value {
     });
     if let (Some(paid_at), Some(obj)) = (t.paid_at, v.as_object_mut()) {
         obj.insert("transaction_id".into(), json!(t.trade_no));
-        obj.insert("trade_type".into(), json!("NATIVE"));
+        obj.insert(
+            "trade_type".into(),
+            json!(if t.is_code_payment() {
+                "MICROPAY"
+            } else {
+                "NATIVE"
+            }),
+        );
         obj.insert("bank_type".into(), json!("OTHERS"));
         obj.insert("success_time".into(), json!(china_rfc3339(paid_at)));
         obj.insert("payer".into(), json!({"openid": t.buyer_id}));
@@ -468,9 +488,181 @@ fn create_native_inner(call: &Call, body: &[u8]) -> Result<Response, WxError> {
         buyer_logon: String::new(),
         refunded_fen: 0,
         notify_url: notify_url.to_owned(),
+        auth_code: String::new(),
     };
     store.insert_trade(&t)?;
     Ok(call.ok(json!({"code_url": t.qr_code})))
+}
+
+/// `POST /v3/pay/transactions/codepay`: 200 with the transaction, whose
+/// `trade_state` is SUCCESS (paid) or USERPAYING (waiting for the password).
+pub(crate) async fn codepay(Signed { call, body }: Signed) -> Response {
+    call.finish(codepay_inner(&call, &body))
+}
+
+fn codepay_inner(call: &Call, body: &[u8]) -> Result<Response, WxError> {
+    let sim = &call.sim;
+    let req = parse_json(body)?;
+    let appid = text(&req, "appid").ok_or_else(|| param_error("缺少参数 appid"))?;
+    check_mchid(sim, text(&req, "mchid"))?;
+    if appid != sim.keys().wechat_appid {
+        return Err(wx(
+            StatusCode::BAD_REQUEST,
+            "APPID_MCHID_NOT_MATCH",
+            "appid和mch_id不匹配",
+        ));
+    }
+    let description =
+        text(&req, "description").ok_or_else(|| param_error("缺少参数 description"))?;
+    if description.chars().count() > 127 {
+        return Err(param_error("description 超过127个字符"));
+    }
+    let out_trade_no =
+        text(&req, "out_trade_no").ok_or_else(|| param_error("缺少参数 out_trade_no"))?;
+    if !valid_out_trade_no(out_trade_no) {
+        return Err(param_error("out_trade_no 应为6-32位数字、大小写字母、_-|*"));
+    }
+    let auth_code = req
+        .get("payer")
+        .and_then(|p| p.get("auth_code"))
+        .and_then(Value::as_str)
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| param_error("缺少参数 payer.auth_code"))?;
+    let total = req
+        .get("amount")
+        .and_then(|a| a.get("total"))
+        .and_then(Value::as_i64)
+        .filter(|t| *t > 0)
+        .ok_or_else(|| param_error("amount.total 应为大于0的整数（分）"))?;
+    if let Some(c) = req
+        .get("amount")
+        .and_then(|a| a.get("currency"))
+        .and_then(Value::as_str)
+    {
+        if c != "CNY" {
+            return Err(param_error("amount.currency 只支持 CNY"));
+        }
+    }
+    let store_info = req
+        .get("scene_info")
+        .and_then(|s| s.get("store_info"))
+        .ok_or_else(|| param_error("缺少参数 scene_info.store_info"))?;
+    let store_id = store_info
+        .get("out_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| param_error("缺少参数 scene_info.store_info.out_id"))?;
+    let now = sim.now();
+    let order = paycode::CodeOrder {
+        channel: Channel::Wechat,
+        out_trade_no: out_trade_no.to_owned(),
+        auth_code: auth_code.to_owned(),
+        amount_fen: total,
+        subject: description.to_owned(),
+        store_id: store_id.to_owned(),
+        terminal_id: req
+            .get("scene_info")
+            .and_then(|s| s.get("device_id"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        operator_id: String::new(),
+        trade_no: new_transaction_id(now),
+        window: paycode::WECHAT_PASSWORD_WINDOW,
+    };
+    match paycode::pay(sim, &order, now)? {
+        Ok(t) => Ok(call.ok(transaction_json(sim, &t))),
+        Err(CodeRefusal::Unknown) => Err(wx(
+            StatusCode::BAD_REQUEST,
+            "AUTH_CODE_INVALID",
+            "付款码无效，请顾客刷新后重新扫码",
+        )),
+        Err(CodeRefusal::Used) => Err(wx(
+            StatusCode::BAD_REQUEST,
+            "AUTH_CODE_INVALID",
+            "付款码已使用，请顾客刷新后重新扫码",
+        )),
+        Err(CodeRefusal::Expired) => Err(wx(
+            StatusCode::BAD_REQUEST,
+            "AUTHCODEEXPIRE",
+            "付款码已过期，请顾客刷新后重新扫码",
+        )),
+        Err(CodeRefusal::NotEnough) => {
+            Err(wx(StatusCode::FORBIDDEN, "NOT_ENOUGH", "用户账户余额不足"))
+        }
+        Err(CodeRefusal::OutTradeNoUsed) => Err(wx(
+            StatusCode::FORBIDDEN,
+            "OUT_TRADE_NO_USED",
+            "商户订单号重复",
+        )),
+    }
+}
+
+/// `POST /v3/pay/transactions/out-trade-no/{out_trade_no}/reverse`: an
+/// unpaid code payment is closed, a paid one is refunded in full. 200 with
+/// `{appid, mchid, out_trade_no}`; repeating it changes nothing more.
+pub(crate) async fn reverse(
+    Path(out_trade_no): Path<String>,
+    Signed { call, body }: Signed,
+) -> Response {
+    let result = (|| {
+        let sim = &call.sim;
+        let req = parse_json(&body)?;
+        check_mchid(sim, text(&req, "mchid"))?;
+        if text(&req, "appid") != Some(sim.keys().wechat_appid.as_str()) {
+            return Err(wx(
+                StatusCode::BAD_REQUEST,
+                "APPID_MCHID_NOT_MATCH",
+                "appid和mch_id不匹配",
+            ));
+        }
+        let now = sim.now();
+        let mut store = sim.store();
+        let found = store.trade(Channel::Wechat, &out_trade_no)?;
+        let mut t = load(sim, &mut store, found)?.ok_or_else(order_not_exist)?;
+        if !t.is_code_payment() {
+            return Err(wx(
+                StatusCode::BAD_REQUEST,
+                "INVALID_REQUEST",
+                "只有付款码支付的订单可以撤销",
+            ));
+        }
+        match t.phase {
+            Phase::Created | Phase::Waiting => {
+                t.close(now, CloseReason::Cancelled)
+                    .map_err(|_| system_error())?;
+                t.cancel_action = Some("close".into());
+                store.update_trade(&t)?;
+            }
+            Phase::Paid => {
+                let left = t.refundable_fen();
+                if t.cancel_action.is_none() {
+                    t.cancel_action = Some("refund".into());
+                }
+                if left > 0 {
+                    t.refund(left).map_err(|_| system_error())?;
+                    let r = Refund {
+                        channel: Channel::Wechat,
+                        out_trade_no: t.out_trade_no.clone(),
+                        out_refund_no: format!("REVERSE_{}", t.out_trade_no),
+                        refund_id: format!("50{}", random_digits(27)),
+                        amount_fen: left,
+                        reason: "撤销".into(),
+                        created_at: now,
+                    };
+                    store.record_refund(&t, &r)?;
+                } else {
+                    store.update_trade(&t)?;
+                }
+            }
+            Phase::Closed => {}
+        }
+        Ok(call.ok(json!({
+            "appid": sim.keys().wechat_appid,
+            "mchid": sim.keys().wechat_mchid,
+            "out_trade_no": t.out_trade_no,
+        })))
+    })();
+    call.finish(result)
 }
 
 fn load(
@@ -707,11 +899,13 @@ pub(crate) async fn trade_bill(
             Some(t) => WechatBillType::parse(t)
                 .ok_or_else(|| param_error("bill_type 应为 ALL、SUCCESS 或 REFUND"))?,
         };
-        if q.get("tar_type").is_some_and(|t| !t.is_empty()) {
-            return Err(param_error(
-                "tar_type: the simulator serves only uncompressed bills",
-            ));
-        }
+        // `tar_type=GZIP` answers a .gzip stream; the hash stays the
+        // uncompressed bill's.
+        let gzip = match q.get("tar_type").map(String::as_str) {
+            None | Some("") => false,
+            Some("GZIP") => true,
+            Some(_) => return Err(param_error("tar_type 只支持 GZIP")),
+        };
         let no_bill = || {
             wx(
                 StatusCode::BAD_REQUEST,
@@ -734,10 +928,19 @@ pub(crate) async fn trade_bill(
         }
         .ok_or_else(no_bill)?;
         let hash = hex::encode(Sha1::digest(&file));
+        let (body, extension) = if gzip {
+            (gzip_bytes(&file)?, "csv.gz")
+        } else {
+            (file, "csv")
+        };
         let token = sim.offer_download(Download {
-            body: file,
+            body,
             content_type: "application/octet-stream",
-            file_name: format!("{}_{}.csv", sim.keys().wechat_mchid, date.format("%Y%m%d")),
+            file_name: format!(
+                "{}_{}.{extension}",
+                sim.keys().wechat_mchid,
+                date.format("%Y%m%d")
+            ),
             expires_at: sim.download_expiry(),
         });
         Ok(call.ok(json!({
@@ -747,6 +950,21 @@ pub(crate) async fn trade_bill(
         })))
     })();
     call.finish(result)
+}
+
+fn gzip_bytes(raw: &[u8]) -> Result<Vec<u8>, WxError> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder
+        .write_all(raw)
+        .and_then(|()| encoder.finish())
+        .map_err(|e| {
+            wx(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "SYSTEM_ERROR",
+                format!("gzip: {e}"),
+            )
+        })
 }
 
 /// `GET /v3/billdownload/file?token=` — signed request, unsigned answer.

@@ -1881,6 +1881,97 @@ async fn wechat_bill_is_a_backtick_csv_with_a_sha1_and_an_unsigned_download() {
         lines[5]
     );
 
+    // tar_type=GZIP: a gzip stream whose hash is the uncompressed bill's.
+    let plain = r.body.clone();
+    let r = sim
+        .wechat(
+            "GET",
+            &format!(
+                "/v3/bill/tradebill?bill_date={}&bill_type=ALL&tar_type=GZIP",
+                today_china()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let v = r.json();
+    let url = v["download_url"].as_str().unwrap().to_owned();
+    let path = url
+        .strip_prefix(&sim.creds.wechatpay.base_url)
+        .unwrap()
+        .to_owned();
+    let packed = sim.wechat("GET", &path, None).await.body;
+    assert!(packed.starts_with(&[0x1f, 0x8b]), "a gzip stream");
+    let mut unpacked = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(packed.as_slice()),
+        &mut unpacked,
+    )
+    .unwrap();
+    assert_eq!(unpacked, plain);
+    assert_eq!(
+        hex::encode(Sha1::digest(&unpacked)),
+        v["hash_value"].as_str().unwrap()
+    );
+
+    // SUCCESS and REFUND bills have their own column sets; a REFUND
+    // bill's rows carry the refund's times beside the payment's 交易时间.
+    for (bill_type, first_line, rows, footer) in [
+        (
+            "SUCCESS",
+            "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,商品名称,商户数据包,手续费,费率,订单金额,费率备注",
+            2,
+            "总交易单数,应结订单总金额,手续费总金额,订单总金额",
+        ),
+        (
+            "REFUND",
+            "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,退款申请时间,退款成功时间,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注",
+            1,
+            "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额",
+        ),
+    ] {
+        let r = sim
+            .wechat(
+                "GET",
+                &format!(
+                    "/v3/bill/tradebill?bill_date={}&bill_type={bill_type}",
+                    today_china()
+                ),
+                None,
+            )
+            .await;
+        let url = r.json()["download_url"].as_str().unwrap().to_owned();
+        let path = url
+            .strip_prefix(&sim.creds.wechatpay.base_url)
+            .unwrap()
+            .to_owned();
+        let file = sim.wechat("GET", &path, None).await;
+        let text = String::from_utf8(file.body.clone()).unwrap();
+        let lines: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
+        assert_eq!(lines[0], first_line, "{bill_type}");
+        assert_eq!(lines.len(), 1 + rows + 2, "{bill_type}: {text}");
+        let width = lines[0].split(',').count();
+        for line in &lines[1..=rows] {
+            assert_eq!(line.split(',').count(), width, "{bill_type}: {line}");
+        }
+        assert_eq!(lines[rows + 1], footer, "{bill_type}");
+        assert_eq!(
+            lines[rows + 2].split(',').count(),
+            footer.split(',').count(),
+            "{bill_type}"
+        );
+        if bill_type == "REFUND" {
+            let header: Vec<&str> = lines[0].split(',').collect();
+            let at = |name: &str| -> String {
+                let i = header.iter().position(|h| *h == name).unwrap();
+                lines[1].split(',').nth(i).unwrap().to_owned()
+            };
+            assert_eq!(at("交易时间"), col(t1, "交易时间"), "the payment's time");
+            assert_eq!(at("退款成功时间"), col(r1, "交易时间"), "the refund's time");
+            assert_eq!(at("交易状态"), "`REFUND");
+        }
+    }
+
     // A day without business has no bill.
     let r = sim
         .wechat(

@@ -296,6 +296,14 @@ impl Hq {
         }
     }
 
+    /// Import a terminal's rescue file, as `shouyin hq import-rescue` does.
+    pub async fn import_rescue(
+        &self,
+        text: &[u8],
+    ) -> Result<shouyin_hq::rescue::RescueImport, shouyin_hq::rescue::RescueError> {
+        shouyin_hq::rescue::import(self.store.as_ref(), &self.key, text, Utc::now()).await
+    }
+
     /// What head office knows of `terminal`.
     pub async fn terminal(&self, terminal: &str) -> TerminalInfo {
         self.store

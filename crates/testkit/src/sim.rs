@@ -175,6 +175,35 @@ impl Sim {
         );
     }
 
+    /// The simulated phone shows a fresh payment code (付款码) of `channel`
+    /// (`"alipay"` or `"wechat"`); `password`: the customer must confirm
+    /// on the phone; `balance_fen`: what the customer can spend.
+    pub async fn paycode(&self, channel: &str, password: bool, balance_fen: Option<i64>) -> String {
+        let mut body = json!({"channel": channel, "password": password});
+        if let Some(b) = balance_fen {
+            body["balance_fen"] = json!(b);
+        }
+        let answer = self
+            .control(reqwest::Method::POST, "/_sim/paycodes", Some(body))
+            .await;
+        answer["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("the simulator gave no code: {answer}"))
+            .to_owned()
+    }
+
+    /// The customer confirms (`"confirm"`) or gives up (`"decline"`) on the
+    /// phone; the simulator's HTTP status (409 when the till already ended
+    /// the payment).
+    pub async fn phone(&self, code: &str, action: &str) -> reqwest::StatusCode {
+        self.http
+            .post(format!("{}/_sim/paycodes/{code}/{action}", self.base))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("simulator /_sim/paycodes/{code}/{action}: {e}"))
+            .status()
+    }
+
     /// Inject faults on the protocol endpoints (`{"latency_ms": 250}`, …).
     pub async fn faults(&self, faults: Value) {
         self.control(reqwest::Method::PUT, "/_sim/faults", Some(faults))

@@ -363,6 +363,54 @@ pub struct RelayAnswer {
     pub next_after: u64,
 }
 
+/// A rescue file: every event a terminal holds that head office has not
+/// acknowledged, for a till whose network is gone for good. Head office
+/// imports it by hand and stores each (terminal, seq) at most once, as it
+/// does for a batch it receives.
+///
+/// The batch travels as the exact JSON text that was signed. The signature
+/// is the request signature's (see the module documentation) over method
+/// [`RESCUE_METHOD`] and path [`RESCUE_PATH`], which no live request uses,
+/// so a rescue file can never be replayed as a request, nor a captured
+/// request passed off as a rescue file. There is no clock check: a rescue
+/// may be imported days after it was written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RescueFile {
+    /// [`RESCUE_FORMAT`].
+    pub format: String,
+    pub terminal: TerminalId,
+    pub store: StoreCode,
+    /// Unix seconds when it was written.
+    pub timestamp: i64,
+    pub nonce: String,
+    /// Lowercase hex HMAC-SHA256 under the terminal secret.
+    pub signature: String,
+    /// The first and last sequence numbers in the batch.
+    pub first_seq: u64,
+    pub last_seq: u64,
+    /// An [`EventBatch`] as JSON text.
+    pub batch: String,
+}
+
+pub const RESCUE_FORMAT: &str = "shouyin-rescue-1";
+pub const RESCUE_METHOD: &str = "RESCUE";
+pub const RESCUE_PATH: &str = "/v1/rescue";
+
+impl RescueFile {
+    /// The text the signature covers.
+    pub fn canonical_text(&self) -> String {
+        canonical_text(
+            RESCUE_METHOD,
+            RESCUE_PATH,
+            self.terminal.as_str(),
+            self.timestamp,
+            &self.nonce,
+            self.batch.as_bytes(),
+        )
+    }
+}
+
 /// Lowercase hex SHA-256 of a body.
 pub fn body_digest(body: &[u8]) -> String {
     hex::encode(Sha256::digest(body))

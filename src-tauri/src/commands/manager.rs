@@ -63,6 +63,20 @@ pub async fn setup_first_manager<R: Runtime>(
     Ok(user)
 }
 
+/// A real store's first start: store, terminal, business day and the
+/// first manager, who is then logged in on this window.
+#[tauri::command]
+pub async fn setup_store<R: Runtime>(
+    webview: Webview<R>,
+    sessions: State<'_, Sessions>,
+    counter: State<'_, Counter>,
+    req: shouyin_api::roles::StoreSetupRequest,
+) -> Result<UserDto, ApiError> {
+    let user = counter.setup_store(req).await?;
+    sessions.log_in(webview.label(), user.clone());
+    Ok(user)
+}
+
 /// Record a manager-approved change that has no record of its own (a
 /// setting); the approval is checked now, the actor is the session's user.
 #[tauri::command]

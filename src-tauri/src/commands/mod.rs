@@ -5,6 +5,7 @@
 //! public rather than re-exported.)
 
 pub mod amount;
+pub mod devices;
 pub mod manager;
 pub mod order;
 pub mod reports;

@@ -1,5 +1,5 @@
 use shouyin_api::dto::CustomerOrderDto;
-use shouyin_api::{ApiError, ChargeRequest, Counter, EventDto, OrderDto};
+use shouyin_api::{ApiError, ChargeRequest, CodeChargeRequest, Counter, EventDto, OrderDto};
 use tauri::State;
 
 use crate::access::Caller;
@@ -16,6 +16,21 @@ pub async fn order_charge(
         ..req
     };
     counter.order_charge_at_till(req).await
+}
+
+/// Takes a payment with the customer's code (付款码): paid, pending while the
+/// customer confirms on the phone, unknown (resolved in the background) or failed.
+#[tauri::command]
+pub async fn order_charge_code(
+    caller: Caller,
+    counter: State<'_, Counter>,
+    req: CodeChargeRequest,
+) -> Result<OrderDto, ApiError> {
+    let req = CodeChargeRequest {
+        cashier: Some(caller.name()),
+        ..req
+    };
+    counter.order_charge_code_at_till(req).await
 }
 
 /// The cashier cancels a payment; if the customer paid meanwhile it comes back paid.

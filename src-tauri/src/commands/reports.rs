@@ -60,6 +60,46 @@ pub async fn export_xlsx<R: Runtime>(
     counter.export_xlsx(path, req, progress_to(app)).await
 }
 
+/// Open the folder of a file this till exported in the desktop's file
+/// manager (`$SHOUYIN_FOLDER_OPENER`, else `xdg-open`). The path must be one
+/// the till wrote; the folder opened is its own. Answers the folder.
+#[tauri::command]
+pub async fn export_open_folder(
+    counter: State<'_, Counter>,
+    path: String,
+) -> Result<String, ApiError> {
+    let folder = counter.export_folder(&path)?;
+    let opener = std::env::var("SHOUYIN_FOLDER_OPENER").unwrap_or_else(|_| "xdg-open".to_owned());
+    let mut child = std::process::Command::new(&opener)
+        .arg(&folder)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            ApiError::new(
+                shouyin_api::ErrorCode::Internal,
+                format!("cannot start {opener} for {}: {e}", folder.display()),
+            )
+            .detail("no_file_manager")
+        })?;
+    // The file manager outlives the call; its exit is collected when it comes.
+    std::thread::spawn(move || {
+        let _ = child.wait();
+    });
+    Ok(folder.display().to_string())
+}
+
+/// 补录 from a reconcile line: ask the channel about one of this till's
+/// orders and record its answer in the ledger.
+#[tauri::command]
+pub async fn reconcile_recheck(
+    counter: State<'_, Counter>,
+    order_no: String,
+) -> Result<shouyin_api::dto::OrderDto, ApiError> {
+    counter.reconcile_recheck(order_no).await
+}
+
 /// Reconcile a channel's daily bill (fetched, or a downloaded file) with the ledger.
 #[tauri::command]
 pub async fn reconcile_run(

@@ -1,3 +1,4 @@
+use shouyin_api::backup::BackupStatusDto;
 use shouyin_api::dto::SyncStatusDto;
 use shouyin_api::{ApiError, Counter};
 use tauri::State;
@@ -22,4 +23,17 @@ pub async fn sync_enroll(
     code: String,
 ) -> Result<SyncStatusDto, ApiError> {
     counter.sync_enroll(hq_url, code).await
+}
+
+/// The last backup of the ledger (time, size) and whether the newest
+/// attempt failed, for the settings page.
+#[tauri::command]
+pub async fn backup_status(counter: State<'_, Counter>) -> Result<BackupStatusDto, ApiError> {
+    counter.backup_status().await
+}
+
+/// Back the ledger up now, into the rotating set.
+#[tauri::command]
+pub async fn backup_now(counter: State<'_, Counter>) -> Result<BackupStatusDto, ApiError> {
+    counter.backup_now("manual").await
 }

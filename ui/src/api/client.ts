@@ -3,8 +3,11 @@
 import { invoke, Channel } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type { ApiError } from "./generated/ApiError";
+import { describeError } from "../lib/errors";
+import { translate, currentLocale } from "../lib/i18n";
 import type { AmountDto } from "./generated/AmountDto";
 import type { ChargeRequest } from "./generated/ChargeRequest";
+import type { CodeChargeRequest } from "./generated/CodeChargeRequest";
 import type { CounterEvent } from "./generated/CounterEvent";
 import type { EventDto } from "./generated/EventDto";
 import type { OrderDto } from "./generated/OrderDto";
@@ -28,18 +31,24 @@ import type { CashMovementDto } from "./generated/CashMovementDto";
 import type { CashMovementKind } from "./generated/CashMovementKind";
 import type { ZReportDto } from "./generated/ZReportDto";
 import type { CustomerOrderDto } from "./generated/CustomerOrderDto";
+import type { BackupStatusDto } from "./generated/BackupStatusDto";
+import type { StoreSetupRequest } from "./generated/StoreSetupRequest";
+import type { DeviceSettings } from "./generated/DeviceSettings";
+import type { PrintJobDto } from "./generated/PrintJobDto";
 
 export type { ApiError, OrderDto, TerminalDto, CounterEvent, EventDto, SyncStatusDto };
 export type { Approval, UserDto, RefundDto, DailyReportDto, RangeReportDto, ExportResultDto, ExportProgressDto };
 export type { ReconcileReportDto, ShiftDto, CashMovementDto, CashMovementKind, ZReportDto, CustomerOrderDto };
+export type { BackupStatusDto };
+export type { DeviceSettings, PrintJobDto };
 
 export function isApiError(e: unknown): e is ApiError {
   return typeof e === "object" && e !== null && "code" in e && "message" in e;
 }
 
+/** An error in the screen's language (see lib/errors.ts); never the backend's English. */
 export function errorText(e: unknown): string {
-  if (isApiError(e)) return e.message;
-  return String(e);
+  return describeError((key, vars) => translate(currentLocale(), key, vars), e);
 }
 
 export const api = {
@@ -47,6 +56,7 @@ export const api = {
   amountCheck: (input: string) => invoke<AmountDto>("amount_check", { input }),
   orderCharge: (req: ChargeRequest) => invoke<OrderDto>("order_charge", { req }),
   orderCancel: (orderNo: string) => invoke<OrderDto>("order_cancel", { orderNo }),
+  orderChargeCode: (req: CodeChargeRequest) => invoke<OrderDto>("order_charge_code", { req }),
   orderCurrent: () => invoke<CustomerOrderDto | null>("order_current"),
   ordersRecent: (limit: number) => invoke<OrderDto[]>("orders_recent", { limit }),
   ordersSearch: (query: string, limit: number) => invoke<OrderDto[]>("orders_search", { query, limit }),
@@ -60,6 +70,8 @@ export const api = {
   customerWindowClose: () => invoke<void>("customer_window_close"),
   customerWindowIsOpen: () => invoke<boolean>("customer_window_is_open"),
   syncEnroll: (hqUrl: string, code: string) => invoke<SyncStatusDto>("sync_enroll", { hqUrl, code }),
+  backupStatus: () => invoke<BackupStatusDto>("backup_status"),
+  backupNow: () => invoke<BackupStatusDto>("backup_now"),
   // staff and approvals
   usersList: () => invoke<UserDto[]>("users_list"),
   userLogin: (name: string, pin: string) => invoke<UserDto>("user_login", { name, pin }),
@@ -67,6 +79,7 @@ export const api = {
   sessionGet: () => invoke<UserDto | null>("session_get"),
   setupFirstManager: (name: string, pin: string, pinAgain: string) =>
     invoke<UserDto>("setup_first_manager", { name, pin, pinAgain }),
+  setupStore: (req: StoreSetupRequest) => invoke<UserDto>("setup_store", { req }),
   // Names on records come from the session in Rust, never from here.
   auditApproved: (action: string, detail: unknown, approval: Approval) =>
     invoke<AuditEntryDto>("audit_approved", { action, detail, approval }),
@@ -85,6 +98,10 @@ export const api = {
   exportCsv: (path: string, req: ExportRequest) => invoke<ExportResultDto>("export_csv", { path, req }),
   exportXlsx: (path: string, req: ExportRequest) => invoke<ExportResultDto>("export_xlsx", { path, req }),
   reconcileRun: (req: ReconcileRequest) => invoke<ReconcileReportDto>("reconcile_run", { req }),
+  // Opens the folder of a file this till exported (Rust refuses any other path).
+  exportOpenFolder: (path: string) => invoke<string>("export_open_folder", { path }),
+  // 补录 from a reconcile line: ask the channel about the order and record its answer.
+  reconcileRecheck: (orderNo: string) => invoke<OrderDto>("reconcile_recheck", { orderNo }),
   // shift
   shiftOpen: (float: string) => invoke<ShiftDto>("shift_open", { float }),
   shiftCurrent: () => invoke<ShiftDto | null>("shift_current"),
@@ -94,6 +111,15 @@ export const api = {
     invoke<CashMovementDto>("cash_drawer_open", { reason, approval }),
   shiftClose: (counted: string) => invoke<ZReportDto>("shift_close", { counted }),
   shiftReportText: (shiftId: number) => invoke<string>("shift_report_text", { shiftId }),
+  // printer, reprints, scan to refund
+  deviceSettingsGet: () => invoke<DeviceSettings>("device_settings_get"),
+  deviceSettingsSet: (settings: DeviceSettings) => invoke<DeviceSettings>("device_settings_set", { settings }),
+  printTestPage: () => invoke<PrintJobDto>("print_test_page"),
+  receiptReprint: (orderNo: string) => invoke<PrintJobDto>("receipt_reprint", { orderNo }),
+  printRetry: (jobId: number) => invoke<PrintJobDto>("print_retry", { jobId }),
+  printFailed: () => invoke<PrintJobDto[]>("print_failed"),
+  orderLookup: (code: string) => invoke<OrderDto>("order_lookup", { code }),
+  zReportPrint: (shiftId: number) => invoke<PrintJobDto>("z_report_print", { shiftId }),
 };
 
 /** The export's progress (rows done / total), pushed while a file is written. */

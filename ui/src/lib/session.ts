@@ -40,6 +40,12 @@ const SCREENS: Record<UserRole, View[]> = {
   accountant: ["history", "reports", "export", "reconcile"],
 };
 
+/**
+ * A screen asked for by another screen: the till that scanned a receipt
+ * opens that order in Orders. App switches view; the screen takes `order`.
+ */
+export const navigation = writable<{ view: View; order?: string } | null>(null);
+
 /** The screens a user's roles open, in nav order; none before login. */
 export function viewsFor(user: UserDto | null): View[] {
   if (!user) return [];

@@ -6,7 +6,7 @@
 //! cut-off.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use shouyin_channels::{BillFileError, BillLine, ChannelError};
+use shouyin_channels::{BillFileError, ChannelError, ParsedBill};
 use shouyin_core::{BusinessCalendar, ChannelKind};
 
 use crate::{ApiError, ErrorCode};
@@ -28,39 +28,91 @@ pub fn beijing_today(now: DateTime<Utc>) -> Result<NaiveDate, ApiError> {
     Ok(beijing()?.business_date(now))
 }
 
-/// Parse a downloaded bill file of `channel`. The format is checked against
-/// the channel: a WeChat Pay file given as Alipay (or the other way round)
-/// is named as such rather than failing with a parser's complaint.
-pub fn read_bill_file(channel: ChannelKind, bytes: &[u8]) -> Result<Vec<BillLine>, ApiError> {
-    type Parser = fn(&[u8]) -> Result<Vec<BillLine>, BillFileError>;
-    let alipay: Parser = shouyin_channels::alipay::parse_bill_file;
-    let wechat: Parser = shouyin_channels::wechatpay::parse_bill_file;
-    let (own, other, other_name) = match channel {
-        ChannelKind::Alipay => (alipay, wechat, "a WeChat Pay"),
-        ChannelKind::Wechat => (wechat, alipay, "an Alipay"),
-        other => {
-            return Err(ApiError::new(
-                ErrorCode::InvalidInput,
-                format!("{other} has no bill file to reconcile"),
-            ))
-        }
+/// The typed error for a bill file that cannot be read: the code says
+/// which, the fields say where, the message keeps the details for a log.
+pub(crate) fn bill_file_error(channel: ChannelKind, e: &BillFileError) -> ApiError {
+    if *e == BillFileError::AlipayAccountLog {
+        // The file to import instead, for the screen's words.
+        return ApiError::new(ErrorCode::BillAccountLog, e.to_string()).with("import", "业务明细");
+    }
+    let mut error = ApiError::new(
+        ErrorCode::BillUnreadable,
+        format!("not a readable {} bill: {e}", channel_name(channel)),
+    )
+    .with("reason", e.code());
+    for (name, value) in e.fields() {
+        error = error.with(name, value);
+    }
+    error
+}
+
+/// Parse a downloaded bill file of `channel` (plain, zip or gzip). The
+/// format is checked against the channel: a WeChat Pay file given as Alipay
+/// (or the other way round) is named as such rather than failing with a
+/// parser's complaint.
+pub fn read_bill_file(channel: ChannelKind, bytes: &[u8]) -> Result<ParsedBill, ApiError> {
+    type Parser = fn(&[u8]) -> Result<ParsedBill, BillFileError>;
+    let alipay: Parser = shouyin_channels::alipay::read_bill;
+    let wechat: Parser = shouyin_channels::wechatpay::read_bill;
+    let (own, other, other_channel) = match channel {
+        ChannelKind::Alipay => (alipay, wechat, ChannelKind::Wechat),
+        ChannelKind::Wechat => (wechat, alipay, ChannelKind::Alipay),
+        other => return Err(no_channel_bill(other)),
     };
     match own(bytes) {
-        Ok(lines) => Ok(lines),
+        Ok(bill) => Ok(bill),
         Err(e) => {
-            if other(bytes).is_ok() {
+            let looks_other = match &e {
+                BillFileError::NoTable { .. } => {
+                    other(bytes).is_ok()
+                        || (channel == ChannelKind::Wechat
+                            && other(bytes) == Err(BillFileError::AlipayAccountLog))
+                }
+                _ => false,
+            };
+            if looks_other {
                 Err(ApiError::new(
-                    ErrorCode::InvalidInput,
-                    format!("this is {other_name} bill, not a {channel} bill"),
-                ))
+                    ErrorCode::BillWrongChannel,
+                    format!(
+                        "this is {} {} bill, not {} {} bill",
+                        article(other_channel),
+                        channel_name(other_channel),
+                        article(channel),
+                        channel_name(channel)
+                    ),
+                )
+                .with("found", other_channel)
+                .with("wanted", channel))
             } else {
-                Err(ApiError::new(
-                    ErrorCode::InvalidInput,
-                    format!("not a readable {channel} bill: {e}"),
-                ))
+                Err(bill_file_error(channel, &e))
             }
         }
     }
+}
+
+/// The channel as named in English sentences of the log and the CLI.
+fn channel_name(channel: ChannelKind) -> &'static str {
+    match channel {
+        ChannelKind::Alipay => "Alipay",
+        ChannelKind::Wechat => "WeChat Pay",
+        ChannelKind::Unionpay => "UnionPay",
+        ChannelKind::Cash => "cash",
+    }
+}
+
+fn article(channel: ChannelKind) -> &'static str {
+    match channel {
+        ChannelKind::Alipay => "an",
+        _ => "a",
+    }
+}
+
+pub(crate) fn no_channel_bill(channel: ChannelKind) -> ApiError {
+    ApiError::new(
+        ErrorCode::BillNoChannelBill,
+        format!("{channel} has no daily bill to reconcile (alipay or wechat)"),
+    )
+    .with("channel", channel)
 }
 
 /// The channel's "there is no bill for that day" refusals.

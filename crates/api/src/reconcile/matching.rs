@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use shouyin_channels::{BillKind, BillLine};
+use shouyin_channels::{BillKind, BillLine, BillRefundState, BillType};
 use shouyin_core::{format_fen, ChannelKind, OrderState};
 use shouyin_ledger::refunds::{Refund, RefundState};
 use shouyin_ledger::Order;
@@ -38,18 +38,23 @@ pub enum ReconcileClass {
     UnverifiedConfirmed,
     /// A manual confirmation the bill does not show: no money arrived.
     UnverifiedMissing,
+    /// The bill lists the refund as accepted and not yet returned (WeChat
+    /// 退款状态 PROCESSING): pending, not money returned. The bill is a
+    /// snapshot; a channel query says where it stands now.
+    RefundPending,
     /// Both sides agree.
     Matched,
 }
 
 impl ReconcileClass {
-    pub const ALL: [ReconcileClass; 7] = [
+    pub const ALL: [ReconcileClass; 8] = [
         ReconcileClass::MissingInLedger,
         ReconcileClass::MissingInBill,
         ReconcileClass::AmountMismatch,
         ReconcileClass::StatusMismatch,
         ReconcileClass::UnverifiedConfirmed,
         ReconcileClass::UnverifiedMissing,
+        ReconcileClass::RefundPending,
         ReconcileClass::Matched,
     ];
 
@@ -61,6 +66,7 @@ impl ReconcileClass {
             ReconcileClass::StatusMismatch => "status_mismatch",
             ReconcileClass::UnverifiedConfirmed => "unverified_confirmed",
             ReconcileClass::UnverifiedMissing => "unverified_missing",
+            ReconcileClass::RefundPending => "refund_pending",
             ReconcileClass::Matched => "matched",
         }
     }
@@ -76,6 +82,7 @@ impl ReconcileClass {
         self,
         kind: ReconcileLineKind,
         source: BillSource,
+        failed_refund: bool,
     ) -> (&'static str, &'static str) {
         use ReconcileClass as C;
         use ReconcileLineKind as K;
@@ -85,6 +92,22 @@ impl ReconcileClass {
                 "the imported bill file shows it paid; settle it by querying the channel or with a manager's approval",
             ),
             (C::Matched, _) => ("无需处理", "nothing to do"),
+            (C::RefundPending, _) => (
+                "账单显示退款处理中，钱尚未退回：稍后向渠道查询该退款",
+                "the bill shows the refund accepted but not yet returned; query the refund at the channel later",
+            ),
+            (C::MissingInLedger, K::Reversal) => (
+                "渠道已撤销该笔付款：向渠道查询该订单并记入账本",
+                "the channel reversed this payment; query the order and record it in the ledger",
+            ),
+            (C::StatusMismatch, K::Reversal) => (
+                "渠道已撤销该笔付款（钱已退回顾客），账本仍记为已收款：查询订单并更正",
+                "the channel reversed this payment (the money went back) but the ledger counts it as received; query the order and correct it",
+            ),
+            (C::StatusMismatch, K::Refund) if failed_refund => (
+                "账单显示该退款失败，钱未退回：向渠道查询该退款并更正账本",
+                "the bill shows this refund failed and no money went back; query the refund and correct the ledger",
+            ),
             (C::MissingInLedger, K::Payment) => (
                 "补录：查询该订单并记入账本",
                 "补录: query the order at the channel and record it in the ledger",
@@ -93,7 +116,7 @@ impl ReconcileClass {
                 "补录退款：向渠道查询该退款并记入账本",
                 "补录: query the refund at the channel and record it in the ledger",
             ),
-            (C::MissingInBill, K::Payment) => (
+            (C::MissingInBill, K::Payment | K::Reversal) => (
                 "与渠道核实：该笔款项可能已被撤销或未到账",
                 "check with the channel; the payment may have been reversed or never settled",
             ),
@@ -134,6 +157,8 @@ impl ReconcileClass {
 pub enum ReconcileLineKind {
     Payment,
     Refund,
+    /// A payment the channel reversed (WeChat REVOKED).
+    Reversal,
 }
 
 impl From<BillKind> for ReconcileLineKind {
@@ -141,6 +166,7 @@ impl From<BillKind> for ReconcileLineKind {
         match k {
             BillKind::Payment => ReconcileLineKind::Payment,
             BillKind::Refund => ReconcileLineKind::Refund,
+            BillKind::Reversal => ReconcileLineKind::Reversal,
         }
     }
 }
@@ -159,6 +185,13 @@ pub struct ReconcileLineDto {
     pub bill_amount: Option<String>,
     #[ts(type = "number | null")]
     pub bill_amount_fen: Option<i64>,
+    /// What the merchant's account moved by, when it differs from the
+    /// gross `bill_amount` (a coupon or 商家优惠 paid the rest).
+    pub bill_settled_amount: Option<String>,
+    #[ts(type = "number | null")]
+    pub bill_settled_amount_fen: Option<i64>,
+    /// Refund lines of the bill: succeeded, pending or failed.
+    pub bill_refund_state: Option<ReconcileRefundState>,
     pub ledger_amount: Option<String>,
     #[ts(type = "number | null")]
     pub ledger_amount_fen: Option<i64>,
@@ -170,6 +203,26 @@ pub struct ReconcileLineDto {
     pub at: Option<String>,
     pub action_zh: String,
     pub action_en: String,
+}
+
+/// A refund row's state as the bill printed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ReconcileRefundState {
+    Succeeded,
+    Pending,
+    Failed,
+}
+
+impl From<BillRefundState> for ReconcileRefundState {
+    fn from(s: BillRefundState) -> Self {
+        match s {
+            BillRefundState::Succeeded => ReconcileRefundState::Succeeded,
+            BillRefundState::Pending => ReconcileRefundState::Pending,
+            BillRefundState::Failed => ReconcileRefundState::Failed,
+        }
+    }
 }
 
 /// Where the bill came from.
@@ -314,7 +367,9 @@ fn line(
     bill: Option<&BillLine>,
     source: BillSource,
 ) -> ReconcileLineDto {
-    let (action_zh, action_en) = class.action(kind, source);
+    let failed_refund = bill.and_then(|b| b.refund_state) == Some(BillRefundState::Failed);
+    let (action_zh, action_en) = class.action(kind, source, failed_refund);
+    let settled = bill.filter(|b| b.settled_fen != b.amount_fen);
     ReconcileLineDto {
         class,
         kind,
@@ -323,6 +378,11 @@ fn line(
         channel_trade_no: bill.map(|b| b.channel_trade_no.clone()),
         bill_amount: bill.map(|b| format_fen(b.amount_fen)),
         bill_amount_fen: bill.map(|b| b.amount_fen),
+        bill_settled_amount: settled.map(|b| format_fen(b.settled_fen)),
+        bill_settled_amount_fen: settled.map(|b| b.settled_fen),
+        bill_refund_state: bill
+            .and_then(|b| b.refund_state)
+            .map(ReconcileRefundState::from),
         ledger_amount: None,
         ledger_amount_fen: None,
         bill_status: bill.map(|b| b.status.clone()),
@@ -366,8 +426,16 @@ impl ReconcileLineDto {
 
 /// Classify every bill line and every ledger record of the day. Pure: the
 /// ledger side has been read already.
+///
+/// Amounts are compared like with like: the ledger records gross amounts
+/// (the order amount, the amount asked back), so they are compared with the
+/// bill's gross figures; the settled figure is shown beside where it
+/// differs. Only what `bill_type` can contain is looked for: a payments-only
+/// bill says nothing about the day's refunds, a refunds-only bill nothing
+/// about its payments.
 pub(crate) fn classify(
     channel: ChannelKind,
+    bill_type: BillType,
     bill: &[BillLine],
     view: &LedgerView,
     source: BillSource,
@@ -451,18 +519,65 @@ pub(crate) fn classify(
                     continue;
                 };
                 seen_refunds.insert(r.out_refund_no.as_str());
-                let class = if r.channel != channel || r.state != RefundState::Succeeded {
+                let state = b.refund_state.unwrap_or(BillRefundState::Succeeded);
+                let class = if r.channel != channel {
                     ReconcileClass::StatusMismatch
                 } else if r.amount_fen != b.amount_fen {
                     ReconcileClass::AmountMismatch
                 } else {
-                    ReconcileClass::Matched
+                    match (state, r.state) {
+                        (BillRefundState::Succeeded, RefundState::Succeeded) => {
+                            ReconcileClass::Matched
+                        }
+                        (BillRefundState::Succeeded, _) => ReconcileClass::StatusMismatch,
+                        // Accepted, money not yet back, whatever the ledger
+                        // heard since: pending, never returned money.
+                        (BillRefundState::Pending, _) => ReconcileClass::RefundPending,
+                        // No money went back: the ledger agrees only if it
+                        // holds the refund as failed.
+                        (BillRefundState::Failed, RefundState::Failed) => ReconcileClass::Matched,
+                        (BillRefundState::Failed, _) => ReconcileClass::StatusMismatch,
+                    }
                 };
                 out.push(line(class, kind, &b.out_trade_no, Some(b), source).with_ledger_refund(r));
             }
+            BillKind::Reversal => {
+                // Money that came in and went back: it matches an order the
+                // ledger does not count as received.
+                let Some(o) = view.orders.get(&b.out_trade_no) else {
+                    out.push(line(
+                        ReconcileClass::MissingInLedger,
+                        kind,
+                        &b.out_trade_no,
+                        Some(b),
+                        source,
+                    ));
+                    continue;
+                };
+                let class = if o.channel != channel
+                    || matches!(o.state, OrderState::Paid | OrderState::PartRefunded)
+                {
+                    ReconcileClass::StatusMismatch
+                } else {
+                    ReconcileClass::Matched
+                };
+                out.push(line(class, kind, &b.out_trade_no, Some(b), source).with_ledger_order(o));
+            }
         }
     }
-    for no in &view.day_orders {
+    // A bill of payments only (or refunds only) cannot show the other
+    // kind: the ledger's records of that kind are not looked for.
+    let day_orders: &[String] = if bill_type.has_payments() {
+        &view.day_orders
+    } else {
+        &[]
+    };
+    let day_refunds: &[String] = if bill_type.has_refunds() {
+        &view.day_refunds
+    } else {
+        &[]
+    };
+    for no in day_orders {
         if seen_orders.contains(no.as_str()) {
             continue;
         }
@@ -476,7 +591,7 @@ pub(crate) fn classify(
         };
         out.push(line(class, ReconcileLineKind::Payment, no, None, source).with_ledger_order(o));
     }
-    for no in &view.day_refunds {
+    for no in day_refunds {
         if seen_refunds.contains(no.as_str()) {
             continue;
         }
@@ -515,6 +630,7 @@ mod tests {
     use ReconcileLineKind as K;
 
     const CH: ChannelKind = ChannelKind::Alipay;
+    const ALL: BillType = BillType::AlipayTrade;
 
     /// (class, kind, order no, bill fen, ledger fen) of a line.
     type Seen = (C, K, String, Option<i64>, Option<i64>);
@@ -529,8 +645,10 @@ mod tests {
             out_trade_no: no.into(),
             kind: BillKind::Payment,
             amount_fen: fen,
+            settled_fen: fen,
             out_refund_no: None,
             occurred_at: at(1),
+            refund_state: None,
             status: "交易".into(),
         }
     }
@@ -541,6 +659,7 @@ mod tests {
             out_refund_no: refund_no.map(str::to_owned),
             status: "退款".into(),
             occurred_at: at(2),
+            refund_state: Some(BillRefundState::Succeeded),
             ..pay_line(order_no, fen)
         }
     }
@@ -569,7 +688,7 @@ mod tests {
     }
 
     fn run(bill: &[BillLine], view: &LedgerView, source: BillSource) -> Vec<Seen> {
-        classify(CH, bill, view, source)
+        classify(CH, ALL, bill, view, source)
             .into_iter()
             .map(|l| {
                 (
@@ -620,7 +739,7 @@ mod tests {
             got,
             one(C::MissingInLedger, K::Payment, "X", Some(900), None)
         );
-        let line = &classify(CH, &[pay_line("X", 900)], &v, BillSource::Channel)[0];
+        let line = &classify(CH, ALL, &[pay_line("X", 900)], &v, BillSource::Channel)[0];
         assert!(line.action_zh.starts_with("补录"));
     }
 
@@ -648,7 +767,7 @@ mod tests {
         ] {
             let mut v = LedgerView::default();
             v.named_order(order("A", state, 700));
-            let lines = classify(CH, &[pay_line("A", 700)], &v, BillSource::Channel);
+            let lines = classify(CH, ALL, &[pay_line("A", 700)], &v, BillSource::Channel);
             assert_eq!(lines.len(), 1);
             assert_eq!(
                 (lines[0].class, lines[0].kind),
@@ -662,7 +781,7 @@ mod tests {
             channel: ChannelKind::Wechat,
             ..order("A", OrderState::Paid, 700)
         });
-        let lines = classify(CH, &[pay_line("A", 700)], &v, BillSource::Channel);
+        let lines = classify(CH, ALL, &[pay_line("A", 700)], &v, BillSource::Channel);
         assert_eq!(lines[0].class, C::StatusMismatch);
         assert_eq!(lines[0].ledger_state.as_deref(), Some("paid (wechat)"));
     }
@@ -685,7 +804,7 @@ mod tests {
                 (C::Matched, K::Refund, "B".into(), Some(200), Some(200)),
             ]
         );
-        let lines = classify(CH, &bill, &v, BillSource::Channel);
+        let lines = classify(CH, ALL, &bill, &v, BillSource::Channel);
         assert_eq!(lines[1].out_refund_no.as_deref(), Some("B_R1"));
     }
 
@@ -704,7 +823,7 @@ mod tests {
             // Only the channel knows this one.
             refund_line("D", Some("D_R9"), 80),
         ];
-        let lines = classify(CH, &bill, &v, BillSource::Channel);
+        let lines = classify(CH, ALL, &bill, &v, BillSource::Channel);
         let got: Vec<_> = lines
             .iter()
             .map(|l| (l.class, l.order_no.as_str(), l.ledger_state.as_deref()))
@@ -728,7 +847,7 @@ mod tests {
         let mut v = LedgerView::default();
         v.day_refund(refund("A_R1", "A", 100, RefundState::Succeeded));
         let bill = [refund_line("A", None, 100), refund_line("A", None, 100)];
-        let classes: Vec<C> = classify(CH, &bill, &v, BillSource::Channel)
+        let classes: Vec<C> = classify(CH, ALL, &bill, &v, BillSource::Channel)
             .iter()
             .map(|l| l.class)
             .collect();
@@ -743,7 +862,7 @@ mod tests {
         v.day_order(order("W", OrderState::Unverified, 800));
         let bill = [pay_line("U", 4321), pay_line("W", 900)];
         for source in [BillSource::Channel, BillSource::File] {
-            let lines = classify(CH, &bill, &v, source);
+            let lines = classify(CH, ALL, &bill, &v, source);
             let got: Vec<_> = lines
                 .iter()
                 .map(|l| (l.class, l.order_no.as_str()))
@@ -778,7 +897,7 @@ mod tests {
         let mut late = pay_line("B", 100);
         late.occurred_at = at(9);
         let bill = [late, pay_line("A", 100)];
-        let got: Vec<_> = classify(CH, &bill, &v, BillSource::Channel)
+        let got: Vec<_> = classify(CH, ALL, &bill, &v, BillSource::Channel)
             .into_iter()
             .map(|l| (l.class, l.order_no))
             .collect();
@@ -802,5 +921,181 @@ mod tests {
         v.named_refund(refund("OLD_R1", "OLD", 7, RefundState::Succeeded));
         assert_eq!(v.day_payment_amounts(), vec![100, 40]);
         assert_eq!(v.day_refund_amounts(), vec![30]);
+    }
+
+    fn wx_refund(
+        order_no: &str,
+        no: &str,
+        gross: i64,
+        settled: i64,
+        state: BillRefundState,
+    ) -> BillLine {
+        BillLine {
+            settled_fen: settled,
+            refund_state: Some(state),
+            status: "PROCESSING".into(),
+            ..refund_line(order_no, Some(no), gross)
+        }
+    }
+
+    #[test]
+    fn gap2_only_what_the_bill_type_can_contain_is_looked_for() {
+        let mut v = LedgerView::default();
+        v.day_order(order("A", OrderState::Paid, 1000));
+        v.day_order(order("B", OrderState::PartRefunded, 800));
+        v.day_refund(refund("B_R1", "B", 300, RefundState::Succeeded));
+        // A payments-only bill: the day's refund is not "missing".
+        let success = [pay_line("A", 1000), pay_line("B", 800)];
+        let lines = classify(CH, BillType::WechatSuccess, &success, &v, BillSource::File);
+        let got: Vec<_> = lines
+            .iter()
+            .map(|l| (l.class, l.kind, l.order_no.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![(C::Matched, K::Payment, "A"), (C::Matched, K::Payment, "B")]
+        );
+        // A refunds-only bill: the day's payments are not "missing".
+        let refunds = [refund_line("B", Some("B_R1"), 300)];
+        let lines = classify(CH, BillType::WechatRefund, &refunds, &v, BillSource::File);
+        let got: Vec<_> = lines
+            .iter()
+            .map(|l| (l.class, l.kind, l.order_no.as_str()))
+            .collect();
+        assert_eq!(got, vec![(C::Matched, K::Refund, "B")]);
+        // The full bill still finds both kinds missing.
+        let lines = classify(CH, BillType::WechatAll, &[], &v, BillSource::File);
+        let got: Vec<_> = lines.iter().map(|l| (l.class, l.kind)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (C::MissingInBill, K::Payment),
+                (C::MissingInBill, K::Payment),
+                (C::MissingInBill, K::Refund)
+            ]
+        );
+    }
+
+    #[test]
+    fn gap4_like_is_compared_with_like_and_both_figures_are_shown() {
+        // Paid 50.00, 5.00 of it by a non-recharge coupon, refunded in full:
+        // the ledger's gross figures match the bill's gross ones.
+        let mut v = LedgerView::default();
+        v.day_order(order("W2", OrderState::Refunded, 5000));
+        v.day_refund(refund("W2_R1", "W2", 5000, RefundState::Succeeded));
+        let pay = BillLine {
+            settled_fen: 4500,
+            ..pay_line("W2", 5000)
+        };
+        let back = wx_refund("W2", "W2_R1", 5000, 4500, BillRefundState::Succeeded);
+        let lines = classify(CH, ALL, &[pay, back], &v, BillSource::File);
+        let got: Vec<_> = lines
+            .iter()
+            .map(|l| {
+                (
+                    l.class,
+                    l.kind,
+                    l.bill_amount_fen,
+                    l.bill_settled_amount_fen,
+                    l.ledger_amount_fen,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (C::Matched, K::Payment, Some(5000), Some(4500), Some(5000)),
+                (C::Matched, K::Refund, Some(5000), Some(4500), Some(5000)),
+            ]
+        );
+        assert_eq!(lines[0].bill_settled_amount.as_deref(), Some("45.00"));
+        // Without a coupon there is one figure only.
+        let mut v = LedgerView::default();
+        v.day_order(order("A", OrderState::Paid, 100));
+        let lines = classify(CH, ALL, &[pay_line("A", 100)], &v, BillSource::File);
+        assert_eq!(lines[0].bill_settled_amount, None);
+        // A real difference in the gross figures is still one.
+        let mut v = LedgerView::default();
+        v.day_refund(refund("W2_R1", "W2", 4500, RefundState::Succeeded));
+        let back = wx_refund("W2", "W2_R1", 5000, 4500, BillRefundState::Succeeded);
+        let lines = classify(CH, ALL, &[back], &v, BillSource::File);
+        assert_eq!(lines[0].class, C::AmountMismatch);
+    }
+
+    #[test]
+    fn gap5_a_refund_not_final_in_the_bill_is_pending_not_money_returned() {
+        use BillRefundState as B;
+        use RefundState as L;
+        let cases = [
+            (B::Pending, L::Succeeded, C::RefundPending),
+            (B::Pending, L::Processing, C::RefundPending),
+            (B::Failed, L::Failed, C::Matched),
+            (B::Failed, L::Succeeded, C::StatusMismatch),
+            (B::Succeeded, L::Processing, C::StatusMismatch),
+            (B::Succeeded, L::Succeeded, C::Matched),
+        ];
+        for (bill_state, ledger_state, class) in cases {
+            let mut v = LedgerView::default();
+            v.named_refund(refund("A_R1", "A", 300, ledger_state));
+            let line = wx_refund("A", "A_R1", 300, 300, bill_state);
+            let lines = classify(CH, ALL, &[line], &v, BillSource::File);
+            assert_eq!(lines.len(), 1);
+            assert_eq!(lines[0].class, class, "{bill_state:?} / {ledger_state:?}");
+            assert_eq!(
+                lines[0].bill_refund_state,
+                Some(ReconcileRefundState::from(bill_state))
+            );
+        }
+        let pending = classify(
+            CH,
+            ALL,
+            &[wx_refund("A", "A_R1", 300, 300, B::Pending)],
+            &{
+                let mut v = LedgerView::default();
+                v.named_refund(refund("A_R1", "A", 300, L::Processing));
+                v
+            },
+            BillSource::File,
+        );
+        assert!(pending[0].action_en.contains("not yet returned"));
+        assert!(C::RefundPending.is_difference());
+    }
+
+    #[test]
+    fn gap6_a_reversed_payment_matches_an_order_the_ledger_does_not_count() {
+        let reversal = BillLine {
+            kind: BillKind::Reversal,
+            status: "REVOKED".into(),
+            ..pay_line("R", 600)
+        };
+        for (state, class) in [
+            (OrderState::Refunded, C::Matched),
+            (OrderState::Closed, C::Matched),
+            (OrderState::Paid, C::StatusMismatch),
+        ] {
+            let mut v = LedgerView::default();
+            v.named_order(order("R", state, 600));
+            let lines = classify(
+                CH,
+                ALL,
+                std::slice::from_ref(&reversal),
+                &v,
+                BillSource::File,
+            );
+            assert_eq!(
+                (lines[0].class, lines[0].kind),
+                (class, K::Reversal),
+                "{state}"
+            );
+        }
+        let lines = classify(
+            CH,
+            ALL,
+            &[reversal],
+            &LedgerView::default(),
+            BillSource::File,
+        );
+        assert_eq!(lines[0].class, C::MissingInLedger);
+        assert!(lines[0].action_en.contains("reversed"));
     }
 }

@@ -34,16 +34,18 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use shouyin_channels::{BillKind, BillLine};
+use shouyin_channels::{BillKind, BillLine, BillRefundState, BillType, ParsedBill};
 use shouyin_core::{format_fen, ChannelKind};
 use shouyin_ledger::{Ledger, LedgerError};
 
 use crate::{ApiError, Counter, ErrorCode};
 
-use bill::{beijing, is_no_bill};
+use bill::{beijing, is_no_bill, no_channel_bill};
 pub use bill::{beijing_day, beijing_today, read_bill_file};
 use matching::{classify, LedgerOrder, LedgerRefund, LedgerView};
-pub use matching::{BillSource, ReconcileClass, ReconcileLineDto, ReconcileLineKind};
+pub use matching::{
+    BillSource, ReconcileClass, ReconcileLineDto, ReconcileLineKind, ReconcileRefundState,
+};
 
 /// How many lines ended in each class.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -56,6 +58,7 @@ pub struct ReconcileCountsDto {
     pub missing_in_bill: u32,
     pub unverified_confirmed: u32,
     pub unverified_missing: u32,
+    pub refund_pending: u32,
 }
 
 impl ReconcileCountsDto {
@@ -68,6 +71,7 @@ impl ReconcileCountsDto {
             ReconcileClass::MissingInBill => &mut self.missing_in_bill,
             ReconcileClass::UnverifiedConfirmed => &mut self.unverified_confirmed,
             ReconcileClass::UnverifiedMissing => &mut self.unverified_missing,
+            ReconcileClass::RefundPending => &mut self.refund_pending,
         };
         *slot += 1;
     }
@@ -81,11 +85,15 @@ impl ReconcileCountsDto {
             ReconcileClass::MissingInBill => self.missing_in_bill,
             ReconcileClass::UnverifiedConfirmed => self.unverified_confirmed,
             ReconcileClass::UnverifiedMissing => self.unverified_missing,
+            ReconcileClass::RefundPending => self.refund_pending,
         }
     }
 }
 
-/// Payments, refunds and the net of one side.
+/// Payments, refunds and the net of one side. Gross figures (what the
+/// ledger records) with the settled ones beside them: what the account
+/// moved by once coupons and 商家优惠 are taken out. Refunds are those whose
+/// money went back; pending refunds and reversals are counted apart.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[ts(export)]
 pub struct ReconcileTotalsDto {
@@ -101,9 +109,30 @@ pub struct ReconcileTotalsDto {
     #[ts(type = "number")]
     pub net_fen: i64,
     pub net: String,
+    #[ts(type = "number")]
+    pub settled_payments_fen: i64,
+    pub settled_payments: String,
+    #[ts(type = "number")]
+    pub settled_refunds_fen: i64,
+    pub settled_refunds: String,
+    /// Settled payments less settled refunds.
+    #[ts(type = "number")]
+    pub settled_net_fen: i64,
+    pub settled_net: String,
+    /// Refunds accepted and not yet returned (gross).
+    pub pending_refund_count: u32,
+    #[ts(type = "number")]
+    pub pending_refunds_fen: i64,
+    pub pending_refunds: String,
+    /// Payments the channel reversed (not money received).
+    pub reversal_count: u32,
+    #[ts(type = "number")]
+    pub reversals_fen: i64,
+    pub reversals: String,
 }
 
 impl ReconcileTotalsDto {
+    /// The ledger's side: it knows gross amounts only.
     fn new(payments: &[i64], refunds: &[i64]) -> ReconcileTotalsDto {
         let payments_fen: i64 = payments.iter().sum();
         let refunds_fen: i64 = refunds.iter().sum();
@@ -116,6 +145,97 @@ impl ReconcileTotalsDto {
             refunds: format_fen(refunds_fen),
             net_fen: payments_fen - refunds_fen,
             net: format_fen(payments_fen - refunds_fen),
+            settled_payments_fen: payments_fen,
+            settled_payments: format_fen(payments_fen),
+            settled_refunds_fen: refunds_fen,
+            settled_refunds: format_fen(refunds_fen),
+            settled_net_fen: payments_fen - refunds_fen,
+            settled_net: format_fen(payments_fen - refunds_fen),
+            pending_refund_count: 0,
+            pending_refunds_fen: 0,
+            pending_refunds: format_fen(0),
+            reversal_count: 0,
+            reversals_fen: 0,
+            reversals: format_fen(0),
+        }
+    }
+
+    /// The bill's side.
+    fn of_bill(lines: &[BillLine]) -> ReconcileTotalsDto {
+        let payments: Vec<&BillLine> = lines
+            .iter()
+            .filter(|l| l.kind == BillKind::Payment)
+            .collect();
+        let returned: Vec<&BillLine> = lines
+            .iter()
+            .filter(|l| {
+                l.kind == BillKind::Refund
+                    && l.refund_state.unwrap_or(BillRefundState::Succeeded)
+                        == BillRefundState::Succeeded
+            })
+            .collect();
+        let pending: Vec<&BillLine> = lines
+            .iter()
+            .filter(|l| {
+                l.kind == BillKind::Refund && l.refund_state == Some(BillRefundState::Pending)
+            })
+            .collect();
+        let reversals: Vec<&BillLine> = lines
+            .iter()
+            .filter(|l| l.kind == BillKind::Reversal)
+            .collect();
+        let gross = |ls: &[&BillLine]| ls.iter().map(|l| l.amount_fen).collect::<Vec<_>>();
+        let settled = |ls: &[&BillLine]| -> i64 { ls.iter().map(|l| l.settled_fen).sum() };
+        let mut totals = ReconcileTotalsDto::new(&gross(&payments), &gross(&returned));
+        totals.settled_payments_fen = settled(&payments);
+        totals.settled_payments = format_fen(totals.settled_payments_fen);
+        totals.settled_refunds_fen = settled(&returned);
+        totals.settled_refunds = format_fen(totals.settled_refunds_fen);
+        totals.settled_net_fen = totals.settled_payments_fen - totals.settled_refunds_fen;
+        totals.settled_net = format_fen(totals.settled_net_fen);
+        totals.pending_refund_count = count(pending.len());
+        totals.pending_refunds_fen = gross(&pending).iter().sum();
+        totals.pending_refunds = format_fen(totals.pending_refunds_fen);
+        totals.reversal_count = count(reversals.len());
+        totals.reversals_fen = gross(&reversals).iter().sum();
+        totals.reversals = format_fen(totals.reversals_fen);
+        totals
+    }
+}
+
+/// Which bill was read: the type decides which ledger records it can show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ReconcileBillType {
+    /// WeChat Pay ALL: payments and refunds.
+    WechatAll,
+    /// WeChat Pay SUCCESS: payments only.
+    WechatSuccess,
+    /// WeChat Pay REFUND: refunds only, dated by when they succeeded.
+    WechatRefund,
+    /// Alipay 业务明细: payments and refunds.
+    AlipayTrade,
+}
+
+impl From<BillType> for ReconcileBillType {
+    fn from(t: BillType) -> Self {
+        match t {
+            BillType::WechatAll => ReconcileBillType::WechatAll,
+            BillType::WechatSuccess => ReconcileBillType::WechatSuccess,
+            BillType::WechatRefund => ReconcileBillType::WechatRefund,
+            BillType::AlipayTrade => ReconcileBillType::AlipayTrade,
+        }
+    }
+}
+
+impl ReconcileBillType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReconcileBillType::WechatAll => "wechat_all",
+            ReconcileBillType::WechatSuccess => "wechat_success",
+            ReconcileBillType::WechatRefund => "wechat_refund",
+            ReconcileBillType::AlipayTrade => "alipay_trade",
         }
     }
 }
@@ -132,6 +252,13 @@ pub struct ReconcileReportDto {
     pub date: String,
     pub channel: ChannelKind,
     pub source: BillSource,
+    /// Which bill was read (from its header; a fetched bill is the full one).
+    pub bill_type: ReconcileBillType,
+    /// Whether the rows add up to the totals the file prints at its end;
+    /// `None` when there are none (a fetched bill, a file without them).
+    pub bill_footer_agrees: Option<bool>,
+    /// The printed totals the rows do not add up to.
+    pub bill_footer_disagreements: Vec<String>,
     /// False when the channel said it has no bill for the day (no business
     /// that day, or not generated yet); the bill side is then empty.
     pub bill_available: bool,
@@ -218,6 +345,9 @@ fn load_view(
 /// The bill side of one reconciliation.
 struct Bill {
     source: BillSource,
+    bill_type: BillType,
+    footer_agrees: Option<bool>,
+    footer_disagreements: Vec<String>,
     available: bool,
     /// Lines inside the day.
     lines: Vec<BillLine>,
@@ -232,37 +362,49 @@ fn report(
     view: &LedgerView,
 ) -> ReconcileReportDto {
     let bill = &bill_side.lines;
-    let lines = classify(channel, bill, view, bill_side.source);
+    let lines = classify(channel, bill_side.bill_type, bill, view, bill_side.source);
     let mut counts = ReconcileCountsDto::default();
     for l in &lines {
         counts.add(l.class);
     }
-    let amounts = |kind: BillKind| -> Vec<i64> {
-        bill.iter()
-            .filter(|l| l.kind == kind)
-            .map(|l| l.amount_fen)
-            .collect()
-    };
     let ledger_payments = view.day_payment_amounts();
     let ledger_refunds = view.day_refund_amounts();
     ReconcileReportDto {
         date: date.to_string(),
         channel,
         source: bill_side.source,
+        bill_type: bill_side.bill_type.into(),
+        bill_footer_agrees: bill_side.footer_agrees,
+        bill_footer_disagreements: bill_side.footer_disagreements.clone(),
         bill_available: bill_side.available,
         day_start: shouyin_ledger::ts(day.0),
         day_end: shouyin_ledger::ts(day.1),
         differences: count(lines.iter().filter(|l| l.class.is_difference()).count()),
         counts,
-        bill_totals: ReconcileTotalsDto::new(
-            &amounts(BillKind::Payment),
-            &amounts(BillKind::Refund),
-        ),
-        ledger_totals: ReconcileTotalsDto::new(&ledger_payments, &ledger_refunds),
+        bill_totals: ReconcileTotalsDto::of_bill(bill),
+        ledger_totals: ledger_totals(bill_side.bill_type, &ledger_payments, &ledger_refunds),
         bill_lines_outside_day: bill_side.outside_day,
         lines,
         settled_unverified: Vec::new(),
     }
+}
+
+/// The ledger's totals of what the bill can show: a payments-only bill is
+/// set against the ledger's payments, a refunds-only bill its refunds.
+fn ledger_totals(bill_type: BillType, payments: &[i64], refunds: &[i64]) -> ReconcileTotalsDto {
+    let none: &[i64] = &[];
+    ReconcileTotalsDto::new(
+        if bill_type.has_payments() {
+            payments
+        } else {
+            none
+        },
+        if bill_type.has_refunds() {
+            refunds
+        } else {
+            none
+        },
+    )
 }
 
 fn parse_date(text: &str) -> Result<NaiveDate, ApiError> {
@@ -275,6 +417,38 @@ fn parse_date(text: &str) -> Result<NaiveDate, ApiError> {
 }
 
 impl Counter {
+    /// 补录 from a reconcile line: ask the channel about one of this
+    /// till's orders and bring the ledger in line with its answer (a
+    /// payment the ledger had closed becomes a late payment). An order
+    /// number the ledger has never seen is refused: it is not this till's.
+    pub async fn reconcile_recheck(
+        &self,
+        order_no: String,
+    ) -> Result<crate::dto::OrderDto, ApiError> {
+        let order_no = order_no.trim().to_owned();
+        if order_no.is_empty()
+            || order_no.len() > 64
+            || !order_no
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                format!("'{order_no}' is not an order number"),
+            )
+            .detail("order_no"));
+        }
+        self.recheck(order_no.clone(), "reconcile")
+            .await
+            .map_err(|e| {
+                if e.code == ErrorCode::NotFound {
+                    e.detail("not_in_ledger").with("order_no", &order_no)
+                } else {
+                    e
+                }
+            })
+    }
+
     /// The Reconcile view's call: fetch the bill of `req.channel` for
     /// `req.date`, or read `req.bill_path`, and reconcile it.
     pub async fn reconcile_run(
@@ -288,9 +462,12 @@ impl Counter {
                 let path = PathBuf::from(path);
                 let bytes = tokio::fs::read(&path).await.map_err(|e| {
                     ApiError::new(
-                        ErrorCode::InvalidInput,
+                        ErrorCode::BillUnreadable,
                         format!("cannot read the bill file {}: {e}", path.display()),
                     )
+                    .with("reason", "io")
+                    .with("path", path.display())
+                    .with("detail", e.kind())
                 })?;
                 self.reconcile_file(req.channel, date, bytes).await
             }
@@ -311,7 +488,17 @@ impl Counter {
             Err(e) if is_no_bill(&e) => (Vec::new(), false),
             Err(e) => return Err(ApiError::from(e).during(format!("{channel} bill"))),
         };
-        self.reconcile_lines(channel, date, lines, BillSource::Channel, available)
+        let bill_type = match channel {
+            ChannelKind::Wechat => BillType::WechatAll,
+            _ => BillType::AlipayTrade,
+        };
+        let bill = ParsedBill {
+            bill_type,
+            header: None,
+            lines,
+            footer: Default::default(),
+        };
+        self.reconcile_lines(channel, date, bill, BillSource::Channel, available)
             .await
     }
 
@@ -322,10 +509,10 @@ impl Counter {
         date: NaiveDate,
         bytes: Vec<u8>,
     ) -> Result<ReconcileReportDto, ApiError> {
-        let lines = tokio::task::spawn_blocking(move || read_bill_file(channel, &bytes))
+        let bill = tokio::task::spawn_blocking(move || read_bill_file(channel, &bytes))
             .await
             .map_err(|e| ApiError::internal(format!("the bill reader failed: {e}")))??;
-        self.reconcile_lines(channel, date, lines, BillSource::File, true)
+        self.reconcile_lines(channel, date, bill, BillSource::File, true)
             .await
     }
 
@@ -338,16 +525,23 @@ impl Counter {
         &self,
         channel: ChannelKind,
         date: NaiveDate,
-        lines: Vec<BillLine>,
+        parsed: ParsedBill,
         source: BillSource,
         bill_available: bool,
     ) -> Result<ReconcileReportDto, ApiError> {
         if matches!(channel, ChannelKind::Cash | ChannelKind::Unionpay) {
-            return Err(ApiError::new(
-                ErrorCode::InvalidInput,
-                format!("{channel} has no daily bill to reconcile (alipay or wechat)"),
-            ));
+            return Err(no_channel_bill(channel));
         }
+        let footer_disagreements: Vec<String> = parsed
+            .footer_disagreements()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let footer_agrees = parsed
+            .has_footer()
+            .then_some(footer_disagreements.is_empty());
+        let bill_type = parsed.bill_type;
+        let lines = parsed.lines;
         let day = beijing_day(date)?;
         let total = lines.len();
         let (inside, outside): (Vec<BillLine>, Vec<BillLine>) = lines
@@ -362,12 +556,18 @@ impl Counter {
                 .map(|t| calendar.business_date(t).to_string())
                 .unwrap_or_default();
             return Err(ApiError::new(
-                ErrorCode::InvalidInput,
+                ErrorCode::BillWrongDay,
                 format!("the bill is for another day ({first}), not {date}"),
-            ));
+            )
+            .with("found", first)
+            .with("wanted", date)
+            .with("bill_type", ReconcileBillType::from(bill_type).as_str()));
         }
         let bill = Bill {
             source,
+            bill_type,
+            footer_agrees,
+            footer_disagreements,
             available: bill_available,
             lines: inside,
             outside_day: count(outside.len()),

@@ -364,6 +364,21 @@ pub(crate) struct PrecreateBiz<'a> {
 }
 
 #[derive(Debug, Serialize)]
+pub(crate) struct PayBiz<'a> {
+    pub out_trade_no: &'a str,
+    /// `bar_code`: the cashier scanned the customer's code.
+    pub scene: &'static str,
+    pub auth_code: &'a str,
+    pub total_amount: String,
+    pub subject: &'a str,
+    pub product_code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub terminal_id: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
 pub(crate) struct TradeRef<'a> {
     pub out_trade_no: &'a str,
 }
@@ -415,6 +430,35 @@ pub(crate) struct QueryResp {
     pub total_amount: Option<String>,
     #[serde(default)]
     pub send_pay_date: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct PayResp {
+    #[serde(default)]
+    pub trade_no: Option<String>,
+    #[serde(default)]
+    pub total_amount: Option<String>,
+    #[serde(default)]
+    pub gmt_payment: Option<String>,
+}
+
+/// A verified `alipay.trade.pay` answer in the program's terms.
+pub(crate) fn pay_answer(
+    common: &Common,
+    resp: &PayResp,
+) -> Result<crate::model::CodePayAnswer, ChannelError> {
+    match common.code.as_str() {
+        "10000" => Ok(crate::model::CodePayAnswer::Paid(RemotePayment {
+            status: RemoteStatus::Paid,
+            channel_trade_no: resp.trade_no.clone().filter(|s| !s.is_empty()),
+            amount_fen: optional_fen(resp.total_amount.as_deref(), "total_amount")?,
+            paid_at: resp.gmt_payment.as_deref().and_then(parse_timestamp),
+        })),
+        // WAIT_BUYER_PAY: the customer confirms on the phone.
+        "10003" => Ok(crate::model::CodePayAnswer::Waiting),
+        // 20000 and system errors come out indeterminate; 40004 definite.
+        _ => Err(common.to_error()),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -416,6 +416,40 @@ pub(crate) struct NativeOrder<'a> {
 }
 
 #[derive(Debug, Serialize)]
+pub(crate) struct CodePayer<'a> {
+    pub auth_code: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct CodePayStore<'a> {
+    pub out_id: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct CodePayScene<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<&'a str>,
+    pub store_info: CodePayStore<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct CodePayOrder<'a> {
+    pub appid: &'a str,
+    pub mchid: &'a str,
+    pub description: &'a str,
+    pub out_trade_no: &'a str,
+    pub payer: CodePayer<'a>,
+    pub amount: Amount,
+    pub scene_info: CodePayScene<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct ReverseOrder<'a> {
+    pub appid: &'a str,
+    pub mchid: &'a str,
+}
+
+#[derive(Debug, Serialize)]
 pub(crate) struct CloseOrder<'a> {
     pub mchid: &'a str,
 }
@@ -495,11 +529,29 @@ pub(crate) struct TradeBillResp {
     pub download_url: String,
 }
 
+/// A verified codepay answer: paid, or waiting for the password.
+pub(crate) fn codepay_answer(t: &Transaction) -> Result<crate::model::CodePayAnswer, ChannelError> {
+    match t.trade_state.as_str() {
+        "SUCCESS" => Ok(crate::model::CodePayAnswer::Paid(remote_payment(t)?)),
+        "USERPAYING" => Ok(crate::model::CodePayAnswer::Waiting),
+        "PAYERROR" => Err(ChannelError::definite(
+            "PAYERROR",
+            "the payment failed at the channel",
+        )),
+        other => Err(ChannelError::indeterminate(format!(
+            "WeChat Pay codepay answered trade_state {other:?}"
+        ))),
+    }
+}
+
 pub(crate) fn remote_payment(t: &Transaction) -> Result<RemotePayment, ChannelError> {
     let status = match t.trade_state.as_str() {
         "SUCCESS" => RemoteStatus::Paid,
         "REFUND" => RemoteStatus::Refunded,
         "NOTPAY" | "USERPAYING" => RemoteStatus::Waiting,
+        // A reversed code payment that had been paid keeps its success
+        // time: the reverse gave the money back.
+        "REVOKED" if t.success_time.is_some() => RemoteStatus::Refunded,
         "CLOSED" | "REVOKED" => RemoteStatus::Closed,
         "PAYERROR" => RemoteStatus::Failed,
         other => {
@@ -804,7 +856,17 @@ mod tests {
         assert_eq!(t("NOTPAY").unwrap().status, RemoteStatus::Waiting);
         assert_eq!(t("USERPAYING").unwrap().status, RemoteStatus::Waiting);
         assert_eq!(t("CLOSED").unwrap().status, RemoteStatus::Closed);
-        assert_eq!(t("REVOKED").unwrap().status, RemoteStatus::Closed);
+        // A reversed code payment that had been paid keeps its success
+        // time: the reversal refunded it. Without one nothing was taken.
+        assert_eq!(t("REVOKED").unwrap().status, RemoteStatus::Refunded);
+        let revoked_unpaid = remote_payment(&Transaction {
+            transaction_id: None,
+            trade_state: "REVOKED".into(),
+            amount: Some(TransactionAmount { total: Some(100) }),
+            success_time: None,
+        })
+        .unwrap();
+        assert_eq!(revoked_unpaid.status, RemoteStatus::Closed);
         assert_eq!(t("PAYERROR").unwrap().status, RemoteStatus::Failed);
         assert!(matches!(
             t("MAYBE"),

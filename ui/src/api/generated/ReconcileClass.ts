@@ -3,4 +3,4 @@
 /**
  * Where a line ended up.
  */
-export type ReconcileClass = "missing_in_ledger" | "missing_in_bill" | "amount_mismatch" | "status_mismatch" | "unverified_confirmed" | "unverified_missing" | "matched";
+export type ReconcileClass = "missing_in_ledger" | "missing_in_bill" | "amount_mismatch" | "status_mismatch" | "unverified_confirmed" | "unverified_missing" | "refund_pending" | "matched";

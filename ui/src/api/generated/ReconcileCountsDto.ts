@@ -3,4 +3,4 @@
 /**
  * How many lines ended in each class.
  */
-export type ReconcileCountsDto = { matched: number, amount_mismatch: number, status_mismatch: number, missing_in_ledger: number, missing_in_bill: number, unverified_confirmed: number, unverified_missing: number, };
+export type ReconcileCountsDto = { matched: number, amount_mismatch: number, status_mismatch: number, missing_in_ledger: number, missing_in_bill: number, unverified_confirmed: number, unverified_missing: number, refund_pending: number, };

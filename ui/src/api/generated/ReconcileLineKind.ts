@@ -3,4 +3,4 @@
 /**
  * Which way the money went on a line.
  */
-export type ReconcileLineKind = "payment" | "refund";
+export type ReconcileLineKind = "payment" | "refund" | "reversal";

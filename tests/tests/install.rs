@@ -1,0 +1,119 @@
+//! A shop's own machine in the real app: the first-start set-up of a real
+//! store (in both languages), and the backup status on the settings page
+//! (and its warning when a backup fails). Screenshots are saved under
+//! artifacts/e2e/.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use shouyin_tests::{serial, App};
+
+const SHORT: Duration = Duration::from_secs(15);
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn settings_show_the_last_backup_and_a_failed_one_as_a_warning() {
+    let _one_at_a_time = serial();
+    let result: anyhow::Result<()> = runtime().block_on(async {
+        let dir = tempfile::tempdir()?;
+        let app = App::launch(dir.path(), &[]).await?;
+        app.login("店长 李娜", "9999").await?;
+        app.key_amount("25.50").await?;
+        app.click("[data-testid=channel-cash]").await?;
+        app.wait_for("[data-testid=cash-done]", SHORT).await?;
+
+        app.click("[data-testid=nav-settings]").await?;
+        app.wait_for("[data-testid=backup-panel]", SHORT).await?;
+        app.click("[data-testid=backup-now]").await?;
+        app.wait_for("[data-testid=backup-status][data-state=ok]", SHORT)
+            .await?;
+        let last = app.text("[data-testid=backup-last]").await?;
+        assert!(!last.contains("还没有"), "a time is shown: {last}");
+        let size = app.text("[data-testid=backup-size]").await?;
+        assert!(size.ends_with("KB") || size.ends_with("MB"), "{size}");
+        // The copy is in the data directory's rotating set.
+        let copies: Vec<_> = std::fs::read_dir(dir.path().join("backups"))?
+            .filter_map(|e| e.ok())
+            .collect();
+        assert!(!copies.is_empty());
+        app.screenshot("settings-backup").await?;
+
+        // The folder is gone and a file sits in its place: the next backup
+        // fails, and the page says so.
+        std::fs::remove_dir_all(dir.path().join("backups"))?;
+        std::fs::write(dir.path().join("backups"), b"not a folder")?;
+        app.click("[data-testid=backup-now]").await?;
+        app.wait_for("[data-testid=backup-status][data-state=failing]", SHORT)
+            .await?;
+        app.wait_for("[data-testid=backup-warning]", SHORT).await?;
+        app.screenshot("settings-backup-failed").await?;
+        app.quit().await?;
+        Ok(())
+    });
+    result.unwrap();
+}
+
+#[test]
+fn a_new_store_is_set_up_on_first_start_in_either_language() {
+    let _one_at_a_time = serial();
+    let result: anyhow::Result<()> = runtime().block_on(async {
+        // English first, on its own fresh data directory.
+        let dir = tempfile::tempdir()?;
+        let app = App::launch(dir.path(), &[("SHOUYIN_DEMO", "0"), ("SHOUYIN_LANG", "en")]).await?;
+        app.wait_for("[data-testid=setup-store]", SHORT).await?;
+        app.wait_for_text("[data-testid=setup] h1", "First start", SHORT)
+            .await?;
+        app.screenshot("first-start-en").await?;
+        app.quit().await?;
+
+        let dir = tempfile::tempdir()?;
+        let app = App::launch(dir.path(), &[("SHOUYIN_DEMO", "0")]).await?;
+        app.wait_for_text("[data-testid=setup] h1", "首次使用", SHORT)
+            .await?;
+        // Nothing sells before the set-up.
+        let sale = app
+            .invoke(
+                "order_charge",
+                serde_json::json!({ "req": { "amount": "1.00", "channel": "cash" } }),
+            )
+            .await?;
+        assert_eq!(sale["err"]["code"], "not_logged_in", "{sale}");
+        app.fill("[data-testid=setup-store]", "老街便利店").await?;
+        app.fill("[data-testid=setup-terminal]", "T07").await?;
+        app.fill("[data-testid=setup-cutoff]", "05:00").await?;
+        app.fill("[data-testid=setup-name]", "店长 陈静").await?;
+        app.fill("[data-testid=setup-pin]", "2468").await?;
+        app.fill("[data-testid=setup-pin-again]", "2468").await?;
+        app.screenshot("first-start-zh").await?;
+        // A till number the backend refuses: a clear error, nothing set up.
+        app.fill("[data-testid=setup-terminal]", "T 07").await?;
+        app.click("[data-testid=setup-submit]").await?;
+        app.wait_for("[data-testid=setup-error]", SHORT).await?;
+        app.fill("[data-testid=setup-terminal]", "T07").await?;
+        app.click("[data-testid=setup-submit]").await?;
+        // The new manager is at the till of the store just named.
+        if let Err(e) = app.wait_for("[data-testid=amount]", SHORT).await {
+            app.screenshot("first-start-failed").await?;
+            return Err(e);
+        }
+        app.wait_for_text("[data-testid=current-user]", "店长 陈静", SHORT)
+            .await?;
+        let terminal = app.invoke("terminal_get", serde_json::json!({})).await?;
+        assert_eq!(terminal["ok"]["store"], "老街便利店", "{terminal}");
+        assert_eq!(terminal["ok"]["terminal"], "T07", "{terminal}");
+        assert_eq!(terminal["ok"]["day_cutoff"], "05:00", "{terminal}");
+        app.key_amount("3.50").await?;
+        app.click("[data-testid=channel-cash]").await?;
+        app.wait_for("[data-testid=cash-done]", SHORT).await?;
+        app.screenshot("first-start-done").await?;
+        app.quit().await?;
+        Ok(())
+    });
+    result.unwrap();
+}

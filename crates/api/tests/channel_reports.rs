@@ -286,6 +286,28 @@ async fn calls_left_by_an_ended_process_are_sent_by_the_next_sync_pass() {
     assert_eq!(calls(&s, "alipay", "create", "ok"), 1.0);
 }
 
+/// A payment by the customer's code (付款码) is counted as `pay_by_code`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_payments_are_counted_as_pay_by_code() {
+    let shop = shop().await;
+    let code = shop.sim.paycode("alipay", false, None).await;
+    let order = shop
+        .counter
+        .order_charge_code(shouyin_api::CodeChargeRequest {
+            amount: "8.80".into(),
+            code,
+            cashier: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(order.channel, ChannelKind::Alipay);
+    let pass = shop.counter.sync_pass().await.unwrap();
+    assert!(pass.ok, "{pass:?}");
+    let text = metrics_text(&shop.hq).await;
+    let s = samples(&text);
+    assert_eq!(calls(&s, "alipay", "pay_by_code", "ok"), 1.0, "{text}");
+}
+
 /// A report signed as the enrolled till would sign it.
 async fn post_signed(shop: &Shop, body: &[u8], nonce: &str) -> (u16, Value) {
     let file = shouyin_api::sync::HqFile::load(&shouyin_api::sync::hq_file_path(&shop.ledger.path))

@@ -15,7 +15,7 @@ packages=(
   librsvg2-dev libayatana-appindicator3-dev libssl-dev pkg-config build-essential file
   xvfb xauth webkit2gtk-driver imagemagick xdotool x11-utils
   fonts-dejavu-core fonts-noto-cjk sqlite3 postgresql python3 curl
-  espeak-ng cups-client cups-daemon cups
+  espeak-ng cups-client cups-daemon cups prometheus
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -246,6 +246,22 @@ impl HqClient {
         HqClient::exchange(request).await
     }
 
+    /// One channel-call report.
+    pub(crate) async fn post_channel_report(
+        &self,
+        file: &HqFile,
+        body: Vec<u8>,
+    ) -> Result<wire::ChannelReportAck, HqError> {
+        let request = self.signed(
+            file,
+            reqwest::Method::POST,
+            wire::CHANNEL_REPORT_PATH,
+            body,
+            REQUEST_TIMEOUT,
+        )?;
+        HqClient::exchange(request).await
+    }
+
     /// The notifications after `after`, held open up to `wait_secs`.
     pub(crate) async fn relay(
         &self,

@@ -15,6 +15,7 @@
 
 pub mod backup;
 mod cash;
+pub mod channel_calls;
 pub mod devices;
 pub mod dto;
 mod error;
@@ -230,6 +231,8 @@ struct Inner {
     demo: std::sync::atomic::AtomicBool,
     /// The one client of head office, shared by sync and relay.
     hq: hq_client::HqClient,
+    /// Channel calls not yet reported to head office.
+    calls: Arc<channel_calls::ChannelCalls>,
     /// The files exported since the counter started: "open folder" opens
     /// only the folder of one of these.
     exported: Mutex<Vec<PathBuf>>,
@@ -354,13 +357,22 @@ impl Counter {
             .keys()
             .map(|k| (*k, health::ChannelHealth::new(*k)))
             .collect();
+        let calls = Arc::new(channel_calls::ChannelCalls::default());
+        let channels = options
+            .channels
+            .into_iter()
+            .map(|(k, c)| {
+                let metered = channel_calls::Metered::wrap(c, calls.clone(), options.clock.clone());
+                (k, metered)
+            })
+            .collect();
         let counter = Counter {
             inner: Arc::new(Inner {
                 ledger: Mutex::new(ledger),
                 clock: options.clock,
                 changes,
                 watch_slots: Arc::new(Semaphore::new(options.payments.max_watchers.max(1))),
-                channels: options.channels,
+                channels,
                 settings: options.payments,
                 pin_cost: options.pin_cost,
                 health: Mutex::new(health),
@@ -375,6 +387,7 @@ impl Counter {
                 relay: relay::RelayShared::default(),
                 demo: std::sync::atomic::AtomicBool::new(false),
                 hq: hq_client::HqClient::default(),
+                calls,
                 exported: Mutex::new(Vec::new()),
                 backup_dir: options.backup_dir,
                 backup_running: tokio::sync::Mutex::new(()),

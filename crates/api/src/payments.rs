@@ -1092,6 +1092,7 @@ impl Counter {
         for handle in handles {
             let _ = handle.await;
         }
+        self.leave_unreported_calls();
     }
 
     /// Wait until an order is final, or `timeout` passes. Returns the order

@@ -535,8 +535,13 @@ impl Counter {
         Ok(self.sync_pass().await?.status)
     }
 
-    /// One full pass, with what it sent (`shouyin sync`).
+    /// One full pass, with what it sent (`shouyin sync`), channel calls
+    /// included whatever the time since their last report.
     pub async fn sync_pass(&self) -> Result<SyncPassDto, ApiError> {
+        self.sync_pass_reporting(true).await
+    }
+
+    async fn sync_pass_reporting(&self, report_now: bool) -> Result<SyncPassDto, ApiError> {
         let _pass = self.inner.sync.pass.lock().await;
         let Some(mut file) = self.load_hq_file().await? else {
             let status = self.status_of(None).await?;
@@ -555,6 +560,14 @@ impl Counter {
         let mut sent = 0u64;
         let mut batches = 0u64;
         let outcome = self.ship(&mut file, &mut sent, &mut batches).await;
+        // Channel counts are advisory: a head office that does not take
+        // them (an older one, a refusal) does not stop the ledger's sync;
+        // the counts wait for the next pass.
+        if outcome.is_ok() {
+            if let Err(failure) = self.report_calls(&file, report_now).await {
+                tracing::warn!("channel-call report not taken: {failure:?}");
+            }
+        }
         let now = self.now();
         let error = {
             let mut rt = self.runtime();
@@ -786,6 +799,65 @@ impl Counter {
         }
     }
 
+    /// Send the channel calls not yet reported, when due (or `now`). A report
+    /// head office does not take drops nothing: the counts wait for the next try.
+    async fn report_calls(&self, file: &HqFile, now: bool) -> Result<(), Failure> {
+        let calls = &self.inner.calls;
+        let left = crate::channel_calls::calls_file_path(&self.inner.ledger_path);
+        // A small file, read once per pass.
+        if let Err(e) = calls.load_left(&left) {
+            tracing::warn!("unreported channel calls could not be read: {e}");
+        }
+        let started = std::time::Instant::now();
+        if !now && !calls.due(started) {
+            return Ok(());
+        }
+        let Some(mut report) = calls.report(self.now()) else {
+            return Ok(());
+        };
+        let name = self.store_name();
+        let name = name.trim();
+        if !name.is_empty() {
+            report.store_name = Some(
+                name.chars()
+                    .take(wire::channel_report::MAX_STORE_NAME_CHARS)
+                    .collect(),
+            );
+        }
+        let body = serde_json::to_vec(&report)
+            .map_err(|e| Failure::Ledger(ApiError::internal(e.to_string())))?;
+        match self.inner.hq.post_channel_report(file, body).await {
+            Ok(_) => {
+                calls.taken(&report, started);
+                Ok(())
+            }
+            Err(e) => {
+                calls.tried(started);
+                Err(Failure::Retry(format!(
+                    "head office did not take the channel-call report: {e}"
+                )))
+            }
+        }
+    }
+
+    /// Leave unreported channel calls beside the ledger for the next
+    /// process (the CLI's charges end with the process).
+    pub(crate) fn leave_unreported_calls(&self) {
+        let path = crate::channel_calls::calls_file_path(&self.inner.ledger_path);
+        if self.inner.calls.is_empty() {
+            return;
+        }
+        // Merge with a file an earlier process left, so nothing is lost.
+        if let Err(e) = self
+            .inner
+            .calls
+            .load_left(&path)
+            .and_then(|()| self.inner.calls.save_left(&path, self.now()))
+        {
+            tracing::warn!(path = %path.display(), "unreported channel calls not kept: {e}");
+        }
+    }
+
     /// A history conflict: stop, and raise an alarm.
     fn conflict(&self, message: String) -> Failure {
         tracing::error!("sync stopped: {message}");
@@ -825,7 +897,7 @@ impl Counter {
             if *shutdown.borrow() {
                 return;
             }
-            let pass = self.sync_pass().await;
+            let pass = self.sync_pass_reporting(false).await;
             let (delay, wake_on_sale) = match &pass {
                 Ok(p) => {
                     on_pass(p);

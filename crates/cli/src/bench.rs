@@ -35,6 +35,20 @@ pub enum Which {
         #[arg(long)]
         backend: Option<String>,
     },
+    /// Head office taking channel-call reports from TILLS tills, each every
+    /// EVERY seconds, beside event sync in the same run (SQLite).
+    Channels {
+        #[arg(long, default_value_t = 1000)]
+        tills: usize,
+        #[arg(long, default_value_t = 15)]
+        every: u64,
+        /// Length of the paced phase, in seconds.
+        #[arg(long, default_value_t = 30)]
+        secs: u64,
+        /// Events in the event-sync backlog.
+        #[arg(long, default_value_t = 20_000)]
+        events: u64,
+    },
     /// Payment to ledger latency (p50, p95) and queries per order, adaptive
     /// poller beside a fixed 5-second poller, against the simulator.
     Confirm {
@@ -107,6 +121,24 @@ pub async fn run(which: Which) -> anyhow::Result<ExitCode> {
             backend,
         } => {
             crate::cmd_hq::bench(events, batch, runs, backend.as_deref()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Which::Channels {
+            tills,
+            every,
+            secs,
+            events,
+        } => {
+            if tills == 0 || every == 0 || secs == 0 {
+                bail!("--tills, --every and --secs must be at least 1");
+            }
+            let opts = shouyin_testkit::bench_channels::ChannelBenchOptions {
+                tills,
+                every_secs: every,
+                secs,
+                events,
+            };
+            println!("{}", shouyin_testkit::bench_channels::run(&opts).await?);
             Ok(ExitCode::SUCCESS)
         }
         Which::Confirm {

@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 
+use crate::channel_metrics::HealthTable;
 use crate::wire::{DailyReport, TerminalInfo};
 
 const STYLE: &str = "\
@@ -18,7 +19,8 @@ th{background:#eef1f4;font-weight:600;font-size:.9rem}\
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}\
 tr.total td{font-weight:700;background:#f0f4f8}\
 .en{color:#7b8794;font-weight:400;font-size:.8em;display:block}\
-.ok{color:#1b873f}.warn{color:#b44d12}.bad{color:#c81e1e}";
+.ok{color:#1b873f}.warn{color:#b44d12}.bad{color:#c81e1e}\
+td.failing{background:#fde8e8;color:#9b1c1c;font-weight:600}";
 
 /// Escape text for HTML content and attribute values.
 fn esc(s: &str) -> String {
@@ -55,7 +57,87 @@ pub fn login_required() -> axum::response::Html<String> {
     ))
 }
 
-pub fn dashboard(now: DateTime<Utc>, terminals: &[TerminalInfo], report: &DailyReport) -> String {
+/// A store as people know it: its name from the tills, then its code.
+fn store_label(code: &str, health: &HealthTable) -> String {
+    match health.names.get(code) {
+        Some(name) => format!("{} <span class=\"en\">{}</span>", esc(name), esc(code)),
+        None => esc(code),
+    }
+}
+
+fn outcome_label(outcome: &str) -> &'static str {
+    match outcome {
+        "untrusted" => "验签失败 untrusted answer",
+        "indeterminate" => "无应答/5xx indeterminate",
+        _ => "—",
+    }
+}
+
+/// Store × channel: today's calls, error ratio, p95 latency, last problem;
+/// failing cells marked.
+fn channel_health(h: &mut String, health: &HealthTable) {
+    let _ = write!(
+        h,
+        "<h2>支付通道健康 <span class=\"en\">Payment channel health (today)</span></h2><table id=\"channel-health\"><thead><tr>\
+         <th>{}</th><th>{}</th><th class=\"num\">{}</th><th class=\"num\">{}</th><th class=\"num\">{}</th><th>{}</th></tr></thead><tbody>",
+        label("门店", "Store"),
+        label("通道", "Channel"),
+        label("调用次数", "Calls"),
+        label("错误率", "Error ratio"),
+        label("P95 延迟", "p95 latency"),
+        label("最近问题", "Last problem"),
+    );
+    if health.cells.is_empty() {
+        h.push_str("<tr><td colspan=\"6\">今日尚无通道调用 <span class=\"en\">No channel calls reported today</span></td></tr>");
+    }
+    for (store, channels) in &health.cells {
+        for (channel, cell) in channels {
+            let channel_name = match *channel {
+                "wechat" => "微信支付 WeChat Pay",
+                "alipay" => "支付宝 Alipay",
+                "unionpay" => "银联 UnionPay",
+                other => other,
+            };
+            let class = if cell.failing() {
+                " class=\"num failing\""
+            } else {
+                " class=\"num\""
+            };
+            let mark = if cell.failing() { "⚠ " } else { "" };
+            let p95 = match cell.p95_seconds() {
+                Some(s) if s < 1.0 => format!("≤ {} ms", (s * 1000.0).round()),
+                Some(s) => format!("≤ {s} s"),
+                None if cell.calls > 0 => "> 30 s".to_owned(),
+                None => "—".to_owned(),
+            };
+            let problem = match cell.last_problem {
+                Some((at, outcome)) => format!("{} · {}", time(Some(at)), outcome_label(outcome)),
+                None => "—".to_owned(),
+            };
+            let _ = write!(
+                h,
+                "<tr data-store=\"{}\" data-channel=\"{}\"><td>{}</td><td>{}</td><td class=\"num\">{}</td>\
+                 <td{class}>{mark}{}%</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                esc(store),
+                esc(channel),
+                store_label(store, health),
+                esc(channel_name),
+                cell.calls,
+                cell.error_percent(),
+                esc(&p95),
+                esc(&problem),
+            );
+        }
+    }
+    h.push_str("</tbody></table>");
+}
+
+pub fn dashboard(
+    now: DateTime<Utc>,
+    terminals: &[TerminalInfo],
+    report: &DailyReport,
+    health: &HealthTable,
+) -> String {
     let mut h = String::new();
     let _ = write!(
         h,
@@ -87,7 +169,7 @@ pub fn dashboard(now: DateTime<Utc>, terminals: &[TerminalInfo], report: &DailyR
             h,
             "<tr><td>{}</td><td class=\"num\">{n}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
              <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-            esc(s.store.as_str()),
+            store_label(s.store.as_str(), health),
             s.takings.count,
             esc(&s.takings.gross),
             esc(&s.takings.refunds),
@@ -112,6 +194,8 @@ pub fn dashboard(now: DateTime<Utc>, terminals: &[TerminalInfo], report: &DailyR
             report.unreadable_events, report.unreadable_events
         );
     }
+
+    channel_health(&mut h, health);
 
     let _ = write!(
         h,
@@ -147,7 +231,7 @@ pub fn dashboard(now: DateTime<Utc>, terminals: &[TerminalInfo], report: &DailyR
             "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
              <td class=\"num\">{}</td><td>{status}</td></tr>",
             esc(t.id.as_str()),
-            esc(t.store.as_str()),
+            store_label(t.store.as_str(), health),
             time(t.last_sync_at),
             t.acked_seq,
             if gap > 0 { format!("<span class=\"warn\">{gap}</span>") } else { "0".into() },

@@ -19,12 +19,15 @@
 //!   the database, enrolment codes, ids.
 //! - [`rescue`] — importing a terminal's rescue file, exactly once.
 //! - [`report`] and [`html`] — the daily takings and the head-office page.
-//! - [`metrics`] — Prometheus text for `/metrics`.
+//! - [`metrics`] — Prometheus text for `/metrics`; [`channel_metrics`] —
+//!   every store's channel calls and confirmation times, for `/metrics` and
+//!   the page.
 //!
 //! The throwaway PostgreSQL cluster of the tests and the sync benchmark live
 //! in the test kit (`crates/testkit`), not here: a server has no business
 //! installing packages.
 
+pub mod channel_metrics;
 pub mod error;
 pub mod html;
 pub mod limits;

@@ -7,6 +7,8 @@
 //! - `POST /v1/notify/{terminal}/{channel}` — a channel's payment
 //!   notification, kept for the terminal (open: the channel signed it;
 //!   limited in size and rate, see `crate::limits`)
+//! - `POST /v1/channel-reports` — a signed report of one terminal's
+//!   channel calls (see `crate::channel_metrics`)
 //! - `GET /v1/relay?after=ID&wait=SECS` — a terminal's notifications, signed,
 //!   held open until one arrives
 //! - `GET /v1/reports/daily`, `GET /v1/terminals`, `GET /v1/terminals/{id}/events`,
@@ -32,6 +34,7 @@ use sha2::{Digest, Sha256};
 use shouyin_core::{BusinessCalendar, TerminalId};
 use tokio::net::TcpListener;
 
+use crate::channel_metrics::{ChannelMetrics, Refusal};
 use crate::error::AppError;
 use crate::limits::{NoticeLimiter, NoticeLimits};
 use crate::metrics::Metrics;
@@ -102,6 +105,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Per-process counters for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// Every store's channel calls and confirmation times.
+    pub channels: Arc<ChannelMetrics>,
     pub clock: Arc<dyn Clock>,
     /// Wakes the relay requests of a terminal waiting in this process when
     /// a notification for it is kept. Other processes on the same database
@@ -117,6 +122,7 @@ impl AppState {
             store,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
+            channels: Arc::new(ChannelMetrics::default()),
             clock: Arc::new(SystemClock),
             wakeups: Arc::new(Wakeups::default()),
             notice_limiter: Arc::new(NoticeLimiter::default()),
@@ -137,6 +143,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route(wire::ENROLL_PATH, post(enroll))
         .route(wire::EVENTS_PATH, post(post_events))
+        .route(wire::CHANNEL_REPORT_PATH, post(post_channel_report))
         .route(
             wire::NOTIFY_ROUTE,
             post(post_notice).layer(DefaultBodyLimit::max(NOTICE_BODY_LIMIT)),
@@ -201,7 +208,11 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        {
+            let mut text = state.metrics.render();
+            state.channels.render(&mut text);
+            text
+        },
     )
 }
 
@@ -396,6 +407,12 @@ async fn post_events(State(state): State<AppState>, req: Request) -> Result<Resp
             now,
         })
         .await?;
+    state.channels.heard(&record.store, record.id.as_str(), now);
+    // Only a batch that stored something is read for confirmation times, so
+    // a batch sent again is not timed twice.
+    if outcome.stored > 0 {
+        state.channels.events(&record.store, &batch.events);
+    }
     state.metrics.batch(
         outcome.stored,
         outcome.duplicates,
@@ -422,6 +439,69 @@ async fn post_events(State(state): State<AppState>, req: Request) -> Result<Resp
     if status == StatusCode::CONFLICT {
         state.metrics.rejected("seq_conflict");
     }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// A terminal's channel-call report: checked whole, then counted whole or
+/// not at all.
+async fn post_channel_report(
+    State(state): State<AppState>,
+    req: Request,
+) -> Result<Response, AppError> {
+    let now = state.clock.now();
+    let method = req.method().as_str().to_owned();
+    let path = signed_path(&req);
+    let auth = auth_headers(req.headers())?;
+    let body = read_body(req, &state).await?;
+    let record = authenticate(&state, &method, &path, &auth, &body, now).await?;
+    let report: wire::ChannelReport = parse_json(&body)?;
+    report
+        .check()
+        .map_err(|e| AppError::bad_field(e.field.clone(), e.to_string()))?;
+    if report.to > now + chrono::Duration::seconds(wire::MAX_CLOCK_SKEW_SECS) {
+        return Err(AppError::bad_field(
+            "to",
+            "to: the report ends more than five minutes after head office's clock",
+        ));
+    }
+    let fresh = state
+        .store
+        .use_nonce(
+            record.id.clone(),
+            auth.nonce.clone(),
+            now,
+            now - chrono::Duration::seconds(NONCE_MEMORY_SECS),
+        )
+        .await?;
+    if !fresh {
+        return Err(AppError::new(
+            ErrorCode::ReplayedNonce,
+            "this nonce was already used",
+        ));
+    }
+    let today = state.config.calendar.business_date(now);
+    match state
+        .channels
+        .ingest(&record.store, record.id.as_str(), &report, now, today)
+    {
+        Ok(()) => {}
+        Err(Refusal::Replayed { last_to }) => {
+            return Err(AppError::bad_field(
+                "to",
+                format!(
+                    "to: a report up to {} was already taken from this terminal; this one ends no later",
+                    last_to.to_rfc3339()
+                ),
+            ))
+        }
+    }
+    let mut response = Json(wire::ChannelReportAck {
+        lines: u32::try_from(report.lines.len()).unwrap_or(u32::MAX),
+    })
+    .into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -829,5 +909,6 @@ async fn dashboard(
     let today = state.config.calendar.business_date(now);
     let terminals = state.store.terminals().await?;
     let report = report::daily(state.store.as_ref(), &state.config.calendar, today, None).await?;
-    Ok(Html(html::dashboard(now, &terminals, &report)).into_response())
+    let health = state.channels.health_table(today);
+    Ok(Html(html::dashboard(now, &terminals, &report, &health)).into_response())
 }

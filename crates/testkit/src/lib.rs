@@ -12,7 +12,8 @@
 //! - [`ledger`] — a terminal's ledger in a temporary directory.
 //! - [`clock`] — a clock that stays where a test puts it, for the api, the
 //!   channels and head office alike.
-//! - [`bench_sync`] — the load generator behind `shouyin bench sync`.
+//! - [`bench_sync`] — the load generator behind `shouyin bench sync`;
+//!   [`bench_channels`] — the one behind `shouyin bench channels`.
 //! - [`tls`] — a shop's private CA and head office's certificate.
 //!
 //! Everything here is for tests and benchmarks: a set-up that fails panics
@@ -20,6 +21,7 @@
 //! PostgreSQL cluster and the benchmark, which the CLI reports as errors.
 //! The desktop app never links this crate.
 
+pub mod bench_channels;
 pub mod bench_sync;
 pub mod clock;
 pub mod hq;

@@ -38,6 +38,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use shouyin_core::TerminalId;
 
+pub mod channel_report;
+pub use channel_report::{
+    CallKind, CallLine, CallOutcome, ChannelReport, ChannelReportAck, CALL_BUCKETS,
+    CALL_BUCKET_SLOTS, CHANNEL_REPORT_PATH,
+};
+
 pub const HEADER_TERMINAL: &str = "x-shouyin-terminal";
 pub const HEADER_TIMESTAMP: &str = "x-shouyin-timestamp";
 pub const HEADER_NONCE: &str = "x-shouyin-nonce";
@@ -82,7 +88,7 @@ pub const NONCE_MAX_LEN: usize = 64;
 pub struct StoreCode(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a store code is 1 to 32 letters, digits, '_' or '-', not '{0}'")]
+#[error("a store code is 1 to 32 ASCII letters, digits, '_' or '-' (such as SH01), not '{0}'; the store's name (南京路店) comes from its tills' ledgers")]
 pub struct BadStoreCode(pub String);
 
 impl StoreCode {

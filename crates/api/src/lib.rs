@@ -15,6 +15,7 @@
 
 mod cash;
 pub mod backup;
+pub mod channel_setup;
 pub mod devices;
 pub mod dto;
 mod error;
@@ -204,7 +205,8 @@ struct Inner {
     ledger: Mutex<Ledger>,
     clock: Arc<dyn Clock>,
     changes: broadcast::Sender<CounterEvent>,
-    channels: HashMap<ChannelKind, Arc<dyn Channel>>,
+    /// Replaced once, when the first start imports a channels file.
+    channels: std::sync::RwLock<HashMap<ChannelKind, Arc<dyn Channel>>>,
     settings: PaymentSettings,
     pin_cost: PinCost,
     health: Mutex<HashMap<ChannelKind, health::ChannelHealth>>,
@@ -360,7 +362,7 @@ impl Counter {
                 clock: options.clock,
                 changes,
                 watch_slots: Arc::new(Semaphore::new(options.payments.max_watchers.max(1))),
-                channels: options.channels,
+                channels: std::sync::RwLock::new(options.channels),
                 settings: options.payments,
                 pin_cost: options.pin_cost,
                 health: Mutex::new(health),
@@ -480,7 +482,7 @@ impl Counter {
             .into_iter()
             .map(|h| (h.channel, h))
             .collect();
-        let configured: Vec<ChannelKind> = self.inner.channels.keys().copied().collect();
+        let configured: Vec<ChannelKind> = self.channels_now().keys().copied().collect();
         let demo = self.is_demo();
         self.with_ledger(move |ledger| {
             let channels = ChannelKind::ALL

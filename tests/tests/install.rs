@@ -154,10 +154,10 @@ fn a_new_store_is_set_up_on_first_start_in_either_language() {
                 .mode();
             assert_eq!(mode & 0o777, 0o600, "channels.json is {mode:o}");
         }
+        // Selling starts with the shift's float.
+        app.open_shift("200").await?;
         app.screenshot("first-start-channels-ready").await?;
-        app.key_amount("3.50").await?;
-        app.click("[data-testid=channel-cash]").await?;
-        app.wait_for("[data-testid=cash-done]", SHORT).await?;
+        app.cash_sale("3.50", "5").await?;
         app.screenshot("first-start-done").await?;
         app.quit().await?;
         Ok(())

@@ -128,7 +128,9 @@ fn channel_refusal(kind: ChannelKind, e: &ChannelError) -> ApiError {
         (
             ChannelError::Definite { .. } | ChannelError::Untrusted { .. },
             Some(
-                "isv.invalid-app-id" | "isv.missing-app-id" | "MCH_NOT_EXISTS"
+                "isv.invalid-app-id"
+                | "isv.missing-app-id"
+                | "MCH_NOT_EXISTS"
                 | "APPID_MCHID_NOT_MATCH",
             ),
         ) => "unknown_merchant",

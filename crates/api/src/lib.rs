@@ -13,8 +13,8 @@
 //! backoff, and its own error codes (`hq_unreachable`, `hq_refused`). The
 //! protocol types come from `shouyin-wire`; the server itself is not linked.
 
-mod cash;
 pub mod backup;
+mod cash;
 pub mod channel_setup;
 pub mod devices;
 pub mod dto;

@@ -40,9 +40,20 @@ async fn refused(
 ) -> ApiError {
     let e = counter.setup_store(request(path)).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::ChannelCheckFailed, "{e:?}");
-    assert_eq!(e.fields.get("detail").map(String::as_str), Some(detail), "{e:?}");
-    assert_eq!(e.fields.get("channel").map(String::as_str), channel, "{e:?}");
-    assert!(!data.join(CHANNELS_FILE).exists(), "a refused file was kept");
+    assert_eq!(
+        e.fields.get("detail").map(String::as_str),
+        Some(detail),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.fields.get("channel").map(String::as_str),
+        channel,
+        "{e:?}"
+    );
+    assert!(
+        !data.join(CHANNELS_FILE).exists(),
+        "a refused file was kept"
+    );
     let t = counter.terminal_get().await.unwrap();
     assert!(t.needs_setup, "the store was set up despite the refusal");
     assert!(
@@ -66,7 +77,14 @@ async fn a_channels_file_is_checked_with_the_channel_before_it_is_kept() {
     let good = sim.credentials();
 
     // The file itself: missing, a directory, not JSON, a relative path.
-    refused(&counter, data, &files.path().join("nope.json"), "unreadable", None).await;
+    refused(
+        &counter,
+        data,
+        &files.path().join("nope.json"),
+        "unreadable",
+        None,
+    )
+    .await;
     refused(&counter, data, files.path(), "not_a_file", None).await;
     let garbage = files.path().join("garbage.json");
     std::fs::write(&garbage, "{\"alipay\": {\"app_id\": 1").unwrap();
@@ -162,7 +180,10 @@ async fn a_channels_file_is_checked_with_the_channel_before_it_is_kept() {
         })
         .await
         .unwrap();
-    assert!(sim.trade(&order.order_no).await.is_some(), "the QR was not made at the channel");
+    assert!(
+        sim.trade(&order.order_no).await.is_some(),
+        "the QR was not made at the channel"
+    );
     counter.shutdown().await;
     drop(counter);
 

@@ -4,6 +4,6 @@ import type { ChannelKind } from "./ChannelKind";
 export type AlarmDto = { 
 /**
  * What happened, for the screen's words: `untrusted_answer`,
- * `late_payment`, `refunded_elsewhere`, `sync_stopped`.
+ * `late_payment`, `refunded_elsewhere`, `sync_stopped`, `backup_failed`, `drawer_failed`.
  */
 kind: string, at: string, channel: ChannelKind | null, order_no: string | null, message: string, };

@@ -125,6 +125,18 @@ fn a_new_store_is_set_up_on_first_start_in_either_language() {
             &sim.credentials_path().display().to_string(),
         )
         .await?;
+        // Head office with a code it never gave: the store is set up (the
+        // manager exists), enrolment is refused and can be tried again.
+        let hq = shouyin_testkit::Hq::start(shouyin_testkit::Backend::Sqlite).await;
+        let code = hq.enroll_code("SH01").await;
+        app.fill("[data-testid=setup-hq-url]", &hq.base()).await?;
+        app.fill("[data-testid=setup-hq-code]", "NOT-A-CODE")
+            .await?;
+        app.click("[data-testid=setup-submit]").await?;
+        app.wait_for("[data-testid=setup-hq-failed]", LONG).await?;
+        app.wait_for("[data-testid=setup-error]", SHORT).await?;
+        app.screenshot("first-start-hq-refused").await?;
+        app.fill("[data-testid=setup-hq-code]", &code).await?;
         app.click("[data-testid=setup-submit]").await?;
         // The new manager is at the till of the store just named.
         if let Err(e) = app.wait_for("[data-testid=amount]", SHORT).await {
@@ -154,6 +166,10 @@ fn a_new_store_is_set_up_on_first_start_in_either_language() {
                 .mode();
             assert_eq!(mode & 0o777, 0o600, "channels.json is {mode:o}");
         }
+        // Enrolled as the new manager, with the till number chosen here.
+        let status = app.invoke("sync_status", serde_json::json!({})).await?;
+        assert_eq!(status["ok"]["enrolled"], true, "{status}");
+        assert_eq!(hq.terminal("T07").await.id.as_str(), "T07");
         // Selling starts with the shift's float.
         app.open_shift("200").await?;
         app.screenshot("first-start-channels-ready").await?;

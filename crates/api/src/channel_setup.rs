@@ -61,15 +61,28 @@ pub async fn check_channels_file(typed: &str) -> Result<CheckedChannels, ApiErro
     }
     let path_kept = path.clone();
     let file = blocking(move || read_file(&path_kept)).await?;
-    let channels = file.build().map_err(|e| {
-        // Which section failed is in the message; the key is never echoed.
-        let channel = match &e {
-            ChannelError::Config(m) if m.to_ascii_lowercase().contains("wechat") => "wechat",
-            _ if file.wechatpay.is_some() && file.alipay.is_none() => "wechat",
-            _ => "alipay",
-        };
-        refusal("bad_key", format!("{}: {e}", path.display())).with("channel", channel)
-    })?;
+    // Each section on its own, so a bad key names its channel.
+    let mut channels = HashMap::new();
+    let sections = [
+        ChannelsFile {
+            alipay: file.alipay.clone(),
+            wechatpay: None,
+        },
+        ChannelsFile {
+            alipay: None,
+            wechatpay: file.wechatpay.clone(),
+        },
+    ];
+    for (kind, section) in [ChannelKind::Alipay, ChannelKind::Wechat]
+        .into_iter()
+        .zip(sections)
+    {
+        // The key itself is never in the message.
+        let built = section.build().map_err(|e| {
+            refusal("bad_key", format!("{}: {kind}: {e}", path.display())).with("channel", kind)
+        })?;
+        channels.extend(built);
+    }
     if channels.is_empty() {
         return Err(refusal(
             "empty",

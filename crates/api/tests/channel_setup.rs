@@ -136,6 +136,13 @@ async fn a_channels_file_is_checked_with_the_channel_before_it_is_kept() {
     let path = write(files.path(), "wechat-bad-apiv3.json", &wrong);
     let e = refused(&counter, data, &path, "bad_key", Some("wechat")).await;
     assert!(!e.message.contains("short"), "{}", e.message);
+    let mut wrong = good.clone();
+    wrong["alipay"]["app_private_key_pem"] = Value::from("not a key");
+    let path = write(files.path(), "alipay-bad-key.json", &wrong);
+    refused(&counter, data, &path, "bad_key", Some("alipay")).await;
+    // A file with no channel in it.
+    let path = write(files.path(), "empty.json", &serde_json::json!({}));
+    refused(&counter, data, &path, "empty", None).await;
 
     // The simulator's own file passes, and is kept private.
     let manager = counter

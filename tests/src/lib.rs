@@ -645,6 +645,11 @@ impl Sim {
         })
     }
 
+    /// The simulator's credentials, in the channels file's shape.
+    pub fn credentials_path(&self) -> PathBuf {
+        self.kit.credentials_path()
+    }
+
     /// Give an app data directory the simulator's credentials as its channels file.
     pub fn configure(&self, data_dir: &Path) -> Result<()> {
         std::fs::create_dir_all(data_dir)?;

@@ -1,14 +1,17 @@
 //! A shop's own machine in the real app: the first-start set-up of a real
-//! store (in both languages), and the backup status on the settings page
+//! store (in both languages, with its channels file checked against the
+//! simulator), and the backup status on the settings page
 //! (and its warning when a backup fails). Screenshots are saved under
 //! artifacts/e2e/.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 
-use shouyin_tests::{serial, App};
+use shouyin_tests::{serial, App, Sim};
 
 const SHORT: Duration = Duration::from_secs(15);
+/// A check asks each channel once; on a loaded machine that takes longer.
+const LONG: Duration = Duration::from_secs(40);
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -96,6 +99,44 @@ fn a_new_store_is_set_up_on_first_start_in_either_language() {
         app.click("[data-testid=setup-submit]").await?;
         app.wait_for("[data-testid=setup-error]", SHORT).await?;
         app.fill("[data-testid=setup-terminal]", "T07").await?;
+        // The channels file, typed as a path: a copy of the simulator's
+        // with Alipay signing with another merchant's key is refused by
+        // the channel, named, and nothing is kept.
+        let sim_dir = tempfile::tempdir()?;
+        let sim = Sim::start(sim_dir.path()).await?;
+        let mut creds: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(sim.credentials_path())?)?;
+        creds["alipay"]["app_private_key_pem"] =
+            creds["wechatpay"]["merchant_private_key_pem"].clone();
+        let wrong = sim_dir.path().join("channels-wrong-key.json");
+        std::fs::write(&wrong, creds.to_string())?;
+        app.fill(
+            "[data-testid=setup-channels-file]",
+            &wrong.display().to_string(),
+        )
+        .await?;
+        app.click("[data-testid=setup-submit]").await?;
+        app.wait_for_text("[data-testid=setup-error]", "支付宝拒绝了签名", LONG)
+            .await?;
+        app.screenshot("first-start-channels-refused").await?;
+        assert!(!dir.path().join("channels.json").exists());
+        app.fill(
+            "[data-testid=setup-channels-file]",
+            &sim.credentials_path().display().to_string(),
+        )
+        .await?;
+        // Head office with a code it never gave: the store is set up (the
+        // manager exists), enrolment is refused and can be tried again.
+        let hq = shouyin_testkit::Hq::start(shouyin_testkit::Backend::Sqlite).await;
+        let code = hq.enroll_code("SH01").await;
+        app.fill("[data-testid=setup-hq-url]", &hq.base()).await?;
+        app.fill("[data-testid=setup-hq-code]", "NOT-A-CODE")
+            .await?;
+        app.click("[data-testid=setup-submit]").await?;
+        app.wait_for("[data-testid=setup-hq-failed]", LONG).await?;
+        app.wait_for("[data-testid=setup-error]", SHORT).await?;
+        app.screenshot("first-start-hq-refused").await?;
+        app.fill("[data-testid=setup-hq-code]", &code).await?;
         app.click("[data-testid=setup-submit]").await?;
         // The new manager is at the till of the store just named.
         if let Err(e) = app.wait_for("[data-testid=amount]", SHORT).await {
@@ -108,9 +149,31 @@ fn a_new_store_is_set_up_on_first_start_in_either_language() {
         assert_eq!(terminal["ok"]["store"], "老街便利店", "{terminal}");
         assert_eq!(terminal["ok"]["terminal"], "T07", "{terminal}");
         assert_eq!(terminal["ok"]["day_cutoff"], "05:00", "{terminal}");
-        app.key_amount("3.50").await?;
-        app.click("[data-testid=channel-cash]").await?;
-        app.wait_for("[data-testid=cash-done]", SHORT).await?;
+        // The checked channels are in use at once, kept private.
+        for channel in ["alipay", "wechat"] {
+            let c = terminal["ok"]["channels"]
+                .as_array()
+                .and_then(|all| all.iter().find(|c| c["channel"] == channel))
+                .cloned()
+                .unwrap_or_default();
+            assert_eq!(c["available"], true, "{terminal}");
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("channels.json"))?
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "channels.json is {mode:o}");
+        }
+        // Enrolled as the new manager, with the till number chosen here.
+        let status = app.invoke("sync_status", serde_json::json!({})).await?;
+        assert_eq!(status["ok"]["enrolled"], true, "{status}");
+        assert_eq!(hq.terminal("T07").await.id.as_str(), "T07");
+        // Selling starts with the shift's float.
+        app.open_shift("200").await?;
+        app.screenshot("first-start-channels-ready").await?;
+        app.cash_sale("3.50", "5").await?;
         app.screenshot("first-start-done").await?;
         app.quit().await?;
         Ok(())

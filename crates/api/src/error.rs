@@ -90,6 +90,11 @@ pub enum ErrorCode {
     /// The receipt printer could not be reached or refused the job (the
     /// sale itself is never affected).
     PrinterFailed,
+    /// A channels file offered at set-up failed its check: `fields.detail`
+    /// says what (unreadable, invalid, bad_key, bad_signature,
+    /// unknown_merchant, untrusted, unreachable, refused…) and
+    /// `fields.channel` which channel.
+    ChannelCheckFailed,
 }
 
 /// An error as the UI receives it. The screen builds its words from `code`

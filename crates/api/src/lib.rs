@@ -16,6 +16,7 @@
 pub mod backup;
 mod cash;
 pub mod channel_calls;
+pub mod channel_setup;
 pub mod devices;
 pub mod dto;
 mod error;
@@ -205,7 +206,8 @@ struct Inner {
     ledger: Mutex<Ledger>,
     clock: Arc<dyn Clock>,
     changes: broadcast::Sender<CounterEvent>,
-    channels: HashMap<ChannelKind, Arc<dyn Channel>>,
+    /// Replaced once, when the first start imports a channels file.
+    channels: std::sync::RwLock<HashMap<ChannelKind, Arc<dyn Channel>>>,
     settings: PaymentSettings,
     pin_cost: PinCost,
     health: Mutex<HashMap<ChannelKind, health::ChannelHealth>>,
@@ -372,7 +374,7 @@ impl Counter {
                 clock: options.clock,
                 changes,
                 watch_slots: Arc::new(Semaphore::new(options.payments.max_watchers.max(1))),
-                channels,
+                channels: std::sync::RwLock::new(channels),
                 settings: options.payments,
                 pin_cost: options.pin_cost,
                 health: Mutex::new(health),
@@ -493,7 +495,7 @@ impl Counter {
             .into_iter()
             .map(|h| (h.channel, h))
             .collect();
-        let configured: Vec<ChannelKind> = self.inner.channels.keys().copied().collect();
+        let configured: Vec<ChannelKind> = self.channels_now().keys().copied().collect();
         let demo = self.is_demo();
         self.with_ledger(move |ledger| {
             let channels = ChannelKind::ALL

@@ -134,7 +134,7 @@ impl Default for PaymentSettings {
 
 impl Counter {
     pub(crate) fn channel(&self, kind: ChannelKind) -> Result<Arc<dyn Channel>, ApiError> {
-        self.inner.channels.get(&kind).cloned().ok_or_else(|| {
+        self.channels_now().get(&kind).cloned().ok_or_else(|| {
             ApiError::new(
                 ErrorCode::ChannelUnavailable,
                 format!("{kind} is not configured on this terminal"),
@@ -1064,7 +1064,7 @@ impl Counter {
         let Some(every) = self.inner.settings.probe_every else {
             return;
         };
-        if self.inner.channels.is_empty() {
+        if self.channels_now().is_empty() {
             return;
         }
         let counter = self.clone();
@@ -1072,8 +1072,8 @@ impl Counter {
             let mut shutdown = counter.inner.shutdown.subscribe();
             let probe_no = format!("{}_PROBE_000000", counter.terminal_name());
             loop {
-                for (kind, channel) in counter.inner.channels.iter() {
-                    let _ = counter.call(*kind, None, || channel.query(&probe_no)).await;
+                for (kind, channel) in counter.channels_now() {
+                    let _ = counter.call(kind, None, || channel.query(&probe_no)).await;
                 }
                 if counter.pause(&mut shutdown, every).await {
                     return;

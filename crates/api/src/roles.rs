@@ -190,6 +190,22 @@ impl Counter {
             ));
         }
         users::check_pin_format(&req.pin)?;
+        // Before any channel is asked anything: only a fresh ledger.
+        if self.with_ledger(|ledger| Ok(ledger.user_count()?)).await? > 0 {
+            return Err(already_set_up());
+        }
+        // The channels are checked before anything is written, and kept
+        // before the store is set up, so a refusal loses nothing and a
+        // second try starts from the same fresh ledger.
+        let channels_file = req
+            .channels_file
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty());
+        if let Some(path) = channels_file {
+            let checked = crate::channel_setup::check_channels_file(path).await?;
+            self.keep_channels(checked).await?;
+        }
         let (store_kept, terminal_kept) = (store.clone(), terminal.to_string());
         self.with_ledger(move |ledger| {
             if ledger.user_count()? > 0 {
@@ -418,6 +434,11 @@ pub struct StoreSetupRequest {
     pub manager: String,
     pub pin: String,
     pub pin_again: String,
+    /// The full path of a channels file to import (optional): each of its
+    /// channels is checked with a signed query before anything is kept.
+    #[serde(default)]
+    #[ts(optional)]
+    pub channels_file: Option<String>,
 }
 
 impl std::fmt::Debug for StoreSetupRequest {
@@ -428,6 +449,7 @@ impl std::fmt::Debug for StoreSetupRequest {
             .field("timezone", &self.timezone)
             .field("day_cutoff", &self.day_cutoff)
             .field("manager", &self.manager)
+            .field("channels_file", &self.channels_file)
             .finish_non_exhaustive()
     }
 }

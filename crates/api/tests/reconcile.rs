@@ -276,6 +276,16 @@ async fn plant(
         [&d],
     )
     .unwrap();
+    // What refers to the order goes with it (its announcement, its print jobs).
+    for table in ["announcements", "print_jobs", "code_payments"] {
+        conn.execute(
+            &format!(
+                "DELETE FROM {table} WHERE order_id = (SELECT id FROM orders WHERE out_trade_no = ?1)"
+            ),
+            [&d],
+        )
+        .unwrap();
+    }
     conn.execute("DELETE FROM orders WHERE out_trade_no = ?1", [&d])
         .unwrap();
     // Unverified, and the bill confirms it.

@@ -17,6 +17,7 @@ fn request() -> StoreSetupRequest {
         manager: "店长 陈静".into(),
         pin: "2468".into(),
         pin_again: "2468".into(),
+        channels_file: None,
     }
 }
 

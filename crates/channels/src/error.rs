@@ -1,6 +1,8 @@
 //! The one error type of every channel call. Its variants are the outcomes a
 //! caller acts on, not the places the failure came from.
 
+use std::fmt;
+
 /// Why a channel call did not give a usable answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChannelError {
@@ -21,6 +23,9 @@ pub enum ChannelError {
     Config(String),
 }
 
+/// Where an unsigned answer's claimed code starts in its reason.
+const UNSIGNED_CLAIM: &str = " (claimed code ";
+
 impl ChannelError {
     pub(crate) fn definite(code: impl Into<String>, message: impl Into<String>) -> Self {
         ChannelError::Definite {
@@ -39,6 +44,25 @@ impl ChannelError {
         ChannelError::Untrusted {
             reason: reason.into(),
         }
+    }
+
+    /// An answer without a signature that claims an error code. The code
+    /// is kept only as a hint for a person (see [`ChannelError::unsigned_claim`]).
+    pub(crate) fn unsigned(what: impl fmt::Display, claimed_code: &str, message: &str) -> Self {
+        ChannelError::untrusted(format!(
+            "{what} is unsigned{UNSIGNED_CLAIM}{claimed_code}: {message})"
+        ))
+    }
+
+    /// The error code an unsigned answer claimed. Anyone on the path could
+    /// have written it: it may choose the words of a refusal, never turn a
+    /// refusal into a success.
+    pub fn unsigned_claim(&self) -> Option<&str> {
+        let ChannelError::Untrusted { reason } = self else {
+            return None;
+        };
+        let (_, rest) = reason.split_once(UNSIGNED_CLAIM)?;
+        rest.split(':').next().filter(|c| !c.is_empty())
     }
 
     pub(crate) fn config(reason: impl Into<String>) -> Self {

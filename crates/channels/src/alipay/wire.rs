@@ -341,12 +341,15 @@ pub(crate) fn open_response<'a>(
                 }
             }
             tracing::error!(method, code = %common.code, "Alipay answer is unsigned");
-            Err(ChannelError::untrusted(format!(
-                "Alipay {wanted} is unsigned (code {} {}: {})",
-                common.code,
-                common.sub_code.as_deref().unwrap_or(""),
-                common.sub_msg.as_deref().unwrap_or(&common.msg)
-            )))
+            let claimed = match common.sub_code.as_deref() {
+                Some(sub) if !sub.is_empty() => sub,
+                _ => common.code.as_str(),
+            };
+            Err(ChannelError::unsigned(
+                format!("Alipay {wanted}"),
+                claimed,
+                common.sub_msg.as_deref().unwrap_or(&common.msg),
+            ))
         }
     }
 }
@@ -779,6 +782,8 @@ mod tests {
             matches!(&e, ChannelError::Untrusted { reason } if reason.contains("ACQ.TRADE_NOT_EXIST")),
             "{e}"
         );
+        assert_eq!(e.unsigned_claim(), Some("ACQ.TRADE_NOT_EXIST"));
+        assert_eq!(e.definite_code(), None);
         // An unsigned "system busy" claims nothing.
         let e = open_response(&format!("{{\"error_response\":{busy}}}"), m, &public).unwrap_err();
         assert!(matches!(e, ChannelError::Indeterminate { .. }), "{e}");

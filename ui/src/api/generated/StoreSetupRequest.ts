@@ -11,4 +11,9 @@ timezone: string,
 /**
  * `HH:MM`: sales before it count to the day before.
  */
-day_cutoff: string, manager: string, pin: string, pin_again: string, };
+day_cutoff: string, manager: string, pin: string, pin_again: string, 
+/**
+ * The full path of a channels file to import (optional): each of its
+ * channels is checked with a signed query before anything is kept.
+ */
+channels_file?: string, };

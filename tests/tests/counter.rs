@@ -124,6 +124,7 @@ fn everything_a_cashier_needs_fits_1024x600_and_1366x768_in_both_languages() {
             }
             app.click("[data-testid=login-submit]").await?;
             app.wait_for("[data-testid=amount]", SHORT).await?;
+            app.open_shift("200").await?;
             for (w, h) in [(1024, 600), (1366, 768)] {
                 till_at(&app, &sim, lang, w, h)
                     .await
@@ -169,6 +170,7 @@ fn a_channel_that_cannot_be_reached_is_never_a_dead_end() {
         sim.configure(&data)?;
         let app = App::launch(&data, &[]).await?;
         app.login("店长 李娜", "9999").await?;
+        app.open_shift("200").await?;
         app.set_window_size(1024, 600).await?;
 
         // A slow channel: the panel says what it is doing at once, and
@@ -296,6 +298,7 @@ fn another_open_payment_is_cancelled_by_default_and_rows_open_their_order() {
         let data = dir.path().join("app");
         sim.configure(&data)?;
         let app = App::start(&data, &[]).await?;
+        app.open_shift("200").await?;
         // A code left open behind the till's back.
         let open = app
             .invoke(
@@ -480,6 +483,7 @@ fn messages_come_from_the_error_code_and_its_fields_in_one_language() {
             .await?;
         ensure!(said == "PIN 错误，还可再试 4 次", "{said}");
         app.login("收银员 王芳", "1111").await?;
+        app.open_shift("200").await?;
 
         // Over the per-sale limit: the limit as money, no English.
         app.key_amount("60000").await?;
@@ -531,6 +535,7 @@ fn reconcile_advice_to_record_an_order_is_a_button_that_does_it() {
         let data = dir.path().join("app");
         sim.configure(&data)?;
         let app = App::start(&data, &[]).await?;
+        app.open_shift("200").await?;
         app.key_amount("43.21").await?;
         app.press(&["w"]).await?;
         app.wait_for("[data-testid=qr] svg", SHORT).await?;

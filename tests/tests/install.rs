@@ -27,9 +27,8 @@ fn settings_show_the_last_backup_and_a_failed_one_as_a_warning() {
         let dir = tempfile::tempdir()?;
         let app = App::launch(dir.path(), &[]).await?;
         app.login("店长 李娜", "9999").await?;
-        app.key_amount("25.50").await?;
-        app.click("[data-testid=channel-cash]").await?;
-        app.wait_for("[data-testid=cash-done]", SHORT).await?;
+        app.open_shift("200").await?;
+        app.cash_sale("25.50", "30").await?;
 
         app.click("[data-testid=nav-settings]").await?;
         app.wait_for("[data-testid=backup-panel]", SHORT).await?;

@@ -181,6 +181,10 @@ fn the_package_installs_runs_and_is_removed() {
     run(Command::new("/usr/bin/shouyin")
         .args(["init", "--store", "安装测试店", "--terminal", "T01", "--db"])
         .arg(&ledger));
+    // Cash moves only inside an open shift (开班).
+    run(Command::new("/usr/bin/shouyin")
+        .args(["shift", "open", "--cashier", "李娜", "--float", "0", "--db"])
+        .arg(&ledger));
     run(Command::new("/usr/bin/shouyin")
         .args(["charge", "--channel", "cash", "--amount", "9.90", "--db"])
         .arg(&ledger));

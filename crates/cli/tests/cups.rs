@@ -386,4 +386,42 @@ fn a_receipt_printed_to_a_raw_cups_queue_reaches_the_printer() {
         !paper.join("job-0002.txt").exists(),
         "nothing more was printed"
     );
+
+    // A scheduler that takes the connection and never answers: `lp` would
+    // wait for ever; the job fails after a bounded time, naming the printer.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_addr = silent.local_addr().unwrap().to_string();
+    let held = std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        silent.set_nonblocking(true).unwrap();
+        let until = Instant::now() + Duration::from_secs(40);
+        while Instant::now() < until {
+            if let Ok((conn, _)) = silent.accept() {
+                kept.push(conn);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    let started = Instant::now();
+    let o = shouyin(
+        &[
+            "receipt",
+            "--db",
+            db_s,
+            "--order",
+            &order_no,
+            "--printer",
+            &queue,
+        ],
+        &silent_addr,
+    );
+    let took = started.elapsed();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&queue) && err.contains("did not take the job"),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    drop(held);
 }

@@ -10,6 +10,9 @@ use std::time::Duration;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// `lp` waits on the CUPS scheduler without a limit of its own; a scheduler
+/// that accepts and never answers must not hold the print queue forever.
+pub const LP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A printer address as typed in Settings or given to the CLI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,20 +140,43 @@ impl PrinterUri {
                     .map_err(|e| {
                         unreachable(format!("cannot run lp (Debian package cups-client): {e}"))
                     })?;
-                if let Some(mut stdin) = child.stdin.take() {
-                    stdin
-                        .write_all(bytes)
-                        .map_err(|e| unreachable(e.to_string()))?;
+                // Written from its own thread: a job larger than the pipe
+                // would otherwise block here, before the deadline is watched.
+                let writer = child.stdin.take().map(|mut stdin| {
+                    let job = bytes.to_vec();
+                    std::thread::spawn(move || stdin.write_all(&job))
+                });
+                let deadline = std::time::Instant::now() + LP_TIMEOUT;
+                let status = loop {
+                    match child.try_wait() {
+                        Ok(Some(status)) => break status,
+                        Ok(None) if std::time::Instant::now() < deadline => {
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                        Ok(None) => {
+                            let _ = child.kill();
+                            let _ = child.wait();
+                            return Err(unreachable(format!(
+                                "the CUPS scheduler did not take the job within {} s",
+                                LP_TIMEOUT.as_secs()
+                            )));
+                        }
+                        Err(e) => return Err(unreachable(e.to_string())),
+                    }
+                };
+                if let Some(Ok(Err(e))) = writer.map(|w| w.join()) {
+                    return Err(unreachable(e.to_string()));
                 }
-                let out = child
-                    .wait_with_output()
-                    .map_err(|e| unreachable(e.to_string()))?;
-                if out.status.success() {
+                let mut stderr = String::new();
+                if let Some(mut pipe) = child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+                }
+                if status.success() {
                     Ok(())
                 } else {
                     Err(SendError::Refused {
                         uri: uri.clone(),
-                        detail: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+                        detail: stderr.trim().to_owned(),
                     })
                 }
             }

@@ -226,10 +226,17 @@ impl Counter {
         let outcome = self.refund_outcome(refund, step, first_send, result);
         let no = refund.out_refund_no.clone();
         let now = self.now();
-        let (refund, order) = self
-            .with_ledger(move |ledger| Ok(ledger.settle_refund(&no, &outcome, now)?))
+        // Several followers may ask about one refund (a start's recovery
+        // beside a running follower); only the answer that makes it succeed
+        // opens the drawer and prints the slip.
+        let (refund, order, was) = self
+            .with_ledger(move |ledger| {
+                let was = ledger.refund_by_no(&no)?.state;
+                let (refund, order) = ledger.settle_refund(&no, &outcome, now)?;
+                Ok((refund, order, was))
+            })
             .await?;
-        if refund.state == RefundState::Succeeded {
+        if refund.state == RefundState::Succeeded && was != RefundState::Succeeded {
             self.publish(&OrderDto::from(&order));
             self.after_refund(&refund);
         }

@@ -524,6 +524,68 @@ async fn a_cash_refund_opens_the_drawer_and_prints_a_slip_and_a_test_page_prints
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_followed_by_several_watchers_prints_one_slip() {
+    let t = till().await;
+    let printer = Printer::start(&t.dir.path().join("paper")).await;
+    use_printer(&t, &printer.uri(), 58).await;
+    t.counter.ensure_demo_users().await.unwrap();
+    let order = t
+        .counter
+        .order_charge(charge(ChannelKind::Wechat, "30.00"))
+        .await
+        .unwrap();
+    t.sim.scan(order.qr_payload.as_deref().unwrap()).await;
+    t.sim.pay(&order.order_no).await;
+    let paid = t
+        .counter
+        .wait_final(&order.order_no, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(paid.state, OrderState::Paid);
+    printer.wait_jobs(1).await;
+
+    // The refund's answer is lost: it is unknown and followed; a start's
+    // recovery then adds more followers of the same refund.
+    t.sim.faults(serde_json::json!({"drop_rate": 1.0})).await;
+    let refund = t
+        .counter
+        .refund_create(
+            shouyin_api::dto::RefundCreateRequest {
+                order_no: paid.order_no.clone(),
+                amount: "30.00".into(),
+                reason: None,
+                requested_by: "王芳".into(),
+            },
+            Approval {
+                approver_name: "店长 李娜".into(),
+                pin: "9999".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!refund.state.is_final(), "{refund:?}");
+    for _ in 0..4 {
+        t.counter.refunds_recover().await.unwrap();
+    }
+    t.sim.clear_faults().await;
+    let done = t
+        .counter
+        .refund_wait_final(&refund.refund_no, Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert!(done.state.is_final() && done.amount_fen == 3000, "{done:?}");
+    let jobs = printer.wait_jobs(2).await;
+    // Give any further follower time to print a second slip.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let jobs_after = printer.wait_jobs(jobs.len()).await;
+    let slips = jobs_after
+        .iter()
+        .filter(|j| j.contains("退款单 REFUND"))
+        .count();
+    assert_eq!(slips, 1, "one slip for one refund: {jobs_after:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_settings_are_checked_before_they_are_kept() {
     let t = till().await;
     let bad = [

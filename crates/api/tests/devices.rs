@@ -177,7 +177,7 @@ async fn a_cash_sale_prints_its_receipt_pulses_the_drawer_and_is_announced() {
         .find(|j| j.contains("销售小票 RECEIPT"))
         .expect("a receipt");
     for expected in [
-        "演示门店 Demo St", // double size: 16 columns on 58 mm
+        "演示门店 Demo  [bold double]\n          Store", // double size: 16 columns on 58 mm, broken between words
         "欢迎光临 Welcome",
         "T01",
         "王芳",
@@ -583,6 +583,21 @@ async fn a_refund_followed_by_several_watchers_prints_one_slip() {
         .filter(|j| j.contains("退款单 REFUND"))
         .count();
     assert_eq!(slips, 1, "one slip for one refund: {jobs_after:?}");
+
+    // On 58 mm paper nothing is cut: a label and its value that do not fit
+    // one line take two, and the store's name breaks between words.
+    let slip = jobs_after
+        .iter()
+        .find(|j| j.contains("退款单 REFUND"))
+        .unwrap();
+    let lines: Vec<&str> = slip.lines().map(str::trim).collect();
+    assert!(lines.contains(&"支付方式 Paid by"), "{slip}");
+    assert!(lines.contains(&"微信支付 WeChat Pay"), "{slip}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("演示门店 Demo "))
+            && lines.iter().any(|l| l.starts_with("Store ")),
+        "{slip}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -143,9 +143,17 @@ impl Receipt {
         self
     }
 
-    /// `left` … `right` on one line, `right` flush right.
+    /// `left` … `right` on one line, `right` flush right. When both do not
+    /// fit, `left` gets its own line and `right` goes flush right below, so
+    /// neither is cut ("支付方式 Paid by" / "微信支付 WeChat Pay" on 58 mm).
     pub fn row(&mut self, left: &str, right: &str) -> &mut Self {
-        let r = layout::row(left, right, self.columns());
+        let columns = self.columns();
+        let (left_w, right_w) = (layout::width(left), layout::width(right));
+        if left_w + 1 + right_w > columns && right_w < columns && left_w > 0 {
+            self.line(left);
+            return self.line(&layout::row("", right, columns));
+        }
+        let r = layout::row(left, right, columns);
         self.line(&r)
     }
 

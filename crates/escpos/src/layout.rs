@@ -63,21 +63,33 @@ pub fn fit(s: &str, max: usize) -> &str {
     s
 }
 
-/// `s` broken into lines of at most `max` columns (a wide character is
-/// never split across lines).
+/// `s` broken into lines of at most `max` columns. A wide character is
+/// never split across lines, and a Latin word is kept whole when the line
+/// has a space to break at ("Demo Store" is not printed "Demo St / ore").
 pub fn wrap(s: &str, max: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut rest = s;
     while width(rest) > max {
-        let head = fit(rest, max.max(2));
+        let mut head = fit(rest, max.max(2));
         if head.is_empty() {
             break;
         }
-        lines.push(head.to_owned());
-        rest = &rest[head.len()..];
+        let cuts_a_word = head.chars().next_back().is_some_and(is_word_char)
+            && rest[head.len()..].chars().next().is_some_and(is_word_char);
+        if cuts_a_word {
+            if let Some(space) = head.rfind(' ').filter(|i| !head[..*i].trim().is_empty()) {
+                head = &head[..space];
+            }
+        }
+        lines.push(head.trim_end().to_owned());
+        rest = rest[head.len()..].trim_start_matches(' ');
     }
     lines.push(rest.to_owned());
     lines
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_ascii_alphanumeric()
 }
 
 /// `left` and `right` on one line of `columns`, `right` flush right. A left
@@ -119,9 +131,25 @@ mod tests {
     }
 
     #[test]
+    fn wrapping_keeps_latin_words_whole_where_it_can() {
+        // The store name in double size on 58 mm paper (16 columns).
+        assert_eq!(
+            wrap("演示门店 Demo Store", 16),
+            vec!["演示门店 Demo", "Store"]
+        );
+        // A word longer than the line is still cut.
+        assert_eq!(
+            wrap("ab Supercalifragilistic", 8),
+            vec!["ab", "Supercal", "ifragili", "stic"]
+        );
+        // Chinese text has no spaces and breaks anywhere.
+        assert_eq!(wrap("欢迎光临本店", 8), vec!["欢迎光临", "本店"]);
+    }
+
+    #[test]
     fn wrapping_never_splits_a_wide_character() {
         let lines = wrap("收银台欢迎光临 Welcome", 7);
-        assert_eq!(lines, vec!["收银台", "欢迎光", "临 Welc", "ome"]);
+        assert_eq!(lines, vec!["收银台", "欢迎光", "临", "Welcome"]);
         for l in &lines {
             assert!(width(l) <= 7);
         }

@@ -161,6 +161,9 @@ impl Counter {
         let mut shutdown = self.inner.shutdown.subscribe();
         let mut after = 0u64;
         let mut failures = 0u32;
+        // The control version whose suspensions the ledger holds; none at
+        // start and after a failure, so head office sends its current set.
+        let mut held: Option<u64> = None;
         loop {
             if *shutdown.borrow() {
                 self.set_live(false).await;
@@ -187,7 +190,7 @@ impl Counter {
             };
             *lock(&self.inner.relay.target) = Some((file.hq_url.clone(), file.terminal_id.clone()));
             let answer = tokio::select! {
-                a = self.relay_fetch(&file, after) => a,
+                a = self.relay_fetch(&file, after, held) => a,
                 _ = shutdown.changed() => continue,
             };
             match answer {
@@ -198,9 +201,16 @@ impl Counter {
                         self.take_notice(notice);
                     }
                     after = answer.next_after;
+                    if let Some(set) = &answer.suspensions {
+                        match self.take_suspensions(set).await {
+                            Ok(()) => held = Some(set.version),
+                            Err(e) => tracing::warn!("channel suspensions not kept: {e}"),
+                        }
+                    }
                 }
                 Err(e) => {
                     failures = failures.saturating_add(1);
+                    held = None;
                     self.set_live(false).await;
                     tracing::debug!("relay request failed: {e}");
                     tokio::select! {
@@ -217,7 +227,12 @@ impl Counter {
         crate::blocking(move || HqFile::load(&path)).await
     }
 
-    async fn relay_fetch(&self, file: &HqFile, after: u64) -> Result<RelayAnswer, HqError> {
+    async fn relay_fetch(
+        &self,
+        file: &HqFile,
+        after: u64,
+        held: Option<u64>,
+    ) -> Result<RelayAnswer, HqError> {
         // The first request after (re)connecting answers at once, so the
         // link is known to work before anyone relies on it.
         let wait = if self.relay_live() {
@@ -225,7 +240,7 @@ impl Counter {
         } else {
             0
         };
-        self.inner.hq.relay(file, after, wait).await
+        self.inner.hq.relay(file, after, wait, held).await
     }
 
     /// Check one relayed notification and wake its order's watcher.

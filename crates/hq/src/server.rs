@@ -709,14 +709,16 @@ async fn get_relay(
             })?,
         None => 0,
     };
-    // The control version the terminal holds; none: it wants the set.
-    let held: Option<i64> = match q.get(wire::RELAY_SUSPENSIONS_PARAM) {
-        Some(v) => Some(v.parse().map_err(|_| {
+    // The control version whose set the terminal holds: empty when it
+    // holds none yet; a terminal that does not ask is never sent one.
+    let held: Option<Option<i64>> = match q.get(wire::RELAY_SUSPENSIONS_PARAM) {
+        Some(v) if v.is_empty() => Some(None),
+        Some(v) => Some(Some(v.parse().map_err(|_| {
             AppError::bad_field(
                 wire::RELAY_SUSPENSIONS_PARAM,
-                "suspensions must be a control version",
+                "suspensions must be empty or a control version",
             )
-        })?),
+        })?)),
         None => None,
     };
     let fresh = state
@@ -747,8 +749,9 @@ async fn get_relay(
             .notices_after(record.id.clone(), after_id, RELAY_BATCH)
             .await?;
         let control_moved = match held {
-            None => true,
-            Some(v) => state.control_version.get(state.store.as_ref()).await? != v,
+            None => false,
+            Some(None) => true,
+            Some(Some(v)) => state.control_version.get(state.store.as_ref()).await? != v,
         };
         if !rows.is_empty() || control_moved || tokio::time::Instant::now() >= deadline {
             break (rows, control_moved);

@@ -64,8 +64,9 @@ pub const RELAY_PATH: &str = "/v1/relay";
 /// Longest a relay request is held open, in seconds.
 pub const RELAY_MAX_WAIT_SECS: u64 = 30;
 /// The relay query parameter naming the version of the channel
-/// suspensions the terminal holds; without it, or when head office's
-/// version differs, the answer carries the current set at once.
+/// suspensions the terminal holds (empty: none yet). When head office's
+/// version differs, the answer carries the current set at once; a
+/// terminal that leaves the parameter out is never sent one.
 pub const RELAY_SUSPENSIONS_PARAM: &str = "suspensions";
 /// Head office's admin endpoints that suspend a channel and lift the
 /// suspension (admin token, JSON body [`ChannelControlRequest`]), and list
@@ -420,6 +421,7 @@ pub struct ChannelControlRequest {
     #[serde(default)]
     pub reason: Option<String>,
     /// Who asks (the admin token is shared, the name goes in the audit).
+    #[serde(default)]
     pub by: String,
 }
 

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use chrono::{DateTime, Utc};
 
 use crate::channel_metrics::HealthTable;
-use crate::wire::{DailyReport, TerminalInfo};
+use crate::wire::{DailyReport, SuspensionList, TerminalInfo};
 
 const STYLE: &str = "\
 body{font-family:system-ui,'PingFang SC','Noto Sans CJK SC','Microsoft YaHei',sans-serif;\
@@ -92,12 +92,7 @@ fn channel_health(h: &mut String, health: &HealthTable) {
     }
     for (store, channels) in &health.cells {
         for (channel, cell) in channels {
-            let channel_name = match *channel {
-                "wechat" => "微信支付 WeChat Pay",
-                "alipay" => "支付宝 Alipay",
-                "unionpay" => "银联 UnionPay",
-                other => other,
-            };
+            let channel_name = channel_name(channel);
             let class = if cell.failing() {
                 " class=\"num failing\""
             } else {
@@ -132,11 +127,86 @@ fn channel_health(h: &mut String, health: &HealthTable) {
     h.push_str("</tbody></table>");
 }
 
+fn channel_name(channel: &str) -> &str {
+    match channel {
+        "wechat" => "微信支付 WeChat Pay",
+        "alipay" => "支付宝 Alipay",
+        "unionpay" => "银联 UnionPay",
+        other => other,
+    }
+}
+
+/// The channels suspended now and the latest suspend/lift changes.
+fn channel_control(h: &mut String, list: &SuspensionList, health: &HealthTable) {
+    let scope = |store: Option<&crate::wire::StoreCode>| match store {
+        Some(code) => store_label(code.as_str(), health),
+        None => "全部门店 <span class=\"en\">All stores</span>".to_owned(),
+    };
+    let _ = write!(
+        h,
+        "<h2>暂停的通道 <span class=\"en\">Suspended channels</span></h2><table id=\"channel-suspensions\"><thead><tr>\
+         <th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+        label("门店", "Store"),
+        label("通道", "Channel"),
+        label("原因", "Reason"),
+        label("暂停于", "Since"),
+        label("操作人", "By"),
+    );
+    if list.suspensions.is_empty() {
+        h.push_str("<tr><td colspan=\"5\">没有暂停的通道 <span class=\"en\">No channel is suspended</span></td></tr>");
+    }
+    for s in &list.suspensions {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td class=\"bad\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            scope(s.store.as_ref()),
+            esc(channel_name(&s.channel)),
+            esc(&s.reason),
+            time(Some(s.since)),
+            esc(&s.by),
+        );
+    }
+    h.push_str("</tbody></table>");
+    if list.log.is_empty() {
+        return;
+    }
+    let _ = write!(
+        h,
+        "<h2>通道管理记录 <span class=\"en\">Channel control log</span></h2><table id=\"channel-control-log\"><thead><tr>\
+         <th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+        label("时间", "When"),
+        label("操作人", "By"),
+        label("操作", "Action"),
+        label("门店", "Store"),
+        label("通道", "Channel"),
+        label("原因", "Reason"),
+    );
+    for l in list.log.iter().take(10) {
+        let action = if l.action == "suspend" {
+            "暂停 suspend"
+        } else {
+            "恢复 lift"
+        };
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{} <span class=\"en\">{}</span></td><td>{action}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            time(Some(l.at)),
+            esc(&l.by),
+            esc(&l.via),
+            scope(l.store.as_ref()),
+            esc(channel_name(&l.channel)),
+            esc(l.reason.as_deref().unwrap_or("—")),
+        );
+    }
+    h.push_str("</tbody></table>");
+}
+
 pub fn dashboard(
     now: DateTime<Utc>,
     terminals: &[TerminalInfo],
     report: &DailyReport,
     health: &HealthTable,
+    suspensions: &SuspensionList,
 ) -> String {
     let mut h = String::new();
     let _ = write!(
@@ -196,6 +266,7 @@ pub fn dashboard(
     }
 
     channel_health(&mut h, health);
+    channel_control(&mut h, suspensions, health);
 
     let _ = write!(
         h,

@@ -944,7 +944,15 @@ async fn dashboard(
     let terminals = state.store.terminals().await?;
     let report = report::daily(state.store.as_ref(), &state.config.calendar, today, None).await?;
     let health = state.channels.health_table(today);
-    Ok(Html(html::dashboard(now, &terminals, &report, &health)).into_response())
+    let suspensions = crate::control::list(state.store.as_ref(), CONTROL_LOG_SHOWN).await?;
+    Ok(Html(html::dashboard(
+        now,
+        &terminals,
+        &report,
+        &health,
+        &suspensions,
+    ))
+    .into_response())
 }
 
 /// Suspend a channel for a store or all stores (admin token, JSON body).

@@ -2289,6 +2289,17 @@ async fn channel_control_is_an_admin_action_checked_whole(db: TestDb) {
     assert_eq!(list["suspensions"][0]["by"], "张经理");
     assert_eq!(list["log"][0]["action"], "suspend");
     assert_eq!(list["log"][0]["via"], "http");
+    // The page shows it, in both languages, with the change log.
+    let (status, page) = hq.admin_get("/").await;
+    assert_eq!(status, StatusCode::OK);
+    let table = page
+        .split("id=\"channel-suspensions\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</table>").next())
+        .unwrap_or_else(|| panic!("no suspensions table in {page}"));
+    assert!(table.contains("暂停于") && table.contains("Since"), "{table}");
+    assert!(table.contains("微信支付 WeChat Pay") && table.contains("通道故障") && table.contains("张经理"), "{table}");
+    assert!(page.contains("id=\"channel-control-log\""), "{page}");
 }
 
 async fn suspensions_reach_a_waiting_relay_for_its_store(db: TestDb) {

@@ -79,16 +79,21 @@ fn channel_health(h: &mut String, health: &HealthTable) {
     let _ = write!(
         h,
         "<h2>支付通道健康 <span class=\"en\">Payment channel health (today)</span></h2><table id=\"channel-health\"><thead><tr>\
-         <th>{}</th><th>{}</th><th class=\"num\">{}</th><th class=\"num\">{}</th><th class=\"num\">{}</th><th>{}</th></tr></thead><tbody>",
+         <th>{}</th><th>{}</th><th class=\"num\">{}</th><th class=\"num\">{}</th><th class=\"num\">{}</th><th>{}</th>\
+         <th class=\"num\">{}</th><th class=\"num\">{}</th><th class=\"num\">{}</th><th class=\"num\">{}</th></tr></thead><tbody>",
         label("门店", "Store"),
         label("通道", "Channel"),
         label("调用次数", "Calls"),
         label("错误率", "Error ratio"),
         label("P95 延迟", "p95 latency"),
         label("最近问题", "Last problem"),
+        label("状态未知的订单", "Orders gone unknown"),
+        label("其后支付成功", "→ paid after all"),
+        label("其后关闭", "→ closed"),
+        label("其后失败", "→ failed"),
     );
     if health.cells.is_empty() {
-        h.push_str("<tr><td colspan=\"6\">今日尚无通道调用 <span class=\"en\">No channel calls reported today</span></td></tr>");
+        h.push_str("<tr><td colspan=\"10\">今日尚无通道调用 <span class=\"en\">No channel calls reported today</span></td></tr>");
     }
     for (store, channels) in &health.cells {
         for (channel, cell) in channels {
@@ -109,10 +114,20 @@ fn channel_health(h: &mut String, health: &HealthTable) {
                 Some((at, outcome)) => format!("{} · {}", time(Some(at)), outcome_label(outcome)),
                 None => "—".to_owned(),
             };
+            let u = &cell.unknown;
+            let share = |n: u64| {
+                if u.entered == 0 {
+                    "—".to_owned()
+                } else {
+                    format!("{n} ({}%)", u.percent(n))
+                }
+            };
             let _ = write!(
                 h,
                 "<tr data-store=\"{}\" data-channel=\"{}\"><td>{}</td><td>{}</td><td class=\"num\">{}</td>\
-                 <td{class}>{mark}{}%</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                 <td{class}>{mark}{}%</td><td class=\"num\">{}</td><td>{}</td>\
+                 <td class=\"num\" data-unknown=\"entered\">{}</td><td class=\"num\" data-unknown=\"resolved\">{}</td>\
+                 <td class=\"num\" data-unknown=\"closed\">{}</td><td class=\"num\" data-unknown=\"failed\">{}</td></tr>",
                 esc(store),
                 esc(channel),
                 store_label(store, health),
@@ -121,6 +136,10 @@ fn channel_health(h: &mut String, health: &HealthTable) {
                 cell.error_percent(),
                 esc(&p95),
                 esc(&problem),
+                u.entered,
+                share(u.resolved),
+                share(u.closed),
+                share(u.failed),
             );
         }
     }

@@ -422,7 +422,8 @@ async fn post_events(State(state): State<AppState>, req: Request) -> Result<Resp
     // Only a batch that stored something is read for confirmation times, so
     // a batch sent again is not timed twice.
     if outcome.stored > 0 {
-        state.channels.events(&record.store, &batch.events);
+        let today = state.config.calendar.business_date(now);
+        state.channels.events(&record.store, &batch.events, today);
     }
     state.metrics.batch(
         outcome.stored,

@@ -30,7 +30,11 @@ const WITHIN: Duration = Duration::from_secs(5);
 const REASON: &str = "微信支付通道故障，请改用支付宝";
 
 /// An admin's suspend or lift at head office.
-async fn control(hq: &shouyin_testkit::Hq, action: &str, body: serde_json::Value) -> anyhow::Result<()> {
+async fn control(
+    hq: &shouyin_testkit::Hq,
+    action: &str,
+    body: serde_json::Value,
+) -> anyhow::Result<()> {
     let r = reqwest::Client::new()
         .post(format!("{}/v1/channels/{action}", hq.base()))
         .bearer_auth(shouyin_testkit::hq::ADMIN_TOKEN)
@@ -38,7 +42,11 @@ async fn control(hq: &shouyin_testkit::Hq, action: &str, body: serde_json::Value
         .send()
         .await?;
     let status = r.status();
-    ensure!(status.is_success(), "{action}: {status} {}", r.text().await?);
+    ensure!(
+        status.is_success(),
+        "{action}: {status} {}",
+        r.text().await?
+    );
     Ok(())
 }
 

@@ -11,6 +11,11 @@
 //! exactly as a scheduled query would. While the relay is live, watchers
 //! poll only as a slow safety net; when it is down they poll as before, so
 //! a lost notification or a dead link costs time, never a sale.
+//!
+//! The same request carries head office's channel suspensions: the till
+//! names the control version it holds (none at start and after a failed
+//! request), and head office answers at once with the current set when its
+//! version differs (see `crate::suspensions`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -464,13 +464,23 @@ async fn orders_gone_unknown_and_their_ends_reach_head_office() {
     let shop = shop().await;
     let paid = went_unknown(&shop).await;
     shop.sim.pay(&paid.order_no).await;
-    assert_eq!(settled(&shop, paid.order_no.clone()).await, OrderState::Paid);
+    assert_eq!(
+        settled(&shop, paid.order_no.clone()).await,
+        OrderState::Paid
+    );
     let closed = went_unknown(&shop).await;
-    let c = shop.counter.order_cancel(closed.order_no.clone()).await.unwrap();
+    let c = shop
+        .counter
+        .order_cancel(closed.order_no.clone())
+        .await
+        .unwrap();
     assert_eq!(c.state, OrderState::Closed, "{c:?}");
     let failed = went_unknown(&shop).await;
     shop.sim.faults(json!({"wechat_payerror": true})).await;
-    assert_eq!(settled(&shop, failed.order_no.clone()).await, OrderState::Failed);
+    assert_eq!(
+        settled(&shop, failed.order_no.clone()).await,
+        OrderState::Failed
+    );
     shop.sim.clear_faults().await;
     // One more sale that never went unknown is not counted.
     let plain = shop
@@ -479,7 +489,10 @@ async fn orders_gone_unknown_and_their_ends_reach_head_office() {
         .await
         .unwrap();
     shop.sim.pay(&plain.order_no).await;
-    assert_eq!(settled(&shop, plain.order_no.clone()).await, OrderState::Paid);
+    assert_eq!(
+        settled(&shop, plain.order_no.clone()).await,
+        OrderState::Paid
+    );
 
     let pass = shop.counter.sync_pass().await.unwrap();
     assert!(pass.ok, "{pass:?}");

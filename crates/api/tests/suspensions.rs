@@ -176,7 +176,10 @@ async fn a_suspension_reaches_the_till_within_seconds_and_is_lifted() {
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::ChannelSuspended, "{err:?}");
-    assert_eq!(err.fields.get("channel").map(String::as_str), Some("wechat"));
+    assert_eq!(
+        err.fields.get("channel").map(String::as_str),
+        Some("wechat")
+    );
     assert_eq!(err.fields.get("reason").map(String::as_str), Some(REASON));
     let closed = shop
         .counter
@@ -244,7 +247,12 @@ async fn a_suspension_reaches_the_till_within_seconds_and_is_lifted() {
     // Newest first.
     assert_eq!(
         actions,
-        ["channel_lifted", "channel_suspended", "channel_lifted", "channel_suspended"]
+        [
+            "channel_lifted",
+            "channel_suspended",
+            "channel_lifted",
+            "channel_suspended"
+        ]
     );
     assert_eq!(ours[0].1["channel"], "wechat");
     assert_eq!(ours[1].1["reason"], REASON);
@@ -286,7 +294,9 @@ async fn a_change_from_another_process_and_the_set_at_start_reach_the_till() {
     shop.hq
         .control_channel(None, "alipay", Some("支付宝全国故障"))
         .await;
-    let took = shop.until(ChannelKind::Alipay, Some("支付宝全国故障")).await;
+    let took = shop
+        .until(ChannelKind::Alipay, Some("支付宝全国故障"))
+        .await;
     println!("a change from another process reached the till in {took:?}");
 
     // A till that starts now (the same ledger reopened: the app after a
@@ -320,7 +330,10 @@ async fn a_change_from_another_process_and_the_set_at_start_reach_the_till() {
         if alipay.suspended.is_none() {
             break;
         }
-        assert!(started.elapsed() < WITHIN, "the lift was not learnt at start");
+        assert!(
+            started.elapsed() < WITHIN,
+            "the lift was not learnt at start"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     let order = counter

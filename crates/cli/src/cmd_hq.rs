@@ -178,7 +178,10 @@ pub async fn control_channel(
     let scope = store.map_or_else(|| "all stores".to_owned(), |s| format!("store {s}"));
     match action {
         shouyin_hq::store::ControlAction::Suspend => {
-            println!("{channel} suspended for {scope} (control version {})", outcome.version)
+            println!(
+                "{channel} suspended for {scope} (control version {})",
+                outcome.version
+            )
         }
         shouyin_hq::store::ControlAction::Lift => println!(
             "{channel} lifted for {scope}: {} suspension(s) removed (control version {})",

@@ -286,15 +286,48 @@ fn suspend_channel_and_lift_channel_are_audited_and_seen_by_the_running_head_off
     let dir = tempfile::tempdir().unwrap();
     let hq = Hq::start(dir.path(), &[], &[("SHOUYIN_HQ_ADMIN_TOKEN", "tok")]);
     let db = format!("sqlite://{}", dir.path().join("hq.db").display());
-    let code = ok(&shouyin(&["hq", "enroll-code", "--db", &db, "--store", "SH01"]));
+    let code = ok(&shouyin(&[
+        "hq",
+        "enroll-code",
+        "--db",
+        &db,
+        "--store",
+        "SH01",
+    ]));
     let ledger = dir.path().join("till.db");
     let ledger = ledger.to_str().unwrap();
-    ok(&shouyin(&["init", "--db", ledger, "--store", "南京路店", "--terminal", "T07"]));
-    ok(&shouyin(&["enroll", "--db", ledger, "--hq", &hq.url, "--code", code.trim()]));
+    ok(&shouyin(&[
+        "init",
+        "--db",
+        ledger,
+        "--store",
+        "南京路店",
+        "--terminal",
+        "T07",
+    ]));
+    ok(&shouyin(&[
+        "enroll",
+        "--db",
+        ledger,
+        "--hq",
+        &hq.url,
+        "--code",
+        code.trim(),
+    ]));
 
     let out = ok(&shouyin(&[
-        "hq", "suspend-channel", "--db", &db, "--store", "SH01", "--channel", "wechat",
-        "--reason", "微信通道故障，请用支付宝", "--by", "张经理",
+        "hq",
+        "suspend-channel",
+        "--db",
+        &db,
+        "--store",
+        "SH01",
+        "--channel",
+        "wechat",
+        "--reason",
+        "微信通道故障，请用支付宝",
+        "--by",
+        "张经理",
     ]));
     assert!(out.contains("wechat suspended for store SH01"), "{out}");
     let listed = ok(&shouyin(&["hq", "suspensions", "--db", &db]));
@@ -305,16 +338,35 @@ fn suspend_channel_and_lift_channel_are_audited_and_seen_by_the_running_head_off
     );
     // The running server reads the same database.
     let body = admin_get(hq.addr(), "/v1/channels/suspensions", "tok");
-    assert!(body.contains("\"reason\":\"微信通道故障，请用支付宝\""), "{body}");
+    assert!(
+        body.contains("\"reason\":\"微信通道故障，请用支付宝\""),
+        "{body}"
+    );
     assert!(body.contains("\"via\":\"cli\""), "{body}");
 
     // Bad input: a clear error, nothing written.
     for (args, says) in [
         (vec!["--store", "SH01", "--channel", "wechat"], "reason"),
-        (vec!["--store", "SH09", "--channel", "wechat", "--reason", "x"], "SH09"),
-        (vec!["--store", "SH01", "--channel", "cash", "--reason", "x"], "cash"),
+        (
+            vec!["--store", "SH09", "--channel", "wechat", "--reason", "x"],
+            "SH09",
+        ),
+        (
+            vec!["--store", "SH01", "--channel", "cash", "--reason", "x"],
+            "cash",
+        ),
         (vec!["--channel", "wechat", "--reason", "x"], "--store"),
-        (vec!["--store", "南京路店", "--channel", "wechat", "--reason", "x"], "store code"),
+        (
+            vec![
+                "--store",
+                "南京路店",
+                "--channel",
+                "wechat",
+                "--reason",
+                "x",
+            ],
+            "store code",
+        ),
     ] {
         let mut all = vec!["hq", "suspend-channel", "--db", &db];
         all.extend(args.iter().copied());
@@ -323,19 +375,42 @@ fn suspend_channel_and_lift_channel_are_audited_and_seen_by_the_running_head_off
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains(says), "{all:?}: {err}");
     }
-    let o = shouyin(&["hq", "lift-channel", "--db", &db, "--store", "SH01", "--channel", "alipay"]);
+    let o = shouyin(&[
+        "hq",
+        "lift-channel",
+        "--db",
+        &db,
+        "--store",
+        "SH01",
+        "--channel",
+        "alipay",
+    ]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("not suspended"));
 
     let out = ok(&shouyin(&[
-        "hq", "lift-channel", "--db", &db, "--all", "--channel", "wechat", "--by", "张经理",
+        "hq",
+        "lift-channel",
+        "--db",
+        &db,
+        "--all",
+        "--channel",
+        "wechat",
+        "--by",
+        "张经理",
     ]));
     assert!(out.contains("1 suspension(s) removed"), "{out}");
     let listed = ok(&shouyin(&["hq", "suspensions", "--db", &db]));
     assert!(!listed.contains("suspended store="), "{listed}");
     let log: Vec<&str> = listed.lines().filter(|l| l.starts_with("log ")).collect();
     assert_eq!(log.len(), 2, "{listed}");
-    assert!(log[0].contains("action=lift store=* channel=wechat"), "{listed}");
-    assert!(log[1].contains("by=张经理 via=cli action=suspend store=SH01 channel=wechat"), "{listed}");
+    assert!(
+        log[0].contains("action=lift store=* channel=wechat"),
+        "{listed}"
+    );
+    assert!(
+        log[1].contains("by=张经理 via=cli action=suspend store=SH01 channel=wechat"),
+        "{listed}"
+    );
     drop(hq);
 }

@@ -174,7 +174,12 @@ struct Inner {
 impl Inner {
     /// Today's cell of a store and channel, starting a new day's table
     /// when the date has moved.
-    fn day_cell(&mut self, store: &str, channel: &'static str, today: NaiveDate) -> &mut HealthCell {
+    fn day_cell(
+        &mut self,
+        store: &str,
+        channel: &'static str,
+        today: NaiveDate,
+    ) -> &mut HealthCell {
         if self.today.date != Some(today) {
             self.today.cells.clear();
             self.today.date = Some(today);
@@ -338,7 +343,13 @@ impl ChannelMetrics {
     }
 
     /// Count an order entering `unknown`, or ending after it.
-    fn unknown_event(&self, inner: &mut Inner, store: &StoreCode, event: &wire::Event, today: NaiveDate) {
+    fn unknown_event(
+        &self,
+        inner: &mut Inner,
+        store: &StoreCode,
+        event: &wire::Event,
+        today: NaiveDate,
+    ) {
         let outcome = match event.kind.as_str() {
             "order_unknown" => UnknownOutcome::Entered,
             wire::kinds::ORDER_PAID => UnknownOutcome::Resolved,
@@ -377,7 +388,10 @@ impl ChannelMetrics {
             .entry((store.to_string(), channel))
             .or_default()
             .add(outcome);
-        inner.day_cell(store.as_str(), channel, today).unknown.add(outcome);
+        inner
+            .day_cell(store.as_str(), channel, today)
+            .unknown
+            .add(outcome);
     }
 
     /// Today's table for the page (empty when the day has changed).
@@ -664,14 +678,24 @@ mod tests {
         let cell = &m.health_table(day).cells["SH01"]["wechat"];
         assert_eq!(
             cell.unknown,
-            UnknownCounts { entered: 4, resolved: 1, closed: 1, failed: 1 }
+            UnknownCounts {
+                entered: 4,
+                resolved: 1,
+                closed: 1,
+                failed: 1
+            }
         );
         assert_eq!(cell.unknown.open(), 1);
         assert_eq!(cell.unknown.percent(cell.unknown.resolved), 25);
         assert!(!m.health_table(day).cells["SH01"].contains_key("alipay"));
         let mut text = String::new();
         m.render(&mut text);
-        assert!(text.contains("shouyin_channel_unknown_orders_total{store=\"SH01\",channel=\"wechat\"} 4\n"), "{text}");
+        assert!(
+            text.contains(
+                "shouyin_channel_unknown_orders_total{store=\"SH01\",channel=\"wechat\"} 4\n"
+            ),
+            "{text}"
+        );
         for (outcome, n) in [("resolved", 1), ("closed", 1), ("failed", 1)] {
             assert!(text.contains(&format!("shouyin_channel_unknown_outcomes_total{{store=\"SH01\",channel=\"wechat\",outcome=\"{outcome}\"}} {n}\n")), "{text}");
         }

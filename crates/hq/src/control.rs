@@ -149,7 +149,10 @@ pub async fn list(store: &dyn Store, log_lines: u32) -> Result<SuspensionList, S
 }
 
 /// The set a terminal of `store` holds, as the relay sends it.
-pub async fn set_for(store: &dyn Store, code: &StoreCode) -> Result<wire::SuspensionSet, StoreError> {
+pub async fn set_for(
+    store: &dyn Store,
+    code: &StoreCode,
+) -> Result<wire::SuspensionSet, StoreError> {
     let (version, rows) = store.suspensions(Some(code.clone())).await?;
     // A store's own suspension and an all-stores one of the same channel:
     // the store's own reason is the one its cashiers are told.

@@ -44,8 +44,7 @@ use crate::limits::{NoticeLimiter, NoticeLimits};
 use crate::metrics::Metrics;
 use crate::secret::{enroll_code_hash, new_salt, new_terminal_id, SealKey};
 use crate::store::{
-    ControlAction, EventRow, IngestBatch, NewNotice, Redemption, Store, StoreError,
-    TerminalRecord,
+    ControlAction, EventRow, IngestBatch, NewNotice, Redemption, Store, StoreError, TerminalRecord,
 };
 use crate::wakeups::Wakeups;
 use crate::wire::{

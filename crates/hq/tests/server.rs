@@ -2235,18 +2235,54 @@ async fn channel_control_is_an_admin_action_checked_whole(db: TestDb) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let bad = [
-        (json!({"store": "SH01", "channel": "cash", "reason": "x", "by": "a"}), "channel"),
-        (json!({"store": "SH01", "channel": "paypal", "reason": "x", "by": "a"}), "channel"),
-        (json!({"store": "SH01", "all_stores": true, "channel": "wechat", "reason": "x", "by": "a"}), "store"),
-        (json!({"channel": "wechat", "reason": "x", "by": "a"}), "store"),
-        (json!({"store": "SH99", "channel": "wechat", "reason": "x", "by": "a"}), "store"),
-        (json!({"store": "SH01", "channel": "wechat", "by": "a"}), "reason"),
-        (json!({"store": "SH01", "channel": "wechat", "reason": "  ", "by": "a"}), "reason"),
-        (json!({"store": "SH01", "channel": "wechat", "reason": "x".repeat(61), "by": "a"}), "reason"),
-        (json!({"store": "SH01", "channel": "wechat", "reason": "a\nb", "by": "a"}), "reason"),
-        (json!({"store": "SH01", "channel": "wechat", "reason": "x", "by": ""}), "by"),
-        (json!({"store": "SH01", "channel": "wechat", "reason": "x"}), "by"),
-        (json!({"store": "南京路店", "channel": "wechat", "reason": "x", "by": "a"}), "store"),
+        (
+            json!({"store": "SH01", "channel": "cash", "reason": "x", "by": "a"}),
+            "channel",
+        ),
+        (
+            json!({"store": "SH01", "channel": "paypal", "reason": "x", "by": "a"}),
+            "channel",
+        ),
+        (
+            json!({"store": "SH01", "all_stores": true, "channel": "wechat", "reason": "x", "by": "a"}),
+            "store",
+        ),
+        (
+            json!({"channel": "wechat", "reason": "x", "by": "a"}),
+            "store",
+        ),
+        (
+            json!({"store": "SH99", "channel": "wechat", "reason": "x", "by": "a"}),
+            "store",
+        ),
+        (
+            json!({"store": "SH01", "channel": "wechat", "by": "a"}),
+            "reason",
+        ),
+        (
+            json!({"store": "SH01", "channel": "wechat", "reason": "  ", "by": "a"}),
+            "reason",
+        ),
+        (
+            json!({"store": "SH01", "channel": "wechat", "reason": "x".repeat(61), "by": "a"}),
+            "reason",
+        ),
+        (
+            json!({"store": "SH01", "channel": "wechat", "reason": "a\nb", "by": "a"}),
+            "reason",
+        ),
+        (
+            json!({"store": "SH01", "channel": "wechat", "reason": "x", "by": ""}),
+            "by",
+        ),
+        (
+            json!({"store": "SH01", "channel": "wechat", "reason": "x"}),
+            "by",
+        ),
+        (
+            json!({"store": "南京路店", "channel": "wechat", "reason": "x", "by": "a"}),
+            "store",
+        ),
     ];
     for (body, field) in bad {
         let (status, v) = control(&hq, "suspend", Some(ADMIN), body.clone()).await;
@@ -2297,8 +2333,16 @@ async fn channel_control_is_an_admin_action_checked_whole(db: TestDb) {
         .nth(1)
         .and_then(|rest| rest.split("</table>").next())
         .unwrap_or_else(|| panic!("no suspensions table in {page}"));
-    assert!(table.contains("暂停于") && table.contains("Since"), "{table}");
-    assert!(table.contains("微信支付 WeChat Pay") && table.contains("通道故障") && table.contains("张经理"), "{table}");
+    assert!(
+        table.contains("暂停于") && table.contains("Since"),
+        "{table}"
+    );
+    assert!(
+        table.contains("微信支付 WeChat Pay")
+            && table.contains("通道故障")
+            && table.contains("张经理"),
+        "{table}"
+    );
     assert!(page.contains("id=\"channel-control-log\""), "{page}");
 }
 
@@ -2361,7 +2405,8 @@ async fn suspensions_reach_a_waiting_relay_for_its_store(db: TestDb) {
     // request sees it at its next look, within a second or so.
     let wb = wait(&b, 1);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    hq.control_channel(None, "alipay", Some("支付宝升级维护")).await;
+    hq.control_channel(None, "alipay", Some("支付宝升级维护"))
+        .await;
     let (vb, took) = wb.await.unwrap();
     assert!(took < Duration::from_secs(3), "{took:?}");
     assert_eq!(vb["suspensions"]["version"], 2);
@@ -2405,9 +2450,19 @@ async fn suspensions_reach_a_waiting_relay_for_its_store(db: TestDb) {
         log,
         vec![
             ("lift".into(), "cli".into(), "alipay".into(), Value::Null),
-            ("suspend".into(), "cli".into(), "alipay".into(), json!("SH01")),
+            (
+                "suspend".into(),
+                "cli".into(),
+                "alipay".into(),
+                json!("SH01")
+            ),
             ("suspend".into(), "cli".into(), "alipay".into(), Value::Null),
-            ("suspend".into(), "http".into(), "wechat".into(), json!("SH01")),
+            (
+                "suspend".into(),
+                "http".into(),
+                "wechat".into(),
+                json!("SH01")
+            ),
         ]
     );
 }

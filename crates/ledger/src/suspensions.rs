@@ -25,7 +25,9 @@ pub struct ChannelSuspension {
 pub enum SuspensionChange {
     /// Newly suspended, or suspended again with another reason.
     Suspended(ChannelSuspension),
-    Lifted { channel: String },
+    Lifted {
+        channel: String,
+    },
 }
 
 /// Who head office's changes are audited as.

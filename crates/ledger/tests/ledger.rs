@@ -658,7 +658,10 @@ fn head_office_suspensions_are_kept_and_every_change_audited_once() {
     let changes = ledger
         .apply_channel_suspensions(&[wechat("通道故障")], 1, now())
         .unwrap();
-    assert_eq!(changes, vec![SuspensionChange::Suspended(wechat("通道故障"))]);
+    assert_eq!(
+        changes,
+        vec![SuspensionChange::Suspended(wechat("通道故障"))]
+    );
     // The same set again (a reconnect) writes nothing.
     assert!(ledger
         .apply_channel_suspensions(&[wechat("通道故障")], 1, now())
@@ -675,7 +678,10 @@ fn head_office_suspensions_are_kept_and_every_change_audited_once() {
     drop(ledger);
     // Kept on disk across a reopen.
     let mut ledger = Ledger::open(&path).unwrap();
-    assert_eq!(ledger.channel_suspensions().unwrap(), vec![wechat("升级维护")]);
+    assert_eq!(
+        ledger.channel_suspensions().unwrap(),
+        vec![wechat("升级维护")]
+    );
     assert_eq!(
         ledger.apply_channel_suspensions(&[], 3, now()).unwrap(),
         vec![SuspensionChange::Lifted {

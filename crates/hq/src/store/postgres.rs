@@ -18,8 +18,8 @@ use tokio_postgres::types::Type;
 use tokio_postgres::{Client, NoTls, Transaction};
 
 use super::{
-    acked_after_fresh_batch, advance_through_batch, classify, ms_to_time, to_u64, BoxFuture,
-    column_to_scope, scope_to_column, ChannelControl, ControlAction, ControlLogRow,
+    acked_after_fresh_batch, advance_through_batch, classify, column_to_scope, ms_to_time,
+    scope_to_column, to_u64, BoxFuture, ChannelControl, ControlAction, ControlLogRow,
     ControlOutcome, EventRow, IngestBatch, IngestOutcome, NewNotice, NoticeRow, Redemption,
     ReportRow, Store, StoreError, SuspensionRow, TerminalRecord, ALL_STORES,
 };

@@ -15,8 +15,8 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use shouyin_core::TerminalId;
 
 use super::{
-    acked_after_fresh_batch, advance_through_batch, classify, ms_to_time, to_u64, BoxFuture,
-    column_to_scope, scope_to_column, ChannelControl, ControlAction, ControlLogRow,
+    acked_after_fresh_batch, advance_through_batch, classify, column_to_scope, ms_to_time,
+    scope_to_column, to_u64, BoxFuture, ChannelControl, ControlAction, ControlLogRow,
     ControlOutcome, EventRow, IngestBatch, IngestOutcome, NewNotice, NoticeRow, Redemption,
     ReportRow, Store, StoreError, SuspensionRow, TerminalRecord, ALL_STORES,
 };
@@ -733,8 +733,17 @@ impl Store for SqliteStore {
                 "SELECT id, at_ms, actor, via, action, store, channel, reason \
                  FROM channel_control_log ORDER BY id DESC LIMIT ?1",
             )?;
-            let raw: Vec<(i64, i64, String, String, String, String, String, Option<String>)> =
-                stmt.query_map([limit], |r| {
+            let raw: Vec<(
+                i64,
+                i64,
+                String,
+                String,
+                String,
+                String,
+                String,
+                Option<String>,
+            )> = stmt
+                .query_map([limit], |r| {
                     Ok((
                         r.get(0)?,
                         r.get(1)?,

@@ -733,40 +733,30 @@ impl Store for SqliteStore {
                 "SELECT id, at_ms, actor, via, action, store, channel, reason \
                  FROM channel_control_log ORDER BY id DESC LIMIT ?1",
             )?;
-            let raw: Vec<(
-                i64,
-                i64,
-                String,
-                String,
-                String,
-                String,
-                String,
-                Option<String>,
-            )> = stmt
+            // The store column becomes a scope after the read, so a bad one
+            // is reported as corrupt data rather than as SQLite's error.
+            let rows = stmt
                 .query_map([limit], |r| {
                     Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
+                        ControlLogRow {
+                            id: r.get(0)?,
+                            at_ms: r.get(1)?,
+                            by: r.get(2)?,
+                            via: r.get(3)?,
+                            action: r.get(4)?,
+                            store: None,
+                            channel: r.get(6)?,
+                            reason: r.get(7)?,
+                        },
+                        r.get::<_, String>(5)?,
                     ))
                 })?
-                .collect::<Result<_, _>>()?;
-            raw.into_iter()
-                .map(|(id, at_ms, by, via, action, store, channel, reason)| {
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter()
+                .map(|(row, store)| {
                     Ok(ControlLogRow {
-                        id,
-                        at_ms,
-                        by,
-                        via,
-                        action,
                         store: column_to_scope(&store)?,
-                        channel,
-                        reason,
+                        ..row
                     })
                 })
                 .collect()

@@ -181,6 +181,34 @@ async fn a_suspension_reaches_the_till_within_seconds_and_is_lifted() {
         Some("wechat")
     );
     assert_eq!(err.fields.get("reason").map(String::as_str), Some(REASON));
+    // So is a customer's WeChat payment code, before anything is sent, and
+    // a manager's manual confirmation that would start a new order.
+    let code = shop.sim.paycode("wechat", false, None).await;
+    let err = shop
+        .counter
+        .order_charge_code(shouyin_api::dto::CodeChargeRequest {
+            amount: "12.30".into(),
+            code,
+            cashier: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::ChannelSuspended, "{err:?}");
+    let err = shop
+        .counter
+        .order_confirm_manually(
+            shouyin_api::dto::ManualConfirmRequest {
+                order_no: None,
+                amount: Some("12.30".into()),
+                channel: Some(ChannelKind::Wechat),
+                cashier: "收银员 王芳".into(),
+                note: None,
+            },
+            manager(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::ChannelSuspended, "{err:?}");
     let closed = shop
         .counter
         .order_cancel(to_close.order_no.clone())

@@ -56,7 +56,7 @@ fn one_line(text: &str, max: usize) -> Option<String> {
     ok.then(|| text.to_owned())
 }
 
-/// Check a request and apply it; `via` is `cli` or `http`.
+/// Check a request and apply it; `via` is `cli`, `http` or `page`.
 pub async fn apply(
     store: &dyn Store,
     action: ControlAction,

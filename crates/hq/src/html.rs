@@ -6,7 +6,7 @@ use std::fmt::Write;
 use chrono::{DateTime, Utc};
 
 use crate::channel_metrics::HealthTable;
-use crate::wire::{DailyReport, SuspensionList, TerminalInfo};
+use crate::wire::{self, DailyReport, SuspensionList, TerminalInfo};
 
 const STYLE: &str = "\
 body{font-family:system-ui,'PingFang SC','Noto Sans CJK SC','Microsoft YaHei',sans-serif;\
@@ -20,7 +20,9 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}\
 tr.total td{font-weight:700;background:#f0f4f8}\
 .en{color:#7b8794;font-weight:400;font-size:.8em;display:block}\
 .ok{color:#1b873f}.warn{color:#b44d12}.bad{color:#c81e1e}\
-td.failing{background:#fde8e8;color:#9b1c1c;font-weight:600}";
+td.failing{background:#fde8e8;color:#9b1c1c;font-weight:600}\
+form.control{margin-top:.75rem;display:flex;flex-wrap:wrap;gap:.5rem;align-items:end}\
+form.control label{display:flex;flex-direction:column;font-size:.9rem}";
 
 /// Escape text for HTML content and attribute values.
 fn esc(s: &str) -> String {
@@ -155,8 +157,59 @@ fn channel_name(channel: &str) -> &str {
     }
 }
 
+/// Where the page's suspend/lift form posts.
+pub const CONTROL_FORM_PATH: &str = "/channels/control";
+
+/// A suspend or lift from the page that was not done, and why.
+pub fn control_refused(why: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>收银 总部 Shouyin head office</title>\
+         <style>{STYLE}</style></head><body><h1>未执行 <span class=\"en\">Not done</span></h1>\
+         <p class=\"bad\" id=\"control-refused\">{}</p><p><a href=\"/\">返回 <span class=\"en\">Back</span></a></p></body></html>",
+        esc(why)
+    )
+}
+
+/// The form that suspends a channel for a store (or all) or lifts it.
+fn control_form(h: &mut String, stores: &[String], health: &HealthTable) {
+    let _ = write!(
+        h,
+        "<form method=\"post\" action=\"{CONTROL_FORM_PATH}\" id=\"channel-control-form\" class=\"control\">\
+         <label>{} <select name=\"store\"><option value=\"*\">全部门店 All stores</option>",
+        label("门店", "Store")
+    );
+    for code in stores {
+        let name = health
+            .names
+            .get(code)
+            .map(|n| format!("{} ", esc(n)))
+            .unwrap_or_default();
+        let _ = write!(
+            h,
+            "<option value=\"{}\">{name}{}</option>",
+            esc(code),
+            esc(code)
+        );
+    }
+    let _ = write!(
+        h,
+        "</select></label> <label>{} <select name=\"channel\">\
+         <option value=\"wechat\">微信支付 WeChat Pay</option><option value=\"alipay\">支付宝 Alipay</option>\
+         <option value=\"unionpay\">银联 UnionPay</option></select></label> \
+         <label>{} <input name=\"reason\" maxlength=\"{}\" placeholder=\"收银员会看到 shown to cashiers\"></label> \
+         <label>{} <input name=\"by\" maxlength=\"{}\" required></label> \
+         <button name=\"action\" value=\"suspend\">暂停 Suspend</button> \
+         <button name=\"action\" value=\"lift\">恢复 Lift</button></form>",
+        label("通道", "Channel"),
+        label("原因", "Reason"),
+        wire::SUSPENSION_REASON_MAX_CHARS,
+        label("操作人", "By"),
+        wire::CONTROL_ACTOR_MAX_CHARS,
+    );
+}
+
 /// The channels suspended now and the latest suspend/lift changes.
-fn channel_control(h: &mut String, list: &SuspensionList, health: &HealthTable) {
+fn channel_control(h: &mut String, list: &SuspensionList, stores: &[String], health: &HealthTable) {
     let scope = |store: Option<&crate::wire::StoreCode>| match store {
         Some(code) => store_label(code.as_str(), health),
         None => "全部门店 <span class=\"en\">All stores</span>".to_owned(),
@@ -186,6 +239,7 @@ fn channel_control(h: &mut String, list: &SuspensionList, health: &HealthTable) 
         );
     }
     h.push_str("</tbody></table>");
+    control_form(h, stores, health);
     if list.log.is_empty() {
         return;
     }
@@ -285,7 +339,10 @@ pub fn dashboard(
     }
 
     channel_health(&mut h, health);
-    channel_control(&mut h, suspensions, health);
+    let mut stores: Vec<String> = terminals.iter().map(|t| t.store.to_string()).collect();
+    stores.sort();
+    stores.dedup();
+    channel_control(&mut h, suspensions, &stores, health);
 
     let _ = write!(
         h,

@@ -16,6 +16,8 @@
 //!   `GET /v1/channels/suspensions` — channel control, behind the admin token
 //! - `GET /v1/reports/daily`, `GET /v1/terminals`, `GET /v1/terminals/{id}/events`,
 //!   `GET /` — the read side, behind the admin token
+//! - `POST /channels/control` — the page's suspend/lift form (admin login,
+//!   same-origin only)
 //! - `GET /healthz`, `GET /metrics` — open
 
 use std::collections::HashMap;
@@ -162,6 +164,7 @@ pub fn app(state: AppState) -> Router {
         .route(wire::CHANNEL_SUSPEND_PATH, post(suspend_channel))
         .route(wire::CHANNEL_LIFT_PATH, post(lift_channel))
         .route(wire::CHANNEL_SUSPENSIONS_PATH, get(list_suspensions))
+        .route(html::CONTROL_FORM_PATH, post(control_form))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), track))
         .layer(DefaultBodyLimit::max(state.config.body_limit))
@@ -1026,3 +1029,85 @@ async fn list_suspensions(
 
 /// Channel-control changes listed by the admin endpoint and the page.
 pub(crate) const CONTROL_LOG_SHOWN: u32 = 50;
+
+/// The page's suspend/lift form, as the browser posts it.
+#[derive(Debug, serde::Deserialize)]
+struct ControlForm {
+    action: String,
+    /// A store code, or `*` for all stores.
+    store: String,
+    channel: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    by: String,
+}
+
+/// Whether a browser's post comes from head office's own page: the
+/// browser names the page's origin (`Origin`, or `Sec-Fetch-Site`), and a
+/// form another site makes a logged-in browser post is refused.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let origin_host = origin.split_once("://").map(|(_, rest)| rest);
+        return host.is_some() && origin_host == host;
+    }
+    headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == "same-origin")
+}
+
+async fn control_form(State(state): State<AppState>, req: Request) -> Result<Response, AppError> {
+    require_admin(&state, req.headers())?;
+    if !same_origin(req.headers()) {
+        return Err(AppError::new(
+            ErrorCode::AdminAuth,
+            "the channel-control form is taken only from head office's own page",
+        ));
+    }
+    let axum::Form(form) = axum::Form::<ControlForm>::from_request(req, &state)
+        .await
+        .map_err(|e| AppError::bad_field("body", e.body_text()))?;
+    let action = match form.action.as_str() {
+        "suspend" => ControlAction::Suspend,
+        "lift" => ControlAction::Lift,
+        _ => return Err(AppError::bad_field("action", "action is suspend or lift")),
+    };
+    let all_stores = form.store == crate::store::ALL_STORES;
+    let store = if all_stores {
+        None
+    } else {
+        Some(
+            StoreCode::parse(&form.store)
+                .map_err(|e| AppError::bad_field("store", e.to_string()))?,
+        )
+    };
+    let request = wire::ChannelControlRequest {
+        store,
+        all_stores,
+        channel: form.channel,
+        reason: Some(form.reason).filter(|r| !r.trim().is_empty()),
+        by: form.by,
+    };
+    let now = state.clock.now();
+    match crate::control::apply(state.store.as_ref(), action, request, "page", now).await {
+        Ok(outcome) => {
+            state.control_version.set(outcome.version);
+            state.wakeups.wake_all();
+            let mut response = StatusCode::SEE_OTHER.into_response();
+            response.headers_mut().insert(
+                header::LOCATION,
+                HeaderValue::from_static("/#channel-suspensions"),
+            );
+            Ok(response)
+        }
+        Err(ControlError::Store(e)) => Err(AppError::Store(e)),
+        Err(e) => {
+            let mut response = Html(html::control_refused(&e.to_string())).into_response();
+            *response.status_mut() = StatusCode::BAD_REQUEST;
+            response.extensions_mut().insert(ErrorCode::BadRequest);
+            Ok(response)
+        }
+    }
+}

@@ -299,7 +299,7 @@ pub struct ChannelControl {
     pub channel: String,
     pub reason: Option<String>,
     pub by: String,
-    /// `cli` or `http`.
+    /// `cli`, `http` or `page`.
     pub via: String,
     pub now: DateTime<Utc>,
 }
@@ -339,7 +339,7 @@ pub struct ControlLogRow {
 
 /// How the "all stores" scope is written in the store column (no store
 /// code can be `*`).
-pub(crate) const ALL_STORES: &str = "*";
+pub const ALL_STORES: &str = "*";
 
 pub(crate) fn scope_to_column(store: &Option<StoreCode>) -> String {
     store

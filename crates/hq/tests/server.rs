@@ -2467,7 +2467,95 @@ async fn suspensions_reach_a_waiting_relay_for_its_store(db: TestDb) {
     );
 }
 
+async fn the_pages_form_suspends_and_lifts_only_from_the_page(db: TestDb) {
+    let hq = Hq::start(db).await;
+    let _t = hq.enroll("SH01").await;
+    let (_, page) = hq.admin_get("/").await;
+    assert!(page.contains("id=\"channel-control-form\""), "{page}");
+    assert!(page.contains("<option value=\"SH01\">"), "{page}");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let base = hq.base();
+    let post = |origin: Option<String>, form: Vec<(&'static str, &'static str)>, auth: bool| {
+        let mut req = http.post(format!("{base}/channels/control")).form(&form);
+        if auth {
+            req = req.basic_auth("admin", Some(ADMIN));
+        }
+        if let Some(origin) = origin {
+            req = req.header("origin", origin);
+        }
+        req.send()
+    };
+    let suspend = vec![
+        ("store", "SH01"),
+        ("channel", "wechat"),
+        ("reason", "微信支付通道故障"),
+        ("by", "张经理"),
+        ("action", "suspend"),
+    ];
+    // Not logged in; another site's page; no origin at all: refused.
+    let r = post(Some(base.clone()), suspend.clone(), false)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = post(Some("https://evil.example".into()), suspend.clone(), true)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = post(None, suspend.clone(), true).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(suspension_list(&hq).await["version"], 0);
+    // From the page: done, back to the page.
+    let r = post(Some(base.clone()), suspend, true).await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{:?}", r.text().await);
+    let list = suspension_list(&hq).await;
+    assert_eq!(list["suspensions"][0]["reason"], "微信支付通道故障");
+    assert_eq!(list["log"][0]["via"], "page");
+    assert_eq!(list["log"][0]["by"], "张经理");
+    // Bad input is said on a page of its own, nothing written.
+    let r = post(
+        Some(base.clone()),
+        vec![
+            ("store", "*"),
+            ("channel", "alipay"),
+            ("by", "张经理"),
+            ("action", "suspend"),
+        ],
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("未执行") && text.contains("needs a reason"),
+        "{text}"
+    );
+    assert_eq!(suspension_list(&hq).await["version"], 1);
+    // Lifted for all stores from the page.
+    let r = post(
+        Some(base.clone()),
+        vec![
+            ("store", "*"),
+            ("channel", "wechat"),
+            ("by", "张经理"),
+            ("action", "lift"),
+        ],
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let list = suspension_list(&hq).await;
+    assert_eq!(list["suspensions"], json!([]));
+    assert_eq!(list["log"][0]["action"], "lift");
+    assert_eq!(list["log"][0]["store"], Value::Null);
+}
+
 both_backends!(
     channel_control_is_an_admin_action_checked_whole,
     suspensions_reach_a_waiting_relay_for_its_store,
+    the_pages_form_suspends_and_lifts_only_from_the_page,
 );

@@ -455,7 +455,7 @@ pub struct ControlLogEntry {
     pub id: u64,
     pub at: DateTime<Utc>,
     pub by: String,
-    /// How it was asked: `cli` or `http`.
+    /// How it was asked: `cli`, `http` (the admin endpoint) or `page`.
     pub via: String,
     /// `suspend` or `lift`.
     pub action: String,

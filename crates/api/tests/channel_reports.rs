@@ -528,6 +528,9 @@ async fn orders_gone_unknown_and_their_ends_reach_head_office() {
             "{outcome}: {row}"
         );
     }
+    if let Ok(out) = std::env::var("SHOUYIN_HQ_PAGE_OUT") {
+        std::fs::write(out, &html).unwrap();
+    }
     // Sent again, the same events change nothing.
     let again = shop.counter.sync_pass().await.unwrap();
     assert!(again.ok, "{again:?}");

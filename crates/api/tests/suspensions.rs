@@ -256,6 +256,27 @@ async fn a_suspension_reaches_the_till_within_seconds_and_is_lifted() {
         .unwrap();
     assert_eq!(refund.state, RefundStateDto::Succeeded, "{refund:?}");
 
+    // Head office's page lists it while it lasts.
+    let page = shop
+        .http
+        .get(format!("{}/", shop.hq.base()))
+        .bearer_auth(shouyin_testkit::hq::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let table = page
+        .split("id=\"channel-suspensions\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</table>").next())
+        .unwrap_or_else(|| panic!("no suspensions table: {page}"));
+    assert!(table.contains(REASON) && table.contains("张经理"), "{table}");
+    if let Ok(out) = std::env::var("SHOUYIN_HQ_PAGE_OUT") {
+        std::fs::write(out, &page).unwrap();
+    }
+
     // Lifted: the button comes back and WeChat charges again.
     shop.lift_wechat().await;
     let again = shop.wechat_order().await;

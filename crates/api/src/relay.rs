@@ -34,6 +34,8 @@ use crate::{ApiError, Counter};
 const RELAY_WAIT_SECS: u64 = 25;
 /// While not enrolled, look for the head-office file this often.
 const NOT_ENROLLED_INTERVAL: Duration = Duration::from_secs(5);
+/// Wait after head office's channel suspensions could not be kept.
+const SUSPENSIONS_RETRY: Duration = Duration::from_secs(2);
 /// Wait after the head-office file could not be read.
 const FILE_RETRY: Duration = Duration::from_secs(30);
 /// A notification older than this is past the channel's signature window
@@ -209,7 +211,15 @@ impl Counter {
                     if let Some(set) = &answer.suspensions {
                         match self.take_suspensions(set).await {
                             Ok(()) => held = Some(set.version),
-                            Err(e) => tracing::warn!("channel suspensions not kept: {e}"),
+                            Err(e) => {
+                                // Head office answers at once while the set
+                                // is not held: wait before asking again.
+                                tracing::warn!("channel suspensions not kept: {e}");
+                                tokio::select! {
+                                    _ = tokio::time::sleep(SUSPENSIONS_RETRY) => {}
+                                    _ = shutdown.changed() => {}
+                                }
+                            }
                         }
                     }
                 }

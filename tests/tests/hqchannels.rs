@@ -58,9 +58,18 @@ async fn button_until(
 ) -> anyhow::Result<Duration> {
     let started = Instant::now();
     loop {
-        let button = app.wait_for("[data-testid=channel-wechat]", SHORT).await?;
-        let text = button.text().await?;
-        let enabled = button.is_enabled().await?;
+        app.wait_for("[data-testid=channel-wechat]", SHORT).await?;
+        // The words as written into the button (WebDriver's visible text
+        // leaves out a box that clips its overflow).
+        let state = app
+            .client
+            .execute(
+                "const b = document.querySelector('[data-testid=channel-wechat]'); \
+                 return [b.textContent, !b.disabled];",
+                vec![],
+            )
+            .await?;
+        let (text, enabled): (String, bool) = serde_json::from_value(state)?;
         if want(&text, enabled) {
             return Ok(started.elapsed());
         }
@@ -130,6 +139,24 @@ fn head_office_suspends_wechat_and_the_till_shows_it_then_lifts_it() {
         eprintln!("suspension shown on the till after {took:?}");
         app.key_amount("12.30").await?;
         app.screenshot("hqchannels-wechat-suspended").await?;
+        // On the smallest till screen the words stay inside the button.
+        app.set_window_size(1024, 600).await?;
+        let spill = app
+            .client
+            .execute(
+                "const b = document.querySelector('[data-testid=channel-wechat]').getBoundingClientRect(); \
+                 const s = document.querySelector('[data-testid=channel-wechat] .sub').getBoundingClientRect(); \
+                 return [s.left - b.left, b.right - s.right, s.top - b.top, b.bottom - s.bottom];",
+                vec![],
+            )
+            .await?;
+        let margins: Vec<f64> = serde_json::from_value(spill)?;
+        ensure!(
+            margins.iter().all(|m| *m >= -0.5),
+            "the reason spills out of the button: {margins:?}"
+        );
+        app.screenshot_window("hqchannels-wechat-suspended-1024x600")
+            .await?;
         // The shortcut does nothing, and a charge sent past the screen is
         // refused by the backend with its own code.
         app.press(&["w"]).await?;

@@ -272,7 +272,10 @@ async fn a_suspension_reaches_the_till_within_seconds_and_is_lifted() {
         .nth(1)
         .and_then(|rest| rest.split("</table>").next())
         .unwrap_or_else(|| panic!("no suspensions table: {page}"));
-    assert!(table.contains(REASON) && table.contains("张经理"), "{table}");
+    assert!(
+        table.contains(REASON) && table.contains("张经理"),
+        "{table}"
+    );
     if let Ok(out) = std::env::var("SHOUYIN_HQ_PAGE_OUT") {
         std::fs::write(out, &page).unwrap();
     }

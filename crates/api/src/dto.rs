@@ -131,6 +131,8 @@ pub struct ChannelAvailabilityDto {
     pub channel: ChannelKind,
     pub available: bool,
     pub reason: Option<String>,
+    /// Head office has suspended the channel for this store: why.
+    pub suspended: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]

@@ -95,6 +95,10 @@ pub enum ErrorCode {
     /// unknown_merchant, untrusted, unreachable, refused…) and
     /// `fields.channel` which channel.
     ChannelCheckFailed,
+    /// Head office has suspended the channel (`fields.channel`) for this
+    /// store, saying why (`fields.reason`): no new charge on it; open
+    /// orders are still settled.
+    ChannelSuspended,
 }
 
 /// An error as the UI receives it. The screen builds its words from `code`

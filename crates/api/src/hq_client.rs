@@ -268,8 +268,12 @@ impl HqClient {
         file: &HqFile,
         after: u64,
         wait_secs: u64,
+        suspensions_held: Option<u64>,
     ) -> Result<RelayAnswer, HqError> {
-        let path = format!("{}?after={after}&wait={wait_secs}", wire::RELAY_PATH);
+        let mut path = format!("{}?after={after}&wait={wait_secs}", wire::RELAY_PATH);
+        // Empty: this terminal holds no set from head office yet.
+        let held = suspensions_held.map(|v| v.to_string()).unwrap_or_default();
+        path.push_str(&format!("&{}={held}", wire::RELAY_SUSPENSIONS_PARAM));
         // The wait plus room for a slow answer.
         let timeout = Duration::from_secs(wait_secs) + Duration::from_secs(10);
         let request = self.signed(file, reqwest::Method::GET, &path, Vec::new(), timeout)?;

@@ -40,6 +40,7 @@ pub mod roles;
 pub mod shifts;
 pub mod staff;
 pub mod startup;
+pub mod suspensions;
 pub mod sync;
 
 use std::collections::HashMap;
@@ -498,11 +499,27 @@ impl Counter {
         let configured: Vec<ChannelKind> = self.channels_now().keys().copied().collect();
         let demo = self.is_demo();
         self.with_ledger(move |ledger| {
+            let suspended: Vec<(ChannelKind, String)> = ledger
+                .channel_suspensions()?
+                .into_iter()
+                .filter_map(|s| {
+                    ChannelKind::ALL
+                        .into_iter()
+                        .find(|k| k.as_str() == s.channel)
+                        .map(|k| (k, s.reason))
+                })
+                .collect();
             let channels = ChannelKind::ALL
                 .into_iter()
                 .map(|channel| {
+                    let suspended = suspended
+                        .iter()
+                        .find(|(k, _)| *k == channel)
+                        .map(|(_, reason)| reason.clone());
                     let (available, reason) = if channel == ChannelKind::Cash {
                         (true, None)
+                    } else if let Some(why) = &suspended {
+                        (false, Some(format!("suspended: {why}")))
                     } else if !configured.contains(&channel) {
                         (false, Some("not configured".to_owned()))
                     } else {
@@ -521,6 +538,7 @@ impl Counter {
                         channel,
                         available,
                         reason,
+                        suspended,
                     }
                 })
                 .collect();

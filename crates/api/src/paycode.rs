@@ -126,6 +126,7 @@ impl Counter {
     pub async fn order_charge_code(&self, req: CodeChargeRequest) -> Result<OrderDto, ApiError> {
         let (kind, code) = classify_code(&req.code).map_err(code_error)?;
         let channel = self.channel(kind)?;
+        self.check_not_suspended(kind).await?;
         let limit = self
             .with_ledger(|l| Ok(l.terminal().sale_limit_fen))
             .await?;

@@ -223,6 +223,7 @@ impl Counter {
         force: bool,
     ) -> Result<OrderDto, ApiError> {
         let channel = self.channel(kind)?;
+        self.check_not_suspended(kind).await?;
         let now = self.now();
         let expires_at = now + chrono_duration(self.inner.settings.expiry);
         let order = self

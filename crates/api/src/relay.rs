@@ -11,6 +11,11 @@
 //! exactly as a scheduled query would. While the relay is live, watchers
 //! poll only as a slow safety net; when it is down they poll as before, so
 //! a lost notification or a dead link costs time, never a sale.
+//!
+//! The same request carries head office's channel suspensions: the till
+//! names the control version it holds (none at start and after a failed
+//! request), and head office answers at once with the current set when its
+//! version differs (see `crate::suspensions`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,6 +34,8 @@ use crate::{ApiError, Counter};
 const RELAY_WAIT_SECS: u64 = 25;
 /// While not enrolled, look for the head-office file this often.
 const NOT_ENROLLED_INTERVAL: Duration = Duration::from_secs(5);
+/// Wait after head office's channel suspensions could not be kept.
+const SUSPENSIONS_RETRY: Duration = Duration::from_secs(2);
 /// Wait after the head-office file could not be read.
 const FILE_RETRY: Duration = Duration::from_secs(30);
 /// A notification older than this is past the channel's signature window
@@ -161,6 +168,9 @@ impl Counter {
         let mut shutdown = self.inner.shutdown.subscribe();
         let mut after = 0u64;
         let mut failures = 0u32;
+        // The control version whose suspensions the ledger holds; none at
+        // start and after a failure, so head office sends its current set.
+        let mut held: Option<u64> = None;
         loop {
             if *shutdown.borrow() {
                 self.set_live(false).await;
@@ -187,7 +197,7 @@ impl Counter {
             };
             *lock(&self.inner.relay.target) = Some((file.hq_url.clone(), file.terminal_id.clone()));
             let answer = tokio::select! {
-                a = self.relay_fetch(&file, after) => a,
+                a = self.relay_fetch(&file, after, held) => a,
                 _ = shutdown.changed() => continue,
             };
             match answer {
@@ -198,9 +208,24 @@ impl Counter {
                         self.take_notice(notice);
                     }
                     after = answer.next_after;
+                    if let Some(set) = &answer.suspensions {
+                        match self.take_suspensions(set).await {
+                            Ok(()) => held = Some(set.version),
+                            Err(e) => {
+                                // Head office answers at once while the set
+                                // is not held: wait before asking again.
+                                tracing::warn!("channel suspensions not kept: {e}");
+                                tokio::select! {
+                                    _ = tokio::time::sleep(SUSPENSIONS_RETRY) => {}
+                                    _ = shutdown.changed() => {}
+                                }
+                            }
+                        }
+                    }
                 }
                 Err(e) => {
                     failures = failures.saturating_add(1);
+                    held = None;
                     self.set_live(false).await;
                     tracing::debug!("relay request failed: {e}");
                     tokio::select! {
@@ -217,7 +242,12 @@ impl Counter {
         crate::blocking(move || HqFile::load(&path)).await
     }
 
-    async fn relay_fetch(&self, file: &HqFile, after: u64) -> Result<RelayAnswer, HqError> {
+    async fn relay_fetch(
+        &self,
+        file: &HqFile,
+        after: u64,
+        held: Option<u64>,
+    ) -> Result<RelayAnswer, HqError> {
         // The first request after (re)connecting answers at once, so the
         // link is known to work before anyone relies on it.
         let wait = if self.relay_live() {
@@ -225,7 +255,7 @@ impl Counter {
         } else {
             0
         };
-        self.inner.hq.relay(file, after, wait).await
+        self.inner.hq.relay(file, after, wait, held).await
     }
 
     /// Check one relayed notification and wake its order's watcher.

@@ -355,6 +355,7 @@ impl Counter {
                                 "cash needs no manual confirmation",
                             ));
                         }
+                        crate::suspensions::refuse_if_suspended(ledger, channel)?;
                         let rules = AmountRules::sale(ledger.terminal().sale_limit_fen);
                         ledger.create_order(
                             &NewOrder {

@@ -431,3 +431,112 @@ async fn bad_reports_are_refused_and_leave_no_trace() {
     assert_eq!(response.status().as_u16(), 401);
     assert_eq!(channel_metrics(&shop.hq).await, text);
 }
+
+/// A WeChat sale whose create answer is lost: the trade exists at the
+/// channel, the till cannot tell.
+async fn went_unknown(shop: &Shop) -> shouyin_api::OrderDto {
+    shop.sim.faults(json!({"drop_rate": 1.0})).await;
+    let order = shop
+        .counter
+        .order_charge(charge(ChannelKind::Wechat))
+        .await
+        .unwrap();
+    assert_eq!(order.state, shouyin_core::OrderState::Unknown, "{order:?}");
+    shop.sim.clear_faults().await;
+    order
+}
+
+async fn settled(shop: &Shop, no: String) -> shouyin_core::OrderState {
+    shop.counter
+        .wait_final(&no, Duration::from_secs(20))
+        .await
+        .unwrap()
+        .state
+}
+
+/// Orders that went unknown and how they ended, read by head office from
+/// the synced events: three WeChat sales whose create answer is lost (the
+/// trade exists, the till cannot tell), then one paid after all, one closed
+/// by the cashier, one failed at the channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_gone_unknown_and_their_ends_reach_head_office() {
+    use shouyin_core::OrderState;
+    let shop = shop().await;
+    let paid = went_unknown(&shop).await;
+    shop.sim.pay(&paid.order_no).await;
+    assert_eq!(
+        settled(&shop, paid.order_no.clone()).await,
+        OrderState::Paid
+    );
+    let closed = went_unknown(&shop).await;
+    let c = shop
+        .counter
+        .order_cancel(closed.order_no.clone())
+        .await
+        .unwrap();
+    assert_eq!(c.state, OrderState::Closed, "{c:?}");
+    let failed = went_unknown(&shop).await;
+    shop.sim.faults(json!({"wechat_payerror": true})).await;
+    assert_eq!(
+        settled(&shop, failed.order_no.clone()).await,
+        OrderState::Failed
+    );
+    shop.sim.clear_faults().await;
+    // One more sale that never went unknown is not counted.
+    let plain = shop
+        .counter
+        .order_charge(charge(ChannelKind::Wechat))
+        .await
+        .unwrap();
+    shop.sim.pay(&plain.order_no).await;
+    assert_eq!(
+        settled(&shop, plain.order_no.clone()).await,
+        OrderState::Paid
+    );
+
+    let pass = shop.counter.sync_pass().await.unwrap();
+    assert!(pass.ok, "{pass:?}");
+    let text = metrics_text(&shop.hq).await;
+    let s = samples(&text);
+    let series = |name: &str| s.get(name).copied().unwrap_or(-1.0);
+    assert_eq!(
+        series("shouyin_channel_unknown_orders_total{store=\"SH01\",channel=\"wechat\"}"),
+        3.0,
+        "{text}"
+    );
+    for outcome in ["resolved", "closed", "failed"] {
+        assert_eq!(
+            series(&format!(
+                "shouyin_channel_unknown_outcomes_total{{store=\"SH01\",channel=\"wechat\",outcome=\"{outcome}\"}}"
+            )),
+            1.0,
+            "{outcome}: {text}"
+        );
+    }
+    // The page's health table, both languages, with the shares.
+    let html = page(&shop.hq).await;
+    assert!(html.contains("状态未知的订单") && html.contains("Orders gone unknown"));
+    let row = html
+        .split("<tr data-store=\"SH01\" data-channel=\"wechat\">")
+        .nth(1)
+        .and_then(|r| r.split("</tr>").next())
+        .unwrap_or_else(|| panic!("no SH01 × wechat cell on the page:\n{html}"));
+    assert!(row.contains("data-unknown=\"entered\">3<"), "{row}");
+    for outcome in ["resolved", "closed", "failed"] {
+        assert!(
+            row.contains(&format!("data-unknown=\"{outcome}\">1 (33%)<")),
+            "{outcome}: {row}"
+        );
+    }
+    if let Ok(out) = std::env::var("SHOUYIN_HQ_PAGE_OUT") {
+        std::fs::write(out, &html).unwrap();
+    }
+    // Sent again, the same events change nothing.
+    let again = shop.counter.sync_pass().await.unwrap();
+    assert!(again.ok, "{again:?}");
+    let s2 = samples(&metrics_text(&shop.hq).await);
+    assert_eq!(
+        s2.get("shouyin_channel_unknown_orders_total{store=\"SH01\",channel=\"wechat\"}"),
+        Some(&3.0)
+    );
+}

@@ -147,6 +147,83 @@ pub async fn revoke(db_url: &str, terminal: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `shouyin hq suspend-channel` / `lift-channel --db URL (--store S | --all)
+/// --channel C [--reason R] [--by NAME]`.
+pub async fn control_channel(
+    action: shouyin_hq::store::ControlAction,
+    db_url: &str,
+    store: Option<&str>,
+    all: bool,
+    channel: &str,
+    reason: Option<String>,
+    by: Option<String>,
+) -> anyhow::Result<()> {
+    let store = store.map(StoreCode::parse).transpose()?;
+    let by = by
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .unwrap_or_else(|| "cli".to_owned());
+    let db = shouyin_hq::open(db_url)
+        .await
+        .with_context(|| format!("opening {}", redact(db_url)))?;
+    let request = shouyin_hq::wire::ChannelControlRequest {
+        store: store.clone(),
+        all_stores: all,
+        channel: channel.to_owned(),
+        reason,
+        by,
+    };
+    let outcome =
+        shouyin_hq::control::apply(db.as_ref(), action, request, "cli", chrono::Utc::now()).await?;
+    let scope = store.map_or_else(|| "all stores".to_owned(), |s| format!("store {s}"));
+    match action {
+        shouyin_hq::store::ControlAction::Suspend => {
+            println!(
+                "{channel} suspended for {scope} (control version {})",
+                outcome.version
+            )
+        }
+        shouyin_hq::store::ControlAction::Lift => println!(
+            "{channel} lifted for {scope}: {} suspension(s) removed (control version {})",
+            outcome.changed, outcome.version
+        ),
+    }
+    Ok(())
+}
+
+/// `shouyin hq suspensions --db URL`.
+pub async fn suspensions(db_url: &str) -> anyhow::Result<()> {
+    let db = shouyin_hq::open(db_url)
+        .await
+        .with_context(|| format!("opening {}", redact(db_url)))?;
+    let list = shouyin_hq::control::list(db.as_ref(), 20).await?;
+    println!("version={}", list.version);
+    for s in &list.suspensions {
+        let scope = s.store.as_ref().map_or("*", |c| c.as_str());
+        println!(
+            "suspended store={scope} channel={} since={} by={} reason={}",
+            s.channel,
+            s.since.to_rfc3339(),
+            s.by,
+            s.reason
+        );
+    }
+    for l in &list.log {
+        let scope = l.store.as_ref().map_or("*", |c| c.as_str());
+        println!(
+            "log id={} at={} by={} via={} action={} store={scope} channel={} reason={}",
+            l.id,
+            l.at.to_rfc3339(),
+            l.by,
+            l.via,
+            l.action,
+            l.channel,
+            l.reason.as_deref().unwrap_or("")
+        );
+    }
+    Ok(())
+}
+
 /// `shouyin hq import-rescue --db URL FILE`: store a till's rescue file,
 /// each event at most once.
 pub async fn import_rescue(db_url: &str, file: &Path) -> anyhow::Result<()> {

@@ -270,6 +270,44 @@ enum HqAction {
         db: String,
         file: PathBuf,
     },
+    /// Suspend a payment channel for one store or all stores; the tills
+    /// show it as 暂停使用 with the reason within seconds. Audited.
+    SuspendChannel {
+        #[command(flatten)]
+        control: ChannelControlArgs,
+    },
+    /// Lift a channel's suspension (`--all`: every store's). Audited.
+    LiftChannel {
+        #[command(flatten)]
+        control: ChannelControlArgs,
+    },
+    /// List the suspended channels and the latest suspend/lift changes.
+    Suspensions {
+        #[arg(long)]
+        db: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("scope").required(true).args(["store", "all"])))]
+struct ChannelControlArgs {
+    #[arg(long)]
+    db: String,
+    /// The store's code (as given to `enroll-code`).
+    #[arg(long, allow_hyphen_values = true)]
+    store: Option<String>,
+    /// Every store.
+    #[arg(long)]
+    all: bool,
+    /// alipay, wechat or unionpay.
+    #[arg(long)]
+    channel: String,
+    /// What the cashiers read on the button (required to suspend).
+    #[arg(long)]
+    reason: Option<String>,
+    /// Who does it, for the audit (default: the login name).
+    #[arg(long)]
+    by: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -531,6 +569,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(HqAction::ImportRescue { db, file }) => {
                     cmd_hq::import_rescue(&db, &file).await?
                 }
+                Some(HqAction::SuspendChannel { control: c }) => {
+                    cmd_hq::control_channel(
+                        shouyin_hq::store::ControlAction::Suspend,
+                        &c.db,
+                        c.store.as_deref(),
+                        c.all,
+                        &c.channel,
+                        c.reason,
+                        c.by,
+                    )
+                    .await?
+                }
+                Some(HqAction::LiftChannel { control: c }) => {
+                    cmd_hq::control_channel(
+                        shouyin_hq::store::ControlAction::Lift,
+                        &c.db,
+                        c.store.as_deref(),
+                        c.all,
+                        &c.channel,
+                        c.reason,
+                        c.by,
+                    )
+                    .await?
+                }
+                Some(HqAction::Suspensions { db }) => cmd_hq::suspensions(&db).await?,
                 None => {
                     let db = args
                         .db

@@ -264,3 +264,153 @@ fn a_terminal_enrols_and_syncs_with_head_office_over_https() {
     assert!(out.contains("acked_seq=3"), "{out}");
     assert!(out.contains("waiting=0"), "{out}");
 }
+
+/// The body of `GET path` with `Authorization: Bearer token`.
+fn admin_get(addr: &str, path: &str, token: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nhost: hq\r\nauthorization: Bearer {token}\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn suspend_channel_and_lift_channel_are_audited_and_seen_by_the_running_head_office() {
+    let dir = tempfile::tempdir().unwrap();
+    let hq = Hq::start(dir.path(), &[], &[("SHOUYIN_HQ_ADMIN_TOKEN", "tok")]);
+    let db = format!("sqlite://{}", dir.path().join("hq.db").display());
+    let code = ok(&shouyin(&[
+        "hq",
+        "enroll-code",
+        "--db",
+        &db,
+        "--store",
+        "SH01",
+    ]));
+    let ledger = dir.path().join("till.db");
+    let ledger = ledger.to_str().unwrap();
+    ok(&shouyin(&[
+        "init",
+        "--db",
+        ledger,
+        "--store",
+        "南京路店",
+        "--terminal",
+        "T07",
+    ]));
+    ok(&shouyin(&[
+        "enroll",
+        "--db",
+        ledger,
+        "--hq",
+        &hq.url,
+        "--code",
+        code.trim(),
+    ]));
+
+    let out = ok(&shouyin(&[
+        "hq",
+        "suspend-channel",
+        "--db",
+        &db,
+        "--store",
+        "SH01",
+        "--channel",
+        "wechat",
+        "--reason",
+        "微信通道故障，请用支付宝",
+        "--by",
+        "张经理",
+    ]));
+    assert!(out.contains("wechat suspended for store SH01"), "{out}");
+    let listed = ok(&shouyin(&["hq", "suspensions", "--db", &db]));
+    assert!(
+        listed.contains("suspended store=SH01 channel=wechat")
+            && listed.contains("by=张经理 reason=微信通道故障，请用支付宝"),
+        "{listed}"
+    );
+    // The running server reads the same database.
+    let body = admin_get(hq.addr(), "/v1/channels/suspensions", "tok");
+    assert!(
+        body.contains("\"reason\":\"微信通道故障，请用支付宝\""),
+        "{body}"
+    );
+    assert!(body.contains("\"via\":\"cli\""), "{body}");
+
+    // Bad input: a clear error, nothing written.
+    for (args, says) in [
+        (vec!["--store", "SH01", "--channel", "wechat"], "reason"),
+        (
+            vec!["--store", "SH09", "--channel", "wechat", "--reason", "x"],
+            "SH09",
+        ),
+        (
+            vec!["--store", "SH01", "--channel", "cash", "--reason", "x"],
+            "cash",
+        ),
+        (vec!["--channel", "wechat", "--reason", "x"], "--store"),
+        (
+            vec![
+                "--store",
+                "南京路店",
+                "--channel",
+                "wechat",
+                "--reason",
+                "x",
+            ],
+            "store code",
+        ),
+    ] {
+        let mut all = vec!["hq", "suspend-channel", "--db", &db];
+        all.extend(args.iter().copied());
+        let o = shouyin(&all);
+        assert!(!o.status.success(), "{all:?} should fail");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{all:?}: {err}");
+    }
+    let o = shouyin(&[
+        "hq",
+        "lift-channel",
+        "--db",
+        &db,
+        "--store",
+        "SH01",
+        "--channel",
+        "alipay",
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not suspended"));
+
+    let out = ok(&shouyin(&[
+        "hq",
+        "lift-channel",
+        "--db",
+        &db,
+        "--all",
+        "--channel",
+        "wechat",
+        "--by",
+        "张经理",
+    ]));
+    assert!(out.contains("1 suspension(s) removed"), "{out}");
+    let listed = ok(&shouyin(&["hq", "suspensions", "--db", &db]));
+    assert!(!listed.contains("suspended store="), "{listed}");
+    let log: Vec<&str> = listed.lines().filter(|l| l.starts_with("log ")).collect();
+    assert_eq!(log.len(), 2, "{listed}");
+    assert!(
+        log[0].contains("action=lift store=* channel=wechat"),
+        "{listed}"
+    );
+    assert!(
+        log[1].contains("by=张经理 via=cli action=suspend store=SH01 channel=wechat"),
+        "{listed}"
+    );
+    drop(hq);
+}

@@ -54,6 +54,68 @@ pub struct HealthCell {
     buckets: [u64; CALL_BUCKET_SLOTS],
     /// When the last failing call was reported, and how it failed.
     pub last_problem: Option<(DateTime<Utc>, &'static str)>,
+    /// Orders whose state became unknown today, from the synced events,
+    /// and how those that ended did end.
+    pub unknown: UnknownCounts,
+}
+
+/// Orders that went through `unknown` (no usable answer from the channel),
+/// and how they ended: paid after all (resolved), closed or failed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UnknownCounts {
+    pub entered: u64,
+    pub resolved: u64,
+    pub closed: u64,
+    pub failed: u64,
+}
+
+impl UnknownCounts {
+    /// The share of `n` among the orders that became unknown, in percent.
+    pub fn percent(&self, n: u64) -> u64 {
+        (n * 100).checked_div(self.entered).unwrap_or(0)
+    }
+
+    /// Still unknown (or ended some other way, e.g. left for the manager).
+    pub fn open(&self) -> u64 {
+        self.entered
+            .saturating_sub(self.resolved + self.closed + self.failed)
+    }
+
+    fn add(&mut self, outcome: UnknownOutcome) {
+        let n = match outcome {
+            UnknownOutcome::Entered => &mut self.entered,
+            UnknownOutcome::Resolved => &mut self.resolved,
+            UnknownOutcome::Closed => &mut self.closed,
+            UnknownOutcome::Failed => &mut self.failed,
+        };
+        *n = n.saturating_add(1);
+    }
+}
+
+/// What happened to an order in or after the unknown state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UnknownOutcome {
+    Entered,
+    Resolved,
+    Closed,
+    Failed,
+}
+
+impl UnknownOutcome {
+    const ENDS: [UnknownOutcome; 3] = [
+        UnknownOutcome::Resolved,
+        UnknownOutcome::Closed,
+        UnknownOutcome::Failed,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            UnknownOutcome::Entered => "entered",
+            UnknownOutcome::Resolved => "resolved",
+            UnknownOutcome::Closed => "closed",
+            UnknownOutcome::Failed => "failed",
+        }
+    }
 }
 
 impl HealthCell {
@@ -102,7 +164,33 @@ struct Inner {
     last_to: HashMap<String, DateTime<Utc>>,
     confirm: BTreeMap<(String, &'static str), ConfirmCell>,
     shown: HashMap<String, DateTime<Utc>>,
+    /// Store and channel → orders that became unknown, and their ends.
+    unknown: BTreeMap<(String, &'static str), UnknownCounts>,
+    /// Orders seen becoming unknown and not yet ended, with when.
+    unknown_open: HashMap<String, DateTime<Utc>>,
     today: HealthTable,
+}
+
+impl Inner {
+    /// Today's cell of a store and channel, starting a new day's table
+    /// when the date has moved.
+    fn day_cell(
+        &mut self,
+        store: &str,
+        channel: &'static str,
+        today: NaiveDate,
+    ) -> &mut HealthCell {
+        if self.today.date != Some(today) {
+            self.today.cells.clear();
+            self.today.date = Some(today);
+        }
+        self.today
+            .cells
+            .entry(store.to_owned())
+            .or_default()
+            .entry(channel)
+            .or_default()
+    }
 }
 
 /// Why a report was not taken.
@@ -200,12 +288,14 @@ impl ChannelMetrics {
             .insert((store.to_string(), terminal.to_owned()), now.timestamp());
     }
 
-    /// Read confirmation times from newly stored events: an order's QR shown
-    /// (`order_pending`, or `order_created` for a scanned code) and its
-    /// `order_paid`, per store and channel.
-    pub fn events(&self, store: &StoreCode, events: &[wire::Event]) {
+    /// Read newly stored events, per store and channel: confirmation times
+    /// (an order's QR shown — `order_pending`, or `order_created` for a
+    /// scanned code — to its `order_paid`), and the orders that became
+    /// unknown with how they ended (paid after all, closed, failed).
+    pub fn events(&self, store: &StoreCode, events: &[wire::Event], today: NaiveDate) {
         let mut inner = self.lock();
         for event in events {
+            self.unknown_event(&mut inner, store, event, today);
             match event.kind.as_str() {
                 wire::kinds::ORDER_CREATED => {
                     if inner.shown.len() >= SHOWN_KEPT {
@@ -250,6 +340,58 @@ impl ChannelMetrics {
                 _ => {}
             }
         }
+    }
+
+    /// Count an order entering `unknown`, or ending after it.
+    fn unknown_event(
+        &self,
+        inner: &mut Inner,
+        store: &StoreCode,
+        event: &wire::Event,
+        today: NaiveDate,
+    ) {
+        let outcome = match event.kind.as_str() {
+            "order_unknown" => UnknownOutcome::Entered,
+            wire::kinds::ORDER_PAID => UnknownOutcome::Resolved,
+            "order_closed" => UnknownOutcome::Closed,
+            "order_failed" => UnknownOutcome::Failed,
+            _ => return,
+        };
+        let channel = event
+            .payload
+            .get("channel")
+            .and_then(|v| v.as_str())
+            .and_then(|c| c.parse::<ChannelKind>().ok())
+            .and_then(channel_label);
+        let Some(channel) = channel else { return };
+        if outcome == UnknownOutcome::Entered {
+            // Unknown twice (asked again, no answer again) is one order.
+            if inner.unknown_open.contains_key(&event.order_no) {
+                return;
+            }
+            if inner.unknown_open.len() >= SHOWN_KEPT {
+                forget_oldest_half(&mut inner.unknown_open);
+            }
+            inner.unknown_open.insert(event.order_no.clone(), event.at);
+        } else {
+            // An order that left unknown for pending and then ended still
+            // counts; after a restart of this process the event's own
+            // `from` says it.
+            let was_unknown = inner.unknown_open.remove(&event.order_no).is_some()
+                || event.payload.get("from").and_then(|v| v.as_str()) == Some("unknown");
+            if !was_unknown {
+                return;
+            }
+        }
+        inner
+            .unknown
+            .entry((store.to_string(), channel))
+            .or_default()
+            .add(outcome);
+        inner
+            .day_cell(store.as_str(), channel, today)
+            .unknown
+            .add(outcome);
     }
 
     /// Today's table for the page (empty when the day has changed).
@@ -339,6 +481,39 @@ impl ChannelMetrics {
                 &cell.buckets,
                 cell.sum_ms,
             );
+        }
+        let name = "shouyin_channel_unknown_orders_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Orders whose payment state became unknown (no usable answer from the channel), from the synced events.{stores}\n# TYPE {name} counter"
+        );
+        for ((store, channel), counts) in &inner.unknown {
+            let _ = writeln!(
+                out,
+                "{name}{{store=\"{}\",channel=\"{channel}\"}} {}",
+                esc(store),
+                counts.entered
+            );
+        }
+        let name = "shouyin_channel_unknown_outcomes_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} How orders that became unknown ended: resolved (paid after all), closed or failed, from the synced events.{stores}\n# TYPE {name} counter"
+        );
+        for ((store, channel), counts) in &inner.unknown {
+            for outcome in UnknownOutcome::ENDS {
+                let n = match outcome {
+                    UnknownOutcome::Resolved => counts.resolved,
+                    UnknownOutcome::Closed => counts.closed,
+                    _ => counts.failed,
+                };
+                let _ = writeln!(
+                    out,
+                    "{name}{{store=\"{}\",channel=\"{channel}\",outcome=\"{}\"}} {n}",
+                    esc(store),
+                    outcome.as_str()
+                );
+            }
         }
         let name = "shouyin_terminal_last_report_timestamp_seconds";
         let _ = writeln!(
@@ -460,6 +635,77 @@ mod tests {
     }
 
     #[test]
+    fn orders_that_became_unknown_are_counted_with_how_they_ended() {
+        let m = ChannelMetrics::default();
+        let store = StoreCode::parse("SH01").unwrap();
+        let day = t(0).date_naive();
+        let ev = |order: &str, kind: &str, from: &str, channel: &str| wire::Event {
+            seq: 1,
+            order_no: order.into(),
+            kind: kind.into(),
+            payload: serde_json::json!({"channel": channel, "from": from})
+                .as_object()
+                .unwrap()
+                .clone(),
+            at: t(0),
+            store: store.clone(),
+            terminal: shouyin_core::TerminalId::parse("T01").unwrap(),
+        };
+        m.events(
+            &store,
+            &[
+                // Paid after being unknown, via pending again.
+                ev("o1", "order_unknown", "pending", "wechat"),
+                ev("o1", "order_pending", "unknown", "wechat"),
+                ev("o1", "order_unknown", "pending", "wechat"),
+                ev("o1", "order_paid", "unknown", "wechat"),
+                ev("o2", "order_unknown", "pending", "wechat"),
+                ev("o2", "order_closed", "unknown", "wechat"),
+                ev("o3", "order_unknown", "pending", "wechat"),
+                ev("o3", "order_failed", "unknown", "wechat"),
+                ev("o4", "order_unknown", "pending", "wechat"),
+                // Never unknown: not counted.
+                ev("o5", "order_paid", "pending", "wechat"),
+                ev("o6", "order_closed", "pending", "alipay"),
+                // Cash is no channel.
+                ev("o7", "order_unknown", "pending", "cash"),
+            ],
+            day,
+        );
+        // Ended after this process restarted: the event's `from` says it.
+        let m2 = ChannelMetrics::default();
+        m2.events(&store, &[ev("o8", "order_paid", "unknown", "alipay")], day);
+        let cell = &m.health_table(day).cells["SH01"]["wechat"];
+        assert_eq!(
+            cell.unknown,
+            UnknownCounts {
+                entered: 4,
+                resolved: 1,
+                closed: 1,
+                failed: 1
+            }
+        );
+        assert_eq!(cell.unknown.open(), 1);
+        assert_eq!(cell.unknown.percent(cell.unknown.resolved), 25);
+        assert!(!m.health_table(day).cells["SH01"].contains_key("alipay"));
+        let mut text = String::new();
+        m.render(&mut text);
+        assert!(
+            text.contains(
+                "shouyin_channel_unknown_orders_total{store=\"SH01\",channel=\"wechat\"} 4\n"
+            ),
+            "{text}"
+        );
+        for (outcome, n) in [("resolved", 1), ("closed", 1), ("failed", 1)] {
+            assert!(text.contains(&format!("shouyin_channel_unknown_outcomes_total{{store=\"SH01\",channel=\"wechat\",outcome=\"{outcome}\"}} {n}\n")), "{text}");
+        }
+        assert!(!text.contains("channel=\"cash\""), "{text}");
+        let mut text = String::new();
+        m2.render(&mut text);
+        assert!(text.contains("shouyin_channel_unknown_outcomes_total{store=\"SH01\",channel=\"alipay\",outcome=\"resolved\"} 1\n"), "{text}");
+    }
+
+    #[test]
     fn confirmation_time_runs_from_qr_shown_to_paid() {
         let m = ChannelMetrics::default();
         let store = StoreCode::parse("SH01").unwrap();
@@ -478,8 +724,13 @@ mod tests {
         m.events(
             &store,
             &[ev(1, "order_created", 0), ev(2, "order_pending", 1)],
+            t(0).date_naive(),
         );
-        m.events(&store, &[ev(3, "order_paid", 13), ev(3, "order_paid", 13)]);
+        m.events(
+            &store,
+            &[ev(3, "order_paid", 13), ev(3, "order_paid", 13)],
+            t(0).date_naive(),
+        );
         let mut text = String::new();
         m.render(&mut text);
         assert!(text.contains("shouyin_channel_confirm_seconds_bucket{store=\"SH01\",channel=\"alipay\",le=\"10\"} 0\n"), "{text}");

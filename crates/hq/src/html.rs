@@ -6,7 +6,7 @@ use std::fmt::Write;
 use chrono::{DateTime, Utc};
 
 use crate::channel_metrics::HealthTable;
-use crate::wire::{DailyReport, TerminalInfo};
+use crate::wire::{self, DailyReport, SuspensionList, TerminalInfo};
 
 const STYLE: &str = "\
 body{font-family:system-ui,'PingFang SC','Noto Sans CJK SC','Microsoft YaHei',sans-serif;\
@@ -20,7 +20,9 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}\
 tr.total td{font-weight:700;background:#f0f4f8}\
 .en{color:#7b8794;font-weight:400;font-size:.8em;display:block}\
 .ok{color:#1b873f}.warn{color:#b44d12}.bad{color:#c81e1e}\
-td.failing{background:#fde8e8;color:#9b1c1c;font-weight:600}";
+td.failing{background:#fde8e8;color:#9b1c1c;font-weight:600}\
+form.control{margin-top:.75rem;display:flex;flex-wrap:wrap;gap:.5rem;align-items:end}\
+form.control label{display:flex;flex-direction:column;font-size:.9rem}";
 
 /// Escape text for HTML content and attribute values.
 fn esc(s: &str) -> String {
@@ -79,25 +81,25 @@ fn channel_health(h: &mut String, health: &HealthTable) {
     let _ = write!(
         h,
         "<h2>支付通道健康 <span class=\"en\">Payment channel health (today)</span></h2><table id=\"channel-health\"><thead><tr>\
-         <th>{}</th><th>{}</th><th class=\"num\">{}</th><th class=\"num\">{}</th><th class=\"num\">{}</th><th>{}</th></tr></thead><tbody>",
+         <th>{}</th><th>{}</th><th class=\"num\">{}</th><th class=\"num\">{}</th><th class=\"num\">{}</th><th>{}</th>\
+         <th class=\"num\">{}</th><th class=\"num\">{}</th><th class=\"num\">{}</th><th class=\"num\">{}</th></tr></thead><tbody>",
         label("门店", "Store"),
         label("通道", "Channel"),
         label("调用次数", "Calls"),
         label("错误率", "Error ratio"),
         label("P95 延迟", "p95 latency"),
         label("最近问题", "Last problem"),
+        label("状态未知的订单", "Orders gone unknown"),
+        label("其后支付成功", "→ paid after all"),
+        label("其后关闭", "→ closed"),
+        label("其后失败", "→ failed"),
     );
     if health.cells.is_empty() {
-        h.push_str("<tr><td colspan=\"6\">今日尚无通道调用 <span class=\"en\">No channel calls reported today</span></td></tr>");
+        h.push_str("<tr><td colspan=\"10\">今日尚无通道调用 <span class=\"en\">No channel calls reported today</span></td></tr>");
     }
     for (store, channels) in &health.cells {
         for (channel, cell) in channels {
-            let channel_name = match *channel {
-                "wechat" => "微信支付 WeChat Pay",
-                "alipay" => "支付宝 Alipay",
-                "unionpay" => "银联 UnionPay",
-                other => other,
-            };
+            let channel_name = channel_name(channel);
             let class = if cell.failing() {
                 " class=\"num failing\""
             } else {
@@ -114,10 +116,20 @@ fn channel_health(h: &mut String, health: &HealthTable) {
                 Some((at, outcome)) => format!("{} · {}", time(Some(at)), outcome_label(outcome)),
                 None => "—".to_owned(),
             };
+            let u = &cell.unknown;
+            let share = |n: u64| {
+                if u.entered == 0 {
+                    "—".to_owned()
+                } else {
+                    format!("{n} ({}%)", u.percent(n))
+                }
+            };
             let _ = write!(
                 h,
                 "<tr data-store=\"{}\" data-channel=\"{}\"><td>{}</td><td>{}</td><td class=\"num\">{}</td>\
-                 <td{class}>{mark}{}%</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                 <td{class}>{mark}{}%</td><td class=\"num\">{}</td><td>{}</td>\
+                 <td class=\"num\" data-unknown=\"entered\">{}</td><td class=\"num\" data-unknown=\"resolved\">{}</td>\
+                 <td class=\"num\" data-unknown=\"closed\">{}</td><td class=\"num\" data-unknown=\"failed\">{}</td></tr>",
                 esc(store),
                 esc(channel),
                 store_label(store, health),
@@ -126,8 +138,138 @@ fn channel_health(h: &mut String, health: &HealthTable) {
                 cell.error_percent(),
                 esc(&p95),
                 esc(&problem),
+                u.entered,
+                share(u.resolved),
+                share(u.closed),
+                share(u.failed),
             );
         }
+    }
+    h.push_str("</tbody></table>");
+}
+
+fn channel_name(channel: &str) -> &str {
+    match channel {
+        "wechat" => "微信支付 WeChat Pay",
+        "alipay" => "支付宝 Alipay",
+        "unionpay" => "银联 UnionPay",
+        other => other,
+    }
+}
+
+/// Where the page's suspend/lift form posts.
+pub const CONTROL_FORM_PATH: &str = "/channels/control";
+
+/// A suspend or lift from the page that was not done, and why.
+pub fn control_refused(why: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>收银 总部 Shouyin head office</title>\
+         <style>{STYLE}</style></head><body><h1>未执行 <span class=\"en\">Not done</span></h1>\
+         <p class=\"bad\" id=\"control-refused\">{}</p><p><a href=\"/\">返回 <span class=\"en\">Back</span></a></p></body></html>",
+        esc(why)
+    )
+}
+
+/// The form that suspends a channel for a store (or all) or lifts it.
+fn control_form(h: &mut String, stores: &[String], health: &HealthTable) {
+    let _ = write!(
+        h,
+        "<form method=\"post\" action=\"{CONTROL_FORM_PATH}\" id=\"channel-control-form\" class=\"control\">\
+         <label>{} <select name=\"store\"><option value=\"*\">全部门店 All stores</option>",
+        label("门店", "Store")
+    );
+    for code in stores {
+        let name = health
+            .names
+            .get(code)
+            .map(|n| format!("{} ", esc(n)))
+            .unwrap_or_default();
+        let _ = write!(
+            h,
+            "<option value=\"{}\">{name}{}</option>",
+            esc(code),
+            esc(code)
+        );
+    }
+    let _ = write!(
+        h,
+        "</select></label> <label>{} <select name=\"channel\">\
+         <option value=\"wechat\">微信支付 WeChat Pay</option><option value=\"alipay\">支付宝 Alipay</option>\
+         <option value=\"unionpay\">银联 UnionPay</option></select></label> \
+         <label>{} <input name=\"reason\" maxlength=\"{}\" placeholder=\"收银员会看到 shown to cashiers\"></label> \
+         <label>{} <input name=\"by\" maxlength=\"{}\" required></label> \
+         <button name=\"action\" value=\"suspend\">暂停 Suspend</button> \
+         <button name=\"action\" value=\"lift\">恢复 Lift</button></form>",
+        label("通道", "Channel"),
+        label("原因", "Reason"),
+        wire::SUSPENSION_REASON_MAX_CHARS,
+        label("操作人", "By"),
+        wire::CONTROL_ACTOR_MAX_CHARS,
+    );
+}
+
+/// The channels suspended now and the latest suspend/lift changes.
+fn channel_control(h: &mut String, list: &SuspensionList, stores: &[String], health: &HealthTable) {
+    let scope = |store: Option<&crate::wire::StoreCode>| match store {
+        Some(code) => store_label(code.as_str(), health),
+        None => "全部门店 <span class=\"en\">All stores</span>".to_owned(),
+    };
+    let _ = write!(
+        h,
+        "<h2>暂停的通道 <span class=\"en\">Suspended channels</span></h2><table id=\"channel-suspensions\"><thead><tr>\
+         <th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+        label("门店", "Store"),
+        label("通道", "Channel"),
+        label("原因", "Reason"),
+        label("暂停于", "Since"),
+        label("操作人", "By"),
+    );
+    if list.suspensions.is_empty() {
+        h.push_str("<tr><td colspan=\"5\">没有暂停的通道 <span class=\"en\">No channel is suspended</span></td></tr>");
+    }
+    for s in &list.suspensions {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td class=\"bad\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            scope(s.store.as_ref()),
+            esc(channel_name(&s.channel)),
+            esc(&s.reason),
+            time(Some(s.since)),
+            esc(&s.by),
+        );
+    }
+    h.push_str("</tbody></table>");
+    control_form(h, stores, health);
+    if list.log.is_empty() {
+        return;
+    }
+    let _ = write!(
+        h,
+        "<h2>通道管理记录 <span class=\"en\">Channel control log</span></h2><table id=\"channel-control-log\"><thead><tr>\
+         <th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+        label("时间", "When"),
+        label("操作人", "By"),
+        label("操作", "Action"),
+        label("门店", "Store"),
+        label("通道", "Channel"),
+        label("原因", "Reason"),
+    );
+    for l in list.log.iter().take(10) {
+        let action = if l.action == "suspend" {
+            "暂停 suspend"
+        } else {
+            "恢复 lift"
+        };
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{} <span class=\"en\">{}</span></td><td>{action}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            time(Some(l.at)),
+            esc(&l.by),
+            esc(&l.via),
+            scope(l.store.as_ref()),
+            esc(channel_name(&l.channel)),
+            esc(l.reason.as_deref().unwrap_or("—")),
+        );
     }
     h.push_str("</tbody></table>");
 }
@@ -137,6 +279,7 @@ pub fn dashboard(
     terminals: &[TerminalInfo],
     report: &DailyReport,
     health: &HealthTable,
+    suspensions: &SuspensionList,
 ) -> String {
     let mut h = String::new();
     let _ = write!(
@@ -196,6 +339,10 @@ pub fn dashboard(
     }
 
     channel_health(&mut h, health);
+    let mut stores: Vec<String> = terminals.iter().map(|t| t.store.to_string()).collect();
+    stores.sort();
+    stores.dedup();
+    channel_control(&mut h, suspensions, &stores, health);
 
     let _ = write!(
         h,

@@ -17,6 +17,8 @@
 //! - [`tls`] — serving HTTPS with rustls from PEM files (`run_tls`).
 //! - [`secret`] — terminal secrets derived from a sealing key kept outside
 //!   the database, enrolment codes, ids.
+//! - [`control`] — suspending a channel for a store or all stores, and
+//!   lifting it, audited; the tills learn it over the relay.
 //! - [`rescue`] — importing a terminal's rescue file, exactly once.
 //! - [`report`] and [`html`] — the daily takings and the head-office page.
 //! - [`metrics`] — Prometheus text for `/metrics`; [`channel_metrics`] —
@@ -28,6 +30,7 @@
 //! installing packages.
 
 pub mod channel_metrics;
+pub mod control;
 pub mod error;
 pub mod html;
 pub mod limits;

@@ -9,10 +9,15 @@
 //!   limited in size and rate, see `crate::limits`)
 //! - `POST /v1/channel-reports` — a signed report of one terminal's
 //!   channel calls (see `crate::channel_metrics`)
-//! - `GET /v1/relay?after=ID&wait=SECS` — a terminal's notifications, signed,
-//!   held open until one arrives
+//! - `GET /v1/relay?after=ID&wait=SECS[&suspensions=VERSION]` — a terminal's
+//!   notifications, signed, held open until one arrives or channel control
+//!   moves past the version the terminal holds
+//! - `POST /v1/channels/suspend`, `POST /v1/channels/lift`,
+//!   `GET /v1/channels/suspensions` — channel control, behind the admin token
 //! - `GET /v1/reports/daily`, `GET /v1/terminals`, `GET /v1/terminals/{id}/events`,
 //!   `GET /` — the read side, behind the admin token
+//! - `POST /channels/control` — the page's suspend/lift form (admin login,
+//!   same-origin only)
 //! - `GET /healthz`, `GET /metrics` — open
 
 use std::collections::HashMap;
@@ -35,12 +40,13 @@ use shouyin_core::{BusinessCalendar, TerminalId};
 use tokio::net::TcpListener;
 
 use crate::channel_metrics::{ChannelMetrics, Refusal};
+use crate::control::{ControlError, ControlVersion};
 use crate::error::AppError;
 use crate::limits::{NoticeLimiter, NoticeLimits};
 use crate::metrics::Metrics;
 use crate::secret::{enroll_code_hash, new_salt, new_terminal_id, SealKey};
 use crate::store::{
-    EventRow, IngestBatch, NewNotice, Redemption, Store, StoreError, TerminalRecord,
+    ControlAction, EventRow, IngestBatch, NewNotice, Redemption, Store, StoreError, TerminalRecord,
 };
 use crate::wakeups::Wakeups;
 use crate::wire::{
@@ -114,6 +120,8 @@ pub struct AppState {
     pub wakeups: Arc<Wakeups>,
     /// Rate limits of the open notify endpoint (this process's share).
     pub notice_limiter: Arc<NoticeLimiter>,
+    /// The channel-control version waiting relay requests compare against.
+    pub control_version: Arc<ControlVersion>,
 }
 
 impl AppState {
@@ -126,6 +134,7 @@ impl AppState {
             clock: Arc::new(SystemClock),
             wakeups: Arc::new(Wakeups::default()),
             notice_limiter: Arc::new(NoticeLimiter::default()),
+            control_version: Arc::new(ControlVersion::default()),
         }
     }
 
@@ -152,6 +161,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/terminals", get(list_terminals))
         .route("/v1/terminals/{id}/events", get(terminal_events))
         .route("/v1/reports/daily", get(daily_report))
+        .route(wire::CHANNEL_SUSPEND_PATH, post(suspend_channel))
+        .route(wire::CHANNEL_LIFT_PATH, post(lift_channel))
+        .route(wire::CHANNEL_SUSPENSIONS_PATH, get(list_suspensions))
+        .route(html::CONTROL_FORM_PATH, post(control_form))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), track))
         .layer(DefaultBodyLimit::max(state.config.body_limit))
@@ -411,7 +424,8 @@ async fn post_events(State(state): State<AppState>, req: Request) -> Result<Resp
     // Only a batch that stored something is read for confirmation times, so
     // a batch sent again is not timed twice.
     if outcome.stored > 0 {
-        state.channels.events(&record.store, &batch.events);
+        let today = state.config.calendar.business_date(now);
+        state.channels.events(&record.store, &batch.events, today);
     }
     state.metrics.batch(
         outcome.stored,
@@ -698,6 +712,18 @@ async fn get_relay(
             })?,
         None => 0,
     };
+    // The control version whose set the terminal holds: empty when it
+    // holds none yet; a terminal that does not ask is never sent one.
+    let held: Option<Option<i64>> = match q.get(wire::RELAY_SUSPENSIONS_PARAM) {
+        Some(v) if v.is_empty() => Some(None),
+        Some(v) => Some(Some(v.parse().map_err(|_| {
+            AppError::bad_field(
+                wire::RELAY_SUSPENSIONS_PARAM,
+                "suspensions must be empty or a control version",
+            )
+        })?)),
+        None => None,
+    };
     let fresh = state
         .store
         .use_nonce(
@@ -716,7 +742,7 @@ async fn get_relay(
     let after_id = i64::try_from(after).unwrap_or(i64::MAX);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait);
     let wakeup = state.wakeups.of(record.id.as_str());
-    let rows = loop {
+    let (rows, control_moved) = loop {
         // Armed before the look, so a notice kept in between still wakes.
         let kept = wakeup.notified();
         tokio::pin!(kept);
@@ -725,8 +751,13 @@ async fn get_relay(
             .store
             .notices_after(record.id.clone(), after_id, RELAY_BATCH)
             .await?;
-        if !rows.is_empty() || tokio::time::Instant::now() >= deadline {
-            break rows;
+        let control_moved = match held {
+            None => false,
+            Some(None) => true,
+            Some(Some(v)) => state.control_version.get(state.store.as_ref()).await? != v,
+        };
+        if !rows.is_empty() || control_moved || tokio::time::Instant::now() >= deadline {
+            break (rows, control_moved);
         }
         // Woken by this process; another process sharing the database is
         // noticed at the next look.
@@ -755,9 +786,15 @@ async fn get_relay(
             })
         })
         .collect::<Result<Vec<_>, AppError>>()?;
+    let suspensions = if control_moved {
+        Some(crate::control::set_for(state.store.as_ref(), &record.store).await?)
+    } else {
+        None
+    };
     let mut response = Json(wire::RelayAnswer {
         notices,
         next_after,
+        suspensions,
     })
     .into_response();
     response
@@ -910,5 +947,167 @@ async fn dashboard(
     let terminals = state.store.terminals().await?;
     let report = report::daily(state.store.as_ref(), &state.config.calendar, today, None).await?;
     let health = state.channels.health_table(today);
-    Ok(Html(html::dashboard(now, &terminals, &report, &health)).into_response())
+    let suspensions = crate::control::list(state.store.as_ref(), CONTROL_LOG_SHOWN).await?;
+    Ok(Html(html::dashboard(
+        now,
+        &terminals,
+        &report,
+        &health,
+        &suspensions,
+    ))
+    .into_response())
+}
+
+/// Suspend a channel for a store or all stores (admin token, JSON body).
+async fn suspend_channel(
+    State(state): State<AppState>,
+    req: Request,
+) -> Result<Response, AppError> {
+    control_channel(state, ControlAction::Suspend, req).await
+}
+
+/// Lift a channel's suspension (admin token, JSON body).
+async fn lift_channel(State(state): State<AppState>, req: Request) -> Result<Response, AppError> {
+    control_channel(state, ControlAction::Lift, req).await
+}
+
+async fn control_channel(
+    state: AppState,
+    action: ControlAction,
+    req: Request,
+) -> Result<Response, AppError> {
+    require_admin(&state, req.headers())?;
+    // A browser holding the Basic login could be made to post a form from
+    // another site; such a form cannot send JSON without the page's consent.
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !json {
+        return Err(AppError::bad_field(
+            "content-type",
+            "a channel-control request is JSON (Content-Type: application/json)",
+        ));
+    }
+    let body = read_body(req, &state).await?;
+    let request: wire::ChannelControlRequest = parse_json(&body)?;
+    let now = state.clock.now();
+    let outcome = crate::control::apply(state.store.as_ref(), action, request, "http", now)
+        .await
+        .map_err(|e| match e {
+            ControlError::Store(e) => AppError::Store(e),
+            ControlError::NotSuspended { .. } => AppError::new(ErrorCode::NotFound, e.to_string()),
+            other => match other.field() {
+                Some(field) => AppError::bad_field(field, other.to_string()),
+                None => AppError::new(ErrorCode::BadRequest, other.to_string()),
+            },
+        })?;
+    state.control_version.set(outcome.version);
+    state.wakeups.wake_all();
+    let mut response = Json(wire::ChannelControlAck {
+        version: crate::store::to_u64(outcome.version),
+        changed: outcome.changed,
+    })
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// Current suspensions and the latest changes (admin token).
+async fn list_suspensions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<wire::SuspensionList>, AppError> {
+    require_admin(&state, &headers)?;
+    Ok(Json(
+        crate::control::list(state.store.as_ref(), CONTROL_LOG_SHOWN).await?,
+    ))
+}
+
+/// Channel-control changes listed by the admin endpoint and the page.
+pub(crate) const CONTROL_LOG_SHOWN: u32 = 50;
+
+/// The page's suspend/lift form, as the browser posts it.
+#[derive(Debug, serde::Deserialize)]
+struct ControlForm {
+    action: String,
+    /// A store code, or `*` for all stores.
+    store: String,
+    channel: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    by: String,
+}
+
+/// Whether a browser's post comes from head office's own page: the
+/// browser names the page's origin (`Origin`, or `Sec-Fetch-Site`), and a
+/// form another site makes a logged-in browser post is refused.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let origin_host = origin.split_once("://").map(|(_, rest)| rest);
+        return host.is_some() && origin_host == host;
+    }
+    headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == "same-origin")
+}
+
+async fn control_form(State(state): State<AppState>, req: Request) -> Result<Response, AppError> {
+    require_admin(&state, req.headers())?;
+    if !same_origin(req.headers()) {
+        return Err(AppError::new(
+            ErrorCode::AdminAuth,
+            "the channel-control form is taken only from head office's own page",
+        ));
+    }
+    let axum::Form(form) = axum::Form::<ControlForm>::from_request(req, &state)
+        .await
+        .map_err(|e| AppError::bad_field("body", e.body_text()))?;
+    let action = match form.action.as_str() {
+        "suspend" => ControlAction::Suspend,
+        "lift" => ControlAction::Lift,
+        _ => return Err(AppError::bad_field("action", "action is suspend or lift")),
+    };
+    let all_stores = form.store == crate::store::ALL_STORES;
+    let store = if all_stores {
+        None
+    } else {
+        Some(
+            StoreCode::parse(&form.store)
+                .map_err(|e| AppError::bad_field("store", e.to_string()))?,
+        )
+    };
+    let request = wire::ChannelControlRequest {
+        store,
+        all_stores,
+        channel: form.channel,
+        reason: Some(form.reason).filter(|r| !r.trim().is_empty()),
+        by: form.by,
+    };
+    let now = state.clock.now();
+    match crate::control::apply(state.store.as_ref(), action, request, "page", now).await {
+        Ok(outcome) => {
+            state.control_version.set(outcome.version);
+            state.wakeups.wake_all();
+            let mut response = StatusCode::SEE_OTHER.into_response();
+            response.headers_mut().insert(
+                header::LOCATION,
+                HeaderValue::from_static("/#channel-suspensions"),
+            );
+            Ok(response)
+        }
+        Err(ControlError::Store(e)) => Err(AppError::Store(e)),
+        Err(e) => {
+            let mut response = Html(html::control_refused(&e.to_string())).into_response();
+            *response.status_mut() = StatusCode::BAD_REQUEST;
+            response.extensions_mut().insert(ErrorCode::BadRequest);
+            Ok(response)
+        }
+    }
 }

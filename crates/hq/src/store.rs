@@ -274,6 +274,88 @@ pub struct NoticeRow {
     pub received_ms: i64,
 }
 
+/// Suspend a channel or lift its suspension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlAction {
+    Suspend,
+    Lift,
+}
+
+impl ControlAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ControlAction::Suspend => "suspend",
+            ControlAction::Lift => "lift",
+        }
+    }
+}
+
+/// A checked change to channel control (see `crate::control`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelControl {
+    pub action: ControlAction,
+    /// `None`: all stores.
+    pub store: Option<StoreCode>,
+    pub channel: String,
+    pub reason: Option<String>,
+    pub by: String,
+    /// `cli`, `http` or `page`.
+    pub via: String,
+    pub now: DateTime<Utc>,
+}
+
+/// What a change to channel control did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ControlOutcome {
+    /// The control version after the change (unchanged when nothing was).
+    pub version: i64,
+    /// Suspensions set (1) or removed (any number, 0 when none was there).
+    pub changed: u64,
+}
+
+/// One current suspension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SuspensionRow {
+    /// `None`: all stores.
+    pub store: Option<StoreCode>,
+    pub channel: String,
+    pub reason: String,
+    pub since_ms: i64,
+    pub by: String,
+}
+
+/// One line of head office's channel-control audit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlLogRow {
+    pub id: i64,
+    pub at_ms: i64,
+    pub by: String,
+    pub via: String,
+    pub action: String,
+    pub store: Option<StoreCode>,
+    pub channel: String,
+    pub reason: Option<String>,
+}
+
+/// How the "all stores" scope is written in the store column (no store
+/// code can be `*`).
+pub const ALL_STORES: &str = "*";
+
+pub(crate) fn scope_to_column(store: &Option<StoreCode>) -> String {
+    store
+        .as_ref()
+        .map_or_else(|| ALL_STORES.to_owned(), |s| s.as_str().to_owned())
+}
+
+pub(crate) fn column_to_scope(text: &str) -> Result<Option<StoreCode>, StoreError> {
+    if text == ALL_STORES {
+        return Ok(None);
+    }
+    StoreCode::parse(text)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt(format!("suspension store: {e}")))
+}
+
 /// The operations head office needs from a database.
 pub trait Store: Send + Sync + fmt::Debug {
     /// `sqlite` or `postgres`, for logs and the benchmark.
@@ -353,6 +435,30 @@ pub trait Store: Send + Sync + fmt::Debug {
         now: DateTime<Utc>,
         forget_before: DateTime<Utc>,
     ) -> BoxFuture<'_, Result<bool, StoreError>>;
+
+    /// Suspend a channel or lift suspensions, with its audit line and a new
+    /// control version, in one transaction. Suspending what is suspended
+    /// replaces the reason; lifting for all stores lifts every store's
+    /// suspension of the channel; lifting what is not suspended changes
+    /// nothing (`changed` 0, no audit line).
+    fn control_channel(
+        &self,
+        change: ChannelControl,
+    ) -> BoxFuture<'_, Result<ControlOutcome, StoreError>>;
+
+    /// The control version (0 before any change): it moves with every
+    /// suspend or lift, so a terminal holding an older one asks again.
+    fn control_version(&self) -> BoxFuture<'_, Result<i64, StoreError>>;
+
+    /// The version and the suspensions that apply to `store` (its own and
+    /// the all-stores ones), or every suspension when `None`.
+    fn suspensions(
+        &self,
+        store: Option<StoreCode>,
+    ) -> BoxFuture<'_, Result<(i64, Vec<SuspensionRow>), StoreError>>;
+
+    /// The latest channel-control audit lines, newest first.
+    fn control_log(&self, limit: u32) -> BoxFuture<'_, Result<Vec<ControlLogRow>, StoreError>>;
 
     /// Insert rows in one transaction with no checks beyond the keys: the
     /// floor the sync benchmark compares against.

@@ -56,6 +56,18 @@ impl Wakeups {
         }
     }
 
+    /// Wake every waiting request of every terminal (channel control
+    /// changed: each looks whether its set is still current).
+    pub fn wake_all(&self) {
+        let live: Vec<Arc<Notify>> = {
+            let t = self.table.lock().unwrap_or_else(|p| p.into_inner());
+            t.by_terminal.values().filter_map(Weak::upgrade).collect()
+        };
+        for notify in live {
+            notify.notify_waiters();
+        }
+    }
+
     #[cfg(test)]
     fn entries(&self) -> usize {
         self.table

@@ -2188,3 +2188,374 @@ fn event_rows_round_trip() {
         assert_eq!(EventRow::from_event(&e).unwrap().to_event().unwrap(), e);
     }
 }
+
+/// `POST /v1/channels/{suspend,lift}` as the admin, with a JSON body.
+async fn control(hq: &Hq, action: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+    let mut req = hq
+        .http
+        .post(format!("{}/v1/channels/{action}", hq.base()))
+        .json(&body);
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn suspension_list(hq: &Hq) -> Value {
+    let (status, text) = hq.admin_get("/v1/channels/suspensions").await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+async fn channel_control_is_an_admin_action_checked_whole(db: TestDb) {
+    let hq = Hq::start(db).await;
+    let _t = hq.enroll("SH01").await;
+    let good = json!({"store": "SH01", "channel": "wechat", "reason": "通道故障", "by": "张经理"});
+    // No token, a wrong token: refused before anything is read.
+    for token in [None, Some("not-the-token")] {
+        let (status, v) = control(&hq, "suspend", token, good.clone()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{v}");
+        assert_eq!(code_of(&v), "admin_auth");
+    }
+    // A browser form (another site could make one post it) is not JSON.
+    let r = hq
+        .http
+        .post(format!("{}/v1/channels/suspend", hq.base()))
+        .bearer_auth(ADMIN)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("store=SH01&channel=wechat&reason=x&by=y")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let bad = [
+        (
+            json!({"store": "SH01", "channel": "cash", "reason": "x", "by": "a"}),
+            "channel",
+        ),
+        (
+            json!({"store": "SH01", "channel": "paypal", "reason": "x", "by": "a"}),
+            "channel",
+        ),
+        (
+            json!({"store": "SH01", "all_stores": true, "channel": "wechat", "reason": "x", "by": "a"}),
+            "store",
+        ),
+        (
+            json!({"channel": "wechat", "reason": "x", "by": "a"}),
+            "store",
+        ),
+        (
+            json!({"store": "SH99", "channel": "wechat", "reason": "x", "by": "a"}),
+            "store",
+        ),
+        (
+            json!({"store": "SH01", "channel": "wechat", "by": "a"}),
+            "reason",
+        ),
+        (
+            json!({"store": "SH01", "channel": "wechat", "reason": "  ", "by": "a"}),
+            "reason",
+        ),
+        (
+            json!({"store": "SH01", "channel": "wechat", "reason": "x".repeat(61), "by": "a"}),
+            "reason",
+        ),
+        (
+            json!({"store": "SH01", "channel": "wechat", "reason": "a\nb", "by": "a"}),
+            "reason",
+        ),
+        (
+            json!({"store": "SH01", "channel": "wechat", "reason": "x", "by": ""}),
+            "by",
+        ),
+        (
+            json!({"store": "SH01", "channel": "wechat", "reason": "x"}),
+            "by",
+        ),
+        (
+            json!({"store": "南京路店", "channel": "wechat", "reason": "x", "by": "a"}),
+            "store",
+        ),
+    ];
+    for (body, field) in bad {
+        let (status, v) = control(&hq, "suspend", Some(ADMIN), body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {v}");
+        assert_eq!(code_of(&v), "bad_request", "{body}: {v}");
+        assert!(
+            v["field"].as_str().is_some_and(|f| f.starts_with(field)),
+            "{body}: {v} should name {field}"
+        );
+    }
+    // Lifting what is not suspended says so and writes nothing.
+    let (status, v) = control(
+        &hq,
+        "lift",
+        Some(ADMIN),
+        json!({"store": "SH01", "channel": "wechat", "by": "a"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
+    let list = suspension_list(&hq).await;
+    assert_eq!(list, json!({"version": 0, "suspensions": [], "log": []}));
+    // The list is the admin's too.
+    let r = hq
+        .http
+        .get(format!("{}/v1/channels/suspensions", hq.base()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    // The good one is kept with its audit line.
+    let (status, v) = control(&hq, "suspend", Some(ADMIN), good).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v, json!({"version": 1, "changed": 1}));
+    let list = suspension_list(&hq).await;
+    assert_eq!(list["version"], 1);
+    assert_eq!(list["suspensions"][0]["store"], "SH01");
+    assert_eq!(list["suspensions"][0]["channel"], "wechat");
+    assert_eq!(list["suspensions"][0]["reason"], "通道故障");
+    assert_eq!(list["suspensions"][0]["by"], "张经理");
+    assert_eq!(list["log"][0]["action"], "suspend");
+    assert_eq!(list["log"][0]["via"], "http");
+    // The page shows it, in both languages, with the change log.
+    let (status, page) = hq.admin_get("/").await;
+    assert_eq!(status, StatusCode::OK);
+    let table = page
+        .split("id=\"channel-suspensions\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</table>").next())
+        .unwrap_or_else(|| panic!("no suspensions table in {page}"));
+    assert!(
+        table.contains("暂停于") && table.contains("Since"),
+        "{table}"
+    );
+    assert!(
+        table.contains("微信支付 WeChat Pay")
+            && table.contains("通道故障")
+            && table.contains("张经理"),
+        "{table}"
+    );
+    assert!(page.contains("id=\"channel-control-log\""), "{page}");
+}
+
+async fn suspensions_reach_a_waiting_relay_for_its_store(db: TestDb) {
+    let hq = Arc::new(Hq::start(db).await);
+    let a = hq.enroll("SH01").await;
+    let b = hq.enroll("SH02").await;
+    // A terminal that does not ask is sent no set (older tills).
+    let (status, v) = hq.relay(&a, "after=0").await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v, json!({"notices": [], "next_after": 0}));
+    // One that holds none is sent the current one at once, empty here.
+    let (_, v) = hq.relay(&a, "after=0&suspensions=").await;
+    assert_eq!(v["suspensions"], json!({"version": 0, "channels": []}));
+    let (status, v) = hq.relay(&a, "after=0&suspensions=x").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+
+    let wait = |t: &Terminal, held: u64| {
+        let hq = hq.clone();
+        let t = Terminal {
+            id: t.id.clone(),
+            store: t.store.clone(),
+            secret: t.secret.clone(),
+        };
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let (status, v) = hq
+                .relay(&t, &format!("after=0&wait=20&suspensions={held}"))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{v}");
+            (v, started.elapsed())
+        })
+    };
+    // Holding the current version, the request waits …
+    let (wa, wb) = (wait(&a, 0), wait(&b, 0));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!wa.is_finished() && !wb.is_finished());
+    // … and answers the moment SH01's WeChat is suspended.
+    let (status, v) = control(
+        &hq,
+        "suspend",
+        Some(ADMIN),
+        json!({"store": "SH01", "channel": "wechat", "reason": "通道故障", "by": "张经理"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (va, took) = wa.await.unwrap();
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert_eq!(va["suspensions"]["version"], 1);
+    let channels = &va["suspensions"]["channels"];
+    assert_eq!(channels.as_array().unwrap().len(), 1, "{va}");
+    assert_eq!(channels[0]["channel"], "wechat");
+    assert_eq!(channels[0]["reason"], "通道故障");
+    assert_eq!(channels[0]["all_stores"], false);
+    // SH02 learns the new version, with nothing suspended for it.
+    let (vb, _) = wb.await.unwrap();
+    assert_eq!(vb["suspensions"], json!({"version": 1, "channels": []}));
+
+    // All stores, written by another process (as the CLI does): a waiting
+    // request sees it at its next look, within a second or so.
+    let wb = wait(&b, 1);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    hq.control_channel(None, "alipay", Some("支付宝升级维护"))
+        .await;
+    let (vb, took) = wb.await.unwrap();
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert_eq!(vb["suspensions"]["version"], 2);
+    assert_eq!(vb["suspensions"]["channels"][0]["channel"], "alipay");
+    assert_eq!(vb["suspensions"]["channels"][0]["all_stores"], true);
+    // A store's own suspension and an all-stores one of the same channel:
+    // the store's reason is the one its cashiers read.
+    hq.control_channel(Some("SH01"), "alipay", Some("本店支付宝商户号冻结"))
+        .await;
+    let (_, v) = hq.relay(&a, "after=0&suspensions=").await;
+    let channels = v["suspensions"]["channels"].as_array().unwrap().clone();
+    assert_eq!(channels.len(), 2, "{v}");
+    let alipay = channels.iter().find(|c| c["channel"] == "alipay").unwrap();
+    assert_eq!(alipay["reason"], "本店支付宝商户号冻结");
+    assert_eq!(alipay["all_stores"], false);
+    // Lifting for all stores lifts every store's suspension of it.
+    hq.control_channel(None, "alipay", None).await;
+    let (_, v) = hq.relay(&a, "after=0&suspensions=").await;
+    let channels = v["suspensions"]["channels"].as_array().unwrap().clone();
+    assert_eq!(channels.len(), 1, "{v}");
+    assert_eq!(channels[0]["channel"], "wechat");
+    let (_, v) = hq.relay(&b, "after=0&suspensions=").await;
+    assert_eq!(v["suspensions"]["channels"], json!([]));
+    // Every change audited: who, how, when, store, channel, reason.
+    let list = suspension_list(&hq).await;
+    let log: Vec<(String, String, String, Value)> = list["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            assert!(l["at"].as_str().is_some());
+            (
+                l["action"].as_str().unwrap().to_owned(),
+                l["via"].as_str().unwrap().to_owned(),
+                l["channel"].as_str().unwrap().to_owned(),
+                l["store"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        log,
+        vec![
+            ("lift".into(), "cli".into(), "alipay".into(), Value::Null),
+            (
+                "suspend".into(),
+                "cli".into(),
+                "alipay".into(),
+                json!("SH01")
+            ),
+            ("suspend".into(), "cli".into(), "alipay".into(), Value::Null),
+            (
+                "suspend".into(),
+                "http".into(),
+                "wechat".into(),
+                json!("SH01")
+            ),
+        ]
+    );
+}
+
+async fn the_pages_form_suspends_and_lifts_only_from_the_page(db: TestDb) {
+    let hq = Hq::start(db).await;
+    let _t = hq.enroll("SH01").await;
+    let (_, page) = hq.admin_get("/").await;
+    assert!(page.contains("id=\"channel-control-form\""), "{page}");
+    assert!(page.contains("<option value=\"SH01\">"), "{page}");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let base = hq.base();
+    let post = |origin: Option<String>, form: Vec<(&'static str, &'static str)>, auth: bool| {
+        let mut req = http.post(format!("{base}/channels/control")).form(&form);
+        if auth {
+            req = req.basic_auth("admin", Some(ADMIN));
+        }
+        if let Some(origin) = origin {
+            req = req.header("origin", origin);
+        }
+        req.send()
+    };
+    let suspend = vec![
+        ("store", "SH01"),
+        ("channel", "wechat"),
+        ("reason", "微信支付通道故障"),
+        ("by", "张经理"),
+        ("action", "suspend"),
+    ];
+    // Not logged in; another site's page; no origin at all: refused.
+    let r = post(Some(base.clone()), suspend.clone(), false)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = post(Some("https://evil.example".into()), suspend.clone(), true)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = post(None, suspend.clone(), true).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(suspension_list(&hq).await["version"], 0);
+    // From the page: done, back to the page.
+    let r = post(Some(base.clone()), suspend, true).await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{:?}", r.text().await);
+    let list = suspension_list(&hq).await;
+    assert_eq!(list["suspensions"][0]["reason"], "微信支付通道故障");
+    assert_eq!(list["log"][0]["via"], "page");
+    assert_eq!(list["log"][0]["by"], "张经理");
+    // Bad input is said on a page of its own, nothing written.
+    let r = post(
+        Some(base.clone()),
+        vec![
+            ("store", "*"),
+            ("channel", "alipay"),
+            ("by", "张经理"),
+            ("action", "suspend"),
+        ],
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("未执行") && text.contains("needs a reason"),
+        "{text}"
+    );
+    assert_eq!(suspension_list(&hq).await["version"], 1);
+    // Lifted for all stores from the page.
+    let r = post(
+        Some(base.clone()),
+        vec![
+            ("store", "*"),
+            ("channel", "wechat"),
+            ("by", "张经理"),
+            ("action", "lift"),
+        ],
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let list = suspension_list(&hq).await;
+    assert_eq!(list["suspensions"], json!([]));
+    assert_eq!(list["log"][0]["action"], "lift");
+    assert_eq!(list["log"][0]["store"], Value::Null);
+}
+
+both_backends!(
+    channel_control_is_an_admin_action_checked_whole,
+    suspensions_reach_a_waiting_relay_for_its_store,
+    the_pages_form_suspends_and_lifts_only_from_the_page,
+);

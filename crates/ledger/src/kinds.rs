@@ -35,6 +35,8 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "cash_pay_out",
     "cash_drawer_opened",
     "sync_enroll",
+    "channel_suspended",
+    "channel_lifted",
 ];
 
 #[cfg(test)]

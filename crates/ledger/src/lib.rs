@@ -34,6 +34,7 @@ pub mod reports;
 mod schema;
 pub mod seed;
 pub mod shifts;
+pub mod suspensions;
 pub mod users;
 
 use std::fs::File;

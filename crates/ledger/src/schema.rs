@@ -236,6 +236,17 @@ CREATE TABLE announcements (
     at           TEXT NOT NULL
 );
 "#,
+    // 8: channels head office has suspended for this store, as last sent
+    // over the relay (a new charge on one is refused).
+    r#"
+CREATE TABLE channel_suspensions (
+    channel      TEXT PRIMARY KEY,
+    reason       TEXT NOT NULL,
+    since        TEXT NOT NULL,
+    all_stores   INTEGER NOT NULL CHECK (all_stores IN (0, 1)),
+    received_at  TEXT NOT NULL
+);
+"#,
 ];
 
 pub(crate) fn migrations() -> Migrations<'static> {

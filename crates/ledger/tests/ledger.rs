@@ -644,3 +644,65 @@ fn every_sale_carries_the_open_shift_and_cash_needs_one() {
         Err(LedgerError::ShiftNotOpen)
     ));
 }
+
+#[test]
+fn head_office_suspensions_are_kept_and_every_change_audited_once() {
+    use shouyin_ledger::suspensions::{ChannelSuspension, SuspensionChange};
+    let (_dir, path, mut ledger) = new_ledger();
+    let wechat = |reason: &str| ChannelSuspension {
+        channel: "wechat".into(),
+        reason: reason.into(),
+        since: now(),
+        all_stores: false,
+    };
+    let changes = ledger
+        .apply_channel_suspensions(&[wechat("通道故障")], 1, now())
+        .unwrap();
+    assert_eq!(
+        changes,
+        vec![SuspensionChange::Suspended(wechat("通道故障"))]
+    );
+    // The same set again (a reconnect) writes nothing.
+    assert!(ledger
+        .apply_channel_suspensions(&[wechat("通道故障")], 1, now())
+        .unwrap()
+        .is_empty());
+    // A new reason is a change; so is the lift.
+    assert_eq!(
+        ledger
+            .apply_channel_suspensions(&[wechat("升级维护")], 2, now())
+            .unwrap()
+            .len(),
+        1
+    );
+    drop(ledger);
+    // Kept on disk across a reopen.
+    let mut ledger = Ledger::open(&path).unwrap();
+    assert_eq!(
+        ledger.channel_suspensions().unwrap(),
+        vec![wechat("升级维护")]
+    );
+    assert_eq!(
+        ledger.apply_channel_suspensions(&[], 3, now()).unwrap(),
+        vec![SuspensionChange::Lifted {
+            channel: "wechat".into()
+        }]
+    );
+    assert!(ledger.channel_suspensions().unwrap().is_empty());
+    let actions: Vec<String> = ledger
+        .audit_entries(10)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.actor == "head_office")
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions,
+        ["channel_lifted", "channel_suspended", "channel_suspended"]
+    );
+    assert!(ledger.audit_verify().unwrap().is_intact());
+    let mode: String = raw(&path)
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}

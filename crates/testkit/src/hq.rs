@@ -267,6 +267,28 @@ impl Hq {
             .unwrap_or_else(|e| panic!("issuing an enrolment code: {e}"))
     }
 
+    /// Suspend a channel (`reason` given) or lift it (`None`) for a store or,
+    /// with `store` `None`, all stores, written straight to the database as
+    /// `shouyin hq suspend-channel` does from another process.
+    pub async fn control_channel(&self, store: Option<&str>, channel: &str, reason: Option<&str>) {
+        use shouyin_hq::store::ControlAction;
+        let action = if reason.is_some() {
+            ControlAction::Suspend
+        } else {
+            ControlAction::Lift
+        };
+        let request = shouyin_wire::ChannelControlRequest {
+            store: store.map(|s| StoreCode::parse(s).unwrap_or_else(|e| panic!("{e}"))),
+            all_stores: store.is_none(),
+            channel: channel.to_owned(),
+            reason: reason.map(str::to_owned),
+            by: "ops".to_owned(),
+        };
+        shouyin_hq::control::apply(self.store.as_ref(), action, request, "cli", Utc::now())
+            .await
+            .unwrap_or_else(|e| panic!("{} {channel}: {e}", action.as_str()));
+    }
+
     /// Revoke a terminal; `false` if no such terminal is enrolled.
     pub async fn revoke(&self, terminal: &str) -> bool {
         let id = TerminalId::parse(terminal).unwrap_or_else(|e| panic!("{e}"));

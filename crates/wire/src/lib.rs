@@ -63,6 +63,17 @@ pub const EVENTS_PATH: &str = "/v1/events";
 pub const RELAY_PATH: &str = "/v1/relay";
 /// Longest a relay request is held open, in seconds.
 pub const RELAY_MAX_WAIT_SECS: u64 = 30;
+/// The relay query parameter naming the version of the channel
+/// suspensions the terminal holds (empty: none yet). When head office's
+/// version differs, the answer carries the current set at once; a
+/// terminal that leaves the parameter out is never sent one.
+pub const RELAY_SUSPENSIONS_PARAM: &str = "suspensions";
+/// Head office's admin endpoints that suspend a channel and lift the
+/// suspension (admin token, JSON body [`ChannelControlRequest`]), and list
+/// the current ones.
+pub const CHANNEL_SUSPEND_PATH: &str = "/v1/channels/suspend";
+pub const CHANNEL_LIFT_PATH: &str = "/v1/channels/lift";
+pub const CHANNEL_SUSPENSIONS_PATH: &str = "/v1/channels/suspensions";
 /// The channels post their payment notifications here (open: the channels
 /// sign them, and only the terminal holds the keys to check).
 pub const NOTIFY_ROUTE: &str = "/v1/notify/{terminal}/{channel}";
@@ -361,6 +372,105 @@ pub struct RelayAnswer {
     pub notices: Vec<RelayedNotice>,
     /// Ask with `after=` this next time.
     pub next_after: u64,
+    /// The channels suspended for the terminal's store, when the terminal
+    /// did not hold this version (see [`RELAY_SUSPENSIONS_PARAM`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspensions: Option<SuspensionSet>,
+}
+
+/// Every channel suspended for one store, as of one version of head
+/// office's channel control (the number of its last change).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuspensionSet {
+    pub version: u64,
+    pub channels: Vec<ChannelSuspension>,
+}
+
+/// One suspended channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelSuspension {
+    /// `alipay`, `wechat` or `unionpay`.
+    pub channel: String,
+    /// Why, in head office's words; shown to the cashier.
+    pub reason: String,
+    pub since: DateTime<Utc>,
+    /// Suspended for every store rather than this one alone.
+    pub all_stores: bool,
+}
+
+/// The channels head office may suspend (cash never goes through one).
+pub const SUSPENDABLE_CHANNELS: [&str; 3] = ["alipay", "wechat", "unionpay"];
+/// Longest reason kept, in characters (it must fit on a channel button).
+pub const SUSPENSION_REASON_MAX_CHARS: usize = 60;
+/// Longest name of whoever suspends or lifts, in characters.
+pub const CONTROL_ACTOR_MAX_CHARS: usize = 64;
+
+/// An admin's request to suspend a channel or lift its suspension: for one
+/// store (`store`) or all (`all_stores`), never both.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelControlRequest {
+    #[serde(default)]
+    pub store: Option<StoreCode>,
+    #[serde(default)]
+    pub all_stores: bool,
+    pub channel: String,
+    /// Required to suspend; optional to lift.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Who asks (the admin token is shared, the name goes in the audit).
+    #[serde(default)]
+    pub by: String,
+}
+
+/// The answer to a suspend or lift request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelControlAck {
+    /// The control version after the change; tills holding an older one
+    /// are sent the new set.
+    pub version: u64,
+    /// Suspensions the change removed (a lift) or 1 (a suspension).
+    pub changed: u64,
+}
+
+/// One suspension as the admin listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuspensionEntry {
+    /// `None`: all stores.
+    pub store: Option<StoreCode>,
+    pub channel: String,
+    pub reason: String,
+    pub since: DateTime<Utc>,
+    pub by: String,
+}
+
+/// One suspend or lift, as head office's audit keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlLogEntry {
+    pub id: u64,
+    pub at: DateTime<Utc>,
+    pub by: String,
+    /// How it was asked: `cli`, `http` (the admin endpoint) or `page`.
+    pub via: String,
+    /// `suspend` or `lift`.
+    pub action: String,
+    pub store: Option<StoreCode>,
+    pub channel: String,
+    pub reason: Option<String>,
+}
+
+/// The admin listing: current suspensions and the latest changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuspensionList {
+    pub version: u64,
+    pub suspensions: Vec<SuspensionEntry>,
+    pub log: Vec<ControlLogEntry>,
 }
 
 /// A rescue file: every event a terminal holds that head office has not

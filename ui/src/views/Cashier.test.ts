@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { render, screen, fireEvent, cleanup, waitFor } from "@testing-library/svelte";
 import { mockIPC, clearMocks } from "@tauri-apps/api/mocks";
 import { get } from "svelte/store";
-import { t } from "../lib/i18n";
+import { t, translate } from "../lib/i18n";
 import Cashier from "./Cashier.svelte";
 import type { TerminalDto } from "../api/generated/TerminalDto";
 import type { OrderDto } from "../api/generated/OrderDto";
@@ -16,10 +16,10 @@ const terminal: TerminalDto = {
   day_cutoff: "04:00",
   sale_limit: "50000.00",
   channels: [
-    { channel: "alipay", available: false, reason: "offline: no answer" },
-    { channel: "wechat", available: true, reason: null },
-    { channel: "unionpay", available: false, reason: "not configured" },
-    { channel: "cash", available: true, reason: null },
+    { channel: "alipay", available: false, reason: "offline: no answer", suspended: null },
+    { channel: "wechat", available: true, reason: null, suspended: null },
+    { channel: "unionpay", available: false, reason: "not configured", suspended: null },
+    { channel: "cash", available: true, reason: null, suspended: null },
   ],
   ui_language: { default: "zh", pinned: false },
 };
@@ -97,6 +97,23 @@ describe("the cashier screen", () => {
     expect((screen.getByTestId("channel-unionpay") as HTMLButtonElement).disabled).toBe(true);
     expect((screen.getByTestId("channel-wechat") as HTMLButtonElement).disabled).toBe(false);
     expect(screen.getByTestId("channel-alipay").getAttribute("title")).toContain("offline");
+  });
+
+  it("shows a channel head office suspended as 暂停使用 with the reason, disabled", () => {
+    const suspended: TerminalDto = {
+      ...terminal,
+      channels: terminal.channels.map((c) =>
+        c.channel === "wechat" ? { ...c, available: false, reason: "suspended: 微信通道故障", suspended: "微信通道故障" } : c,
+      ),
+    };
+    render(Cashier, { props: { terminal: suspended } });
+    const button = screen.getByTestId("channel-wechat") as HTMLButtonElement;
+    expect(button.disabled).toBe(true);
+    const words = get(t)("channel_suspended", { reason: "微信通道故障" });
+    expect(button.textContent).toContain(words);
+    expect(button.getAttribute("title")).toBe(words);
+    expect(translate("zh", "channel_suspended", { reason: "微信通道故障" })).toBe("暂停使用 — 微信通道故障");
+    expect(translate("en", "channel_suspended", { reason: "x" })).toBe("Suspended — x");
   });
 
   it("says a cancel answered with a bad signature in its own words", async () => {

@@ -18,13 +18,14 @@ use tokio_postgres::types::Type;
 use tokio_postgres::{Client, NoTls, Transaction};
 
 use super::{
-    acked_after_fresh_batch, advance_through_batch, classify, ms_to_time, to_u64, BoxFuture,
-    EventRow, IngestBatch, IngestOutcome, NewNotice, NoticeRow, Redemption, ReportRow, Store,
-    StoreError, TerminalRecord,
+    acked_after_fresh_batch, advance_through_batch, classify, column_to_scope, ms_to_time,
+    scope_to_column, to_u64, BoxFuture, ChannelControl, ControlAction, ControlLogRow,
+    ControlOutcome, EventRow, IngestBatch, IngestOutcome, NewNotice, NoticeRow, Redemption,
+    ReportRow, Store, StoreError, SuspensionRow, TerminalRecord, ALL_STORES,
 };
 use crate::wire::{StoreCode, TerminalInfo};
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Arbitrary constant for the advisory lock that serialises migrations when
 /// several processes start at once.
@@ -84,6 +85,31 @@ CREATE TABLE notices (
 );
 CREATE INDEX notices_by_terminal ON notices (terminal, id);
 CREATE INDEX notices_by_time ON notices (received_ms);
+"#,
+    r#"
+CREATE TABLE channel_control (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    version BIGINT NOT NULL
+);
+INSERT INTO channel_control (id, version) VALUES (1, 0);
+CREATE TABLE channel_suspensions (
+    store    TEXT NOT NULL,
+    channel  TEXT NOT NULL,
+    reason   TEXT NOT NULL,
+    since_ms BIGINT NOT NULL,
+    actor    TEXT NOT NULL,
+    PRIMARY KEY (store, channel)
+);
+CREATE TABLE channel_control_log (
+    id      BIGSERIAL PRIMARY KEY,
+    at_ms   BIGINT NOT NULL,
+    actor   TEXT NOT NULL,
+    via     TEXT NOT NULL,
+    action  TEXT NOT NULL CHECK (action IN ('suspend', 'lift')),
+    store   TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    reason  TEXT
+);
 "#,
 ];
 
@@ -805,6 +831,174 @@ impl Store for PgStore {
                 )
                 .await?;
             Ok(fresh == 1)
+        })
+    }
+
+    fn control_channel(
+        &self,
+        change: ChannelControl,
+    ) -> BoxFuture<'_, Result<ControlOutcome, StoreError>> {
+        Box::pin(async move {
+            let mut conn = self.pool.get().await?;
+            let client = conn.client()?;
+            let tx = client.transaction().await?;
+            // The control row's lock orders concurrent changes, so each
+            // version names one committed set.
+            let _: i64 = tx
+                .query_one(
+                    "SELECT version FROM channel_control WHERE id = 1 FOR UPDATE",
+                    &[],
+                )
+                .await?
+                .get(0);
+            let scope = scope_to_column(&change.store);
+            let now_ms = change.now.timestamp_millis();
+            let changed = match change.action {
+                ControlAction::Suspend => {
+                    tx.execute(
+                        "INSERT INTO channel_suspensions (store, channel, reason, since_ms, actor) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (store, channel) DO UPDATE SET \
+                         reason = excluded.reason, since_ms = excluded.since_ms, actor = excluded.actor",
+                        &[
+                            &scope,
+                            &change.channel,
+                            &change.reason.clone().unwrap_or_default(),
+                            &now_ms,
+                            &change.by,
+                        ],
+                    )
+                    .await?
+                }
+                ControlAction::Lift if change.store.is_none() => {
+                    tx.execute(
+                        "DELETE FROM channel_suspensions WHERE channel = $1",
+                        &[&change.channel],
+                    )
+                    .await?
+                }
+                ControlAction::Lift => {
+                    tx.execute(
+                        "DELETE FROM channel_suspensions WHERE store = $1 AND channel = $2",
+                        &[&scope, &change.channel],
+                    )
+                    .await?
+                }
+            };
+            if changed == 0 {
+                let version: i64 = tx
+                    .query_one("SELECT version FROM channel_control WHERE id = 1", &[])
+                    .await?
+                    .get(0);
+                return Ok(ControlOutcome {
+                    version,
+                    changed: 0,
+                });
+            }
+            tx.execute(
+                "INSERT INTO channel_control_log (at_ms, actor, via, action, store, channel, reason) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &now_ms,
+                    &change.by,
+                    &change.via,
+                    &change.action.as_str(),
+                    &scope,
+                    &change.channel,
+                    &change.reason,
+                ],
+            )
+            .await?;
+            let version: i64 = tx
+                .query_one(
+                    "UPDATE channel_control SET version = version + 1 WHERE id = 1 RETURNING version",
+                    &[],
+                )
+                .await?
+                .get(0);
+            tx.commit().await?;
+            Ok(ControlOutcome { version, changed })
+        })
+    }
+
+    fn control_version(&self) -> BoxFuture<'_, Result<i64, StoreError>> {
+        Box::pin(async move {
+            let mut conn = self.pool.get().await?;
+            Ok(conn
+                .client()?
+                .query_one("SELECT version FROM channel_control WHERE id = 1", &[])
+                .await?
+                .get(0))
+        })
+    }
+
+    fn suspensions(
+        &self,
+        store: Option<StoreCode>,
+    ) -> BoxFuture<'_, Result<(i64, Vec<SuspensionRow>), StoreError>> {
+        Box::pin(async move {
+            let mut conn = self.pool.get().await?;
+            let client = conn.client()?;
+            // One snapshot: the version and the set agree.
+            let tx = client
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await?;
+            let version: i64 = tx
+                .query_one("SELECT version FROM channel_control WHERE id = 1", &[])
+                .await?
+                .get(0);
+            let code = store.as_ref().map(|s| s.as_str().to_owned());
+            let rows = tx
+                .query(
+                    "SELECT store, channel, reason, since_ms, actor FROM channel_suspensions \
+                     WHERE $1::TEXT IS NULL OR store = $1 OR store = $2 ORDER BY store, channel",
+                    &[&code, &ALL_STORES],
+                )
+                .await?;
+            tx.commit().await?;
+            let rows = rows
+                .iter()
+                .map(|r| {
+                    Ok(SuspensionRow {
+                        store: column_to_scope(r.get::<_, &str>(0))?,
+                        channel: r.get(1),
+                        reason: r.get(2),
+                        since_ms: r.get(3),
+                        by: r.get(4),
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            Ok((version, rows))
+        })
+    }
+
+    fn control_log(&self, limit: u32) -> BoxFuture<'_, Result<Vec<ControlLogRow>, StoreError>> {
+        Box::pin(async move {
+            let mut conn = self.pool.get().await?;
+            let rows = conn
+                .client()?
+                .query(
+                    "SELECT id, at_ms, actor, via, action, store, channel, reason \
+                     FROM channel_control_log ORDER BY id DESC LIMIT $1",
+                    &[&i64::from(limit)],
+                )
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(ControlLogRow {
+                        id: r.get(0),
+                        at_ms: r.get(1),
+                        by: r.get(2),
+                        via: r.get(3),
+                        action: r.get(4),
+                        store: column_to_scope(r.get::<_, &str>(5))?,
+                        channel: r.get(6),
+                        reason: r.get(7),
+                    })
+                })
+                .collect()
         })
     }
 

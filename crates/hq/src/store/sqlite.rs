@@ -15,13 +15,14 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use shouyin_core::TerminalId;
 
 use super::{
-    acked_after_fresh_batch, advance_through_batch, classify, ms_to_time, to_u64, BoxFuture,
-    EventRow, IngestBatch, IngestOutcome, NewNotice, NoticeRow, Redemption, ReportRow, Store,
-    StoreError, TerminalRecord,
+    acked_after_fresh_batch, advance_through_batch, classify, column_to_scope, ms_to_time,
+    scope_to_column, to_u64, BoxFuture, ChannelControl, ControlAction, ControlLogRow,
+    ControlOutcome, EventRow, IngestBatch, IngestOutcome, NewNotice, NoticeRow, Redemption,
+    ReportRow, Store, StoreError, SuspensionRow, TerminalRecord, ALL_STORES,
 };
 use crate::wire::{StoreCode, TerminalInfo};
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -77,6 +78,35 @@ CREATE TABLE notices (
 );
 CREATE INDEX notices_by_terminal ON notices (terminal, id);
 CREATE INDEX notices_by_time ON notices (received_ms);
+"#,
+    r#"
+CREATE TABLE channel_control (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL
+);
+INSERT INTO channel_control (id, version) VALUES (1, 0);
+CREATE TABLE channel_suspensions (
+    store    TEXT NOT NULL,
+    channel  TEXT NOT NULL,
+    reason   TEXT NOT NULL,
+    since_ms INTEGER NOT NULL,
+    actor    TEXT NOT NULL,
+    PRIMARY KEY (store, channel)
+);
+CREATE TABLE channel_control_log (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms   INTEGER NOT NULL,
+    actor   TEXT NOT NULL,
+    via     TEXT NOT NULL,
+    action  TEXT NOT NULL CHECK (action IN ('suspend', 'lift')),
+    store   TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    reason  TEXT
+);
+CREATE TRIGGER channel_control_log_is_append_only_update BEFORE UPDATE ON channel_control_log
+BEGIN SELECT RAISE(ABORT, 'the channel control log is append-only'); END;
+CREATE TRIGGER channel_control_log_is_append_only_delete BEFORE DELETE ON channel_control_log
+BEGIN SELECT RAISE(ABORT, 'the channel control log is append-only'); END;
 "#,
 ];
 
@@ -588,6 +618,148 @@ impl Store for SqliteStore {
             )?;
             tx.commit()?;
             Ok(fresh == 1)
+        })
+    }
+
+    fn control_channel(
+        &self,
+        change: ChannelControl,
+    ) -> BoxFuture<'_, Result<ControlOutcome, StoreError>> {
+        self.with_writer(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let scope = scope_to_column(&change.store);
+            let now_ms = change.now.timestamp_millis();
+            let changed = match change.action {
+                ControlAction::Suspend => tx.execute(
+                    "INSERT INTO channel_suspensions (store, channel, reason, since_ms, actor) \
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (store, channel) DO UPDATE SET \
+                     reason = excluded.reason, since_ms = excluded.since_ms, actor = excluded.actor",
+                    params![
+                        scope,
+                        change.channel,
+                        change.reason.clone().unwrap_or_default(),
+                        now_ms,
+                        change.by
+                    ],
+                )?,
+                ControlAction::Lift if change.store.is_none() => tx.execute(
+                    "DELETE FROM channel_suspensions WHERE channel = ?1",
+                    params![change.channel],
+                )?,
+                ControlAction::Lift => tx.execute(
+                    "DELETE FROM channel_suspensions WHERE store = ?1 AND channel = ?2",
+                    params![scope, change.channel],
+                )?,
+            };
+            if changed == 0 {
+                let version: i64 =
+                    tx.query_row("SELECT version FROM channel_control", [], |r| r.get(0))?;
+                return Ok(ControlOutcome {
+                    version,
+                    changed: 0,
+                });
+            }
+            tx.execute(
+                "INSERT INTO channel_control_log (at_ms, actor, via, action, store, channel, reason) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    now_ms,
+                    change.by,
+                    change.via,
+                    change.action.as_str(),
+                    scope,
+                    change.channel,
+                    change.reason
+                ],
+            )?;
+            let version: i64 = tx.query_row(
+                "UPDATE channel_control SET version = version + 1 RETURNING version",
+                [],
+                |r| r.get(0),
+            )?;
+            tx.commit()?;
+            Ok(ControlOutcome {
+                version,
+                changed: u64::try_from(changed).unwrap_or(0),
+            })
+        })
+    }
+
+    fn control_version(&self) -> BoxFuture<'_, Result<i64, StoreError>> {
+        self.with_reader(|conn| {
+            Ok(conn.query_row("SELECT version FROM channel_control", [], |r| r.get(0))?)
+        })
+    }
+
+    fn suspensions(
+        &self,
+        store: Option<StoreCode>,
+    ) -> BoxFuture<'_, Result<(i64, Vec<SuspensionRow>), StoreError>> {
+        self.with_reader(move |conn| {
+            // One read transaction: the version and the set agree.
+            let tx = conn.transaction()?;
+            let version: i64 =
+                tx.query_row("SELECT version FROM channel_control", [], |r| r.get(0))?;
+            let raw: Vec<(String, String, String, i64, String)> = {
+                let mut stmt = tx.prepare(
+                    "SELECT store, channel, reason, since_ms, actor FROM channel_suspensions \
+                     WHERE ?1 IS NULL OR store = ?1 OR store = ?2 ORDER BY store, channel",
+                )?;
+                let rows = stmt.query_map(
+                    params![store.as_ref().map(|s| s.as_str().to_owned()), ALL_STORES],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )?;
+                rows.collect::<Result<_, _>>()?
+            };
+            let rows = raw
+                .into_iter()
+                .map(|(store, channel, reason, since_ms, by)| {
+                    Ok(SuspensionRow {
+                        store: column_to_scope(&store)?,
+                        channel,
+                        reason,
+                        since_ms,
+                        by,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            Ok((version, rows))
+        })
+    }
+
+    fn control_log(&self, limit: u32) -> BoxFuture<'_, Result<Vec<ControlLogRow>, StoreError>> {
+        self.with_reader(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT id, at_ms, actor, via, action, store, channel, reason \
+                 FROM channel_control_log ORDER BY id DESC LIMIT ?1",
+            )?;
+            // The store column becomes a scope after the read, so a bad one
+            // is reported as corrupt data rather than as SQLite's error.
+            let rows = stmt
+                .query_map([limit], |r| {
+                    Ok((
+                        ControlLogRow {
+                            id: r.get(0)?,
+                            at_ms: r.get(1)?,
+                            by: r.get(2)?,
+                            via: r.get(3)?,
+                            action: r.get(4)?,
+                            store: None,
+                            channel: r.get(6)?,
+                            reason: r.get(7)?,
+                        },
+                        r.get::<_, String>(5)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter()
+                .map(|(row, store)| {
+                    Ok(ControlLogRow {
+                        store: column_to_scope(&store)?,
+                        ..row
+                    })
+                })
+                .collect()
         })
     }
 

@@ -28,4 +28,6 @@ export const AUDIT_ACTIONS = [
   "cash_pay_out",
   "cash_drawer_opened",
   "sync_enroll",
+  "channel_suspended",
+  "channel_lifted",
 ] as const;

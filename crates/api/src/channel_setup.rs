@@ -60,7 +60,15 @@ pub async fn check_channels_file(typed: &str) -> Result<CheckedChannels, ApiErro
     }
     let path_kept = path.clone();
     let file = blocking(move || read_file(&path_kept)).await?;
-    // Each section on its own, so a bad key names its channel.
+    check_parsed(file, &path.display().to_string()).await
+}
+
+/// Build each channel of `file` on its own (so a bad key names its
+/// channel), then query each. `origin` names where the file came from.
+pub(crate) async fn check_parsed(
+    file: ChannelsFile,
+    origin: &str,
+) -> Result<CheckedChannels, ApiError> {
     let mut channels = HashMap::new();
     let sections = [
         ChannelsFile {
@@ -78,16 +86,14 @@ pub async fn check_channels_file(typed: &str) -> Result<CheckedChannels, ApiErro
     {
         // The key itself is never in the message.
         let built = section.build().map_err(|e| {
-            refusal("bad_key", format!("{}: {kind}: {e}", path.display())).with("channel", kind)
+            refusal("bad_key", format!("{origin}: {kind}: {e}")).with("channel", kind)
         })?;
         channels.extend(built);
     }
     if channels.is_empty() {
-        return Err(refusal(
-            "empty",
-            format!("{}: the file configures no channel", path.display()),
-        )
-        .with("path", path.display()));
+        return Err(
+            refusal("empty", format!("{origin}: no channel is configured")).with("path", origin),
+        );
     }
     let checked = CheckedChannels { file, channels };
     for kind in checked.kinds() {

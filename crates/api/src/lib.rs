@@ -16,6 +16,7 @@
 pub mod backup;
 mod cash;
 pub mod channel_calls;
+pub mod channel_entry;
 pub mod channel_setup;
 pub mod devices;
 pub mod dto;

@@ -26,6 +26,7 @@ fn request(channels_file: &Path, terminal: &str) -> StoreSetupRequest {
         pin: "2468".into(),
         pin_again: "2468".into(),
         channels_file: Some(channels_file.display().to_string()),
+        channels: None,
     }
 }
 

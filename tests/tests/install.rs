@@ -1,6 +1,7 @@
 //! A shop's own machine in the real app: the first-start set-up of a real
-//! store (in both languages, with its channels file checked against the
-//! simulator), and the backup status on the settings page
+//! store (in both languages, with Alipay from a channels file and WeChat
+//! Pay's ids and keys entered by hand, each checked against the simulator),
+//! where the keys are kept, and the backup status on the settings page
 //! (and its warning when a backup fails). Screenshots are saved under
 //! artifacts/e2e/.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -72,6 +73,10 @@ fn a_new_store_is_set_up_on_first_start_in_either_language() {
         app.wait_for_text("[data-testid=setup] h1", "First start", SHORT)
             .await?;
         app.screenshot("first-start-en").await?;
+        app.click("[data-testid=ch-alipay-on]").await?;
+        app.click("[data-testid=ch-wechat-on]").await?;
+        app.wait_for("[data-testid=ch-wechat-mchid]", SHORT).await?;
+        app.screenshot("first-start-en-channels").await?;
         app.quit().await?;
 
         let dir = tempfile::tempdir()?;
@@ -119,11 +124,63 @@ fn a_new_store_is_set_up_on_first_start_in_either_language() {
             .await?;
         app.screenshot("first-start-channels-refused").await?;
         assert!(!dir.path().join("channels.json").exists());
+        // Alipay from a channels file, WeChat Pay entered by hand: its
+        // private key by the path of its file, its public key pasted.
+        let good: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(sim.credentials_path())?)?;
+        let alipay_only = sim_dir.path().join("channels-alipay.json");
+        std::fs::write(
+            &alipay_only,
+            serde_json::json!({ "alipay": good["alipay"] }).to_string(),
+        )?;
         app.fill(
             "[data-testid=setup-channels-file]",
-            &sim.credentials_path().display().to_string(),
+            &alipay_only.display().to_string(),
         )
         .await?;
+        let wx = &good["wechatpay"];
+        let wx_key = sim_dir.path().join("apiclient_key.pem");
+        std::fs::write(
+            &wx_key,
+            wx["merchant_private_key_pem"].as_str().unwrap_or(""),
+        )?;
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_owned();
+        app.click("[data-testid=ch-wechat-on]").await?;
+        app.fill("[data-testid=ch-wechat-mchid]", &text(&wx["mchid"]))
+            .await?;
+        app.fill("[data-testid=ch-wechat-appid]", &text(&wx["appid"]))
+            .await?;
+        app.fill(
+            "[data-testid=ch-wechat-serial]",
+            &text(&wx["merchant_serial_no"]),
+        )
+        .await?;
+        app.fill(
+            "[data-testid=ch-wechat-private-key]",
+            &wx_key.display().to_string(),
+        )
+        .await?;
+        app.fill(
+            "[data-testid=ch-wechat-public-key]",
+            &text(&wx["platform_public_key_pem"]),
+        )
+        .await?;
+        app.fill(
+            "[data-testid=ch-wechat-public-key-id]",
+            &text(&wx["platform_public_key_id"]),
+        )
+        .await?;
+        app.fill("[data-testid=ch-wechat-base-url]", &text(&wx["base_url"]))
+            .await?;
+        // An APIv3 key of the wrong length: named, nothing sent or kept.
+        app.fill("[data-testid=ch-wechat-apiv3]", "short").await?;
+        app.click("[data-testid=setup-submit]").await?;
+        app.wait_for_text("[data-testid=setup-error]", "APIv3 密钥", LONG)
+            .await?;
+        app.screenshot("first-start-paste-refused").await?;
+        assert!(!dir.path().join("channels.json").exists());
+        app.fill("[data-testid=ch-wechat-apiv3]", &text(&wx["apiv3_key"]))
+            .await?;
         // Head office with a code it never gave: the store is set up (the
         // manager exists), enrolment is refused and can be tried again.
         let hq = shouyin_testkit::Hq::start(shouyin_testkit::Backend::Sqlite).await;
@@ -169,9 +226,26 @@ fn a_new_store_is_set_up_on_first_start_in_either_language() {
         let status = app.invoke("sync_status", serde_json::json!({})).await?;
         assert_eq!(status["ok"]["enrolled"], true, "{status}");
         assert_eq!(hq.terminal("T07").await.id.as_str(), "T07");
+        // Alipay came from the file, WeChat Pay from the form: both kept.
+        let kept: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("channels.json"))?)?;
+        assert_eq!(kept["alipay"]["app_id"], good["alipay"]["app_id"]);
+        assert_eq!(kept["wechatpay"]["mchid"], good["wechatpay"]["mchid"]);
         // Selling starts with the shift's float.
         app.open_shift("200").await?;
         app.screenshot("first-start-channels-ready").await?;
+        // Settings say where the keys are kept and which ids are set up.
+        app.click("[data-testid=nav-settings]").await?;
+        app.wait_for("[data-testid=secret-store]", SHORT).await?;
+        app.wait_for_text("[data-testid=channels-wechat]", &text(&wx["mchid"]), SHORT)
+            .await?;
+        let store = app.text("[data-testid=secret-store]").await?;
+        assert!(
+            store.contains("密钥环") || store.contains("0600"),
+            "{store}"
+        );
+        app.screenshot("settings-channels").await?;
+        app.click("[data-testid=nav-cashier]").await?;
         app.cash_sale("3.50", "5").await?;
         app.screenshot("first-start-done").await?;
         app.quit().await?;

@@ -3,6 +3,7 @@ import { render, screen, fireEvent, cleanup } from "@testing-library/svelte";
 import { mockIPC, clearMocks } from "@tauri-apps/api/mocks";
 import Settings from "./Settings.svelte";
 import { setLocale } from "../lib/i18n";
+import type { ChannelsStatusDto } from "../api/client";
 
 beforeEach(() => setLocale("zh"));
 afterEach(() => {
@@ -15,7 +16,7 @@ const tick = () => new Promise((r) => setTimeout(r, 0));
 describe("settings: payment channels", () => {
   it("says where keys are kept, and sends the ticked channel for checking", async () => {
     const sent: unknown[] = [];
-    let status = { secret_store: "secret_service", alipay_app_id: "2021000000000001", wechat_mchid: null, wechat_serial_no: null };
+    let status: ChannelsStatusDto = { secret_store: "secret_service", alipay_app_id: "2021000000000001", wechat_mchid: null, wechat_serial_no: null };
     mockIPC((cmd, args) => {
       if (cmd === "channels_status") return status;
       if (cmd === "channels_configure") {

@@ -107,9 +107,10 @@ async fn secrets_go_to_the_secret_service_or_to_private_files() {
         .unwrap();
     let apiv3 = creds["wechatpay"]["apiv3_key"].as_str().unwrap();
 
-    // --- With a Secret Service on the session bus.
-    let keyring = SecretService::start();
+    // --- With a Secret Service on the session bus. (libdbus reads the
+    // bus address once per process: it is set before any D-Bus call.)
     std::env::remove_var(shouyin_secrets::STORE_ENV);
+    let keyring = SecretService::start();
     std::env::set_var("DBUS_SESSION_BUS_ADDRESS", keyring.address());
     assert_eq!(SecretStore::detect(), SecretStore::SecretService);
 

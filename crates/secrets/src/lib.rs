@@ -49,9 +49,10 @@ pub enum SecretStore {
 }
 
 impl SecretStore {
-    /// The Secret Service when one answers on the session bus (and
-    /// [`STORE_ENV`] does not say `files`), else private files. Only a bus
-    /// the session names is asked: none is started for the question.
+    /// The Secret Service when one answers on the session bus with its
+    /// default collection unlocked (and [`STORE_ENV`] does not say
+    /// `files`), else private files. Only a bus the session names is asked:
+    /// none is started for the question.
     pub fn detect() -> SecretStore {
         if std::env::var(STORE_ENV).is_ok_and(|v| v.trim() == "files") {
             return SecretStore::PrivateFiles;
@@ -61,11 +62,7 @@ impl SecretStore {
         }
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let answer = keyring::Entry::new(SERVICE, "probe").map(|e| e.get_password());
-            let _ = tx.send(matches!(
-                answer,
-                Ok(Ok(_)) | Ok(Err(keyring::Error::NoEntry))
-            ));
+            let _ = tx.send(default_collection_is_open());
         });
         match rx.recv_timeout(PROBE_LIMIT) {
             Ok(true) => SecretStore::SecretService,
@@ -102,6 +99,20 @@ impl SecretStore {
             }
         }
     }
+}
+
+/// A Secret Service answers and its default collection (the login keyring)
+/// exists and is unlocked: keeping a secret then needs no prompt. Metadata
+/// only, so the session is not encrypted.
+fn default_collection_is_open() -> bool {
+    use dbus_secret_service::{EncryptionType, SecretService};
+    let Ok(service) = SecretService::connect(EncryptionType::Plain) else {
+        return false;
+    };
+    service
+        .get_default_collection()
+        .and_then(|c| c.is_locked())
+        .is_ok_and(|locked| !locked)
 }
 
 /// Whether a file's value is a reference to the Secret Service.

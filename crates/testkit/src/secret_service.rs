@@ -27,6 +27,16 @@ impl SecretService {
     /// Start the bus, then the keyring daemon on it, and wait until the
     /// keyring owns `org.freedesktop.secrets`. Panics with what failed.
     pub fn start() -> SecretService {
+        SecretService::start_with(true)
+    }
+
+    /// As [`SecretService::start`], but the keyring has no login keyring
+    /// (no default collection): keeping a secret there would prompt.
+    pub fn start_without_login_keyring() -> SecretService {
+        SecretService::start_with(false)
+    }
+
+    fn start_with(unlock: bool) -> SecretService {
         let home = tempfile::tempdir().unwrap_or_else(|e| panic!("temporary home: {e}"));
         let mut bus = Command::new("dbus-daemon")
             .args(["--session", "--nofork", "--print-address=1"])
@@ -49,8 +59,12 @@ impl SecretService {
         assert!(!address.is_empty(), "dbus-daemon printed no address");
         let runtime = home.path().join("run");
         std::fs::create_dir_all(&runtime).unwrap_or_else(|e| panic!("{e}"));
-        let mut keyring = Command::new("gnome-keyring-daemon")
-            .args(["--foreground", "--unlock", "--components=secrets"])
+        let mut keyring = Command::new("gnome-keyring-daemon");
+        keyring.args(["--foreground", "--components=secrets"]);
+        if unlock {
+            keyring.arg("--unlock");
+        }
+        let mut keyring = keyring
             .env("DBUS_SESSION_BUS_ADDRESS", &address)
             .env("HOME", home.path())
             .env("XDG_DATA_HOME", home.path().join("data"))

@@ -244,7 +244,18 @@ fn a_new_store_is_set_up_on_first_start_in_either_language() {
             store.contains("密钥环") || store.contains("0600"),
             "{store}"
         );
+        app.client
+            .execute(
+                "document.querySelector('[data-testid=channels-panel]').scrollIntoView({ block: 'start' });",
+                vec![],
+            )
+            .await?;
         app.screenshot("settings-channels").await?;
+        app.click("[data-testid=lang]").await?;
+        app.wait_for_text("[data-testid=channels-panel] h2", "Payment channels", SHORT)
+            .await?;
+        app.screenshot("settings-channels-en").await?;
+        app.click("[data-testid=lang]").await?;
         app.click("[data-testid=nav-cashier]").await?;
         app.cash_sale("3.50", "5").await?;
         app.screenshot("first-start-done").await?;

@@ -477,7 +477,14 @@ impl Counter {
             );
         }
         let _pass = self.inner.sync.pass.lock().await;
-        if let Some(existing) = self.load_hq_file().await? {
+        // With force, a file that cannot be read (its secret gone from the
+        // Secret Service, say) is what re-enrolment is for.
+        let existing = match self.load_hq_file().await {
+            Err(_) if force => None,
+            other => other?,
+        };
+        let replaced = existing.as_ref().map(|e| e.secret.clone());
+        if let Some(existing) = existing {
             if !force {
                 return Err(ApiError::new(
                     ErrorCode::Conflict,
@@ -570,6 +577,12 @@ impl Counter {
             hq_ca_file,
         };
         self.save_hq_file(&file).await?;
+        if let Some(old) = replaced.and_then(|s| s.reference) {
+            let dropped = blocking(move || Ok(shouyin_secrets::forget(&old))).await?;
+            if let Err(e) = dropped {
+                tracing::warn!("the replaced head-office secret stays in the Secret Service: {e}");
+            }
+        }
         *self.runtime() = Runtime::default();
         tracing::info!(terminal = %file.terminal_id, store = %file.store, hq = %file.hq_url, "enrolled with head office");
         let status = self.status_of(Some(&file)).await?;

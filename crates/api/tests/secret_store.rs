@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
+use shouyin_api::channel_entry::{ChannelEntries, WechatEntry};
 use shouyin_api::roles::StoreSetupRequest;
 use shouyin_api::sync::hq_file_path;
 use shouyin_api::{Counter, SecretStore, CHANNELS_FILE, LEDGER_FILE};
@@ -198,6 +199,79 @@ async fn secrets_go_to_the_secret_service_or_to_private_files() {
         assert_eq!(mode(&data.join(CHANNELS_FILE)), 0o600);
         assert_eq!(mode(&hq_file), 0o600);
     }
+    reopened_uses_its_secrets(&data).await;
+
+    // WeChat Pay entered again in Settings: its new keys go to the keyring,
+    // the ones they replace are dropped, Alipay's stay.
+    let counter = Counter::open_app(&data, false).await.unwrap();
+    let s = |v: &Value| v.as_str().unwrap().to_owned();
+    let wx = &creds["wechatpay"];
+    counter
+        .channels_configure(ChannelEntries {
+            alipay: None,
+            wechat: Some(WechatEntry {
+                mchid: s(&wx["mchid"]),
+                appid: s(&wx["appid"]),
+                serial_no: s(&wx["merchant_serial_no"]),
+                apiv3_key: s(&wx["apiv3_key"]),
+                private_key: s(&wx["merchant_private_key_pem"]),
+                platform_public_key: s(&wx["platform_public_key_pem"]),
+                platform_public_key_id: s(&wx["platform_public_key_id"]),
+                base_url: s(&wx["base_url"]),
+            }),
+        })
+        .await
+        .unwrap();
+    close(counter).await;
+    let now: Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join(CHANNELS_FILE)).unwrap()).unwrap();
+    assert_eq!(
+        now["alipay"]["app_private_key_pem"],
+        kept["alipay"]["app_private_key_pem"]
+    );
+    for key in ["merchant_private_key_pem", "apiv3_key"] {
+        let old = kept["wechatpay"][key].as_str().unwrap();
+        let new = now["wechatpay"][key].as_str().unwrap();
+        assert_ne!(old, new);
+        assert!(new.starts_with("secret-service:shouyin/"), "{new}");
+        assert!(matches!(
+            shouyin_secrets::resolve(old),
+            Err(shouyin_secrets::SecretError::Missing { .. })
+        ));
+    }
+    assert_eq!(
+        shouyin_secrets::resolve(now["wechatpay"]["apiv3_key"].as_str().unwrap()).unwrap(),
+        apiv3
+    );
+    reopened_uses_its_secrets(&data).await;
+
+    // The keyring lost the head-office secret: sync says so, and enrolling
+    // again (with force, at a new head office) puts a new one in its place.
+    shouyin_secrets::forget(hq_reference).unwrap();
+    let counter = Counter::open_app(&data, false).await.unwrap();
+    let lost = counter.sync_now().await.unwrap_err();
+    assert!(lost.message.contains("Secret Service"), "{lost:?}");
+    let other_hq = Hq::start(Backend::Sqlite).await;
+    let again = counter
+        .sync_enroll_with(other_hq.base(), other_hq.enroll_code("SH01").await, true)
+        .await
+        .unwrap();
+    assert!(again.enrolled, "{again:?}");
+    let hq_json: Value = serde_json::from_str(&std::fs::read_to_string(&hq_file).unwrap()).unwrap();
+    let new_reference = hq_json["secret"].as_str().unwrap();
+    assert_ne!(new_reference, hq_reference);
+    assert_eq!(shouyin_secrets::resolve(new_reference).unwrap().len(), 64);
+    // Enrolling elsewhere once more drops the secret it replaces.
+    let third_hq = Hq::start(Backend::Sqlite).await;
+    counter
+        .sync_enroll_with(third_hq.base(), third_hq.enroll_code("SH01").await, true)
+        .await
+        .unwrap();
+    assert!(matches!(
+        shouyin_secrets::resolve(new_reference),
+        Err(shouyin_secrets::SecretError::Missing { .. })
+    ));
+    close(counter).await;
     reopened_uses_its_secrets(&data).await;
 
     // --- Without one: the secrets stay in files only this user can read.

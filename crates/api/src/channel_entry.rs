@@ -112,6 +112,16 @@ fn field_error(kind: ChannelKind, field: &str, detail: &str, message: String) ->
 
 fn required(kind: ChannelKind, field: &str, value: &str) -> Result<String, ApiError> {
     let value = value.trim();
+    // Nothing that belongs in these fields is this long: a pasted file of
+    // the wrong kind, say.
+    if value.len() as u64 > MAX_KEY_FILE_BYTES {
+        return Err(field_error(
+            kind,
+            field,
+            "bad_field",
+            format!("{kind}: {field} is far too long"),
+        ));
+    }
     if value.is_empty() {
         return Err(field_error(
             kind,

@@ -348,6 +348,17 @@ async fn channels_entered_by_hand_are_checked_field_by_field_then_with_the_chann
     )
     .await;
     let mut e = good.clone();
+    e.wechat.as_mut().unwrap().platform_public_key = "A".repeat(100_000);
+    entry_refused(
+        &counter,
+        data,
+        e,
+        "bad_field",
+        "wechat",
+        Some("platform_public_key"),
+    )
+    .await;
+    let mut e = good.clone();
     e.wechat.as_mut().unwrap().base_url = "ftp://example".into();
     entry_refused(&counter, data, e, "bad_field", "wechat", Some("base_url")).await;
 

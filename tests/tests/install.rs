@@ -1,7 +1,8 @@
 //! A shop's own machine in the real app: the first-start set-up of a real
 //! store (in both languages, with Alipay from a channels file and WeChat
 //! Pay's ids and keys entered by hand, each checked against the simulator),
-//! where the keys are kept, and the backup status on the settings page
+//! where the keys are kept (the desktop keyring, when the app's session has
+//! one), and the backup status on the settings page
 //! (and its warning when a backup fails). Screenshots are saved under
 //! artifacts/e2e/.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -259,6 +260,82 @@ fn a_new_store_is_set_up_on_first_start_in_either_language() {
         app.click("[data-testid=nav-cashier]").await?;
         app.cash_sale("3.50", "5").await?;
         app.screenshot("first-start-done").await?;
+        app.quit().await?;
+        Ok(())
+    });
+    result.unwrap();
+}
+
+#[test]
+fn the_real_app_keeps_channel_keys_in_the_desktop_keyring() {
+    let _one_at_a_time = serial();
+    let result: anyhow::Result<()> = runtime().block_on(async {
+        // A desktop session of its own with GNOME Keyring on it, handed to
+        // the app through the environment, as a desktop login does.
+        let keyring = shouyin_testkit::SecretService::start();
+        let dir = tempfile::tempdir()?;
+        let app = App::launch(
+            dir.path(),
+            &[
+                ("SHOUYIN_DEMO", "0"),
+                ("DBUS_SESSION_BUS_ADDRESS", keyring.address()),
+            ],
+        )
+        .await?;
+        app.wait_for("[data-testid=setup-store]", SHORT).await?;
+        let sim_dir = tempfile::tempdir()?;
+        let sim = Sim::start(sim_dir.path()).await?;
+        app.fill("[data-testid=setup-store]", "老街便利店").await?;
+        app.fill("[data-testid=setup-name]", "店长 陈静").await?;
+        app.fill("[data-testid=setup-pin]", "2468").await?;
+        app.fill("[data-testid=setup-pin-again]", "2468").await?;
+        app.fill(
+            "[data-testid=setup-channels-file]",
+            &sim.credentials_path().display().to_string(),
+        )
+        .await?;
+        app.click("[data-testid=setup-submit]").await?;
+        if let Err(e) = app.wait_for("[data-testid=amount]", LONG).await {
+            app.screenshot("keyring-setup-failed").await?;
+            return Err(e);
+        }
+        // The file the app keeps holds references, not keys.
+        let creds: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(sim.credentials_path())?)?;
+        let kept_text = std::fs::read_to_string(dir.path().join("channels.json"))?;
+        let kept: serde_json::Value = serde_json::from_str(&kept_text)?;
+        for (section, field) in [
+            ("alipay", "app_private_key_pem"),
+            ("wechatpay", "merchant_private_key_pem"),
+            ("wechatpay", "apiv3_key"),
+        ] {
+            let value = kept[section][field].as_str().unwrap_or_default();
+            assert!(value.starts_with("secret-service:shouyin/"), "{section}.{field}: {value}");
+        }
+        let apiv3 = creds["wechatpay"]["apiv3_key"].as_str().unwrap_or("-");
+        assert!(!kept_text.contains(apiv3), "the APIv3 key is in channels.json");
+        let terminal = app.invoke("terminal_get", serde_json::json!({})).await?;
+        for channel in ["alipay", "wechat"] {
+            let c = terminal["ok"]["channels"]
+                .as_array()
+                .and_then(|all| all.iter().find(|c| c["channel"] == channel))
+                .cloned()
+                .unwrap_or_default();
+            assert_eq!(c["available"], true, "{terminal}");
+        }
+        app.open_shift("0").await?;
+        app.click("[data-testid=nav-settings]").await?;
+        app.wait_for("[data-testid=secret-store][data-store=secret_service]", SHORT)
+            .await?;
+        app.wait_for_text("[data-testid=secret-store]", "系统密钥环", SHORT)
+            .await?;
+        app.client
+            .execute(
+                "document.querySelector('[data-testid=channels-panel]').scrollIntoView({ block: 'start' });",
+                vec![],
+            )
+            .await?;
+        app.screenshot("settings-keyring").await?;
         app.quit().await?;
         Ok(())
     });

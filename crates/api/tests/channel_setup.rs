@@ -71,6 +71,9 @@ async fn refused(
 
 #[tokio::test]
 async fn a_channels_file_is_checked_with_the_channel_before_it_is_kept() {
+    // These look at the keys in the kept file: the same on a machine whose
+    // session runs a keyring (tests/secret_store.rs covers that case).
+    std::env::set_var(shouyin_secrets::STORE_ENV, "files");
     let sim = Sim::start().await;
     let files = tempfile::tempdir().unwrap();
     let data_dir = tempfile::tempdir().unwrap();
@@ -286,6 +289,9 @@ async fn entry_refused(
 
 #[tokio::test]
 async fn channels_entered_by_hand_are_checked_field_by_field_then_with_the_channel() {
+    // These look at the keys in the kept file: the same on a machine whose
+    // session runs a keyring (tests/secret_store.rs covers that case).
+    std::env::set_var(shouyin_secrets::STORE_ENV, "files");
     let sim = Sim::start().await;
     let files = tempfile::tempdir().unwrap();
     let data_dir = tempfile::tempdir().unwrap();

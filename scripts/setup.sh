@@ -5,6 +5,9 @@
 # tests, sqlite3 for benchmark baselines, espeak-ng for spoken payments,
 # CUPS for printing to a CUPS queue: lp and lpadmin, the scheduler and the
 # socket backend; the tests run a private scheduler, never the system's),
+# D-Bus and GNOME Keyring for keeping secrets in the desktop's Secret
+# Service (the tests run a private session bus and keyring, never the
+# user's),
 # the UI's npm packages, and
 # tauri-driver (cached outside the clone).
 set -euo pipefail
@@ -16,6 +19,7 @@ packages=(
   xvfb xauth webkit2gtk-driver imagemagick xdotool x11-utils
   fonts-dejavu-core fonts-noto-cjk sqlite3 postgresql python3 curl
   espeak-ng cups-client cups-daemon cups prometheus
+  libdbus-1-dev dbus-daemon dbus-bin gnome-keyring
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -248,6 +248,8 @@ pub fn run_app<R: Runtime>(
             commands::sync::sync_enroll,
             commands::sync::backup_status,
             commands::sync::backup_now,
+            commands::sync::channels_status,
+            commands::sync::channels_configure,
             commands::manager::users_list,
             commands::manager::user_login,
             commands::manager::user_logout,

@@ -2,7 +2,10 @@
 //! --debug` (what `make package` runs, on the debug build), inspected with
 //! `dpkg-deb`, installed with `dpkg -i` and `apt-get -f install`, the
 //! installed `shouyin` and desktop app started (the app under Xvfb, with a
-//! fresh home directory), and removed again.
+//! fresh home directory), and removed again. Before that, the same package
+//! repacked with a lower version is installed and used to keep a ledger,
+//! and the package is installed over it as an upgrade: the ledger, its
+//! sale and its settings are kept, and the new version opens them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
@@ -143,8 +146,116 @@ fn the_package_installs_runs_and_is_removed() {
         "nothing in /etc: the service's settings file is the shop's own"
     );
 
-    // Install as a shop would.
+    // An older release, as far as dpkg can tell: the same files under a
+    // lower version. Only the package's control member is rewritten (a
+    // .deb is an `ar` archive), so the 100 MB of data is not unpacked.
+    let upgrade_started = Instant::now();
+    let version = text(&run(Command::new("dpkg-deb")
+        .args(["-f"])
+        .arg(&deb)
+        .arg("Version")))
+    .trim()
+    .to_owned();
+    let old_version = "0.0.1";
+    let old = tempfile::tempdir().unwrap();
+    let old_deb = old.path().join("shouyin-old.deb");
+    std::fs::copy(&deb, &old_deb).unwrap();
+    let members = text(&run(Command::new("ar").arg("t").arg(&deb)));
+    let control_member = members
+        .lines()
+        .find(|m| m.starts_with("control.tar"))
+        .unwrap_or_else(|| panic!("no control member in {members}"))
+        .to_owned();
+    assert_eq!(control_member, "control.tar.gz", "{members}");
+    run(Command::new("ar")
+        .arg("x")
+        .arg(&deb)
+        .arg(&control_member)
+        .current_dir(old.path()));
+    let control_dir = old.path().join("control");
+    std::fs::create_dir(&control_dir).unwrap();
+    run(Command::new("tar")
+        .arg("-xzf")
+        .arg(old.path().join(&control_member))
+        .arg("-C")
+        .arg(&control_dir));
+    let control_path = control_dir.join("control");
+    let control = std::fs::read_to_string(&control_path).unwrap();
+    let control = control
+        .lines()
+        .map(|l| {
+            if l.starts_with("Version:") {
+                format!("Version: {old_version}")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    std::fs::write(&control_path, control).unwrap();
+    let names: Vec<String> = std::fs::read_dir(&control_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    run(Command::new("tar")
+        .args(["--owner=0", "--group=0", "-czf"])
+        .arg(old.path().join(&control_member))
+        .arg("-C")
+        .arg(&control_dir)
+        .args(&names));
+    // `ar r` replaces the member where it stands: the order dpkg needs is kept.
+    run(Command::new("ar")
+        .arg("r")
+        .arg(&old_deb)
+        .arg(&control_member)
+        .current_dir(old.path()));
+    let repacked = text(&run(Command::new("dpkg-deb")
+        .args(["-f"])
+        .arg(&old_deb)
+        .arg("Version")));
+    assert_eq!(repacked.trim(), old_version);
+    let installed_version = || {
+        text(&run(Command::new("dpkg-query").args([
+            "-W",
+            "-f",
+            "${Version}",
+            PACKAGE,
+        ])))
+    };
+
+    // The older release keeps a shop's ledger: a sale in an open shift,
+    // and the receipt printer set.
     let installed = Installed;
+    // Its dependencies are those of the package proper: `apt-get -f` only
+    // when dpkg leaves them missing (on a machine that has them, it costs
+    // seconds for nothing).
+    let old_install = privileged("dpkg").arg("-i").arg(&old_deb).output().unwrap();
+    if !old_install.status.success() {
+        run(privileged("apt-get").args(["-f", "install", "-y", "-qq"]));
+    }
+    assert_eq!(installed_version(), old_version);
+    let shop = tempfile::tempdir().unwrap();
+    let kept_ledger = shop.path().join("shouyin/ledger.db");
+    std::fs::create_dir_all(kept_ledger.parent().unwrap()).unwrap();
+    run(Command::new("/usr/bin/shouyin")
+        .args(["init", "--store", "升级测试店", "--terminal", "T01", "--db"])
+        .arg(&kept_ledger));
+    run(Command::new("/usr/bin/shouyin")
+        .args(["shift", "open", "--cashier", "李娜", "--float", "0", "--db"])
+        .arg(&kept_ledger));
+    run(Command::new("/usr/bin/shouyin")
+        .args(["charge", "--channel", "cash", "--amount", "12.34", "--db"])
+        .arg(&kept_ledger));
+    run(Command::new("/usr/bin/shouyin")
+        .args(["printer-set", "--printer", "tcp://127.0.0.1:9100"])
+        .args(["--width", "58", "--db"])
+        .arg(&kept_ledger));
+    let orders_before = text(&run(Command::new("/usr/bin/shouyin")
+        .args(["orders", "--json", "--db"])
+        .arg(&kept_ledger)));
+
+    // Install as a shop would: over the older release.
     run(privileged("dpkg").arg("-i").arg(&deb));
     run(privileged("apt-get").args(["-f", "install", "-y", "-qq"]));
     let status = text(&run(Command::new("dpkg-query").args([
@@ -154,6 +265,33 @@ fn the_package_installs_runs_and_is_removed() {
         PACKAGE,
     ])));
     assert_eq!(status, "install ok installed");
+    assert_eq!(installed_version(), version, "upgraded");
+
+    // The upgrade kept the ledger, and the new version opens it: the same
+    // orders, the printer as set, and it sells on.
+    let orders_after = text(&run(Command::new("/usr/bin/shouyin")
+        .args(["orders", "--json", "--db"])
+        .arg(&kept_ledger)));
+    assert_eq!(orders_after, orders_before);
+    assert!(
+        orders_after.contains("1234"),
+        "the sale of ¥12.34: {orders_after}"
+    );
+    let printer = text(&run(Command::new("/usr/bin/shouyin")
+        .args(["printer-set", "--printer", "tcp://127.0.0.1:9100"])
+        .arg("--db")
+        .arg(&kept_ledger)));
+    assert!(
+        printer.contains("paper_mm=58"),
+        "the paper width kept: {printer}"
+    );
+    run(Command::new("/usr/bin/shouyin")
+        .args(["charge", "--channel", "cash", "--amount", "1.00", "--db"])
+        .arg(&kept_ledger));
+    println!(
+        "upgrade over an older release (repack, install, use, upgrade, check): {:.1} s",
+        upgrade_started.elapsed().as_secs_f64()
+    );
     let desktop = std::fs::read_to_string("/usr/share/applications/Shouyin.desktop").unwrap();
     assert!(desktop.contains("Exec=shouyin-app"), "{desktop}");
     assert!(desktop.contains("Name[zh_CN]=收银"), "{desktop}");

@@ -5,14 +5,13 @@
 //! ledger.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use shouyin_channels::{Channel, ChannelError, ChannelsFile, RemoteStatus};
+use shouyin_channels::{Channel, ChannelError, ChannelsFile, RemoteStatus, SecretText};
 use shouyin_core::ChannelKind;
 
-use crate::{blocking, ApiError, Counter, ErrorCode, CHANNELS_FILE};
+use crate::{blocking, ApiError, Counter, ErrorCode, SecretStore, CHANNELS_FILE};
 
 /// A channels file is a few keys; anything bigger is the wrong file.
 const MAX_FILE_BYTES: u64 = 256 * 1024;
@@ -61,7 +60,15 @@ pub async fn check_channels_file(typed: &str) -> Result<CheckedChannels, ApiErro
     }
     let path_kept = path.clone();
     let file = blocking(move || read_file(&path_kept)).await?;
-    // Each section on its own, so a bad key names its channel.
+    check_parsed(file, &path.display().to_string()).await
+}
+
+/// Build each channel of `file` on its own (so a bad key names its
+/// channel), then query each. `origin` names where the file came from.
+pub(crate) async fn check_parsed(
+    file: ChannelsFile,
+    origin: &str,
+) -> Result<CheckedChannels, ApiError> {
     let mut channels = HashMap::new();
     let sections = [
         ChannelsFile {
@@ -79,16 +86,14 @@ pub async fn check_channels_file(typed: &str) -> Result<CheckedChannels, ApiErro
     {
         // The key itself is never in the message.
         let built = section.build().map_err(|e| {
-            refusal("bad_key", format!("{}: {kind}: {e}", path.display())).with("channel", kind)
+            refusal("bad_key", format!("{origin}: {kind}: {e}")).with("channel", kind)
         })?;
         channels.extend(built);
     }
     if channels.is_empty() {
-        return Err(refusal(
-            "empty",
-            format!("{}: the file configures no channel", path.display()),
-        )
-        .with("path", path.display()));
+        return Err(
+            refusal("empty", format!("{origin}: no channel is configured")).with("path", origin),
+        );
     }
     let checked = CheckedChannels { file, channels };
     for kind in checked.kinds() {
@@ -164,16 +169,21 @@ fn channel_refusal(kind: ChannelKind, e: &ChannelError) -> ApiError {
 }
 
 impl Counter {
-    /// Keep a checked channels file in the data directory (0600, written
-    /// whole then renamed) and take its channels into use at once.
+    /// Keep a checked channels file in the data directory and take its
+    /// channels into use at once. Its private keys and APIv3 key go to the
+    /// counter's secret store: with the Secret Service the file holds only
+    /// references; either way the file is this user's only (0600, written
+    /// whole then renamed). A channel the file does not configure keeps the
+    /// section it had.
     pub(crate) async fn keep_channels(&self, checked: CheckedChannels) -> Result<(), ApiError> {
         let Some(dir) = self.data_dir().map(Path::to_owned) else {
             return Err(ApiError::internal(
                 "this counter has no data directory to keep a channels file in",
             ));
         };
-        let text = checked.file.to_json()?;
-        blocking(move || write_private(&dir.join(CHANNELS_FILE), text.as_bytes())).await?;
+        let store = self.secret_store();
+        let file = checked.file.clone();
+        blocking(move || keep_file(&dir.join(CHANNELS_FILE), file, store)).await?;
         let was_empty = {
             let mut now = self
                 .inner
@@ -208,25 +218,70 @@ impl Counter {
     }
 }
 
-/// Write a file only this user can read, replacing any old one whole.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ApiError> {
-    let storage = |e: std::io::Error| {
-        ApiError::new(
-            ErrorCode::Storage,
-            format!("cannot write {}: {e}", path.display()),
-        )
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".channels");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o600));
+fn storage(path: &Path, e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        ErrorCode::Storage,
+        format!("cannot keep {}: {e}", path.display()),
+    )
+}
+
+/// The secrets of a channels file, each with its name in the keyring.
+fn secrets_of(file: &mut ChannelsFile) -> Vec<(&'static str, &mut SecretText)> {
+    let mut secrets = Vec::new();
+    if let Some(a) = file.alipay.as_mut() {
+        secrets.push(("alipay-private-key", &mut a.app_private_key_pem));
     }
-    let mut tmp = builder.tempfile_in(dir).map_err(storage)?;
-    tmp.write_all(bytes).map_err(storage)?;
-    tmp.as_file().sync_all().map_err(storage)?;
-    tmp.persist(path).map_err(|e| storage(e.error))?;
+    if let Some(w) = file.wechatpay.as_mut() {
+        secrets.push(("wechatpay-private-key", &mut w.merchant_private_key_pem));
+        secrets.push(("wechatpay-apiv3-key", &mut w.apiv3_key));
+    }
+    secrets
+}
+
+/// Put the Secret Service's secrets back in place of their references.
+pub(crate) fn resolve_secrets(file: &mut ChannelsFile) -> Result<(), shouyin_secrets::SecretError> {
+    for (_, secret) in secrets_of(file) {
+        if shouyin_secrets::is_reference(secret.expose()) {
+            *secret = SecretText::new(shouyin_secrets::resolve(secret.expose())?);
+        }
+    }
+    Ok(())
+}
+
+/// Write `new` over the channels file at `path` (sections it leaves out are
+/// kept from the old file), its secrets handed to `store`; the secrets of
+/// the sections it replaces are then dropped from the Secret Service.
+fn keep_file(path: &Path, mut new: ChannelsFile, store: SecretStore) -> Result<(), ApiError> {
+    let old = if path.exists() {
+        Some(ChannelsFile::load(path).map_err(|e| storage(path, e))?)
+    } else {
+        None
+    };
+    let mut replaced = ChannelsFile::default();
+    if let Some(old) = old {
+        match new.alipay {
+            Some(_) => replaced.alipay = old.alipay,
+            None => new.alipay = old.alipay,
+        }
+        match new.wechatpay {
+            Some(_) => replaced.wechatpay = old.wechatpay,
+            None => new.wechatpay = old.wechatpay,
+        }
+    }
+    for (what, secret) in secrets_of(&mut new) {
+        if !shouyin_secrets::is_reference(secret.expose()) {
+            let kept = store
+                .keep(what, secret.expose())
+                .map_err(|e| storage(path, e))?;
+            *secret = SecretText::new(kept);
+        }
+    }
+    let text = new.to_json().map_err(|e| storage(path, e))?;
+    shouyin_secrets::write_private(path, text.as_bytes()).map_err(|e| storage(path, e))?;
+    for (_, secret) in secrets_of(&mut replaced) {
+        if let Err(e) = shouyin_secrets::forget(secret.expose()) {
+            tracing::warn!("an old channel key stays in the Secret Service: {e}");
+        }
+    }
     Ok(())
 }

@@ -16,6 +16,7 @@
 pub mod backup;
 mod cash;
 pub mod channel_calls;
+pub mod channel_entry;
 pub mod channel_setup;
 pub mod devices;
 pub mod dto;
@@ -51,6 +52,7 @@ use chrono::{DateTime, Utc};
 use shouyin_channels::{Channel, ChannelsFile};
 use shouyin_core::{AmountRules, BusinessCalendar, ChannelKind, Money, TerminalId};
 use shouyin_ledger::{seed::SeedPlan, Ledger, OrderFilter, TerminalSetup};
+pub use shouyin_secrets::SecretStore;
 use tokio::sync::{broadcast, watch, Semaphore};
 use tokio::task::JoinHandle;
 
@@ -89,6 +91,9 @@ pub struct CounterOptions {
     /// up at each shift close and (when started as a counter) daily. The
     /// app's is `backups` in its data directory.
     pub backup_dir: Option<PathBuf>,
+    /// Where channel keys and the head-office secret are kept when set up
+    /// from this counter. The app asks the session ([`SecretStore::detect`]).
+    pub secret_store: SecretStore,
 }
 
 impl Default for CounterOptions {
@@ -100,15 +105,23 @@ impl Default for CounterOptions {
             exclusive: false,
             pin_cost: PinCost::PRODUCTION,
             backup_dir: None,
+            secret_store: SecretStore::PrivateFiles,
         }
     }
 }
 
-/// Build the channel clients of a channels file.
+/// Build the channel clients of a channels file. Keys the file names by a
+/// Secret Service reference are read from the Secret Service.
 pub fn load_channels(path: &Path) -> Result<HashMap<ChannelKind, Arc<dyn Channel>>, ApiError> {
-    let file = ChannelsFile::load(path).map_err(|e| {
+    let mut file = ChannelsFile::load(path).map_err(|e| {
         ApiError::new(
             ErrorCode::InvalidInput,
+            format!("channels file {}: {e}", path.display()),
+        )
+    })?;
+    channel_setup::resolve_secrets(&mut file).map_err(|e| {
+        ApiError::new(
+            ErrorCode::Storage,
             format!("channels file {}: {e}", path.display()),
         )
     })?;
@@ -247,6 +260,8 @@ struct Inner {
     _lock: Option<lock::LedgerLock>,
     /// The receipt printer's queue and the announcements' voice.
     devices: devices::DevicesShared,
+    /// Where secrets set up from this counter are kept.
+    secret_store: SecretStore,
 }
 
 impl Counter {
@@ -262,21 +277,24 @@ impl Counter {
     async fn open_in(data_dir: &Path, init: InitRequest) -> Result<Counter, ApiError> {
         let channels_path = data_dir.join(CHANNELS_FILE);
         let channels = if channels_path.exists() {
-            load_channels(&channels_path)?
+            blocking(move || load_channels(&channels_path)).await?
         } else {
             HashMap::new()
         };
         let data_dir = data_dir.to_owned();
         let data_dir_kept = data_dir.clone();
+        let secret_store = blocking(|| Ok(SecretStore::detect())).await?;
         let options = CounterOptions {
             channels,
             exclusive: true,
             backup_dir: Some(backup::backup_dir(&data_dir)),
+            secret_store,
             ..CounterOptions::default()
         };
         let now = options.clock.now();
         let (ledger, lock) = blocking(move || {
-            std::fs::create_dir_all(&data_dir).map_err(|e| {
+            // It holds the channels and head-office files: this user's only.
+            shouyin_secrets::private_dir(&data_dir).map_err(|e| {
                 ApiError::new(
                     ErrorCode::Storage,
                     format!(
@@ -396,6 +414,7 @@ impl Counter {
                 backup_running: tokio::sync::Mutex::new(()),
                 _lock: lock,
                 devices: devices::DevicesShared::default(),
+                secret_store: options.secret_store,
             }),
         };
         counter.spawn_prober();
@@ -416,6 +435,11 @@ impl Counter {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Where secrets set up from this counter are kept.
+    pub fn secret_store(&self) -> SecretStore {
+        self.inner.secret_store
     }
 
     /// The app's data directory, when the counter was opened through one.

@@ -202,8 +202,16 @@ impl Counter {
             .as_deref()
             .map(str::trim)
             .filter(|p| !p.is_empty());
-        if let Some(path) = channels_file {
-            let checked = crate::channel_setup::check_channels_file(path).await?;
+        // Both are checked before either is kept.
+        let from_file = match channels_file {
+            Some(path) => Some(crate::channel_setup::check_channels_file(path).await?),
+            None => None,
+        };
+        let entered = match req.channels.clone() {
+            Some(entries) => Some(crate::channel_entry::check_channel_entries(entries).await?),
+            None => None,
+        };
+        for checked in from_file.into_iter().chain(entered) {
             self.keep_channels(checked).await?;
         }
         let (store_kept, terminal_kept) = (store.clone(), terminal.to_string());
@@ -439,6 +447,10 @@ pub struct StoreSetupRequest {
     #[serde(default)]
     #[ts(optional)]
     pub channels_file: Option<String>,
+    /// Channels entered by hand (optional), checked the same way.
+    #[serde(default)]
+    #[ts(optional)]
+    pub channels: Option<crate::channel_entry::ChannelEntries>,
 }
 
 impl std::fmt::Debug for StoreSetupRequest {
@@ -450,6 +462,7 @@ impl std::fmt::Debug for StoreSetupRequest {
             .field("day_cutoff", &self.day_cutoff)
             .field("manager", &self.manager)
             .field("channels_file", &self.channels_file)
+            .field("channels", &self.channels)
             .finish_non_exhaustive()
     }
 }

@@ -55,6 +55,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shouyin_core::TerminalId;
+use shouyin_secrets::{SecretError, SecretStore};
 use shouyin_wire::{self as wire, EnrollRequest, EventBatch, StoreCode};
 
 use crate::dto::{AlarmDto, CounterEvent};
@@ -96,9 +97,21 @@ pub fn hq_file_path(ledger: &Path) -> PathBuf {
 }
 
 /// The terminal's secret for signing requests. Never printed or logged:
-/// `Debug` redacts it, and it is only ever serialised into the hq file.
-#[derive(Clone, PartialEq, Eq)]
-pub struct TerminalSecret(Vec<u8>);
+/// `Debug` redacts it. In the hq file it is written in hex, or, when the
+/// Secret Service keeps it, as a reference the file is read back through.
+#[derive(Clone)]
+pub struct TerminalSecret {
+    bytes: Vec<u8>,
+    /// Where the Secret Service keeps it, if it does.
+    reference: Option<String>,
+}
+
+impl PartialEq for TerminalSecret {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+impl Eq for TerminalSecret {}
 
 impl fmt::Debug for TerminalSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -109,25 +122,53 @@ impl fmt::Debug for TerminalSecret {
 impl TerminalSecret {
     fn from_hex(text: &str) -> Option<TerminalSecret> {
         let bytes = hex::decode(text.trim()).ok()?;
-        (bytes.len() == wire::SECRET_LEN).then_some(TerminalSecret(bytes))
+        (bytes.len() == wire::SECRET_LEN).then_some(TerminalSecret {
+            bytes,
+            reference: None,
+        })
     }
 
     pub(crate) fn expose(&self) -> &[u8] {
-        &self.0
+        &self.bytes
+    }
+
+    /// Whether the Secret Service keeps it (the file holds a reference).
+    pub fn in_secret_service(&self) -> bool {
+        self.reference.is_some()
+    }
+
+    /// Hand the secret to `store`; the file then holds what it returns.
+    fn kept_in(self, store: SecretStore) -> Result<TerminalSecret, SecretError> {
+        let kept = store.keep("hq-secret", &hex::encode(&self.bytes))?;
+        Ok(TerminalSecret {
+            reference: shouyin_secrets::is_reference(&kept).then_some(kept),
+            ..self
+        })
     }
 }
 
 impl Serialize for TerminalSecret {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(&self.0))
+        match &self.reference {
+            Some(reference) => s.serialize_str(reference),
+            None => s.serialize_str(&hex::encode(&self.bytes)),
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for TerminalSecret {
+    /// A reference is read back from the Secret Service here, so every
+    /// reader of the hq file gets the secret itself.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        TerminalSecret::from_hex(&text).ok_or_else(|| {
+        let reference = shouyin_secrets::is_reference(&text).then(|| text.clone());
+        let plain = shouyin_secrets::resolve(&text).map_err(serde::de::Error::custom)?;
+        let secret = TerminalSecret::from_hex(&plain).ok_or_else(|| {
             serde::de::Error::custom(format!("secret must be {} hex bytes", wire::SECRET_LEN))
+        })?;
+        Ok(TerminalSecret {
+            reference,
+            ..secret
         })
     }
 }
@@ -436,7 +477,14 @@ impl Counter {
             );
         }
         let _pass = self.inner.sync.pass.lock().await;
-        if let Some(existing) = self.load_hq_file().await? {
+        // With force, a file that cannot be read (its secret gone from the
+        // Secret Service, say) is what re-enrolment is for.
+        let existing = match self.load_hq_file().await {
+            Err(_) if force => None,
+            other => other?,
+        };
+        let replaced = existing.as_ref().map(|e| e.secret.clone());
+        if let Some(existing) = existing {
             if !force {
                 return Err(ApiError::new(
                     ErrorCode::Conflict,
@@ -511,6 +559,13 @@ impl Counter {
         let secret = TerminalSecret::from_hex(&enrolled.secret).ok_or_else(|| {
             ApiError::internal("head office sent a secret of the wrong shape".to_owned())
         })?;
+        let store = self.secret_store();
+        let secret = blocking(move || {
+            secret
+                .kept_in(store)
+                .map_err(|e| ApiError::new(ErrorCode::Storage, e.to_string()))
+        })
+        .await?;
         let file = HqFile {
             version: FILE_VERSION,
             hq_url: url,
@@ -522,6 +577,12 @@ impl Counter {
             hq_ca_file,
         };
         self.save_hq_file(&file).await?;
+        if let Some(old) = replaced.and_then(|s| s.reference) {
+            let dropped = blocking(move || Ok(shouyin_secrets::forget(&old))).await?;
+            if let Err(e) = dropped {
+                tracing::warn!("the replaced head-office secret stays in the Secret Service: {e}");
+            }
+        }
         *self.runtime() = Runtime::default();
         tracing::info!(terminal = %file.terminal_id, store = %file.store, hq = %file.hq_url, "enrolled with head office");
         let status = self.status_of(Some(&file)).await?;

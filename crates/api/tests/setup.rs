@@ -18,6 +18,7 @@ fn request() -> StoreSetupRequest {
         pin: "2468".into(),
         pin_again: "2468".into(),
         channels_file: None,
+        channels: None,
     }
 }
 

@@ -15,6 +15,7 @@
 //! - [`bench_sync`] — the load generator behind `shouyin bench sync`;
 //!   [`bench_channels`] — the one behind `shouyin bench channels`.
 //! - [`tls`] — a shop's private CA and head office's certificate.
+//! - [`secret_service`] — a private D-Bus session with GNOME Keyring on it.
 //!
 //! Everything here is for tests and benchmarks: a set-up that fails panics
 //! with what went wrong (a failed set-up is a failed test), except the
@@ -27,6 +28,7 @@ pub mod clock;
 pub mod hq;
 pub mod ledger;
 pub mod pg;
+pub mod secret_service;
 pub mod sim;
 pub mod tls;
 
@@ -34,4 +36,5 @@ pub use clock::FixedClock;
 pub use hq::{Backend, Hq};
 pub use ledger::TempLedger;
 pub use pg::PgCluster;
+pub use secret_service::SecretService;
 pub use sim::Sim;

@@ -32,6 +32,24 @@ pub async fn backup_status(counter: State<'_, Counter>) -> Result<BackupStatusDt
     counter.backup_status().await
 }
 
+/// Where channel keys and the head-office secret are kept, and which
+/// merchant ids are set up, for the settings page.
+#[tauri::command]
+pub async fn channels_status(
+    counter: State<'_, Counter>,
+) -> Result<shouyin_api::channel_entry::ChannelsStatusDto, ApiError> {
+    counter.channels_status().await
+}
+
+/// A manager enters or replaces a channel's merchant ids and keys.
+#[tauri::command]
+pub async fn channels_configure(
+    counter: State<'_, Counter>,
+    entries: shouyin_api::channel_entry::ChannelEntries,
+) -> Result<shouyin_api::channel_entry::ChannelsStatusDto, ApiError> {
+    counter.channels_configure(entries).await
+}
+
 /// Back the ledger up now, into the rotating set.
 #[tauri::command]
 pub async fn backup_now(counter: State<'_, Counter>) -> Result<BackupStatusDto, ApiError> {

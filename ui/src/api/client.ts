@@ -32,6 +32,8 @@ import type { CashMovementKind } from "./generated/CashMovementKind";
 import type { ZReportDto } from "./generated/ZReportDto";
 import type { CustomerOrderDto } from "./generated/CustomerOrderDto";
 import type { BackupStatusDto } from "./generated/BackupStatusDto";
+import type { ChannelsStatusDto } from "./generated/ChannelsStatusDto";
+import type { ChannelEntries } from "./generated/ChannelEntries";
 import type { StoreSetupRequest } from "./generated/StoreSetupRequest";
 import type { DeviceSettings } from "./generated/DeviceSettings";
 import type { PrintJobDto } from "./generated/PrintJobDto";
@@ -40,6 +42,7 @@ export type { ApiError, OrderDto, TerminalDto, CounterEvent, EventDto, SyncStatu
 export type { Approval, UserDto, RefundDto, DailyReportDto, RangeReportDto, ExportResultDto, ExportProgressDto };
 export type { ReconcileReportDto, ShiftDto, CashMovementDto, CashMovementKind, ZReportDto, CustomerOrderDto };
 export type { BackupStatusDto };
+export type { ChannelsStatusDto, ChannelEntries };
 export type { DeviceSettings, PrintJobDto };
 
 export function isApiError(e: unknown): e is ApiError {
@@ -72,6 +75,8 @@ export const api = {
   syncEnroll: (hqUrl: string, code: string) => invoke<SyncStatusDto>("sync_enroll", { hqUrl, code }),
   backupStatus: () => invoke<BackupStatusDto>("backup_status"),
   backupNow: () => invoke<BackupStatusDto>("backup_now"),
+  channelsStatus: () => invoke<ChannelsStatusDto>("channels_status"),
+  channelsConfigure: (entries: ChannelEntries) => invoke<ChannelsStatusDto>("channels_configure", { entries }),
   // staff and approvals
   usersList: () => invoke<UserDto[]>("users_list"),
   userLogin: (name: string, pin: string) => invoke<UserDto>("user_login", { name, pin }),

@@ -12,6 +12,7 @@ function fieldWords(t: T, fields: Record<string, string>): Record<string, string
   for (const [name, value] of Object.entries(fields)) {
     if (name === "role" && hasKey(`role_${value}`)) out[name] = t(`role_${value}` as Key);
     else if (["channel", "state", "found", "wanted"].includes(name) && hasKey(value)) out[name] = t(value as Key);
+    else if (name === "field" && hasKey(`chf_${value}`)) out[name] = t(`chf_${value}` as Key);
     else if (name === "amount" || name === "limit") out[name] = yuan(value);
     else out[name] = value;
   }

@@ -150,3 +150,91 @@ describe("first-start channels and head office", () => {
     expect(ready).toEqual(MANAGER);
   });
 });
+
+describe("first-start channels entered by hand", () => {
+  it("sends only the channels ticked, keys as pasted, and names the refused field in words", async () => {
+    const sent: unknown[] = [];
+    mockIPC((cmd, args) => {
+      if (cmd === "setup_store") {
+        sent.push(args);
+        throw { code: "channel_check_failed", message: "wechat: apiv3_key must be 32 characters", fields: { detail: "bad_field", channel: "wechat", field: "apiv3_key" } };
+      }
+    });
+    render(Setup, { onready: () => {} });
+    await fillStore();
+    // Nothing of a channel is shown until it is ticked.
+    expect(screen.queryByTestId("ch-wechat")).toBeNull();
+    await fireEvent.click(screen.getByTestId("ch-wechat-on"));
+    await fireEvent.input(screen.getByTestId("ch-wechat-mchid"), { target: { value: "1900000109" } });
+    await fireEvent.input(screen.getByTestId("ch-wechat-appid"), { target: { value: "wxd678efh567hg6787" } });
+    await fireEvent.input(screen.getByTestId("ch-wechat-serial"), { target: { value: "5157F09EFDC096DE15EBE81A47057A72" } });
+    await fireEvent.input(screen.getByTestId("ch-wechat-apiv3"), { target: { value: "short" } });
+    await fireEvent.input(screen.getByTestId("ch-wechat-private-key"), { target: { value: "/home/shop/apiclient_key.pem" } });
+    await fireEvent.input(screen.getByTestId("ch-wechat-public-key"), { target: { value: "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----" } });
+    await fireEvent.input(screen.getByTestId("ch-wechat-public-key-id"), { target: { value: "PUB_KEY_ID_0114" } });
+    await fireEvent.click(screen.getByTestId("setup-submit"));
+    await tick();
+    expect(sent).toHaveLength(1);
+    const req = (sent[0] as { req: Record<string, unknown> }).req;
+    expect(req.channels).toEqual({
+      wechat: {
+        mchid: "1900000109",
+        appid: "wxd678efh567hg6787",
+        serial_no: "5157F09EFDC096DE15EBE81A47057A72",
+        apiv3_key: "short",
+        private_key: "/home/shop/apiclient_key.pem",
+        platform_public_key: "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----",
+        platform_public_key_id: "PUB_KEY_ID_0114",
+        base_url: "https://api.mch.weixin.qq.com",
+      },
+    });
+    expect(req.channels).not.toHaveProperty("alipay");
+    expect((await screen.findByTestId("setup-error")).textContent).toBe("微信支付：「APIv3 密钥」填写得不对，未发送任何请求");
+    // The same refusal on an English screen.
+    cleanup();
+    setLocale("en");
+    render(Setup, { onready: () => {} });
+    await fillStore();
+    await fireEvent.click(screen.getByTestId("ch-wechat-on"));
+    await fireEvent.click(screen.getByTestId("setup-submit"));
+    expect((await screen.findByTestId("setup-error")).textContent).toBe("WeChat Pay: APIv3 key is not right; nothing was sent");
+  });
+
+  it("sends Alipay with its production gateway unless changed, and no channels when none is ticked", async () => {
+    const sent: Array<{ req: Record<string, unknown> }> = [];
+    mockIPC((cmd, args) => {
+      if (cmd === "setup_store") {
+        sent.push(args as never);
+        return MANAGER;
+      }
+    });
+    render(Setup, { onready: () => {} });
+    await fillStore();
+    await fireEvent.click(screen.getByTestId("ch-alipay-on"));
+    await fireEvent.input(screen.getByTestId("ch-alipay-app-id"), { target: { value: "2021000000000001" } });
+    await fireEvent.input(screen.getByTestId("ch-alipay-private-key"), { target: { value: "MIIEvQIBADANBg" } });
+    await fireEvent.input(screen.getByTestId("ch-alipay-public-key"), { target: { value: "/home/shop/alipay_public.pem" } });
+    // Ticked off again before sending: nothing of it goes.
+    await fireEvent.click(screen.getByTestId("ch-alipay-on"));
+    await fireEvent.click(screen.getByTestId("setup-submit"));
+    await tick();
+    expect(sent[0].req.channels).toBeUndefined();
+    cleanup();
+    render(Setup, { onready: () => {} });
+    await fillStore();
+    await fireEvent.click(screen.getByTestId("ch-alipay-on"));
+    await fireEvent.input(screen.getByTestId("ch-alipay-app-id"), { target: { value: "2021000000000001" } });
+    await fireEvent.input(screen.getByTestId("ch-alipay-private-key"), { target: { value: "MIIEvQIBADANBg" } });
+    await fireEvent.input(screen.getByTestId("ch-alipay-public-key"), { target: { value: "/home/shop/alipay_public.pem" } });
+    await fireEvent.click(screen.getByTestId("setup-submit"));
+    await tick();
+    expect(sent[1].req.channels).toEqual({
+      alipay: {
+        app_id: "2021000000000001",
+        private_key: "MIIEvQIBADANBg",
+        alipay_public_key: "/home/shop/alipay_public.pem",
+        gateway: "https://openapi.alipay.com/gateway.do",
+      },
+    });
+  });
+});

@@ -66,14 +66,18 @@ pub async fn check_channels_file(typed: &str) -> Result<CheckedChannels, ApiErro
     let sections = [
         ChannelsFile {
             alipay: file.alipay.clone(),
-            wechatpay: None,
+            ..ChannelsFile::default()
         },
         ChannelsFile {
-            alipay: None,
             wechatpay: file.wechatpay.clone(),
+            ..ChannelsFile::default()
+        },
+        ChannelsFile {
+            unionpay: file.unionpay.clone(),
+            ..ChannelsFile::default()
         },
     ];
-    for (kind, section) in [ChannelKind::Alipay, ChannelKind::Wechat]
+    for (kind, section) in [ChannelKind::Alipay, ChannelKind::Wechat, ChannelKind::Unionpay]
         .into_iter()
         .zip(sections)
     {

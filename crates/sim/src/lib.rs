@@ -37,11 +37,13 @@ pub mod net;
 pub mod notify;
 pub mod page;
 pub mod paycode;
+pub mod pki;
 pub mod sign;
 pub mod store;
 pub mod trade;
 
 mod alipay;
+mod unionpay;
 mod wechat;
 
 use std::collections::HashMap;
@@ -55,7 +57,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, Utc};
 
-pub use creds::{AlipayCredentials, Credentials, WechatpayCredentials};
+pub use creds::{AlipayCredentials, Credentials, UnionpayCredentials, WechatpayCredentials};
 pub use faults::Faults;
 
 /// Name of the merchant's view of the demo accounts inside the state dir.
@@ -324,6 +326,11 @@ pub fn app(state: SimState) -> Router {
             get(wechat::query_refund),
         )
         .route("/v3/bill/tradebill", get(wechat::trade_bill))
+        .route(
+            "/gateway/api/backTransReq.do",
+            post(unionpay::back_trans),
+        )
+        .route("/gateway/api/queryTrans.do", post(unionpay::query_trans))
         .route("/v3/billdownload/file", get(wechat::download_bill))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

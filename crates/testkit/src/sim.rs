@@ -100,7 +100,7 @@ impl Sim {
     /// apart.
     pub fn credentials_with_timeouts(&self, timeout_ms: u64, cancel_retry_gap_ms: u64) -> Value {
         let mut creds = self.credentials();
-        for section in ["alipay", "wechatpay"] {
+        for section in ["alipay", "wechatpay", "unionpay"] {
             creds[section]["timeout_ms"] = json!(timeout_ms);
             creds[section]["cancel_retry_gap_ms"] = json!(cancel_retry_gap_ms);
         }

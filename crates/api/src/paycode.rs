@@ -4,8 +4,9 @@
 //! This is where counters lose customers' money most often, so the order of
 //! steps is fixed (DESIGN.md, "Customer-presented codes"):
 //!
-//! 1. The code's digits pick the channel; anything that is not an Alipay or
-//!    WeChat code is refused before any network call.
+//! 1. The code's digits pick the channel; anything that is not an Alipay,
+//!    WeChat or (where that channel is configured) UnionPay code is refused
+//!    before any network call.
 //! 2. The order, its `out_trade_no` and the code's digest are committed in
 //!    one transaction. The ledger refuses a second code payment while one is
 //!    open and a code it has sent before, so a re-scan after a lost answer
@@ -30,7 +31,7 @@
 use std::time::Duration;
 
 use shouyin_channels::{ChannelError, CloseOutcome, CodePay, CodePayAnswer, RemoteStatus};
-use shouyin_core::{classify_code, AmountRules, ChannelKind, Money, OrderState, PayCodeError};
+use shouyin_core::{classify_for_till, AmountRules, ChannelKind, Money, OrderState, PayCodeError};
 use shouyin_ledger::{Change, CodePayment, NewOrder, Order};
 
 use crate::dto::{CodeChargeRequest, OrderDto};
@@ -41,7 +42,8 @@ use crate::{ApiError, Counter, ErrorCode};
 pub enum CodePollSchedule {
     /// Every second for the first [`FAST_PHASE`] (when customers type the
     /// password), then the channel's documented pace: WeChat every 10 s
-    /// (the v2 POS guide's advice), Alipay every 5 s (its 3–5 s advice).
+    /// (the v2 POS guide's advice), Alipay every 5 s (its 3–5 s advice),
+    /// UnionPay every 5 s (its demos query again on 03/04/05 without a pace).
     /// Over WeChat's 45 s window that is 8 queries (1–5 s, 15, 25, 35 s),
     /// as many as querying every 5 s.
     Adaptive,
@@ -78,6 +80,10 @@ pub struct CodeSettings {
     pub alipay_window: Duration,
     /// WeChat revokes an unpaid code payment at 45 s; the till reverses it then.
     pub wechat_window: Duration,
+    /// UnionPay names no window for the password; the till gives it 60 s
+    /// (as Alipay) and then reverses (冲正) the payment, well inside the
+    /// reversal's own window (docs/PROTOCOLS.md §10).
+    pub unionpay_window: Duration,
     pub schedule: CodePollSchedule,
 }
 
@@ -86,6 +92,7 @@ impl Default for CodeSettings {
         CodeSettings {
             alipay_window: Duration::from_secs(60),
             wechat_window: Duration::from_secs(45),
+            unionpay_window: Duration::from_secs(60),
             schedule: CodePollSchedule::Adaptive,
         }
     }
@@ -95,6 +102,7 @@ impl CodeSettings {
     pub fn window(&self, kind: ChannelKind) -> Duration {
         match kind {
             ChannelKind::Wechat => self.wechat_window,
+            ChannelKind::Unionpay => self.unionpay_window,
             _ => self.alipay_window,
         }
     }
@@ -114,7 +122,8 @@ impl Counter {
     /// pay answer left it: `paid`, `pending` (the customer confirms on the
     /// phone; watched), `unknown` (watched) or `failed`.
     pub async fn order_charge_code(&self, req: CodeChargeRequest) -> Result<OrderDto, ApiError> {
-        let (kind, code) = classify_code(&req.code).map_err(code_error)?;
+        let unionpay = self.channels_now().contains_key(&ChannelKind::Unionpay);
+        let (kind, code) = classify_for_till(&req.code, unionpay).map_err(code_error)?;
         let channel = self.channel(kind)?;
         let limit = self
             .with_ledger(|l| Ok(l.terminal().sale_limit_fen))
@@ -430,7 +439,7 @@ impl Counter {
             .await;
         match outcome {
             Ok(CloseOutcome::Closed) => {
-                let word = if order.channel == ChannelKind::Wechat {
+                let word = if matches!(order.channel, ChannelKind::Wechat | ChannelKind::Unionpay) {
                     "reversed"
                 } else {
                     "cancelled"

@@ -361,9 +361,10 @@ impl Unionpay {
                 amount_fen: answer.fen("txnAmt").ok().or(Some(req.amount_fen)),
                 paid_at: Some(self.clock.now()),
             })),
-            // Waiting for the customer's password, or not known yet: the
-            // caller queries until its window ends.
-            Code::Unknown => Ok(CodePayAnswer::Waiting),
+            // 05: accepted and in progress (the customer is confirming on
+            // the phone): the caller queries until its window ends.
+            Code::Unknown if answer.resp_code() == "05" => Ok(CodePayAnswer::Waiting),
+            // 03/04: the outcome is not known: unknown, never failed.
             _ => Err(answer.to_error("payment")),
         }
     }

@@ -134,6 +134,15 @@ pub(crate) fn act(
     let mut found = store
         .trades_by_out_trade_no(out_trade_no)
         .map_err(internal_problem)?;
+    if found.is_empty() && out_trade_no.contains('_') {
+        // UnionPay order numbers are letters and digits only: the merchant's
+        // number with `_` finds its UnionPay trade.
+        let compact: String = out_trade_no.chars().filter(|c| *c != '_').collect();
+        found = store
+            .trades_by_out_trade_no(&compact)
+            .map_err(internal_problem)?;
+        found.retain(|t| t.channel == Channel::Unionpay);
+    }
     if let Some(c) = channel {
         found.retain(|t| t.channel == c);
     }

@@ -231,7 +231,13 @@ impl Unionpay {
     fn transaction(&self, txn_type: &str, sub: &str, number: &str) -> Fields {
         let mut f = self.common(txn_type, sub);
         let id = wire::order_id(number);
-        let time = wire::txn_time(self.clock.now());
+        let now = self.clock.now();
+        // A number made just now carries its time: the same time after a
+        // restart lets the channel recognise a repeat.
+        let made = wire::time_in_number(number)
+            .filter(|t| (now - *t).num_minutes().abs() < 10)
+            .unwrap_or(now);
+        let time = wire::txn_time(made);
         // A repeat of a number keeps its first time, so the channel sees
         // the same request again.
         let time = self

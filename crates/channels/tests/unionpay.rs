@@ -103,13 +103,27 @@ async fn a_request_signed_with_another_key_is_refused_unsigned() {
     assert_eq!(e.unsigned_claim(), Some("11"), "{e}");
 }
 
-/// A simulator whose clock the test moves.
+/// A simulator whose clock the test moves. It runs from 10:00 Beijing
+/// time, so a move of minutes never crosses into the next day.
 async fn shifted_sim() -> (Sim, Arc<AtomicI64>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let shift = Arc::new(AtomicI64::new(0));
     let s = Arc::clone(&shift);
+    let started = std::time::Instant::now();
+    let beijing = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let ten = Utc::now()
+        .with_timezone(&beijing)
+        .date_naive()
+        .and_hms_opt(10, 0, 0)
+        .unwrap()
+        .and_local_timezone(beijing)
+        .unwrap()
+        .with_timezone(&Utc);
     let config = shouyin_sim::SimConfig {
-        clock: Arc::new(move || Utc::now() + Duration::seconds(s.load(Ordering::SeqCst))),
+        clock: Arc::new(move || {
+            ten + Duration::from_std(started.elapsed()).unwrap()
+                + Duration::seconds(s.load(Ordering::SeqCst))
+        }),
         ..shouyin_sim::SimConfig::default()
     };
     (Sim::start_with(dir.path(), config).await, shift, dir)

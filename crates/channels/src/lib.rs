@@ -23,6 +23,7 @@ pub mod error;
 pub mod keys;
 pub mod model;
 pub mod rawjson;
+pub mod unionpay_bill;
 pub mod wechatpay;
 
 mod http;

@@ -216,6 +216,8 @@ pub enum ReconcileBillType {
     WechatRefund,
     /// Alipay 业务明细: payments and refunds.
     AlipayTrade,
+    /// UnionPay 一般交易流水 (ZM): payments, refunds, cancels.
+    UnionpayTrade,
 }
 
 impl From<BillType> for ReconcileBillType {
@@ -225,6 +227,7 @@ impl From<BillType> for ReconcileBillType {
             BillType::WechatSuccess => ReconcileBillType::WechatSuccess,
             BillType::WechatRefund => ReconcileBillType::WechatRefund,
             BillType::AlipayTrade => ReconcileBillType::AlipayTrade,
+            BillType::UnionpayTrade => ReconcileBillType::UnionpayTrade,
         }
     }
 }
@@ -236,6 +239,7 @@ impl ReconcileBillType {
             ReconcileBillType::WechatSuccess => "wechat_success",
             ReconcileBillType::WechatRefund => "wechat_refund",
             ReconcileBillType::AlipayTrade => "alipay_trade",
+            ReconcileBillType::UnionpayTrade => "unionpay_trade",
         }
     }
 }

@@ -16,10 +16,9 @@
 //! Rows by 交易类型 (the ACP `txnType`): 01 a payment (消费); 04 a refund
 //! (退货) under its own order number, pointing at the payment by 原交易查询
 //! 流水号 and 原始交易订单号; 31 a same-day cancel (消费撤销) and 99 a
-//! reversal (冲正), both undoing a payment. A cancel or reversal and the
-//! payment it undoes are one reversal line (money in and back out, never
-//! money received); one whose payment is not in the file is a reversal line
-//! of the order 原始交易订单号 names.
+//! reversal (冲正), both undoing a payment: a reversal line of the
+//! payment's order (money that came in and went back, never money
+//! received), beside the payment's own line.
 //!
 //! Accepted as imported: the zip, the zlib stream before it was unzipped,
 //! the ZM file alone (GBK, or saved again as UTF-8), any of them gzipped.
@@ -176,10 +175,8 @@ pub fn parse_unionpay_bill(data: &[u8], date: NaiveDate) -> Result<ParsedBill, B
     }
     let files = unpack(data, 0)?;
     // By name when the archive names its files: the ZM file only.
-    let named: Vec<&(String, Vec<u8>)> = files
-        .iter()
-        .filter(|(name, _)| is_zm_name(name))
-        .collect();
+    let named: Vec<&(String, Vec<u8>)> =
+        files.iter().filter(|(name, _)| is_zm_name(name)).collect();
     let candidates: Vec<&(String, Vec<u8>)> = if named.is_empty() {
         files.iter().collect()
     } else {
@@ -252,7 +249,14 @@ fn unpack(bytes: &[u8], depth: u8) -> Result<Vec<(String, Vec<u8>)>, BillFileErr
                     files.push((name, raw));
                 } else {
                     for (inner, data) in unpack(&raw, depth + 1)? {
-                        files.push((if inner.is_empty() { name.clone() } else { inner }, data));
+                        files.push((
+                            if inner.is_empty() {
+                                name.clone()
+                            } else {
+                                inner
+                            },
+                            data,
+                        ));
                     }
                 }
             }
@@ -395,7 +399,11 @@ fn signed_fen(fields: &[String], index: usize, line: usize) -> Result<Option<i64
 
 /// `MMDDhhmmss` in Beijing time, in the year that puts it nearest the
 /// bill date (a file of 1 January holds trades of 31 December).
-fn trace_time(fields: &[String], line: usize, date: NaiveDate) -> Result<DateTime<Utc>, BillFileError> {
+fn trace_time(
+    fields: &[String],
+    line: usize,
+    date: NaiveDate,
+) -> Result<DateTime<Utc>, BillFileError> {
     let text = require(fields, field::TRACE_TIME, line)?;
     let bad = || BillFileError::BadTime {
         line,
@@ -456,20 +464,17 @@ fn read_row(fields: &[String], line: usize, date: NaiveDate) -> Result<Row, Bill
     })
 }
 
-/// Rows to bill lines: a cancel or reversal folds into the payment it
-/// undoes; a refund names its payment's order.
+/// Rows to bill lines. A payment is a payment line even when it was
+/// cancelled or reversed later: the cancel or reversal is a line of its own
+/// (as a WeChat Pay bill lists a revoked payment's SUCCESS and REVOKED
+/// rows). Refunds, cancels and reversals name the payment's order: the
+/// payment row of the file their 原交易查询流水号 points at, else their
+/// 原始交易订单号.
 fn pair(rows: Vec<Row>) -> Result<Vec<BillLine>, BillFileError> {
     let payments: HashMap<&str, &Row> = rows
         .iter()
         .filter(|r| r.txn_type == txn_type::CONSUME)
         .map(|r| (r.query_id.as_str(), r))
-        .collect();
-    let undoes = |r: &Row| r.txn_type == txn_type::CANCEL || r.txn_type == txn_type::REVERSAL;
-    // Payments undone in this file, by query id, with the undoing code.
-    let undone: HashMap<&str, &Row> = rows
-        .iter()
-        .filter(|r| undoes(r) && payments.contains_key(r.orig_query_id.as_str()))
-        .map(|r| (r.orig_query_id.as_str(), r))
         .collect();
     let original_order = |r: &Row| -> Result<String, BillFileError> {
         if let Some(p) = payments.get(r.orig_query_id.as_str()) {
@@ -483,65 +488,49 @@ fn pair(rows: Vec<Row>) -> Result<Vec<BillLine>, BillFileError> {
         }
         Ok(r.orig_order_id.clone())
     };
-    let mut lines = Vec::new();
+    let mut lines = Vec::with_capacity(rows.len());
     for r in &rows {
-        let line = match r.txn_type.as_str() {
-            txn_type::CONSUME => match undone.get(r.query_id.as_str()) {
-                Some(undo) => BillLine {
-                    channel_trade_no: r.query_id.clone(),
-                    out_trade_no: r.order_id.clone(),
-                    kind: BillKind::Reversal,
-                    amount_fen: r.amount_fen,
-                    settled_fen: r.settled_fen,
-                    out_refund_no: None,
-                    occurred_at: r.at,
-                    refund_state: None,
-                    status: format!("{}/{}", r.code, undo.code),
-                },
-                None => BillLine {
-                    channel_trade_no: r.query_id.clone(),
-                    out_trade_no: r.order_id.clone(),
-                    kind: BillKind::Payment,
-                    amount_fen: r.amount_fen,
-                    settled_fen: r.settled_fen,
-                    out_refund_no: None,
-                    occurred_at: r.at,
-                    refund_state: None,
-                    status: r.code.clone(),
-                },
-            },
-            txn_type::REFUND => BillLine {
-                channel_trade_no: r.query_id.clone(),
-                out_trade_no: original_order(r)?,
-                kind: BillKind::Refund,
-                amount_fen: r.amount_fen,
-                settled_fen: r.settled_fen,
-                out_refund_no: Some(r.order_id.clone()),
-                occurred_at: r.at,
-                // The file lists cleared trades only: the money went back.
-                refund_state: Some(BillRefundState::Succeeded),
-                status: r.code.clone(),
-            },
-            // A cancel or reversal: folded into its payment when that is in
-            // the file, else a reversal of the order it names.
-            _ if payments.contains_key(r.orig_query_id.as_str()) => continue,
-            _ => BillLine {
-                channel_trade_no: if r.orig_query_id.is_empty() {
-                    r.query_id.clone()
-                } else {
-                    r.orig_query_id.clone()
-                },
-                out_trade_no: original_order(r)?,
-                kind: BillKind::Reversal,
-                amount_fen: r.amount_fen,
-                settled_fen: r.settled_fen,
-                out_refund_no: None,
-                occurred_at: r.at,
-                refund_state: None,
-                status: r.code.clone(),
-            },
-        };
-        lines.push(line);
+        let (kind, out_trade_no, out_refund_no, refund_state, channel_trade_no) =
+            match r.txn_type.as_str() {
+                txn_type::CONSUME => (
+                    BillKind::Payment,
+                    r.order_id.clone(),
+                    None,
+                    None,
+                    r.query_id.clone(),
+                ),
+                txn_type::REFUND => (
+                    BillKind::Refund,
+                    original_order(r)?,
+                    Some(r.order_id.clone()),
+                    // The file lists cleared trades only: the money went back.
+                    Some(BillRefundState::Succeeded),
+                    r.query_id.clone(),
+                ),
+                // A cancel or a reversal: the payment's trade is the one undone.
+                _ => (
+                    BillKind::Reversal,
+                    original_order(r)?,
+                    None,
+                    None,
+                    if r.orig_query_id.is_empty() {
+                        r.query_id.clone()
+                    } else {
+                        r.orig_query_id.clone()
+                    },
+                ),
+            };
+        lines.push(BillLine {
+            channel_trade_no,
+            out_trade_no,
+            kind,
+            amount_fen: r.amount_fen,
+            settled_fen: r.settled_fen,
+            out_refund_no,
+            occurred_at: r.at,
+            refund_state,
+            status: r.code.clone(),
+        });
     }
     Ok(lines)
 }
@@ -553,10 +542,7 @@ mod tests {
 
     /// A row with the fields a test sets; the rest blank.
     fn row(values: &[(usize, &str)]) -> Vec<u8> {
-        let mut fields: Vec<Vec<u8>> = ZM_FIELDS
-            .iter()
-            .map(|(_, w)| vec![b' '; *w])
-            .collect();
+        let mut fields: Vec<Vec<u8>> = ZM_FIELDS.iter().map(|(_, w)| vec![b' '; *w]).collect();
         for (index, value) in values {
             let bytes = encoding_rs::GBK.encode(value).0.into_owned();
             let width = ZM_FIELDS[*index].1;
@@ -598,7 +584,12 @@ mod tests {
         assert_eq!(bill.bill_type, BillType::UnionpayTrade);
         let l = &bill.lines[0];
         assert_eq!(
-            (l.kind, l.out_trade_no.as_str(), l.channel_trade_no.as_str(), l.amount_fen),
+            (
+                l.kind,
+                l.out_trade_no.as_str(),
+                l.channel_trade_no.as_str(),
+                l.amount_fen
+            ),
             (BillKind::Payment, "U1", "Q1", 1230)
         );
         assert_eq!(l.occurred_at.to_rfc3339(), "2026-11-20T02:00:00+00:00");
@@ -627,8 +618,14 @@ mod tests {
         assert_eq!(f("C000000000094"), Ok(Some(94)));
         assert_eq!(f("D000000000006"), Ok(Some(-6)));
         assert_eq!(f(""), Ok(None));
-        assert!(matches!(f("X000000000006"), Err(BillFileError::BadAmount { .. })));
-        assert!(matches!(f("C00000000000x"), Err(BillFileError::BadAmount { .. })));
+        assert!(matches!(
+            f("X000000000006"),
+            Err(BillFileError::BadAmount { .. })
+        ));
+        assert!(matches!(
+            f("C00000000000x"),
+            Err(BillFileError::BadAmount { .. })
+        ));
         assert!(matches!(f("C"), Err(BillFileError::BadAmount { .. })));
     }
 
@@ -643,7 +640,10 @@ mod tests {
         assert_eq!(decode_file_content(&b64).unwrap(), b"PK\x05\x06");
         assert!(matches!(
             decode_file_content("not base64!"),
-            Err(BillFileError::BadArchive { format: "base64", .. })
+            Err(BillFileError::BadArchive {
+                format: "base64",
+                ..
+            })
         ));
         assert!(matches!(
             decode_file_content("AAAA"),

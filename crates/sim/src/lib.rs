@@ -40,6 +40,7 @@ pub mod paycode;
 pub mod sign;
 pub mod store;
 pub mod trade;
+pub mod unionpay_bill;
 
 mod alipay;
 mod wechat;

@@ -2,7 +2,7 @@
 //!
 //! The bill comes from the channel (`Channel::daily_bill`) or from a file
 //! the accountant downloaded (Alipay: the zip or its detail CSV; WeChat Pay:
-//! the CSV). Each bill line is matched to the ledger by order number
+//! the CSV; UnionPay: the reconciliation zip or its ZM file). Each bill line is matched to the ledger by order number
 //! (payments) or refund request number (refunds), and every line on either
 //! side ends in exactly one [`ReconcileClass`]. Differences carry what to do,
 //! in Chinese and English.
@@ -494,6 +494,7 @@ impl Counter {
         };
         let bill_type = match channel {
             ChannelKind::Wechat => BillType::WechatAll,
+            ChannelKind::Unionpay => BillType::UnionpayTrade,
             _ => BillType::AlipayTrade,
         };
         let bill = ParsedBill {
@@ -513,7 +514,7 @@ impl Counter {
         date: NaiveDate,
         bytes: Vec<u8>,
     ) -> Result<ReconcileReportDto, ApiError> {
-        let bill = tokio::task::spawn_blocking(move || read_bill_file(channel, &bytes))
+        let bill = tokio::task::spawn_blocking(move || read_bill_file(channel, date, &bytes))
             .await
             .map_err(|e| ApiError::internal(format!("the bill reader failed: {e}")))??;
         self.reconcile_lines(channel, date, bill, BillSource::File, true)
@@ -533,7 +534,7 @@ impl Counter {
         source: BillSource,
         bill_available: bool,
     ) -> Result<ReconcileReportDto, ApiError> {
-        if matches!(channel, ChannelKind::Cash | ChannelKind::Unionpay) {
+        if channel == ChannelKind::Cash {
             return Err(no_channel_bill(channel));
         }
         let footer_disagreements: Vec<String> = parsed

@@ -329,7 +329,7 @@ UNIONPAY_MER_ID = "777290058110048"
 ZM_WIDTHS = [3, 11, 11, 6, 10, 19, 12, 4, 2, 21, 2, 32, 2, 6, 10, 13, 13, 4, 15, 2, 2, 6, 2, 4, 32, 1, 21,
              15, 1, 15, 32, 13, 13, 8, 32, 13, 13, 12, 2, 1, 32, 98]
 # 交易类型 and the 交易代码 written beside it.
-UP_CONSUME, UP_REFUND, UP_CANCEL, UP_REVERSAL = ("01", "S22"), ("04", "S30"), ("31", "S31"), ("99", "S32")
+UP_CONSUME, UP_REFUND, UP_CANCEL, UP_REVERSAL = ("01", "S56"), ("04", "S30"), ("31", "S31"), ("99", "S32")
 
 
 def signed(fen):

@@ -245,7 +245,7 @@ fn alipay_form() -> impl Strategy<Value = Vec<(String, String)>> {
 fn unionpay_row() -> Vec<u8> {
     use crate::unionpay_bill::{field, ZM_FIELDS};
     let mut values = vec![String::new(); ZM_FIELDS.len()];
-    values[field::CODE] = "S22".into();
+    values[field::CODE] = "S56".into();
     values[field::TRACE_TIME] = "1231235959".into();
     values[field::AMOUNT] = "000000001230".into();
     values[field::QUERY_ID] = "612612310000000000001".into();

@@ -377,7 +377,8 @@ fn unsigned_fen(fields: &[String], index: usize, line: usize) -> Result<i64, Bil
 }
 
 /// `C000000000094` / `D000000000006`: credit or debit to the merchant, in
-/// fen; blank is `None`.
+/// fen; blank is `None`. A blank sign (` 000000000000`, as UnionPay's
+/// sample prints zero amounts) is a credit.
 fn signed_fen(fields: &[String], index: usize, line: usize) -> Result<Option<i64>, BillFileError> {
     let text = fields[index].as_str();
     if text.is_empty() {
@@ -386,6 +387,7 @@ fn signed_fen(fields: &[String], index: usize, line: usize) -> Result<Option<i64
     let (sign, digits) = match text.split_at(1) {
         ("C", digits) => (1, digits),
         ("D", digits) => (-1, digits),
+        _ if text.len() == 12 => (1, text),
         _ => return Err(bad_amount(fields, index, line)),
     };
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -559,7 +561,7 @@ mod tests {
 
     fn consume(order: &str, query: &str, fen: &str) -> Vec<u8> {
         row(&[
-            (field::CODE, "S22"),
+            (field::CODE, "S56"),
             (field::TRACE_TIME, "1120100000"),
             (field::AMOUNT, fen),
             (field::QUERY_ID, query),
@@ -618,6 +620,7 @@ mod tests {
         assert_eq!(f("C000000000094"), Ok(Some(94)));
         assert_eq!(f("D000000000006"), Ok(Some(-6)));
         assert_eq!(f(""), Ok(None));
+        assert_eq!(f("000000000000"), Ok(Some(0)));
         assert!(matches!(
             f("X000000000006"),
             Err(BillFileError::BadAmount { .. })

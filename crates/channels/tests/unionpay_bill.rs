@@ -75,14 +75,14 @@ use BillKind::{Payment as P, Refund as R, Reversal as V};
 /// cancel, a reversal, and a refund of the day before's payment.
 fn expected() -> Vec<Row> {
     vec![
-        row(P, "U0001", None, 1230, "09:00:05", "S22"),
-        row(P, "U0002", None, 5000, "10:15:00", "S22"),
+        row(P, "U0001", None, 1230, "09:00:05", "S56"),
+        row(P, "U0002", None, 5000, "10:15:00", "S56"),
         row(R, "U0002", Some("U0002_R1"), 5000, "11:00:00", "S30"),
-        row(P, "U0003", None, 2000, "12:00:00", "S22"),
+        row(P, "U0003", None, 2000, "12:00:00", "S56"),
         row(R, "U0003", Some("U0003_R1"), 500, "13:00:00", "S30"),
-        row(P, "U0004", None, 600, "14:00:00", "S22"),
+        row(P, "U0004", None, 600, "14:00:00", "S56"),
         row(V, "U0004", None, 600, "14:05:00", "S31"),
-        row(P, "U0005", None, 800, "15:00:00", "S22"),
+        row(P, "U0005", None, 800, "15:00:00", "S56"),
         row(V, "U0005", None, 800, "15:00:40", "S32"),
         row(R, "U0090", Some("U0090_R1"), 300, "16:00:00", "S30"),
     ]
@@ -196,6 +196,37 @@ fn bad_files_are_typed_errors() {
         parse_unionpay_bill(&two, d),
         Err(BillFileError::SeveralTables { count: 2 })
     );
+}
+
+/// UnionPay's own sample from its SDK demo (`802310048993424_20150905.zip`:
+/// the ZM file and an RD file, CRLF rows of 607 bytes): eight payments, the
+/// fee debited and the rest credited.
+#[test]
+fn unionpays_own_sample_file_reads() {
+    let date = NaiveDate::from_ymd_opt(2015, 9, 5).unwrap();
+    let bill = parse_unionpay_bill(
+        &fixture("unionpay_sample_802310048993424_20150905.zip"),
+        date,
+    )
+    .unwrap();
+    assert_eq!(bill.lines.len(), 8);
+    assert!(bill.lines.iter().all(|l| l.kind == P && l.status == "S56"));
+    let total: i64 = bill.lines.iter().map(|l| l.amount_fen).sum();
+    assert_eq!(total, 1_322_700);
+    // 结算金额 C 4739.39 plus 商户手续费 D 28.61 is the amount.
+    let first = &bill.lines[0];
+    assert_eq!(
+        (
+            first.out_trade_no.as_str(),
+            first.channel_trade_no.as_str(),
+            first.amount_fen,
+            first.settled_fen
+        ),
+        ("10078087", "201509061122031906248", 476_800, 476_800)
+    );
+    assert!(bill.lines.iter().all(|l| l.settled_fen == l.amount_fen));
+    // Its rows are of 6 September, a day after the settlement date.
+    assert_eq!(first.occurred_at.to_rfc3339(), "2015-09-06T03:22:03+00:00");
 }
 
 #[test]

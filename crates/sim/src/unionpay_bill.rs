@@ -54,11 +54,12 @@ impl UnionpayTxn {
         }
     }
 
-    /// 交易代码. The codes are this simulator's choice (see
-    /// docs/PROTOCOLS.md); readers go by 交易类型.
+    /// 交易代码: S56 for a payment as UnionPay's sample file prints it; the
+    /// others are this simulator's choice (docs/PROTOCOLS.md §7.3). Readers
+    /// go by 交易类型.
     pub fn code(self) -> &'static str {
         match self {
-            UnionpayTxn::Consume => "S22",
+            UnionpayTxn::Consume => "S56",
             UnionpayTxn::Refund => "S30",
             UnionpayTxn::Cancel => "S31",
             UnionpayTxn::Reversal => "S32",
@@ -231,7 +232,7 @@ mod tests {
         let row = zm_row("777290058110048", &r);
         assert_eq!(row.len(), 607);
         let text = encoding_rs::GBK.decode(&row).0.into_owned();
-        assert!(text.starts_with("S22 00010000    00010000    "), "{text}");
+        assert!(text.starts_with("S56 00010000    00010000    "), "{text}");
         assert!(text.contains(" 1120090005 "), "{text}");
         assert!(text.contains(" 000000001230 "), "{text}");
         // Fee 0.07 charged, 12.23 settled.

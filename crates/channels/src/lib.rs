@@ -26,6 +26,7 @@ pub mod keys;
 pub mod model;
 pub mod rawjson;
 pub mod unionpay;
+pub mod unionpay_bill;
 pub mod wechatpay;
 
 mod http;

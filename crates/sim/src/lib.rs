@@ -41,6 +41,7 @@ pub mod pki;
 pub mod sign;
 pub mod store;
 pub mod trade;
+pub mod unionpay_bill;
 
 mod alipay;
 mod unionpay;

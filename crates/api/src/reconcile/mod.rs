@@ -2,7 +2,7 @@
 //!
 //! The bill comes from the channel (`Channel::daily_bill`) or from a file
 //! the accountant downloaded (Alipay: the zip or its detail CSV; WeChat Pay:
-//! the CSV). Each bill line is matched to the ledger by order number
+//! the CSV; UnionPay: the reconciliation zip or its ZM file). Each bill line is matched to the ledger by order number
 //! (payments) or refund request number (refunds), and every line on either
 //! side ends in exactly one [`ReconcileClass`]. Differences carry what to do,
 //! in Chinese and English.
@@ -216,6 +216,8 @@ pub enum ReconcileBillType {
     WechatRefund,
     /// Alipay 业务明细: payments and refunds.
     AlipayTrade,
+    /// UnionPay 一般交易流水 (ZM): payments, refunds, cancels.
+    UnionpayTrade,
 }
 
 impl From<BillType> for ReconcileBillType {
@@ -225,6 +227,7 @@ impl From<BillType> for ReconcileBillType {
             BillType::WechatSuccess => ReconcileBillType::WechatSuccess,
             BillType::WechatRefund => ReconcileBillType::WechatRefund,
             BillType::AlipayTrade => ReconcileBillType::AlipayTrade,
+            BillType::UnionpayTrade => ReconcileBillType::UnionpayTrade,
         }
     }
 }
@@ -236,6 +239,7 @@ impl ReconcileBillType {
             ReconcileBillType::WechatSuccess => "wechat_success",
             ReconcileBillType::WechatRefund => "wechat_refund",
             ReconcileBillType::AlipayTrade => "alipay_trade",
+            ReconcileBillType::UnionpayTrade => "unionpay_trade",
         }
     }
 }
@@ -490,6 +494,7 @@ impl Counter {
         };
         let bill_type = match channel {
             ChannelKind::Wechat => BillType::WechatAll,
+            ChannelKind::Unionpay => BillType::UnionpayTrade,
             _ => BillType::AlipayTrade,
         };
         let bill = ParsedBill {
@@ -509,7 +514,7 @@ impl Counter {
         date: NaiveDate,
         bytes: Vec<u8>,
     ) -> Result<ReconcileReportDto, ApiError> {
-        let bill = tokio::task::spawn_blocking(move || read_bill_file(channel, &bytes))
+        let bill = tokio::task::spawn_blocking(move || read_bill_file(channel, date, &bytes))
             .await
             .map_err(|e| ApiError::internal(format!("the bill reader failed: {e}")))??;
         self.reconcile_lines(channel, date, bill, BillSource::File, true)
@@ -529,7 +534,7 @@ impl Counter {
         source: BillSource,
         bill_available: bool,
     ) -> Result<ReconcileReportDto, ApiError> {
-        if matches!(channel, ChannelKind::Cash | ChannelKind::Unionpay) {
+        if channel == ChannelKind::Cash {
             return Err(no_channel_bill(channel));
         }
         let footer_disagreements: Vec<String> = parsed

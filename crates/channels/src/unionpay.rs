@@ -471,17 +471,44 @@ impl Unionpay {
         })
     }
 
+    /// 文件传输 (`txnType` 76, `fileType` 00) for the settlement day `date`:
+    /// the signed answer carries the zip in `fileContent`. The file's order
+    /// numbers are ACP's (no `_`); each line gets ours back.
     async fn do_daily_bill(&self, date: NaiveDate) -> Result<Vec<BillLine>, ChannelError> {
-        let _ = (&self.file_gateway, date);
-        Err(ChannelError::config(
-            "the UnionPay reconciliation file is not read by this version",
-        ))
+        let mut f = self.common("76", "01");
+        f.insert("txnTime".into(), wire::txn_time(self.clock.now()));
+        f.insert("settleDate".into(), date.format("%m%d").to_string());
+        f.insert("fileType".into(), "00".into());
+        let answer = self.call_at(self.file_gateway.clone(), &mut f).await?;
+        if wire::code(answer.resp_code()) != Code::Success {
+            return Err(answer.to_error("file transfer"));
+        }
+        let content = answer
+            .get("fileContent")
+            .ok_or_else(|| ChannelError::indeterminate("UnionPay answered no fileContent"))?;
+        let zip = crate::unionpay_bill::decode_file_content(content)
+            .map_err(|e| ChannelError::indeterminate(format!("UnionPay file: {e}")))?;
+        let parsed = crate::unionpay_bill::parse_unionpay_bill(&zip, date)
+            .map_err(|e| ChannelError::indeterminate(format!("UnionPay file: {e}")))?;
+        let lines = with_ledger_numbers(parsed).lines;
+        tracing::info!(%date, rows = lines.len(), "UnionPay file downloaded");
+        Ok(lines)
     }
 
     /// When the clock says a request was sent (for logs and tests).
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
+}
+
+/// A UnionPay bill with our own request numbers: its order numbers are
+/// ACP's, without the `_` separators (see [`wire::number_from_order_id`]).
+pub fn with_ledger_numbers(mut bill: crate::ParsedBill) -> crate::ParsedBill {
+    for l in &mut bill.lines {
+        l.out_trade_no = wire::number_from_order_id(&l.out_trade_no);
+        l.out_refund_no = l.out_refund_no.take().map(|n| wire::number_from_order_id(&n));
+    }
+    bill
 }
 
 impl Channel for Unionpay {
@@ -526,5 +553,44 @@ impl Channel for Unionpay {
         out_trade_no: &'a str,
     ) -> ChannelFuture<'a, CloseOutcome> {
         Box::pin(self.do_reverse_code_payment(out_trade_no))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::{BillFooter, BillKind, BillType, ParsedBill};
+
+    #[test]
+    fn bill_lines_get_the_ledgers_numbers_back() {
+        let line = |no: &str, refund: Option<&str>| BillLine {
+            channel_trade_no: "1".into(),
+            out_trade_no: no.into(),
+            kind: if refund.is_some() { BillKind::Refund } else { BillKind::Payment },
+            amount_fen: 1,
+            settled_fen: 1,
+            out_refund_no: refund.map(str::to_owned),
+            occurred_at: Utc::now(),
+            refund_state: None,
+            status: String::new(),
+        };
+        let bill = ParsedBill {
+            bill_type: BillType::UnionpayTrade,
+            header: None,
+            lines: vec![
+                line("T0120261130014501000042", None),
+                line("T0120261130014501000042", Some("T0120261130014501000042R1")),
+                line("U0001", None),
+            ],
+            footer: BillFooter::default(),
+        };
+        let back = with_ledger_numbers(bill);
+        assert_eq!(back.lines[0].out_trade_no, "T01_20261130014501_000042");
+        assert_eq!(
+            back.lines[1].out_refund_no.as_deref(),
+            Some("T01_20261130014501_000042_R1")
+        );
+        assert_eq!(back.lines[2].out_trade_no, "U0001");
     }
 }

@@ -42,6 +42,9 @@ pub struct UnionpayCredentials {
     pub middle_cert_pem: String,
     /// `http://<addr>`; the ACP paths are added by the client.
     pub gateway: String,
+    /// `http://<addr>/filedownload/`: where the reconciliation file is
+    /// fetched (UnionPay's `filedownload.95516.com`).
+    pub file_gateway: String,
 }
 
 impl fmt::Debug for UnionpayCredentials {
@@ -200,6 +203,7 @@ pub fn load_or_create(dir: &Path, base_url: &str) -> Result<SimKeys, SimError> {
     let sim_path = dir.join(SIM_KEYS_FILE);
     let cred_path = dir.join(CREDENTIALS_FILE);
     let gateway = format!("{base_url}/gateway.do");
+    let file_gateway = format!("{base_url}/filedownload/");
 
     let (mut sim, fresh) = if sim_path.exists() {
         let text = read(&sim_path)?;
@@ -246,6 +250,7 @@ pub fn load_or_create(dir: &Path, base_url: &str) -> Result<SimKeys, SimError> {
             ("alipay", "gateway", gateway.as_str()),
             ("wechatpay", "base_url", base_url),
             ("unionpay", "gateway", base_url),
+            ("unionpay", "file_gateway", file_gateway.as_str()),
         ] {
             if let Some(obj) = value.get_mut(section).and_then(|v| v.as_object_mut()) {
                 if obj.get(field).and_then(|v| v.as_str()) != Some(url) {
@@ -380,6 +385,7 @@ fn issue_unionpay_merchant(
         root_cert_pem: side.pki.root_cert_pem.clone(),
         middle_cert_pem: side.pki.middle_cert_pem.clone(),
         gateway: base_url.to_owned(),
+        file_gateway: format!("{base_url}/filedownload/"),
     })
 }
 

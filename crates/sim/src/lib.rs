@@ -332,6 +332,7 @@ pub fn app(state: SimState) -> Router {
             post(unionpay::back_trans),
         )
         .route("/gateway/api/queryTrans.do", post(unionpay::query_trans))
+        .route("/filedownload/", post(unionpay::file_transfer))
         .route("/v3/billdownload/file", get(wechat::download_bill))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

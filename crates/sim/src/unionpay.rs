@@ -30,13 +30,14 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, TimeZone, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::faults::{garble, FaultPlan};
 use crate::paycode::{self, CodeRefusal};
 use crate::sign::{sign_base64, verify_base64};
 use crate::trade::{random_digits, Channel, CloseReason, Phase, Refund, StepError, Trade, CHINA};
+use crate::unionpay_bill::{UnionpayBillRow, UnionpayTxn};
 use crate::{SimError, SimState};
 
 /// How long after a payment a reversal still gives the money back.
@@ -543,5 +544,100 @@ fn refund(sim: &SimState, req: &Fields) -> Step {
         ("queryId", r.refund_id),
         ("origQryId", orig.to_owned()),
         ("txnAmt", amount.to_string()),
+    ]))
+}
+
+/// `POST /filedownload/` (UnionPay's `filedownload.95516.com`): 文件传输,
+/// `txnType` 76 with `fileType` 00 and `settleDate` `MMDD`. The answer's
+/// `fileContent` is the day's reconciliation zip, zlib-compressed and
+/// base64-encoded, named by `fileName`. A day is Beijing midnight to
+/// midnight; the year is the latest one not after today.
+pub async fn file_transfer(
+    State(sim): State<SimState>,
+    plan: Option<Extension<FaultPlan>>,
+    body: Bytes,
+) -> Response {
+    let plan = plan.map(|p| p.0).unwrap_or_default();
+    let req = match open(&sim, &body, plan) {
+        Ok(r) => r,
+        Err(answer) => return answer,
+    };
+    if plan == FaultPlan::Error {
+        return signed(&sim, &req, reply("03", "系统繁忙，请稍后重试"), plan);
+    }
+    let r = bill_file(&sim, &req).unwrap_or_else(|e| e);
+    signed(&sim, &req, r, plan)
+}
+
+fn bill_file(sim: &SimState, req: &Fields) -> Step {
+    if req.get("txnType").map(String::as_str) != Some("76") {
+        return Err(reply("10", "文件传输 txnType 应为 76"));
+    }
+    if req.get("fileType").map(String::as_str) != Some("00") {
+        return Err(reply("10", "只支持 fileType 00"));
+    }
+    let mmdd = field(req, "settleDate")?;
+    let today = sim.now().with_timezone(&CHINA).date_naive();
+    let date = [today.year(), today.year() - 1]
+        .into_iter()
+        .filter_map(|y| chrono::NaiveDate::parse_from_str(&format!("{y}{mmdd}"), "%Y%m%d").ok())
+        .find(|d| *d <= today)
+        .ok_or_else(|| reply("10", "settleDate 应为 MMDD"))?;
+    let midnight = |d: chrono::NaiveDate| {
+        CHINA
+            .from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let (Some(from), Some(to)) = (midnight(date), date.succ_opt().and_then(midnight)) else {
+        return Err(reply("10", "settleDate 无效"));
+    };
+    let rows = {
+        let store = sim.store();
+        let mut rows = Vec::new();
+        for t in store.paid_between(Channel::Unionpay, from, to)? {
+            rows.push(UnionpayBillRow {
+                txn: UnionpayTxn::Consume,
+                txn_sub_type: if t.is_code_payment() { "06" } else { "07" }.into(),
+                order_id: t.out_trade_no.clone(),
+                query_id: t.trade_no.clone(),
+                amount_fen: t.amount_fen,
+                txn_time: t.paid_at.unwrap_or(t.created_at),
+                orig_query_id: None,
+                orig_order_id: None,
+                orig_txn_time: None,
+            });
+        }
+        for r in store.refunds_between(Channel::Unionpay, from, to)? {
+            let Some(t) = store.trade(Channel::Unionpay, &r.out_trade_no)? else {
+                continue;
+            };
+            let txn = match r.reason.as_str() {
+                "冲正" => UnionpayTxn::Reversal,
+                "消费撤销" => UnionpayTxn::Cancel,
+                _ => UnionpayTxn::Refund,
+            };
+            rows.push(UnionpayBillRow {
+                txn,
+                txn_sub_type: "00".into(),
+                order_id: r.out_refund_no.clone(),
+                query_id: r.refund_id.clone(),
+                amount_fen: r.amount_fen,
+                txn_time: r.created_at,
+                orig_query_id: Some(t.trade_no.clone()),
+                orig_order_id: Some(t.out_trade_no.clone()),
+                orig_txn_time: t.paid_at,
+            });
+        }
+        rows.sort_by_key(|r| r.txn_time);
+        rows
+    };
+    let mer_id = &sim.keys().unionpay_mer_id;
+    let zip = crate::unionpay_bill::render_unionpay_bill(date, mer_id, &rows)?;
+    Ok(ok(vec![
+        ("fileName", crate::unionpay_bill::file_name(mer_id, date)),
+        ("fileContent", crate::unionpay_bill::file_content(&zip)?),
+        ("settleDate", mmdd.to_owned()),
+        ("fileType", "00".into()),
     ]))
 }

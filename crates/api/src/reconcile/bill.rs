@@ -61,6 +61,7 @@ pub fn read_bill_file(
             ChannelKind::Wechat => shouyin_channels::wechatpay::read_bill(bytes),
             ChannelKind::Unionpay => {
                 shouyin_channels::unionpay_bill::parse_unionpay_bill(bytes, date)
+                    .map(shouyin_channels::unionpay::with_ledger_numbers)
             }
             ChannelKind::Cash => Err(BillFileError::Empty),
         }

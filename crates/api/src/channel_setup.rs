@@ -77,9 +77,13 @@ pub async fn check_channels_file(typed: &str) -> Result<CheckedChannels, ApiErro
             ..ChannelsFile::default()
         },
     ];
-    for (kind, section) in [ChannelKind::Alipay, ChannelKind::Wechat, ChannelKind::Unionpay]
-        .into_iter()
-        .zip(sections)
+    for (kind, section) in [
+        ChannelKind::Alipay,
+        ChannelKind::Wechat,
+        ChannelKind::Unionpay,
+    ]
+    .into_iter()
+    .zip(sections)
     {
         // The key itself is never in the message.
         let built = section.build().map_err(|e| {

@@ -169,7 +169,11 @@ async fn a_channels_file_is_checked_with_the_channel_before_it_is_kept() {
     // The channels are in use at once.
     let t = counter.terminal_get().await.unwrap();
     assert!(!t.needs_setup);
-    for kind in [ChannelKind::Alipay, ChannelKind::Wechat, ChannelKind::Unionpay] {
+    for kind in [
+        ChannelKind::Alipay,
+        ChannelKind::Wechat,
+        ChannelKind::Unionpay,
+    ] {
         let c = t.channels.iter().find(|c| c.channel == kind).unwrap();
         assert!(c.available, "{c:?}");
     }

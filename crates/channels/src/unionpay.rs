@@ -212,7 +212,9 @@ impl Unionpay {
         let cert_pem = fields
             .get("signPubKeyCert")
             .filter(|c| !c.is_empty())
-            .ok_or_else(|| ChannelError::untrusted("the UnionPay answer carries no signPubKeyCert"))?;
+            .ok_or_else(|| {
+                ChannelError::untrusted("the UnionPay answer carries no signPubKeyCert")
+            })?;
         let key = self.anchors.signer_key(cert_pem, self.clock.now())?;
         if !wire::verify(&key, &fields) {
             return Err(ChannelError::untrusted(
@@ -506,7 +508,10 @@ impl Unionpay {
 pub fn with_ledger_numbers(mut bill: crate::ParsedBill) -> crate::ParsedBill {
     for l in &mut bill.lines {
         l.out_trade_no = wire::number_from_order_id(&l.out_trade_no);
-        l.out_refund_no = l.out_refund_no.take().map(|n| wire::number_from_order_id(&n));
+        l.out_refund_no = l
+            .out_refund_no
+            .take()
+            .map(|n| wire::number_from_order_id(&n));
     }
     bill
 }
@@ -567,7 +572,11 @@ mod tests {
         let line = |no: &str, refund: Option<&str>| BillLine {
             channel_trade_no: "1".into(),
             out_trade_no: no.into(),
-            kind: if refund.is_some() { BillKind::Refund } else { BillKind::Payment },
+            kind: if refund.is_some() {
+                BillKind::Refund
+            } else {
+                BillKind::Payment
+            },
             amount_fen: 1,
             settled_fen: 1,
             out_refund_no: refund.map(str::to_owned),

@@ -55,12 +55,18 @@ async fn answers_signed_under_a_bad_certificate_are_untrusted() {
     ] {
         sim.faults(json!({ "unionpay_cert": fault })).await;
         untrusted(&channel.query(&no).await.unwrap_err(), says);
-        untrusted(&channel.create_qr(&qr(&number("Q"))).await.unwrap_err(), says);
+        untrusted(
+            &channel.create_qr(&qr(&number("Q"))).await.unwrap_err(),
+            says,
+        );
     }
     // A good certificate with a tampered signature.
     sim.faults(json!({"unionpay_cert": "", "bad_signature_rate": 1.0}))
         .await;
-    untrusted(&channel.query(&no).await.unwrap_err(), "signature does not verify");
+    untrusted(
+        &channel.query(&no).await.unwrap_err(),
+        "signature does not verify",
+    );
     sim.clear_faults().await;
     assert_eq!(
         channel.query(&no).await.unwrap().status,
@@ -157,7 +163,10 @@ async fn code_payments_are_reversed_in_their_window_and_cancelled_after_it() {
         CloseOutcome::Closed
     );
     assert_eq!(sim.phone(&code, "confirm").await.as_u16(), 409);
-    assert_eq!(channel.query(&no).await.unwrap().status, RemoteStatus::Closed);
+    assert_eq!(
+        channel.query(&no).await.unwrap().status,
+        RemoteStatus::Closed
+    );
 
     // Paid: a reversal inside its window gives the money back.
     let code = sim.paycode("unionpay", false, None).await;

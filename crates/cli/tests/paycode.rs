@@ -270,9 +270,15 @@ async fn charge_by_unionpay_from_the_terminal() {
     );
 
     let code = sim.paycode("unionpay", false, None).await;
-    let o = charge(&db, &channels, &code, "12.30", &[]).output().unwrap();
+    let o = charge(&db, &channels, &code, "12.30", &[])
+        .output()
+        .unwrap();
     let out = lines(&o);
-    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(out.contains("state=paid"), "{out}");
     let paid = sim
         .trades()

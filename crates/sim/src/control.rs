@@ -211,7 +211,12 @@ async fn buyer(
         None => None,
         Some(c) => match Channel::parse(c) {
             Some(c) => Some(c),
-            None => return problem(StatusCode::BAD_REQUEST, "channel must be alipay, wechat or unionpay"),
+            None => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "channel must be alipay, wechat or unionpay",
+                )
+            }
         },
     };
     let result = act(&sim, &out_trade_no, channel, action);
@@ -312,7 +317,10 @@ pub async fn issue_paycode(State(sim): State<SimState>, body: Bytes) -> Response
         }
     };
     let Some(channel) = Channel::parse(&req.channel) else {
-        return problem(StatusCode::BAD_REQUEST, "channel must be alipay, wechat or unionpay");
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "channel must be alipay, wechat or unionpay",
+        );
     };
     if req.balance_fen.is_some_and(|b| b < 0) {
         return problem(StatusCode::BAD_REQUEST, "balance_fen must not be negative");

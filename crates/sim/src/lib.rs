@@ -327,10 +327,7 @@ pub fn app(state: SimState) -> Router {
             get(wechat::query_refund),
         )
         .route("/v3/bill/tradebill", get(wechat::trade_bill))
-        .route(
-            "/gateway/api/backTransReq.do",
-            post(unionpay::back_trans),
-        )
+        .route("/gateway/api/backTransReq.do", post(unionpay::back_trans))
         .route("/gateway/api/queryTrans.do", post(unionpay::query_trans))
         .route("/filedownload/", post(unionpay::file_transfer))
         .route("/v3/billdownload/file", get(wechat::download_bill))

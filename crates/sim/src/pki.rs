@@ -59,7 +59,8 @@ fn ca_params(cn: &str) -> Result<CertificateParams, SimError> {
     let mut p = CertificateParams::new(Vec::<String>::new()).map_err(err("CA parameters"))?;
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     p.distinguished_name.push(DnType::CommonName, cn);
-    p.distinguished_name.push(DnType::OrganizationName, "Shouyin Simulator");
+    p.distinguished_name
+        .push(DnType::OrganizationName, "Shouyin Simulator");
     p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     p.not_before = rcgen::date_time_ymd(2024, 1, 1);
     p.not_after = rcgen::date_time_ymd(2050, 1, 1);
@@ -79,7 +80,8 @@ fn leaf(
     let mut p = CertificateParams::new(Vec::<String>::new()).map_err(err("leaf parameters"))?;
     p.is_ca = IsCa::ExplicitNoCa;
     p.distinguished_name.push(DnType::CommonName, cn);
-    p.distinguished_name.push(DnType::OrganizationName, "Shouyin Simulator");
+    p.distinguished_name
+        .push(DnType::OrganizationName, "Shouyin Simulator");
     p.key_usages = vec![
         KeyUsagePurpose::DigitalSignature,
         KeyUsagePurpose::ContentCommitment,
@@ -95,19 +97,13 @@ fn leaf(
 /// A fresh PKI around UnionPay's signing key (PKCS#8 PEM).
 pub fn create(sign_key_pem: &str) -> Result<Pki, SimError> {
     let root_key = KeyPair::generate().map_err(err("root key"))?;
-    let root = CertifiedIssuer::self_signed(
-        ca_params("Shouyin Simulator UnionPay Test Root")?,
-        root_key,
-    )
-    .map_err(err("root certificate"))?;
+    let root =
+        CertifiedIssuer::self_signed(ca_params("Shouyin Simulator UnionPay Test Root")?, root_key)
+            .map_err(err("root certificate"))?;
     let middle_key = KeyPair::generate().map_err(err("intermediate key"))?;
     let middle_key_pem = middle_key.serialize_pem();
-    let middle = CertifiedIssuer::signed_by(
-        ca_params(MIDDLE_CN)?,
-        middle_key,
-        &root,
-    )
-    .map_err(err("intermediate certificate"))?;
+    let middle = CertifiedIssuer::signed_by(ca_params(MIDDLE_CN)?, middle_key, &root)
+        .map_err(err("intermediate certificate"))?;
     let signer_cn = format!("041@Z2024@{UNIONPAY_OWNER}@00000001");
     let (sign_cert_pem, _) = leaf(sign_key_pem, &signer_cn, (2024, 2046), &middle)?;
     let (expired_cert_pem, _) = leaf(sign_key_pem, &signer_cn, (2020, 2021), &middle)?;
@@ -152,5 +148,10 @@ fn middle_issuer(pki: &Pki) -> Result<Issuer<'static, KeyPair>, SimError> {
 /// `(certificate PEM, certId)`.
 pub fn merchant_cert(pki: &Pki, mer_id: &str, key_pem: &str) -> Result<(String, String), SimError> {
     let issuer = middle_issuer(pki)?;
-    leaf(key_pem, &format!("041@Z2024@{mer_id}@00000001"), (2024, 2046), &issuer)
+    leaf(
+        key_pem,
+        &format!("041@Z2024@{mer_id}@00000001"),
+        (2024, 2046),
+        &issuer,
+    )
 }

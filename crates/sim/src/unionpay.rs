@@ -112,7 +112,10 @@ fn form(fields: &Fields) -> Vec<u8> {
 fn respond(body: Vec<u8>) -> Response {
     (
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/x-www-form-urlencoded;charset=UTF-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded;charset=UTF-8",
+        )],
         body,
     )
         .into_response()
@@ -125,15 +128,27 @@ fn unsigned(plan: FaultPlan, code: &str, msg: &str) -> Response {
     f.insert("respCode".into(), code.into());
     f.insert("respMsg".into(), msg.into());
     let body = form(&f);
-    respond(if plan == FaultPlan::Garble { garble(&body) } else { body })
+    respond(if plan == FaultPlan::Garble {
+        garble(&body)
+    } else {
+        body
+    })
 }
 
 /// Sign and send `r` as the answer to `req`.
 fn signed(sim: &SimState, req: &Fields, r: Reply, plan: FaultPlan) -> Response {
     let mut f = Fields::new();
     for k in [
-        "version", "encoding", "signMethod", "txnType", "txnSubType", "bizType", "accessType",
-        "merId", "orderId", "txnTime",
+        "version",
+        "encoding",
+        "signMethod",
+        "txnType",
+        "txnSubType",
+        "bizType",
+        "accessType",
+        "merId",
+        "orderId",
+        "txnTime",
     ] {
         if let Some(v) = req.get(k) {
             f.insert(k.into(), v.clone());
@@ -166,7 +181,11 @@ fn signed(sim: &SimState, req: &Fields, r: Reply, plan: FaultPlan) -> Response {
     };
     f.insert("signature".into(), signature);
     let body = form(&f);
-    respond(if plan == FaultPlan::Garble { garble(&body) } else { body })
+    respond(if plan == FaultPlan::Garble {
+        garble(&body)
+    } else {
+        body
+    })
 }
 
 /// Read and authenticate a request; `Err` is the answer to send at once.
@@ -178,7 +197,11 @@ fn open(sim: &SimState, body: &[u8], plan: FaultPlan) -> Result<Fields, Response
     if req.get("version").map(String::as_str) != Some("5.1.0")
         || req.get("signMethod").map(String::as_str) != Some("01")
     {
-        return Err(unsigned(plan, "10", "version 5.1.0 with signMethod 01 only"));
+        return Err(unsigned(
+            plan,
+            "10",
+            "version 5.1.0 with signMethod 01 only",
+        ));
     }
     let signature = req.get("signature").map(String::as_str).unwrap_or("");
     let keys = sim.keys();
@@ -316,8 +339,8 @@ fn apply_qr(sim: &SimState, req: &Fields) -> Step {
     let id = order_id(req)?;
     let amount = amount(req)?;
     let now = sim.now();
-    let created_at = parse_txn_time(field(req, "txnTime")?)
-        .ok_or_else(|| reply("10", "txnTime 格式错误"))?;
+    let created_at =
+        parse_txn_time(field(req, "txnTime")?).ok_or_else(|| reply("10", "txnTime 格式错误"))?;
     let expires_at = match req.get("payTimeout").filter(|v| !v.is_empty()) {
         None => now + DEFAULT_TIMEOUT,
         Some(v) => {

@@ -621,7 +621,10 @@ async fn first_start_writes_credentials_in_the_published_shape_and_follows_the_p
     assert_eq!(sim.creds.wechatpay.base_url, format!("http://{}", sim.addr));
     let up = sim.creds.unionpay.clone().unwrap();
     assert_eq!(up.gateway, format!("http://{}", sim.addr));
-    assert_eq!(up.file_gateway, format!("http://{}/filedownload/", sim.addr));
+    assert_eq!(
+        up.file_gateway,
+        format!("http://{}/filedownload/", sim.addr)
+    );
     assert_eq!(up, {
         let mut o = old.unionpay.clone().unwrap();
         o.gateway = up.gateway.clone();

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use rsa::pkcs8::DecodePublicKey;
 use rsa::RsaPublicKey;
 use x509_parser::certificate::X509Certificate;
-use x509_parser::prelude::{FromDer, ASN1Time};
+use x509_parser::prelude::{ASN1Time, FromDer};
 
 use crate::ChannelError;
 
@@ -87,7 +87,9 @@ impl TrustAnchors {
             ChannelError::config(format!("the intermediate is not issued by the root: {why}"))
         })?;
         if owner.trim().is_empty() {
-            return Err(ChannelError::config("the expected certificate owner is empty"));
+            return Err(ChannelError::config(
+                "the expected certificate owner is empty",
+            ));
         }
         Ok(TrustAnchors {
             root_der,
@@ -108,12 +110,23 @@ impl TrustAnchors {
         let cert = parse(&der).ok_or_else(|| untrusted("not an X.509 certificate"))?;
         let (root, middle) = match (parse(&self.root_der), parse(&self.middle_der)) {
             (Some(r), Some(m)) => (r, m),
-            _ => return Err(ChannelError::config("the configured certificates no longer parse")),
+            _ => {
+                return Err(ChannelError::config(
+                    "the configured certificates no longer parse",
+                ))
+            }
         };
-        issued_by(&cert, &middle)
-            .map_err(|why| untrusted(&format!("not issued by the configured intermediate ({why})")))?;
+        issued_by(&cert, &middle).map_err(|why| {
+            untrusted(&format!(
+                "not issued by the configured intermediate ({why})"
+            ))
+        })?;
         let now = at(now)?;
-        for (name, c) in [("signing", &cert), ("intermediate", &middle), ("root", &root)] {
+        for (name, c) in [
+            ("signing", &cert),
+            ("intermediate", &middle),
+            ("root", &root),
+        ] {
             if !c.validity().is_valid_at(now) {
                 return Err(untrusted(&format!(
                     "the {name} certificate is not valid now (valid {} to {})",
@@ -127,7 +140,9 @@ impl TrustAnchors {
         }
         if let Ok(Some(usage)) = cert.key_usage() {
             if !usage.value.digital_signature() {
-                return Err(untrusted("the certificate does not allow digital signatures"));
+                return Err(untrusted(
+                    "the certificate does not allow digital signatures",
+                ));
             }
         }
         let cn = cert

@@ -197,8 +197,9 @@ impl Answer {
 /// `respCode` but without a signature is unsigned (untrusted, the code kept
 /// as a hint).
 pub fn read_form(body: &[u8]) -> Result<Fields, ChannelError> {
-    let text = std::str::from_utf8(body)
-        .map_err(|_| ChannelError::indeterminate("UnionPay answer is not UTF-8 (cut or garbled)"))?;
+    let text = std::str::from_utf8(body).map_err(|_| {
+        ChannelError::indeterminate("UnionPay answer is not UTF-8 (cut or garbled)")
+    })?;
     let fields: Fields = url::form_urlencoded::parse(text.trim().as_bytes())
         .into_owned()
         .collect();
@@ -209,7 +210,11 @@ pub fn read_form(body: &[u8]) -> Result<Fields, ChannelError> {
     };
     if fields.get("signature").is_none_or(|s| s.is_empty()) {
         let msg = fields.get("respMsg").map(String::as_str).unwrap_or("");
-        return Err(ChannelError::unsigned("the UnionPay answer", resp_code, msg));
+        return Err(ChannelError::unsigned(
+            "the UnionPay answer",
+            resp_code,
+            msg,
+        ));
     }
     Ok(fields)
 }
@@ -249,7 +254,11 @@ mod tests {
         assert_eq!(number_from_order_id("T120359abc7"), "T120359abc7");
         assert_eq!(
             time_in_number("T01_20261130014501_000042").map(|t| t.timestamp()),
-            Some(Utc.with_ymd_and_hms(2026, 11, 30, 1, 45, 1).unwrap().timestamp())
+            Some(
+                Utc.with_ymd_and_hms(2026, 11, 30, 1, 45, 1)
+                    .unwrap()
+                    .timestamp()
+            )
         );
     }
 

@@ -235,3 +235,38 @@ async fn code_refusals_are_definite() {
         .unwrap_err();
     assert_eq!(e.definite_code(), Some("60"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_customer_page_shows_a_unionpay_code_and_pays_it() {
+    let sim = Sim::start().await;
+    let channel = client(&sim.channels_file());
+    let no = number("PG");
+    let created = channel.create_qr(&qr(&no)).await.unwrap();
+    let page = sim
+        .http
+        .get(format!("{}/", sim.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("云闪付 UnionPay"), "{page}");
+    assert!(page.contains("card unionpay"), "{page}");
+    let opened = sim
+        .http
+        .get(format!("{}/pay", sim.base))
+        .query(&[("code", created.qr_payload.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(opened.status().is_success());
+    assert!(opened.text().await.unwrap().contains("1.00"));
+    sim.pay(&no).await;
+    assert_eq!(channel.query(&no).await.unwrap().status, RemoteStatus::Paid);
+    let listed = sim.trade(&no).await.unwrap();
+    assert_eq!(
+        (listed["channel"].as_str(), listed["state"].as_str()),
+        (Some("unionpay"), Some("paid"))
+    );
+}

@@ -56,6 +56,10 @@ pub struct Unionpay {
     /// original's time. Numbers made here embed their creation time, which
     /// is the fallback after a restart.
     sent_at: Mutex<HashMap<String, String>>,
+    /// The `queryId` of each payment seen paid: a refund names the payment
+    /// by it, so a refund need not query first (one request, whose lost
+    /// answer is a repeat away from known).
+    query_ids: Mutex<HashMap<String, String>>,
 }
 
 impl fmt::Debug for Unionpay {
@@ -120,7 +124,32 @@ impl Unionpay {
             http: http::client(&config.timeouts)?,
             clock,
             sent_at: Mutex::new(HashMap::new()),
+            query_ids: Mutex::new(HashMap::new()),
         })
+    }
+
+    fn remember_paid(&self, out_trade_no: &str, paid: &RemotePayment) {
+        if paid.status != RemoteStatus::Paid {
+            return;
+        }
+        if let Some(id) = &paid.channel_trade_no {
+            let mut map = self
+                .query_ids
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if map.len() > 10_000 {
+                map.clear();
+            }
+            map.insert(out_trade_no.to_owned(), id.clone());
+        }
+    }
+
+    fn known_query_id(&self, out_trade_no: &str) -> Option<String> {
+        self.query_ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(out_trade_no)
+            .cloned()
     }
 
     fn remember(&self, order_id: &str, txn_time: &str) {
@@ -308,7 +337,11 @@ impl Unionpay {
     async fn do_query(&self, out_trade_no: &str) -> Result<RemotePayment, ChannelError> {
         let answer = self.query_number(out_trade_no).await?;
         match wire::code(answer.resp_code()) {
-            Code::Success => Self::payment(&answer),
+            Code::Success => {
+                let payment = Self::payment(&answer)?;
+                self.remember_paid(out_trade_no, &payment);
+                Ok(payment)
+            }
             Code::NoSuchTrade => Ok(RemotePayment::not_found()),
             _ => Err(answer.to_error("query")),
         }
@@ -363,12 +396,16 @@ impl Unionpay {
         }
         let answer = self.call(BACK_TRANS, f).await?;
         match wire::code(answer.resp_code()) {
-            Code::Success => Ok(CodePayAnswer::Paid(RemotePayment {
-                status: RemoteStatus::Paid,
-                channel_trade_no: answer.get("queryId").map(str::to_owned),
-                amount_fen: answer.fen("txnAmt").ok().or(Some(req.amount_fen)),
-                paid_at: Some(self.clock.now()),
-            })),
+            Code::Success => {
+                let paid = RemotePayment {
+                    status: RemoteStatus::Paid,
+                    channel_trade_no: answer.get("queryId").map(str::to_owned),
+                    amount_fen: answer.fen("txnAmt").ok().or(Some(req.amount_fen)),
+                    paid_at: Some(self.clock.now()),
+                };
+                self.remember_paid(&req.out_trade_no, &paid);
+                Ok(CodePayAnswer::Paid(paid))
+            }
             // 05: accepted and in progress (the customer is confirming on
             // the phone): the caller queries until its window ends.
             Code::Unknown if answer.resp_code() == "05" => Ok(CodePayAnswer::Waiting),
@@ -420,26 +457,41 @@ impl Unionpay {
         if req.refund_fen <= 0 {
             return Err(ChannelError::config("a refund must be above zero"));
         }
-        let original = self.do_query(&req.out_trade_no).await?;
-        if original.status != RemoteStatus::Paid {
-            return Err(ChannelError::definite(
-                "NOT_PAID",
-                format!("the trade is {:?} at UnionPay", original.status),
-            ));
-        }
-        let query_id = original
-            .channel_trade_no
-            .ok_or_else(|| ChannelError::indeterminate("UnionPay query gave no queryId"))?;
+        let query_id = match self.known_query_id(&req.out_trade_no) {
+            Some(id) => id,
+            None => {
+                let original = self.do_query(&req.out_trade_no).await?;
+                if original.status != RemoteStatus::Paid {
+                    return Err(ChannelError::definite(
+                        "NOT_PAID",
+                        format!("the trade is {:?} at UnionPay", original.status),
+                    ));
+                }
+                original
+                    .channel_trade_no
+                    .ok_or_else(|| ChannelError::indeterminate("UnionPay query gave no queryId"))?
+            }
+        };
         let mut f = self.transaction("04", "00", &req.out_refund_no);
         f.insert("origQryId".into(), query_id);
         f.insert("txnAmt".into(), req.refund_fen.to_string());
         let answer = self.call(BACK_TRANS, f).await?;
         match wire::code(answer.resp_code()) {
-            // Accepted, or a repeat of this refund number: the refund's own
-            // query says where it stands.
-            Code::Success | Code::Duplicate => {
+            // Accepted: the refund's own query says where it stands.
+            Code::Success => {
                 self.do_query_refund(&req.out_trade_no, &req.out_refund_no)
                     .await
+            }
+            // This refund number was used before: the same refund again
+            // (a retry after a lost answer), or another one (refused).
+            Code::Duplicate => {
+                let earlier = self
+                    .do_query_refund(&req.out_trade_no, &req.out_refund_no)
+                    .await?;
+                if earlier.refund_fen.is_some_and(|f| f != req.refund_fen) {
+                    return Err(answer.to_error("refund"));
+                }
+                Ok(earlier)
             }
             _ => Err(answer.to_error("refund")),
         }

@@ -270,3 +270,31 @@ async fn the_customer_page_shows_a_unionpay_code_and_pays_it() {
         (Some("unionpay"), Some("paid"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_number_used_for_another_amount_is_refused() {
+    let sim = Sim::start().await;
+    let channel = client(&sim.channels_file());
+    let no = number("RN");
+    channel.create_qr(&qr(&no)).await.unwrap();
+    sim.pay(&no).await;
+    assert_eq!(channel.query(&no).await.unwrap().status, RemoteStatus::Paid);
+    let refund = |fen: i64| shouyin_channels::RefundRequest {
+        out_trade_no: no.clone(),
+        out_refund_no: format!("{no}R1"),
+        refund_fen: fen,
+        total_fen: 100,
+        reason: None,
+    };
+    let first = channel.refund(&refund(30)).await.unwrap();
+    assert_eq!(first.refund_fen, Some(30));
+    // The same request again is the same refund; another amount under its
+    // number is refused, and nothing more moves.
+    assert_eq!(
+        channel.refund(&refund(30)).await.unwrap().refund_fen,
+        Some(30)
+    );
+    let e = channel.refund(&refund(40)).await.unwrap_err();
+    assert_eq!(e.definite_code(), Some("12"), "{e}");
+    assert_eq!(sim.trade(&no).await.unwrap()["refunded_fen"], 30);
+}

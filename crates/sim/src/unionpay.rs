@@ -188,20 +188,17 @@ fn signed(sim: &SimState, req: &Fields, r: Reply, plan: FaultPlan) -> Response {
     })
 }
 
-/// Read and authenticate a request; `Err` is the answer to send at once.
-fn open(sim: &SimState, body: &[u8], plan: FaultPlan) -> Result<Fields, Response> {
+/// Read and authenticate a request; `Err` is the code and message of the
+/// unsigned refusal to send at once.
+fn open(sim: &SimState, body: &[u8]) -> Result<Fields, (&'static str, &'static str)> {
     let req: Fields = url::form_urlencoded::parse(body).into_owned().collect();
     if req.get("merId") != Some(&sim.keys().unionpay_mer_id) {
-        return Err(unsigned(plan, "10", "商户号不存在"));
+        return Err(("10", "商户号不存在"));
     }
     if req.get("version").map(String::as_str) != Some("5.1.0")
         || req.get("signMethod").map(String::as_str) != Some("01")
     {
-        return Err(unsigned(
-            plan,
-            "10",
-            "version 5.1.0 with signMethod 01 only",
-        ));
+        return Err(("10", "version 5.1.0 with signMethod 01 only"));
     }
     let signature = req.get("signature").map(String::as_str).unwrap_or("");
     let keys = sim.keys();
@@ -212,7 +209,7 @@ fn open(sim: &SimState, body: &[u8], plan: FaultPlan) -> Result<Fields, Response
             signature,
         )
     {
-        return Err(unsigned(plan, "11", "验证签名失败"));
+        return Err(("11", "验证签名失败"));
     }
     Ok(req)
 }
@@ -251,9 +248,9 @@ pub async fn back_trans(
     body: Bytes,
 ) -> Response {
     let plan = plan.map(|p| p.0).unwrap_or_default();
-    let req = match open(&sim, &body, plan) {
+    let req = match open(&sim, &body) {
         Ok(r) => r,
-        Err(answer) => return answer,
+        Err((code, msg)) => return unsigned(plan, code, msg),
     };
     if plan == FaultPlan::Error {
         let code = sim.faults().get().error_code;
@@ -286,9 +283,9 @@ pub async fn query_trans(
     body: Bytes,
 ) -> Response {
     let plan = plan.map(|p| p.0).unwrap_or_default();
-    let req = match open(&sim, &body, plan) {
+    let req = match open(&sim, &body) {
         Ok(r) => r,
-        Err(answer) => return answer,
+        Err((code, msg)) => return unsigned(plan, code, msg),
     };
     if plan == FaultPlan::Error {
         return signed(&sim, &req, reply("03", "系统繁忙，请稍后查询"), plan);
@@ -581,9 +578,9 @@ pub async fn file_transfer(
     body: Bytes,
 ) -> Response {
     let plan = plan.map(|p| p.0).unwrap_or_default();
-    let req = match open(&sim, &body, plan) {
+    let req = match open(&sim, &body) {
         Ok(r) => r,
-        Err(answer) => return answer,
+        Err((code, msg)) => return unsigned(plan, code, msg),
     };
     if plan == FaultPlan::Error {
         return signed(&sim, &req, reply("03", "系统繁忙，请稍后重试"), plan);

@@ -347,7 +347,7 @@ fn parse_zm(bytes: &[u8], date: NaiveDate) -> Result<ParsedBill, BillFileError> 
     })
 }
 
-fn require<'f>(fields: &'f [String], index: usize, line: usize) -> Result<&'f str, BillFileError> {
+fn require(fields: &[String], index: usize, line: usize) -> Result<&str, BillFileError> {
     let value = fields[index].as_str();
     if value.is_empty() {
         return Err(BillFileError::MissingField {

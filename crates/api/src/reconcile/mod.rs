@@ -23,6 +23,12 @@
 //! never by `business_date` (the ledger's `bill_span`). Orders of other
 //! channels are ignored.
 //!
+//! A reversal line (WeChat REVOKED, UnionPay 消费撤销 / 冲正) matches an
+//! order the ledger does not count as received; the refund of the whole
+//! amount the till records when a channel gives a payment back on a reverse
+//! is that reversal, not a refund missing from the bill, and is counted with
+//! the reversals on the ledger's side too.
+//!
 //! Parts: reading bills in `bill`, the pure matching in `matching`, and here
 //! the glue: fetching or importing, gathering the ledger's side, the result.
 

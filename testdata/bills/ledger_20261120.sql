@@ -28,7 +28,8 @@ INSERT INTO refunds (order_id, out_refund_no, amount_fen, state, requested_at, s
  SELECT id, 'A0002_R1', 3000, 'succeeded', '2026-11-20T03:00:00.000Z', '2026-11-20T03:00:00.000Z', '2026-11-20' FROM orders WHERE out_trade_no = 'A0002';
 
 -- UnionPay: a cancelled or reversed payment stands as paid and then given
--- back in full, as the till records a payment the channel undid.
+-- back in full, as the till records a payment the channel undid; for U0004
+-- with the refund of it all the till records beside (U0004_CH).
 INSERT INTO orders (out_trade_no, store, terminal, amount_fen, currency, channel, state,
                     created_at, updated_at, paid_at, refunded_fen, business_date) VALUES
  ('U0001', 'S01', 'T01', 1230, 'CNY', 'unionpay', 'paid', '2026-11-20T01:00:00.000Z', '2026-11-20T01:00:05.000Z', '2026-11-20T01:00:05.000Z', 0, '2026-11-20'),
@@ -44,3 +45,5 @@ INSERT INTO refunds (order_id, out_refund_no, amount_fen, state, requested_at, s
  SELECT id, 'U0003_R1', 500, 'succeeded', '2026-11-20T05:00:00.000Z', '2026-11-20T05:00:00.000Z', '2026-11-20' FROM orders WHERE out_trade_no = 'U0003';
 INSERT INTO refunds (order_id, out_refund_no, amount_fen, state, requested_at, settled_at, business_date)
  SELECT id, 'U0090_R1', 300, 'succeeded', '2026-11-20T08:00:00.000Z', '2026-11-20T08:00:00.000Z', '2026-11-20' FROM orders WHERE out_trade_no = 'U0090';
+INSERT INTO refunds (order_id, out_refund_no, amount_fen, state, requested_at, settled_at, business_date)
+ SELECT id, 'U0004_CH', 600, 'succeeded', '2026-11-20T06:05:00.000Z', '2026-11-20T06:05:00.000Z', '2026-11-20' FROM orders WHERE out_trade_no = 'U0004';

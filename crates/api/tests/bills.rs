@@ -420,7 +420,8 @@ fn unionpay_expected() -> Vec<(C, K, String, Option<String>)> {
         line(C::Matched, K::Payment, "U0003", None),
         line(C::Matched, K::Refund, "U0003", Some("U0003_R1")),
         line(C::Matched, K::Payment, "U0004", None),
-        line(C::Matched, K::Reversal, "U0004", None),
+        // With the refund the till recorded for the cancel.
+        line(C::Matched, K::Reversal, "U0004", Some("U0004_CH")),
         line(C::Matched, K::Payment, "U0005", None),
         line(C::Matched, K::Reversal, "U0005", None),
         line(C::Matched, K::Refund, "U0090", Some("U0090_R1")),
@@ -461,6 +462,9 @@ async fn unionpay_file_reconciles_in_every_packing() {
             (5, 9630, 3, 5800),
             "{name}"
         );
+        // The till's refund for the cancel is counted with the reversals.
+        assert_eq!((l.reversal_count, l.reversals_fen), (1, 600), "{name}");
+        assert_eq!(l.net_fen, b.net_fen, "{name}");
     }
     shop.counter.shutdown().await;
 }

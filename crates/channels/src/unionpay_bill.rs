@@ -347,7 +347,7 @@ fn parse_zm(bytes: &[u8], date: NaiveDate) -> Result<ParsedBill, BillFileError> 
     })
 }
 
-fn require<'f>(fields: &'f [String], index: usize, line: usize) -> Result<&'f str, BillFileError> {
+fn require(fields: &[String], index: usize, line: usize) -> Result<&str, BillFileError> {
     let value = fields[index].as_str();
     if value.is_empty() {
         return Err(BillFileError::MissingField {
@@ -384,11 +384,14 @@ fn signed_fen(fields: &[String], index: usize, line: usize) -> Result<Option<i64
     if text.is_empty() {
         return Ok(None);
     }
-    let (sign, digits) = match text.split_at(1) {
-        ("C", digits) => (1, digits),
-        ("D", digits) => (-1, digits),
-        _ if text.len() == 12 => (1, text),
-        _ => return Err(bad_amount(fields, index, line)),
+    let (sign, digits) = if let Some(digits) = text.strip_prefix('C') {
+        (1, digits)
+    } else if let Some(digits) = text.strip_prefix('D') {
+        (-1, digits)
+    } else if text.len() == 12 {
+        (1, text)
+    } else {
+        return Err(bad_amount(fields, index, line));
     };
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad_amount(fields, index, line));
@@ -630,6 +633,11 @@ mod tests {
             Err(BillFileError::BadAmount { .. })
         ));
         assert!(matches!(f("C"), Err(BillFileError::BadAmount { .. })));
+        // A multi-byte first character is no sign (and no panic).
+        assert!(matches!(
+            f("银00000000006"),
+            Err(BillFileError::BadAmount { .. })
+        ));
     }
 
     #[test]

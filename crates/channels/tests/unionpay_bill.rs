@@ -236,6 +236,9 @@ fn an_empty_day_is_an_empty_bill() {
     assert!(bill.lines.is_empty());
 }
 
+/// (kind, order no, refund no, gross, settled, UTC time)
+type Seen<'a> = (BillKind, &'a str, Option<&'a str>, i64, i64, String);
+
 #[test]
 fn the_simulators_file_round_trips_through_file_content() {
     let at = |h: u32, m: u32, s: u32| Utc.with_ymd_and_hms(2026, 11, 20, h, m, s).unwrap();
@@ -302,7 +305,7 @@ fn the_simulators_file_round_trips_through_file_content() {
     let unpacked = decode_file_content(&file_content(&zip).unwrap()).unwrap();
     assert_eq!(unpacked, zip);
     let bill = parse_unionpay_bill(&unpacked, day()).unwrap();
-    let got: Vec<(BillKind, &str, Option<&str>, i64, i64, String)> = bill
+    let got: Vec<Seen> = bill
         .lines
         .iter()
         .map(|l| {

@@ -191,6 +191,9 @@ fn print_table(r: &ReconcileReportDto) {
     println!("ledger_payments={} ({})", l.payments, l.payment_count);
     println!("ledger_refunds={} ({})", l.refunds, l.refund_count);
     println!("ledger_net={}", l.net);
+    if l.reversal_count > 0 {
+        println!("ledger_reversals={} ({})", l.reversals, l.reversal_count);
+    }
     if r.bill_lines_outside_day > 0 {
         println!("bill_lines_outside_day={}", r.bill_lines_outside_day);
     }

@@ -454,6 +454,8 @@ fn reconcile_reads_unionpays_file_in_every_packing() {
         assert_eq!(value(&out, "ledger_payments"), "96.30 (5)", "{bill}");
         assert_eq!(value(&out, "ledger_refunds"), "58.00 (3)", "{bill}");
         assert_eq!(value(&out, "ledger_net"), "38.30", "{bill}");
+        // The till's refund for the cancel of U0004 is that reversal.
+        assert_eq!(value(&out, "ledger_reversals"), "6.00 (1)", "{bill}");
         // The file prints no totals to agree with.
         assert!(!out.contains("bill_footer_agrees"), "{out}");
     }

@@ -23,6 +23,12 @@
 //! never by `business_date` (the ledger's `bill_span`). Orders of other
 //! channels are ignored.
 //!
+//! A reversal line (WeChat REVOKED, UnionPay 消费撤销 / 冲正) matches an
+//! order the ledger does not count as received; the refund of the whole
+//! amount the till records when a channel gives a payment back on a reverse
+//! is that reversal, not a refund missing from the bill, and is counted with
+//! the reversals on the ledger's side too.
+//!
 //! Parts: reading bills in `bill`, the pure matching in `matching`, and here
 //! the glue: fetching or importing, gathering the ledger's side, the result.
 
@@ -335,7 +341,7 @@ fn load_view(
     // by number or by order and amount.
     let named: HashSet<&str> = bill
         .iter()
-        .filter(|l| l.kind == BillKind::Refund)
+        .filter(|l| matches!(l.kind, BillKind::Refund | BillKind::Reversal))
         .map(|l| l.out_trade_no.as_str())
         .collect();
     for order_no in named {
@@ -371,8 +377,16 @@ fn report(
     for l in &lines {
         counts.add(l.class);
     }
+    // Refunds the till recorded for a reversal the bill shows are counted
+    // with the reversals, as the bill counts them.
+    let reversed: HashSet<&str> = lines
+        .iter()
+        .filter(|l| l.kind == ReconcileLineKind::Reversal)
+        .filter_map(|l| l.out_refund_no.as_deref())
+        .collect();
     let ledger_payments = view.day_payment_amounts();
-    let ledger_refunds = view.day_refund_amounts();
+    let ledger_refunds = view.day_refund_amounts(&reversed);
+    let ledger_reversals = view.day_refund_amounts_of(&reversed);
     ReconcileReportDto {
         date: date.to_string(),
         channel,
@@ -386,7 +400,12 @@ fn report(
         differences: count(lines.iter().filter(|l| l.class.is_difference()).count()),
         counts,
         bill_totals: ReconcileTotalsDto::of_bill(bill),
-        ledger_totals: ledger_totals(bill_side.bill_type, &ledger_payments, &ledger_refunds),
+        ledger_totals: ledger_totals(
+            bill_side.bill_type,
+            &ledger_payments,
+            &ledger_refunds,
+            &ledger_reversals,
+        ),
         bill_lines_outside_day: bill_side.outside_day,
         lines,
         settled_unverified: Vec::new(),
@@ -395,9 +414,14 @@ fn report(
 
 /// The ledger's totals of what the bill can show: a payments-only bill is
 /// set against the ledger's payments, a refunds-only bill its refunds.
-fn ledger_totals(bill_type: BillType, payments: &[i64], refunds: &[i64]) -> ReconcileTotalsDto {
+fn ledger_totals(
+    bill_type: BillType,
+    payments: &[i64],
+    refunds: &[i64],
+    reversals: &[i64],
+) -> ReconcileTotalsDto {
     let none: &[i64] = &[];
-    ReconcileTotalsDto::new(
+    let mut totals = ReconcileTotalsDto::new(
         if bill_type.has_payments() {
             payments
         } else {
@@ -408,7 +432,11 @@ fn ledger_totals(bill_type: BillType, payments: &[i64], refunds: &[i64]) -> Reco
         } else {
             none
         },
-    )
+    );
+    totals.reversal_count = count(reversals.len());
+    totals.reversals_fen = reversals.iter().sum();
+    totals.reversals = format_fen(totals.reversals_fen);
+    totals
 }
 
 fn parse_date(text: &str) -> Result<NaiveDate, ApiError> {

@@ -100,7 +100,11 @@ async fn reconcile_exits_non_zero_on_differences_and_reads_downloaded_files() {
     // One paid sale per channel: charge, the customer pays, recover.
     let http = reqwest::Client::new();
     let mut orders = Vec::new();
-    for (channel, amount) in [("alipay", "18.80"), ("wechat", "6.60")] {
+    for (channel, amount) in [
+        ("alipay", "18.80"),
+        ("wechat", "6.60"),
+        ("unionpay", "3.30"),
+    ] {
         let o = shouyin(&[
             "charge",
             "--db",
@@ -149,6 +153,30 @@ async fn reconcile_exits_non_zero_on_differences_and_reads_downloaded_files() {
     assert_eq!(value(&out, "differences"), "0");
     assert_eq!(value(&out, "bill_net"), "6.60");
     assert_eq!(value(&out, "ledger_net"), "6.60");
+
+    // UnionPay agrees too: its file, fetched by file transfer, names the
+    // order without the `_` separators and still matches the ledger's.
+    let o = shouyin(&[
+        "reconcile",
+        "--db",
+        &db_s,
+        "--config",
+        &config,
+        "--channel",
+        "unionpay",
+        "--date",
+        "today",
+    ]);
+    let out = stdout(&o);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(value(&out, "matched"), "1");
+    assert_eq!(value(&out, "differences"), "0");
+    assert_eq!(value(&out, "bill_net"), "3.30");
+    assert_eq!(value(&out, "ledger_net"), "3.30");
 
     // A paid Alipay sale the channel never saw (written into the ledger
     // file directly): reconcile must say so and exit 1.

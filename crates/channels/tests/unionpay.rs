@@ -298,3 +298,16 @@ async fn a_refund_number_used_for_another_amount_is_refused() {
     assert_eq!(e.definite_code(), Some("12"), "{e}");
     assert_eq!(sim.trade(&no).await.unwrap()["refunded_fen"], 30);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_without_trades_has_an_empty_file() {
+    let sim = Sim::start().await;
+    let channel = client(&sim.channels_file());
+    let beijing = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let day = Utc::now().with_timezone(&beijing).date_naive() - Duration::days(3);
+    let bill = channel.daily_bill(day).await.unwrap();
+    assert!(bill.is_empty(), "{bill:#?}");
+    // The file transfer is signed like every answer.
+    sim.faults(json!({"unionpay_cert": "expired"})).await;
+    untrusted(&channel.daily_bill(day).await.unwrap_err(), "not valid now");
+}

@@ -1,5 +1,6 @@
 //! The payment-channel simulator: a loopback server that speaks the Alipay
-//! open-platform gateway (face-to-face QR) and WeChat Pay API v3 (Native)
+//! open-platform gateway (face-to-face QR), WeChat Pay API v3 (Native) and
+//! UnionPay ACP 5.1.0 (back-end gateway, with certificates of its own)
 //! wire protocols, so the counter can take a payment end to end without the
 //! real channels.
 //!
@@ -13,7 +14,9 @@
 //!   stay in the simulator's own `simulator.json`.
 //! * [`store`] keeps trades and refunds in a SQLite file (WAL) so they survive
 //!   a restart; [`trade`] holds the channel-neutral life cycle.
-//! * [`alipay`] and [`wechat`] map the wire protocols onto that life cycle;
+//! * [`alipay`], [`wechat`] and [`unionpay`] map the wire protocols onto
+//!   that life cycle; [`pki`] makes UnionPay's test root, intermediate and
+//!   signing certificates;
 //!   [`bills`] renders both channels' daily bills from the stored trades.
 //! * [`page`] is the "customer phone": a web page listing pending QR codes with
 //!   Pay and Decline buttons; [`control`] is the JSON control API for tests.

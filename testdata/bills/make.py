@@ -22,12 +22,20 @@ Alipay
   A0002 30.00 paid 10:00:09 with 3.00 商家优惠 (商家实收 27.00); refunded
         in full 11:00:00 (A0002_R1)
   A0003  5.00 paid 16:20:00
+UnionPay (merchant 777290058110048; fee 0.6% charged, given back on undo)
+  U0001 12.30 paid 09:00:05 by QR
+  U0002 50.00 paid 10:15:00; refunded in full 11:00:00 (U0002_R1)
+  U0003 20.00 paid 12:00:00; 5.00 refunded 13:00:00 (U0003_R1)
+  U0004  6.00 paid 14:00:00 by code, cancelled 14:05:00 (消费撤销 U0004_C1)
+  U0005  8.00 paid 15:00:00 by code, reversed 15:00:40 (冲正)
+  U0090 paid 11-19 (not in the file); 3.00 refunded 16:00:00 (U0090_R1)
 """
 
 import gzip
 import io
 import os
 import zipfile
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -310,3 +318,77 @@ log += [
 ]
 write("alipay_20261120_账务明细.csv", ("\r\n".join(log) + "\r\n").encode("gbk"))
 write("alipay_20261120_账务明细.csv.zip", zip_of([(f"{PID}_20261120_账务明细.csv", ("\r\n".join(log) + "\r\n").encode("gbk"))]))
+
+
+# ------------------------------------------------------------------ UnionPay
+# The 一般交易流水 (ZM) file of the reconciliation zip: GBK, one trade a
+# line, 42 fixed-width fields (widths in bytes) separated by one space.
+# Amounts are fen: 交易金额 12 digits; 商户手续费 / 结算金额 / 清算净额 as
+# C (credit) or D (debit) and 12 digits. Times are Beijing MMDDhhmmss.
+UNIONPAY_MER_ID = "777290058110048"
+ZM_WIDTHS = [3, 11, 11, 6, 10, 19, 12, 4, 2, 21, 2, 32, 2, 6, 10, 13, 13, 4, 15, 2, 2, 6, 2, 4, 32, 1, 21,
+             15, 1, 15, 32, 13, 13, 8, 32, 13, 13, 12, 2, 1, 32, 98]
+# 交易类型 and the 交易代码 written beside it.
+UP_CONSUME, UP_REFUND, UP_CANCEL, UP_REVERSAL = ("01", "S56"), ("04", "S30"), ("31", "S31"), ("99", "S32")
+
+
+def signed(fen):
+    return ("D" if fen < 0 else "C") + f"{abs(fen):012d}"
+
+
+def zm_row(kind, sub, order_id, query_id, fen, mmddhhmmss, orig_query="", orig_order="", orig_time=""):
+    txn_type, code = kind
+    charged = fee(fen)
+    # A payment pays the fee; a refund, cancel or reversal gives it back.
+    fee_signed, settle = (-charged, fen - charged) if kind == UP_CONSUME else (charged, -(fen - charged))
+    f = [""] * 42
+    f[0], f[1], f[2] = code, "00010000", "00010000"
+    f[3] = f"{int(query_id[-6:]):06d}"
+    f[4], f[5], f[6] = mmddhhmmss, "6216********0018", f"{fen:012d}"
+    f[7], f[8], f[9], f[11], f[12] = "5411", "11", query_id, order_id, "01"
+    f[13] = f"{int(orig_query[-6:]):06d}" if orig_query else ""
+    f[14], f[15], f[16], f[17] = orig_time, signed(fee_signed), signed(settle), "0001"
+    f[19], f[20], f[21], f[22] = txn_type, sub, "000000", "01"
+    f[26], f[27], f[30], f[32] = orig_query, UNIONPAY_MER_ID, "云闪付小店", signed(settle)
+    f[39], f[40] = "0", orig_order
+    cells = []
+    for text, width in zip(f, ZM_WIDTHS):
+        raw = text.encode("gbk")
+        assert len(raw) <= width, (text, width)
+        cells.append(raw + b" " * (width - len(raw)))
+    return b" ".join(cells)
+
+
+def q(n):
+    return f"6126112{n:014d}"
+
+
+UP_ROWS = [
+    # U0001 12.30 by QR.
+    zm_row(UP_CONSUME, "07", "U0001", q(1), 1230, "1120090005"),
+    # U0002 50.00, refunded in full.
+    zm_row(UP_CONSUME, "07", "U0002", q(2), 5000, "1120101500"),
+    zm_row(UP_REFUND, "00", "U0002_R1", q(3), 5000, "1120110000", q(2), "U0002", "1120101500"),
+    # U0003 20.00, 5.00 of it refunded.
+    zm_row(UP_CONSUME, "07", "U0003", q(4), 2000, "1120120000"),
+    zm_row(UP_REFUND, "00", "U0003_R1", q(5), 500, "1120130000", q(4), "U0003", "1120120000"),
+    # U0004 6.00 by code, cancelled the same day (消费撤销).
+    zm_row(UP_CONSUME, "06", "U0004", q(6), 600, "1120140000"),
+    zm_row(UP_CANCEL, "00", "U0004_C1", q(7), 600, "1120140500", q(6), "U0004", "1120140000"),
+    # U0005 8.00 by code, reversed (冲正).
+    zm_row(UP_CONSUME, "06", "U0005", q(8), 800, "1120150000"),
+    zm_row(UP_REVERSAL, "01", "U0005", q(9), 800, "1120150040", q(8), "U0005", "1120150000"),
+    # U0090 was paid on 11-19 (not in this file); 3.00 refunded today.
+    zm_row(UP_REFUND, "00", "U0090_R1", q(10), 300, "1120160000", "612611190000000000090", "U0090", "1119100000"),
+]
+up_zm = b"\r\n".join(UP_ROWS) + b"\r\n"
+UP_ZM_NAME = f"INN26112088ZM_{UNIONPAY_MER_ID}"
+# The zip as the file-transfer answer's fileContent unpacks (base64, then
+# zlib): the ZM file and the (empty) 差错 file ZME.
+up_zip = zip_of([(UP_ZM_NAME, up_zm), (f"INN26112088ZME_{UNIONPAY_MER_ID}", b"")])
+write("unionpay_20261120.zip", up_zip)
+# fileContent decoded from base64 but not yet inflated.
+write("unionpay_20261120_filecontent.zlib", zlib.compress(up_zip))
+# The ZM file alone, as unzipped; and opened and saved again as UTF-8.
+write("unionpay_" + UP_ZM_NAME, up_zm)
+write("unionpay_20261120_ZM_utf8.txt", (BOM + up_zm.decode("gbk").replace("\r\n", "\n")).encode("utf-8"))

@@ -657,6 +657,18 @@ impl Sim {
         Ok(())
     }
 
+    /// As [`Sim::configure`], leaving out one channel's section (a till
+    /// without, say, UnionPay).
+    pub fn configure_without(&self, data_dir: &Path, section: &str) -> Result<()> {
+        std::fs::create_dir_all(data_dir)?;
+        let mut creds = self.kit.credentials();
+        if let Some(obj) = creds.as_object_mut() {
+            obj.remove(section);
+        }
+        std::fs::write(data_dir.join("channels.json"), creds.to_string())?;
+        Ok(())
+    }
+
     /// The simulator's payment notification attempts, oldest first.
     pub async fn notifications(&self) -> Result<Vec<Value>> {
         let v: Value = self
@@ -683,9 +695,11 @@ impl Sim {
     /// The customer scans the code (opens it on the customer page).
     pub async fn scan(&self, order_no: &str) -> Result<()> {
         let trades = self.trades().await?;
+        // A UnionPay trade is kept under the number without its `_`.
+        let compact: String = order_no.chars().filter(|c| *c != '_').collect();
         let trade = trades
             .iter()
-            .find(|t| t["out_trade_no"] == order_no)
+            .find(|t| t["out_trade_no"] == order_no || t["out_trade_no"] == compact.as_str())
             .ok_or_else(|| anyhow!("no trade {order_no} at the simulator"))?;
         let code = trade["qr_code"].as_str().unwrap_or_default().to_owned();
         self.http

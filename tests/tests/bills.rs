@@ -1,7 +1,8 @@
 //! The accountant imports the channels' bill files in the real app: a
 //! WeChat Pay ALL bill (gzip) with a coupon, a pending refund and a reversed
 //! payment; the REFUND bill for the refunds' day; Alipay's account log,
-//! refused in words that name the file to import. The Reconcile screen is
+//! refused in words that name the file to import; UnionPay's reconciliation
+//! zip, and a cut-off ZM file refused by its line. The Reconcile screen is
 //! photographed in Chinese and in English (artifacts/e2e/bills-*.png).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -145,6 +146,41 @@ fn the_accountant_reconciles_every_kind_of_bill_in_both_languages() {
         app.wait_for_text("[data-testid=rc-settled]", "44.30", SHORT)
             .await?;
         app.screenshot("bills-alipay-zh").await?;
+
+        // UnionPay: the reconciliation zip (ZM file) of the same day; a
+        // cancel and a reversal beside their payments, refunds by number.
+        reconcile(&app, "unionpay", "2026-11-20", "unionpay_20261120.zip").await?;
+        app.wait_for_text("[data-testid=rc-bill-type]", "银联 对账文件", SHORT)
+            .await?;
+        app.wait_for_text("[data-testid=rc-verdict]", "账实相符", SHORT)
+            .await?;
+        app.wait_for_text("[data-testid=rc-apart]", "已撤销的付款 2 笔", SHORT)
+            .await?;
+        app.wait_for_text("[data-testid=rc-lines]", "U0090_R1", SHORT)
+            .await?;
+        app.screenshot("bills-unionpay-zh").await?;
+        app.click("[data-testid=lang]").await?;
+        app.wait_for_text(
+            "[data-testid=rc-bill-type]",
+            "UnionPay reconciliation file",
+            SHORT,
+        )
+        .await?;
+        // A cut-off file: its line, in the screen's language.
+        let cut = dir.path().join("INN26112088ZM_777290058110048");
+        let zm = std::fs::read(fixture("unionpay_INN26112088ZM_777290058110048"))?;
+        std::fs::write(&cut, &zm[..zm.len() - 400])?;
+        set_value(&app, "[data-testid=rc-channel]", "unionpay", "change").await?;
+        app.fill("[data-testid=rc-file]", &cut.to_string_lossy())
+            .await?;
+        app.click("[data-testid=rc-run]").await?;
+        app.wait_for_text(
+            "[role=alert]",
+            "line 10 does not follow the fixed-width layout",
+            SHORT,
+        )
+        .await?;
+        app.screenshot("bills-unionpay-bad-row-en").await?;
         app.quit().await?;
         Ok(())
     });

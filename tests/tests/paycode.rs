@@ -193,7 +193,8 @@ fn a_refused_code_says_why_in_english() {
         let dir = tempfile::tempdir()?;
         let sim = Sim::start(&dir.path().join("sim")).await?;
         let data = dir.path().join("app");
-        sim.configure(&data)?;
+        // A till without the UnionPay channel.
+        sim.configure_without(&data, "unionpay")?;
         let app = App::start(&data, &[("SHOUYIN_LANG", "en")]).await?;
         app.open_shift("200").await?;
 

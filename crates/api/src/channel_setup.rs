@@ -73,16 +73,24 @@ pub(crate) async fn check_parsed(
     let sections = [
         ChannelsFile {
             alipay: file.alipay.clone(),
-            wechatpay: None,
+            ..ChannelsFile::default()
         },
         ChannelsFile {
-            alipay: None,
             wechatpay: file.wechatpay.clone(),
+            ..ChannelsFile::default()
+        },
+        ChannelsFile {
+            unionpay: file.unionpay.clone(),
+            ..ChannelsFile::default()
         },
     ];
-    for (kind, section) in [ChannelKind::Alipay, ChannelKind::Wechat]
-        .into_iter()
-        .zip(sections)
+    for (kind, section) in [
+        ChannelKind::Alipay,
+        ChannelKind::Wechat,
+        ChannelKind::Unionpay,
+    ]
+    .into_iter()
+    .zip(sections)
     {
         // The key itself is never in the message.
         let built = section.build().map_err(|e| {

@@ -4,8 +4,9 @@
 //! This is where counters lose customers' money most often, so the order of
 //! steps is fixed (DESIGN.md, "Customer-presented codes"):
 //!
-//! 1. The code's digits pick the channel; anything that is not an Alipay or
-//!    WeChat code is refused before any network call.
+//! 1. The code's digits pick the channel; anything that is not an Alipay,
+//!    WeChat or (where that channel is configured) UnionPay code is refused
+//!    before any network call.
 //! 2. The order, its `out_trade_no` and the code's digest are committed in
 //!    one transaction. The ledger refuses a second code payment while one is
 //!    open and a code it has sent before, so a re-scan after a lost answer
@@ -30,7 +31,7 @@
 use std::time::Duration;
 
 use shouyin_channels::{ChannelError, CloseOutcome, CodePay, CodePayAnswer, RemoteStatus};
-use shouyin_core::{classify_code, AmountRules, ChannelKind, Money, OrderState, PayCodeError};
+use shouyin_core::{classify_for_till, AmountRules, ChannelKind, Money, OrderState, PayCodeError};
 use shouyin_ledger::{Change, CodePayment, NewOrder, Order};
 
 use crate::dto::{CodeChargeRequest, OrderDto};
@@ -47,6 +48,8 @@ pub enum CodePollSchedule {
     /// * WeChat (every 5 s up to 45 s; the v2 POS guide says every 10 s):
     ///   every second until 5 s, then every 10 s: 8 queries (1–5 s, 15, 25,
     ///   35 s), as many as querying every 5 s.
+    /// * UnionPay (its demos query again on 03/04/05 without a pace): every
+    ///   second until 5 s, then every 5 s.
     Adaptive,
     /// A fixed interval (the documented schedules, for comparison).
     Fixed(Duration),
@@ -56,8 +59,8 @@ pub enum CodePollSchedule {
 /// channel.
 pub fn fast_phase(kind: ChannelKind) -> (Duration, Duration) {
     match kind {
-        ChannelKind::Wechat => (Duration::from_secs(5), Duration::from_secs(1)),
-        _ => (Duration::from_millis(6400), Duration::from_millis(800)),
+        ChannelKind::Alipay => (Duration::from_millis(6400), Duration::from_millis(800)),
+        _ => (Duration::from_secs(5), Duration::from_secs(1)),
     }
 }
 
@@ -88,6 +91,10 @@ pub struct CodeSettings {
     pub alipay_window: Duration,
     /// WeChat revokes an unpaid code payment at 45 s; the till reverses it then.
     pub wechat_window: Duration,
+    /// UnionPay names no window for the password; the till gives it 60 s
+    /// (as Alipay) and then reverses (冲正) the payment, well inside the
+    /// reversal's own window (docs/PROTOCOLS.md §10).
+    pub unionpay_window: Duration,
     pub schedule: CodePollSchedule,
 }
 
@@ -96,6 +103,7 @@ impl Default for CodeSettings {
         CodeSettings {
             alipay_window: Duration::from_secs(60),
             wechat_window: Duration::from_secs(45),
+            unionpay_window: Duration::from_secs(60),
             schedule: CodePollSchedule::Adaptive,
         }
     }
@@ -105,6 +113,7 @@ impl CodeSettings {
     pub fn window(&self, kind: ChannelKind) -> Duration {
         match kind {
             ChannelKind::Wechat => self.wechat_window,
+            ChannelKind::Unionpay => self.unionpay_window,
             _ => self.alipay_window,
         }
     }
@@ -124,7 +133,8 @@ impl Counter {
     /// pay answer left it: `paid`, `pending` (the customer confirms on the
     /// phone; watched), `unknown` (watched) or `failed`.
     pub async fn order_charge_code(&self, req: CodeChargeRequest) -> Result<OrderDto, ApiError> {
-        let (kind, code) = classify_code(&req.code).map_err(code_error)?;
+        let unionpay = self.channels_now().contains_key(&ChannelKind::Unionpay);
+        let (kind, code) = classify_for_till(&req.code, unionpay).map_err(code_error)?;
         let channel = self.channel(kind)?;
         self.check_not_suspended(kind).await?;
         let limit = self
@@ -441,7 +451,7 @@ impl Counter {
             .await;
         match outcome {
             Ok(CloseOutcome::Closed) => {
-                let word = if order.channel == ChannelKind::Wechat {
+                let word = if matches!(order.channel, ChannelKind::Wechat | ChannelKind::Unionpay) {
                     "reversed"
                 } else {
                     "cancelled"

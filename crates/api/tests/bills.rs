@@ -407,3 +407,135 @@ async fn every_fixture_agrees_with_its_footer_through_the_report() {
     assert_eq!(r.bill_footer_disagreements, vec!["settled_payments"]);
     shop.counter.shutdown().await;
 }
+
+/// UnionPay's file of 11-20 (make.py): every line matches the ledger, the
+/// cancelled and reversed payments show as reversals beside their payment
+/// lines, refunds match by their own request numbers (U0090_R1 refunds a
+/// payment of the day before).
+fn unionpay_expected() -> Vec<(C, K, String, Option<String>)> {
+    vec![
+        line(C::Matched, K::Payment, "U0001", None),
+        line(C::Matched, K::Payment, "U0002", None),
+        line(C::Matched, K::Refund, "U0002", Some("U0002_R1")),
+        line(C::Matched, K::Payment, "U0003", None),
+        line(C::Matched, K::Refund, "U0003", Some("U0003_R1")),
+        line(C::Matched, K::Payment, "U0004", None),
+        // With the refund the till recorded for the cancel.
+        line(C::Matched, K::Reversal, "U0004", Some("U0004_CH")),
+        line(C::Matched, K::Payment, "U0005", None),
+        line(C::Matched, K::Reversal, "U0005", None),
+        line(C::Matched, K::Refund, "U0090", Some("U0090_R1")),
+    ]
+}
+
+#[tokio::test]
+async fn unionpay_file_reconciles_in_every_packing() {
+    let shop = shop().await;
+    for name in [
+        "unionpay_20261120.zip",
+        "unionpay_20261120_filecontent.zlib",
+        "unionpay_INN26112088ZM_777290058110048",
+        "unionpay_20261120_ZM_utf8.txt",
+    ] {
+        let r = run(&shop, ChannelKind::Unionpay, 20, name).await;
+        assert_eq!(r.bill_type, ReconcileBillType::UnionpayTrade, "{name}");
+        assert_eq!(r.channel, ChannelKind::Unionpay, "{name}");
+        assert!(r.is_clean(), "{name}: {:#?}", r.lines);
+        assert_eq!(classes(&r), unionpay_expected(), "{name}");
+        // The file prints no totals.
+        assert_eq!(r.bill_footer_agrees, None, "{name}");
+        assert_eq!(r.bill_lines_outside_day, 0, "{name}");
+        // Cancels and reversals are not money received; refunds by number.
+        let b = &r.bill_totals;
+        assert_eq!((b.payment_count, b.payments_fen), (5, 9630), "{name}");
+        assert_eq!((b.refund_count, b.refunds_fen), (3, 5800), "{name}");
+        assert_eq!((b.reversal_count, b.reversals_fen), (2, 1400), "{name}");
+        assert_eq!(b.net_fen, 3830, "{name}");
+        let l = &r.ledger_totals;
+        assert_eq!(
+            (
+                l.payment_count,
+                l.payments_fen,
+                l.refund_count,
+                l.refunds_fen
+            ),
+            (5, 9630, 3, 5800),
+            "{name}"
+        );
+        // The till's refund for the cancel is counted with the reversals.
+        assert_eq!((l.reversal_count, l.reversals_fen), (1, 600), "{name}");
+        assert_eq!(l.net_fen, b.net_fen, "{name}");
+    }
+    shop.counter.shutdown().await;
+}
+
+#[tokio::test]
+async fn unionpay_differences_are_found_like_the_other_channels() {
+    let shop = shop().await;
+    let zm = fixture("unionpay_INN26112088ZM_777290058110048");
+    let text = encoding_rs::GBK.decode(&zm).0.into_owned();
+    // U0001 billed at 12.40 instead of 12.30; a payment the ledger never
+    // saw; and the ledger's U0003 refund gone from the file.
+    let edited = text.replacen("000000001230", "000000001240", 1);
+    let mut rows: Vec<&str> = edited.split("\r\n").filter(|r| !r.is_empty()).collect();
+    rows.retain(|r| !r.contains("U0003_R1"));
+    let stranger = rows[0].replacen("U0001 ", "U7777 ", 1).replacen(
+        "612611200000000000001",
+        "612611200000000000777",
+        1,
+    );
+    rows.push(&stranger);
+    let bytes = encoding_rs::GBK.encode(&rows.join("\r\n")).0.into_owned();
+    let r = shop
+        .counter
+        .reconcile_file(ChannelKind::Unionpay, day(20), bytes)
+        .await
+        .unwrap();
+    let differences: Vec<_> = classes(&r)
+        .into_iter()
+        .filter(|(c, ..)| *c != C::Matched)
+        .collect();
+    assert_eq!(
+        differences,
+        vec![
+            line(C::MissingInLedger, K::Payment, "U7777", None),
+            line(C::MissingInBill, K::Refund, "U0003", Some("U0003_R1")),
+            line(C::AmountMismatch, K::Payment, "U0001", None),
+        ]
+    );
+    assert_eq!(r.differences, 3);
+    shop.counter.shutdown().await;
+}
+
+#[tokio::test]
+async fn unionpay_wrong_files_are_typed_errors() {
+    let shop = shop().await;
+    // Another channel's bill given as UnionPay's, and the other way round.
+    let e = refused(&shop, ChannelKind::Unionpay, 20, "wechat_all_20261120.csv").await;
+    assert_eq!(e.code, ErrorCode::BillWrongChannel, "{e:?}");
+    assert_eq!(e.fields["found"], "wechat");
+    assert_eq!(e.fields["wanted"], "unionpay");
+    let e = refused(&shop, ChannelKind::Alipay, 20, "unionpay_20261120.zip").await;
+    assert_eq!(e.code, ErrorCode::BillWrongChannel, "{e:?}");
+    assert_eq!(e.fields["found"], "unionpay");
+    // The wrong day: every row lies on 11-20.
+    let e = refused(&shop, ChannelKind::Unionpay, 21, "unionpay_20261120.zip").await;
+    assert_eq!(e.code, ErrorCode::BillWrongDay, "{e:?}");
+    assert_eq!(e.fields["found"], "2026-11-20");
+    assert_eq!(e.fields["bill_type"], "unionpay_trade");
+    // A cut-off row: its line, in a typed reason.
+    let zm = fixture("unionpay_INN26112088ZM_777290058110048");
+    let e = shop
+        .counter
+        .reconcile_file(
+            ChannelKind::Unionpay,
+            day(20),
+            zm[..zm.len() - 400].to_vec(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::BillUnreadable, "{e:?}");
+    assert_eq!(e.fields["reason"], "bad_row");
+    assert_eq!(e.fields["line"], "10");
+    shop.counter.shutdown().await;
+}

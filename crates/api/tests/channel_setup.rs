@@ -165,6 +165,7 @@ async fn a_channels_file_is_checked_with_the_channel_before_it_is_kept() {
     let kept_json: Value = serde_json::from_str(&std::fs::read_to_string(&kept).unwrap()).unwrap();
     assert_eq!(kept_json["alipay"]["app_id"], good["alipay"]["app_id"]);
     assert_eq!(kept_json["wechatpay"]["mchid"], good["wechatpay"]["mchid"]);
+    assert_eq!(kept_json["unionpay"]["mer_id"], good["unionpay"]["mer_id"]);
     assert_eq!(
         kept_json["alipay"]["app_private_key_pem"],
         good["alipay"]["app_private_key_pem"]
@@ -173,7 +174,11 @@ async fn a_channels_file_is_checked_with_the_channel_before_it_is_kept() {
     // The channels are in use at once.
     let t = counter.terminal_get().await.unwrap();
     assert!(!t.needs_setup);
-    for kind in [ChannelKind::Alipay, ChannelKind::Wechat] {
+    for kind in [
+        ChannelKind::Alipay,
+        ChannelKind::Wechat,
+        ChannelKind::Unionpay,
+    ] {
         let c = t.channels.iter().find(|c| c.channel == kind).unwrap();
         assert!(c.available, "{c:?}");
     }

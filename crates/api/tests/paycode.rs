@@ -26,6 +26,7 @@ const WINDOW: Duration = Duration::from_secs(4);
 enum Under {
     Alipay,
     Wechat,
+    Unionpay,
 }
 
 impl Under {
@@ -33,12 +34,28 @@ impl Under {
         match self {
             Under::Alipay => "alipay",
             Under::Wechat => "wechat",
+            Under::Unionpay => "unionpay",
+        }
+    }
+    /// What the channel's refusal of a code over the balance says.
+    fn not_enough(self) -> &'static str {
+        match self {
+            Under::Unionpay => "余额不足",
+            _ => "NOT_ENOUGH",
+        }
+    }
+    /// The channel's code for an expired payment code.
+    fn expired_code(self) -> &'static str {
+        match self {
+            Under::Unionpay => "60",
+            _ => "AUTH",
         }
     }
     fn kind(self) -> ChannelKind {
         match self {
             Under::Alipay => ChannelKind::Alipay,
             Under::Wechat => ChannelKind::Wechat,
+            Under::Unionpay => ChannelKind::Unionpay,
         }
     }
 }
@@ -60,6 +77,7 @@ fn settings() -> PaymentSettings {
         code: CodeSettings {
             alipay_window: WINDOW,
             wechat_window: WINDOW,
+            unionpay_window: WINDOW,
             ..CodeSettings::default()
         },
         ..PaymentSettings::default()
@@ -89,9 +107,21 @@ async fn till() -> Till {
 }
 
 async fn counter_on(sim: &Sim, ledger: &TempLedger) -> Counter {
+    counter_with(sim, ledger, true).await
+}
+
+/// A counter on the simulator's channels, UnionPay only when `unionpay`.
+async fn counter_with(sim: &Sim, ledger: &TempLedger, unionpay: bool) -> Counter {
+    let mut creds = sim.credentials_with_timeouts(1500, 100);
+    if !unionpay {
+        creds
+            .as_object_mut()
+            .expect("a channels file is an object")
+            .remove("unionpay");
+    }
     ledger
         .counter(CounterOptions {
-            channels: Sim::channels_of(&sim.credentials_with_timeouts(1500, 100)),
+            channels: Sim::channels_of(&creds),
             payments: settings(),
             ..CounterOptions::default()
         })
@@ -253,7 +283,7 @@ async fn run(under: Under, scenario: Scenario) {
             let order = c.order_charge_code(charge(&code, "12.30")).await.unwrap();
             assert_eq!(order.state, OrderState::Failed, "{order:?}");
             let reason = order.reason.unwrap_or_default();
-            assert!(reason.contains("NOT_ENOUGH"), "{reason}");
+            assert!(reason.contains(under.not_enough()), "{reason}");
             assert!(t.sim.trade(&order.order_no).await.is_none());
         }
         Scenario::ExpiredCode => {
@@ -263,7 +293,8 @@ async fn run(under: Under, scenario: Scenario) {
             assert_eq!(order.state, OrderState::Failed, "{order:?}");
             let reason = order.reason.unwrap_or_default();
             assert!(
-                reason.contains("过期") && reason.to_ascii_uppercase().contains("AUTH"),
+                reason.contains("过期")
+                    && reason.to_ascii_uppercase().contains(under.expired_code()),
                 "{reason}"
             );
         }
@@ -472,6 +503,10 @@ macro_rules! scenarios {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() { super::run(super::Under::Wechat, super::Scenario::$scenario).await })*
         }
+        mod unionpay {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::run(super::Under::Unionpay, super::Scenario::$scenario).await })*
+        }
     };
 }
 
@@ -496,7 +531,10 @@ scenarios! {
 
 #[tokio::test]
 async fn codes_of_no_channel_are_refused_before_any_call() {
-    let t = till().await;
+    let mut t = till().await;
+    // This till has no UnionPay channel: its codes are not taken.
+    t.counter.shutdown().await;
+    t.counter = counter_with(&t.sim, &t.ledger, false).await;
     for (code, expected) in [
         ("6212345678901234567", ErrorCode::PaycodeUnsupported),
         ("183456789012345678", ErrorCode::PaycodeInvalid),
@@ -537,7 +575,7 @@ async fn codes_of_no_channel_are_refused_before_any_call() {
 /// start finds the payment open, keeps asking, and records the payment.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recovery_keeps_watching_an_open_code_payment() {
-    for under in [Under::Alipay, Under::Wechat] {
+    for under in [Under::Alipay, Under::Wechat, Under::Unionpay] {
         let t = till().await;
         let code = t.code(under, true).await;
         let order = t
@@ -573,7 +611,7 @@ async fn recovery_keeps_watching_an_open_code_payment() {
 /// asks, then cancels or reverses it at the channel.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recovery_ends_a_code_payment_whose_window_has_passed() {
-    for under in [Under::Alipay, Under::Wechat] {
+    for under in [Under::Alipay, Under::Wechat, Under::Unionpay] {
         let t = till().await;
         let code = t.code(under, true).await;
         let order = t
@@ -630,8 +668,18 @@ async fn the_simulator_control_api_and_customer_page() {
             chrono::DateTime::parse_from_rfc3339(v["expires_at"].as_str().unwrap()).unwrap();
         assert_eq!((expires - issued).num_seconds(), 60);
     }
+    let r = post(
+        "/_sim/paycodes",
+        Some(json!({"channel": "unionpay", "password": false})),
+    )
+    .await
+    .unwrap();
+    assert!(r.status().is_success());
+    let v: Value = r.json().await.unwrap();
+    let code = v["code"].as_str().unwrap();
+    assert!(code.len() == 19 && code.starts_with("62"), "{v}");
     for bad in [
-        json!({"channel": "unionpay"}),
+        json!({"channel": "jdpay"}),
         json!({"channel": "wechat", "balance_fen": -1}),
         json!({"chanel": "wechat"}),
     ] {

@@ -71,12 +71,17 @@ async fn charged(t: &Till, channel: ChannelKind) -> OrderDto {
     let qr = order.qr_payload.clone().unwrap();
     match channel {
         ChannelKind::Alipay => assert!(qr.starts_with("https://qr.alipay.com/"), "{qr}"),
+        ChannelKind::Unionpay => assert!(qr.starts_with("https://qr.95516.com/"), "{qr}"),
         _ => assert!(qr.starts_with("weixin://wxpay/bizpayurl?pr="), "{qr}"),
     }
     order
 }
 
-const QR: [ChannelKind; 2] = [ChannelKind::Alipay, ChannelKind::Wechat];
+const QR: [ChannelKind; 3] = [
+    ChannelKind::Alipay,
+    ChannelKind::Wechat,
+    ChannelKind::Unionpay,
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paid_qr_shows_paid_within_two_seconds() {

@@ -565,7 +565,11 @@ async fn a_day_that_agrees_is_clean_and_the_store_cutoff_does_not_matter() {
     // on this bill. Moving every order to yesterday's business date must
     // change nothing: the ledger side is selected by paid_at.
     let mut orders = Vec::new();
-    for channel in [ChannelKind::Alipay, ChannelKind::Wechat] {
+    for channel in [
+        ChannelKind::Alipay,
+        ChannelKind::Wechat,
+        ChannelKind::Unionpay,
+    ] {
         orders.push((channel, paid(&t.counter, &t.sim, channel, "8.88").await));
     }
     let today = beijing_today(Utc::now()).unwrap();

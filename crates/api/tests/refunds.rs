@@ -91,7 +91,11 @@ fn refund(order_no: &str, amount: &str) -> RefundCreateRequest {
     }
 }
 
-const QR: [ChannelKind; 2] = [ChannelKind::Alipay, ChannelKind::Wechat];
+const QR: [ChannelKind; 3] = [
+    ChannelKind::Alipay,
+    ChannelKind::Wechat,
+    ChannelKind::Unionpay,
+];
 
 async fn paid(t: &Till, channel: ChannelKind, amount: &str) -> OrderDto {
     let order = t

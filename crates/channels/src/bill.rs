@@ -51,6 +51,9 @@ pub enum BillFileError {
     },
     #[error("CSV: {0}")]
     Csv(String),
+    /// A row of a fixed-width file that does not follow its layout.
+    #[error("line {line}: not a row of the {layout} layout")]
+    BadRow { line: usize, layout: &'static str },
 }
 
 impl BillFileError {
@@ -67,6 +70,7 @@ impl BillFileError {
             BillFileError::BadTime { .. } => "bad_time",
             BillFileError::UnknownValue { .. } => "unknown_value",
             BillFileError::Csv(_) => "csv",
+            BillFileError::BadRow { .. } => "bad_row",
         }
     }
 
@@ -102,6 +106,9 @@ impl BillFileError {
                 ("value", value.clone()),
             ],
             BillFileError::Csv(detail) => vec![("detail", detail.clone())],
+            BillFileError::BadRow { line, layout } => {
+                vec![("line", line.to_string()), ("layout", (*layout).to_owned())]
+            }
         }
     }
 }
@@ -118,6 +125,8 @@ pub enum BillType {
     WechatRefund,
     /// Alipay 业务明细 (`bill_type=trade`): payments and refunds.
     AlipayTrade,
+    /// UnionPay 一般交易流水 (ZM): payments, refunds, cancels.
+    UnionpayTrade,
 }
 
 impl BillType {
@@ -127,6 +136,7 @@ impl BillType {
             BillType::WechatSuccess => "wechat_success",
             BillType::WechatRefund => "wechat_refund",
             BillType::AlipayTrade => "alipay_trade",
+            BillType::UnionpayTrade => "unionpay_trade",
         }
     }
 
@@ -242,7 +252,7 @@ pub(crate) enum Packing {
 
 /// Unpacked files are capped: a bill of a shop's day is a few megabytes, a
 /// "zip bomb" is not a bill.
-const MAX_UNPACKED: u64 = 256 * 1024 * 1024;
+pub(crate) const MAX_UNPACKED: u64 = 256 * 1024 * 1024;
 
 pub(crate) fn packing(bytes: &[u8]) -> Packing {
     if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {

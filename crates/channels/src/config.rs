@@ -4,7 +4,9 @@
 //! ```json
 //! {"alipay": {"app_id", "app_private_key_pem", "alipay_public_key_pem", "gateway"},
 //!  "wechatpay": {"mchid", "appid", "merchant_private_key_pem", "merchant_serial_no",
-//!                "apiv3_key", "platform_public_key_pem", "platform_public_key_id", "base_url"}}
+//!                "apiv3_key", "platform_public_key_pem", "platform_public_key_id", "base_url"},
+//!  "unionpay": {"mer_id", "merchant_private_key_pem", "merchant_cert_pem", "root_cert_pem",
+//!               "middle_cert_pem", "gateway"}}
 //! ```
 //!
 //! Each section is optional; timeouts and a few other knobs are optional
@@ -23,6 +25,7 @@ use shouyin_core::ChannelKind;
 
 use crate::alipay::Alipay;
 use crate::clock::{Clock, SystemClock};
+use crate::unionpay::Unionpay;
 use crate::wechatpay::WechatPay;
 use crate::{Channel, ChannelError};
 
@@ -141,6 +144,42 @@ fn default_notify_url() -> String {
     "https://localhost/shouyin/wechatpay/notify".to_owned()
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UnionpayConfig {
+    /// The 15-character merchant number (`merId`).
+    pub mer_id: String,
+    /// The private key of the merchant's signing certificate.
+    pub merchant_private_key_pem: SecretText,
+    /// The merchant's signing certificate; its serial is the `certId`.
+    pub merchant_cert_pem: String,
+    /// UnionPay's root certificate, the anchor of `signPubKeyCert`.
+    pub root_cert_pem: String,
+    /// UnionPay's intermediate certificate, issued by the root.
+    pub middle_cert_pem: String,
+    /// e.g. `https://gateway.95516.com` (the paths are added).
+    pub gateway: String,
+    /// Where the reconciliation file is fetched (`fileTransfer`), e.g.
+    /// `https://filedownload.95516.com`; the gateway when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_gateway: Option<String>,
+    /// The owner UnionPay's signing certificate names in its CN.
+    #[serde(default = "default_unionpay_owner")]
+    pub sign_cert_owner: String,
+    /// ACP asks for a `backUrl` even though the counter polls.
+    #[serde(default = "default_unionpay_back_url")]
+    pub back_url: String,
+    #[serde(default, flatten)]
+    pub timeouts: Timeouts,
+}
+
+fn default_unionpay_owner() -> String {
+    crate::unionpay::cert::UNIONPAY_CN_OWNER.to_owned()
+}
+
+fn default_unionpay_back_url() -> String {
+    "https://localhost/shouyin/unionpay/notify".to_owned()
+}
+
 /// The whole credentials file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ChannelsFile {
@@ -148,6 +187,8 @@ pub struct ChannelsFile {
     pub alipay: Option<AlipayConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wechatpay: Option<WechatPayConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unionpay: Option<UnionpayConfig>,
 }
 
 impl ChannelsFile {
@@ -193,6 +234,12 @@ impl ChannelsFile {
                 Arc::new(WechatPay::new(config, clock.clone())?),
             );
         }
+        if let Some(config) = &self.unionpay {
+            channels.insert(
+                ChannelKind::Unionpay,
+                Arc::new(Unionpay::new(config, clock.clone())?),
+            );
+        }
         Ok(channels)
     }
 }
@@ -230,6 +277,7 @@ mod tests {
                 timeouts: Timeouts::default(),
                 notify_url: default_notify_url(),
             }),
+            unionpay: None,
         }
     }
 

@@ -6,6 +6,8 @@
 //! * [`ChannelError`] says what kind of failure happened: `Definite` (the
 //!   channel answered no), `Indeterminate` (no usable answer; query later),
 //!   `Untrusted` (the answer's signature is missing or wrong: an alarm).
+//! * [`unionpay`] speaks UnionPay ACP 5.1.0 and trusts an answer's signing
+//!   certificate only through the configured root and intermediate.
 //! * [`alipay`] and [`wechatpay`] each have a behaviour module and a
 //!   `wire` module of wire structs and pure mappings, plus a bill parser
 //!   that also reads files an accountant downloaded.
@@ -23,6 +25,8 @@ pub mod error;
 pub mod keys;
 pub mod model;
 pub mod rawjson;
+pub mod unionpay;
+pub mod unionpay_bill;
 pub mod wechatpay;
 
 mod http;
@@ -32,7 +36,9 @@ mod parser_fuzz;
 pub use bill::{BillFileError, BillFooter, BillHeader, BillType, ParsedBill};
 pub use channel::{Channel, ChannelFuture};
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use config::{AlipayConfig, ChannelsFile, SecretText, Timeouts, WechatPayConfig};
+pub use config::{
+    AlipayConfig, ChannelsFile, SecretText, Timeouts, UnionpayConfig, WechatPayConfig,
+};
 pub use error::ChannelError;
 pub use model::{
     BillKind, BillLine, BillRefundState, CloseOutcome, CodePay, CodePayAnswer, CreateQr,

@@ -241,6 +241,30 @@ fn alipay_form() -> impl Strategy<Value = Vec<(String, String)>> {
     prop::collection::vec((names.prop_map(str::to_owned), values), 0..12)
 }
 
+/// One valid ZM row of the UnionPay file: a payment of 12.30.
+fn unionpay_row() -> Vec<u8> {
+    use crate::unionpay_bill::{field, ZM_FIELDS};
+    let mut values = vec![String::new(); ZM_FIELDS.len()];
+    values[field::CODE] = "S56".into();
+    values[field::TRACE_TIME] = "1231235959".into();
+    values[field::AMOUNT] = "000000001230".into();
+    values[field::QUERY_ID] = "612612310000000000001".into();
+    values[field::ORDER_ID] = "U1".into();
+    values[field::FEE] = "D000000000007".into();
+    values[field::SETTLE] = "C000000001223".into();
+    values[field::TXN_TYPE] = "01".into();
+    let cells: Vec<Vec<u8>> = values
+        .iter()
+        .zip(ZM_FIELDS)
+        .map(|(v, (_, width))| {
+            let mut cell = v.as_bytes().to_vec();
+            cell.resize(width, b' ');
+            cell
+        })
+        .collect();
+    cells.join(&b' ')
+}
+
 fn form_encode(pairs: &[(String, String)]) -> String {
     let mut form = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs {
@@ -296,6 +320,39 @@ proptest! {
         gz.extend_from_slice(&bytes);
         let _ = crate::alipay::parse_bill_file(&gz);
         let _ = crate::wechatpay::parse_bill_file(&gz);
+    }
+
+    #[test]
+    fn unionpay_bill_parser_never_panics(
+        bytes in prop::collection::vec(any::<u8>(), 0..700),
+        at in 0usize..700,
+        splice in prop::collection::vec(any::<u8>(), 0..40),
+        b64 in "[A-Za-z0-9+/= ]{0,80}",
+    ) {
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let parse = |b: &[u8]| { let _ = crate::unionpay_bill::parse_unionpay_bill(b, date); };
+        parse(&bytes);
+        for prefix in [&b"PK\x03\x04"[..], &[0x78, 0x9c], &[0x1f, 0x8b]] {
+            let mut packed = prefix.to_vec();
+            packed.extend_from_slice(&bytes);
+            parse(&packed);
+        }
+        // A valid row with random bytes written over part of it.
+        let row = unionpay_row();
+        prop_assert_eq!(
+            crate::unionpay_bill::parse_unionpay_bill(&row, date).map(|b| b.lines.len()),
+            Ok(1)
+        );
+        let mut edited = row.clone();
+        let start = at.min(edited.len());
+        let end = (start + splice.len()).min(edited.len());
+        edited.splice(start..end, splice.iter().copied());
+        parse(&edited);
+        let mut two = row;
+        two.extend_from_slice(b"\r\n");
+        two.extend_from_slice(&edited);
+        parse(&two);
+        let _ = crate::unionpay_bill::decode_file_content(&b64);
     }
 
     #[test]

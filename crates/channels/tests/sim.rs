@@ -32,6 +32,9 @@ async fn start_sim() -> Sim {
     if let Some(w) = sim.creds.wechatpay.as_mut() {
         w.timeouts.timeout_ms = 5_000;
     }
+    if let Some(u) = sim.creds.unionpay.as_mut() {
+        u.timeouts.timeout_ms = 5_000;
+    }
     sim
 }
 
@@ -73,6 +76,7 @@ impl Sim {
 enum Under {
     Alipay,
     Wechat,
+    Unionpay,
 }
 
 impl Under {
@@ -80,6 +84,7 @@ impl Under {
         match self {
             Under::Alipay => ChannelKind::Alipay,
             Under::Wechat => ChannelKind::Wechat,
+            Under::Unionpay => ChannelKind::Unionpay,
         }
     }
 
@@ -87,6 +92,7 @@ impl Under {
         match self {
             Under::Alipay => "alipay",
             Under::Wechat => "wechat",
+            Under::Unionpay => "unionpay",
         }
     }
 
@@ -95,7 +101,7 @@ impl Under {
     fn unpaid_status(self) -> RemoteStatus {
         match self {
             Under::Alipay => RemoteStatus::NotFound,
-            Under::Wechat => RemoteStatus::Waiting,
+            Under::Wechat | Under::Unionpay => RemoteStatus::Waiting,
         }
     }
 
@@ -354,6 +360,8 @@ async fn rate_limits_and_system_errors_are_indeterminate(under: Under) {
     let codes: &[&str] = match under {
         Under::Wechat => &["FREQUENCY_LIMITED", "RATELIMIT_EXCEEDED", "SYSTEM_ERROR"],
         Under::Alipay => &["ACQ.SYSTEM_ERROR", "aop.ACQ.SYSTEM_ERROR"],
+        // 03 system busy, 04 state unknown, 05 in progress: query again.
+        Under::Unionpay => &["03", "04", "05"],
     };
     for code in codes {
         sim.faults(json!({"error_rate": 1.0, "error_code": code}))
@@ -431,6 +439,9 @@ async fn dead_port_is_indeterminate(under: Under) {
     if let Some(w) = creds.wechatpay.as_mut() {
         w.base_url = format!("http://127.0.0.1:{port}");
     }
+    if let Some(u) = creds.unionpay.as_mut() {
+        u.gateway = format!("http://127.0.0.1:{port}");
+    }
     let channel = under.client(&creds);
     let e = channel.query(&out_trade_no("X")).await.unwrap_err();
     assert!(matches!(e, ChannelError::Indeterminate { .. }), "{e}");
@@ -456,6 +467,14 @@ macro_rules! scenarios {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
                     super::$scenario(super::Under::Wechat).await
+                }
+            )*
+        }
+        mod unionpay {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(super::Under::Unionpay).await
                 }
             )*
         }

@@ -27,16 +27,17 @@ pub enum Command {
         /// needed unless --bill is given.
         #[arg(long, required_unless_present = "bill")]
         config: Option<PathBuf>,
-        /// alipay or wechat.
+        /// alipay, wechat or unionpay.
         #[arg(long)]
         channel: ChannelKind,
         /// The bill date, YYYY-MM-DD (Beijing), or `today`.
         #[arg(long)]
         date: String,
         /// A downloaded bill to read instead of fetching it: .csv, .zip or
-        /// .gz of either channel (Alipay's zip or its 业务明细 CSV; WeChat
-        /// Pay's ALL, SUCCESS or REFUND bill). For a REFUND bill, --date is
-        /// the day the refunds succeeded.
+        /// .gz of any channel (Alipay's zip or its 业务明细 CSV; WeChat
+        /// Pay's ALL, SUCCESS or REFUND bill; UnionPay's reconciliation zip
+        /// or its ZM file). For a REFUND bill, --date is the day the
+        /// refunds succeeded; for UnionPay's, its settlement date.
         #[arg(long)]
         bill: Option<PathBuf>,
         #[arg(long)]
@@ -190,6 +191,9 @@ fn print_table(r: &ReconcileReportDto) {
     println!("ledger_payments={} ({})", l.payments, l.payment_count);
     println!("ledger_refunds={} ({})", l.refunds, l.refund_count);
     println!("ledger_net={}", l.net);
+    if l.reversal_count > 0 {
+        println!("ledger_reversals={} ({})", l.reversals, l.reversal_count);
+    }
     if r.bill_lines_outside_day > 0 {
         println!("bill_lines_outside_day={}", r.bill_lines_outside_day);
     }

@@ -72,7 +72,7 @@ enum Command {
         /// The channels file (the simulator's credentials.json shape).
         #[arg(long)]
         channels: Option<PathBuf>,
-        /// alipay, wechat or cash.
+        /// alipay, wechat, unionpay or cash.
         #[arg(long, required_unless_present = "code")]
         channel: Option<ChannelKind>,
         /// The customer's payment code as scanned (digits); picks the channel.
@@ -388,6 +388,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let code = &mut payments.code;
                 code.alipay_window = code.alipay_window.min(Duration::from_secs(secs));
                 code.wechat_window = code.wechat_window.min(Duration::from_secs(secs));
+                code.unionpay_window = code.unionpay_window.min(Duration::from_secs(secs));
             }
             let counter = open_with_settings(&db, channels.as_deref(), true, payments).await?;
             let by_code = code.is_some();

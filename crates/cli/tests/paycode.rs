@@ -39,6 +39,15 @@ fn channels_file(sim: &Sim, dir: &Path) -> PathBuf {
     path
 }
 
+/// The same without the UnionPay channel.
+fn channels_file_without_unionpay(sim: &Sim, dir: &Path) -> PathBuf {
+    let path = dir.join("channels-no-unionpay.json");
+    let mut creds = sim.credentials_with_timeouts(2000, 100);
+    creds.as_object_mut().unwrap().remove("unionpay");
+    std::fs::write(&path, creds.to_string()).unwrap();
+    path
+}
+
 fn charge(db: &Path, channels: &Path, code: &str, amount: &str, extra: &[&str]) -> Command {
     let mut c = shouyin();
     c.args([
@@ -92,12 +101,16 @@ async fn charge_by_code_from_the_terminal() {
         String::from_utf8_lossy(&o.stderr)
     );
 
-    // UnionPay and junk: refused before any call.
+    // UnionPay on a terminal without that channel, and junk: refused
+    // before any call.
+    let no_unionpay = channels_file_without_unionpay(&sim, dir.path());
     for (bad, says) in [
         ("6212345678901234567", "UnionPay is not enabled"),
-        ("12345", "not an Alipay or WeChat payment code"),
+        ("12345", "not an Alipay, WeChat or UnionPay payment code"),
     ] {
-        let o = charge(&db, &channels, bad, "1.00", &[]).output().unwrap();
+        let o = charge(&db, &no_unionpay, bad, "1.00", &[])
+            .output()
+            .unwrap();
         assert!(!o.status.success());
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains(says), "{bad}: {err}");
@@ -193,6 +206,90 @@ async fn charge_by_code_from_the_terminal() {
 /// confirming, declining or doing nothing, then `shouyin recover` after the
 /// window: every order final and in agreement with the channel, no code
 /// charged twice, nothing lost.
+/// `shouyin charge --channel unionpay` (a QR the customer pays) and
+/// `shouyin charge --code 62…` (the customer's UnionPay code).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn charge_by_unionpay_from_the_terminal() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_in(&dir.path().join("sim")).await;
+    let channels = channels_file(&sim, dir.path());
+    let db = init(dir.path(), "T08");
+
+    let mut child = shouyin()
+        .args([
+            "charge",
+            "--db",
+            db.to_str().unwrap(),
+            "--channels",
+            channels.to_str().unwrap(),
+            "--channel",
+            "unionpay",
+            "--amount",
+            "8.80",
+            "--wait",
+            "--timeout",
+            "30",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (order_no, qr, rest) = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let mut order_no = String::new();
+        let mut qr = String::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(no) = line.strip_prefix("order_no=") {
+                order_no = no.to_owned();
+            }
+            if let Some(q) = line.strip_prefix("qr=") {
+                qr = q.to_owned();
+                break;
+            }
+        }
+        (order_no, qr, lines)
+    })
+    .await
+    .unwrap();
+    assert!(order_no.starts_with("T08_"), "{order_no}");
+    assert!(qr.starts_with("https://qr.95516.com/"), "{qr}");
+    sim.pay(&order_no).await;
+    let rest: Vec<String> = tokio::task::spawn_blocking(move || rest.map(|l| l.unwrap()).collect())
+        .await
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{rest:?}");
+    assert!(rest.iter().any(|l| l == "state=paid"), "{rest:?}");
+    let trade = sim.trade(&order_no).await.unwrap();
+    assert_eq!(
+        (trade["channel"].as_str(), trade["state"].as_str()),
+        (Some("unionpay"), Some("paid"))
+    );
+
+    let code = sim.paycode("unionpay", false, None).await;
+    let o = charge(&db, &channels, &code, "12.30", &[])
+        .output()
+        .unwrap();
+    let out = lines(&o);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("state=paid"), "{out}");
+    let paid = sim
+        .trades()
+        .await
+        .into_iter()
+        .find(|t| t["auth_code"] == code.as_str())
+        .expect("the code reached UnionPay");
+    assert_eq!(paid["channel"], "unionpay");
+    assert_eq!(paid["amount_fen"], 1230);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_during_a_code_payment_recovery_agrees_with_the_channel() {
     let dir = tempfile::tempdir().unwrap();

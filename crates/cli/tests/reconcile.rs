@@ -100,7 +100,11 @@ async fn reconcile_exits_non_zero_on_differences_and_reads_downloaded_files() {
     // One paid sale per channel: charge, the customer pays, recover.
     let http = reqwest::Client::new();
     let mut orders = Vec::new();
-    for (channel, amount) in [("alipay", "18.80"), ("wechat", "6.60")] {
+    for (channel, amount) in [
+        ("alipay", "18.80"),
+        ("wechat", "6.60"),
+        ("unionpay", "3.30"),
+    ] {
         let o = shouyin(&[
             "charge",
             "--db",
@@ -149,6 +153,30 @@ async fn reconcile_exits_non_zero_on_differences_and_reads_downloaded_files() {
     assert_eq!(value(&out, "differences"), "0");
     assert_eq!(value(&out, "bill_net"), "6.60");
     assert_eq!(value(&out, "ledger_net"), "6.60");
+
+    // UnionPay agrees too: its file, fetched by file transfer, names the
+    // order without the `_` separators and still matches the ledger's.
+    let o = shouyin(&[
+        "reconcile",
+        "--db",
+        &db_s,
+        "--config",
+        &config,
+        "--channel",
+        "unionpay",
+        "--date",
+        "today",
+    ]);
+    let out = stdout(&o);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(value(&out, "matched"), "1");
+    assert_eq!(value(&out, "differences"), "0");
+    assert_eq!(value(&out, "bill_net"), "3.30");
+    assert_eq!(value(&out, "ledger_net"), "3.30");
 
     // A paid Alipay sale the channel never saw (written into the ledger
     // file directly): reconcile must say so and exit 1.
@@ -422,4 +450,100 @@ fn a_refund_bill_is_reconciled_for_the_refunds_day() {
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("another day (2026-11-21)"), "{err}");
+}
+
+#[test]
+fn reconcile_reads_unionpays_file_in_every_packing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fixture_shop(dir.path());
+    for bill in [
+        "unionpay_20261120.zip",
+        "unionpay_20261120_filecontent.zlib",
+        "unionpay_INN26112088ZM_777290058110048",
+        "unionpay_20261120_ZM_utf8.txt",
+    ] {
+        let o = reconcile_file(&db, "unionpay", "2026-11-20", bill);
+        let out = stdout(&o);
+        assert!(
+            o.status.success(),
+            "{bill}: {out}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(value(&out, "channel"), "unionpay", "{bill}");
+        assert_eq!(value(&out, "bill_type"), "unionpay_trade", "{bill}");
+        assert_eq!(value(&out, "matched"), "10", "{bill}");
+        assert_eq!(value(&out, "differences"), "0", "{bill}");
+        // The same figures as for the other channels: a cancel and a
+        // reversal are not money received, refunds are the money returned.
+        assert_eq!(value(&out, "bill_payments"), "96.30 (5)", "{bill}");
+        assert_eq!(value(&out, "bill_refunds"), "58.00 (3)", "{bill}");
+        assert_eq!(value(&out, "bill_net"), "38.30", "{bill}");
+        assert_eq!(value(&out, "bill_reversals"), "14.00 (2)", "{bill}");
+        assert_eq!(value(&out, "ledger_payments"), "96.30 (5)", "{bill}");
+        assert_eq!(value(&out, "ledger_refunds"), "58.00 (3)", "{bill}");
+        assert_eq!(value(&out, "ledger_net"), "38.30", "{bill}");
+        // The till's refund for the cancel of U0004 is that reversal.
+        assert_eq!(value(&out, "ledger_reversals"), "6.00 (1)", "{bill}");
+        // The file prints no totals to agree with.
+        assert!(!out.contains("bill_footer_agrees"), "{out}");
+    }
+    // The JSON report says the same.
+    let o = shouyin(&[
+        "reconcile",
+        "--db",
+        &db,
+        "--channel",
+        "unionpay",
+        "--date",
+        "2026-11-20",
+        "--bill",
+        &bill_fixture("unionpay_20261120.zip"),
+        "--json",
+    ]);
+    assert!(o.status.success());
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["bill_type"], "unionpay_trade");
+    assert_eq!(report["bill_totals"]["reversals_fen"], 1400);
+    // Another channel's file is named as such.
+    let o = reconcile_file(&db, "unionpay", "2026-11-20", "alipay_20261120.csv.zip");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("Alipay bill, not a UnionPay bill"), "{err}");
+    // A file of another day is refused.
+    let o = reconcile_file(&db, "unionpay", "2026-11-21", "unionpay_20261120.zip");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("2026-11-20"), "{err}");
+}
+
+#[test]
+fn reconcile_exits_1_on_a_unionpay_difference() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fixture_shop(dir.path());
+    // The bill says U0001 was 12.40; the ledger has 12.30.
+    // Edited as bytes: the file is GBK.
+    let mut edited = std::fs::read(bill_fixture("unionpay_INN26112088ZM_777290058110048")).unwrap();
+    let at = edited
+        .windows(12)
+        .position(|w| w == b"000000001230")
+        .unwrap();
+    edited[at..at + 12].copy_from_slice(b"000000001240");
+    let path = dir.path().join("INN26112088ZM_777290058110048");
+    std::fs::write(&path, &edited).unwrap();
+    let o = shouyin(&[
+        "reconcile",
+        "--db",
+        &db,
+        "--channel",
+        "unionpay",
+        "--date",
+        "2026-11-20",
+        "--bill",
+        path.to_str().unwrap(),
+    ]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert_eq!(value(&out, "amount_mismatch"), "1");
+    assert!(out.contains("amount_mismatch      payment  U0001"), "{out}");
+    assert!(out.contains("12.40"), "{out}");
 }

@@ -15,5 +15,5 @@ pub use money::{
     format_fen, parse_fen, AmountError, AmountRules, Currency, Money, DEFAULT_SALE_LIMIT_FEN,
 };
 pub use order::{ChannelKind, OrderState, TransitionError};
-pub use paycode::{classify as classify_code, PayCodeError};
+pub use paycode::{classify as classify_code, classify_for_till, PayCodeError};
 pub use time::{BusinessCalendar, CalendarError};

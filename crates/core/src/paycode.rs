@@ -13,10 +13,23 @@ pub enum PayCodeError {
     Empty,
     #[error("a payment code is digits only")]
     NotDigits,
-    #[error("{digits} digits starting {prefix} is not an Alipay or WeChat payment code")]
+    #[error("{digits} digits starting {prefix} is not an Alipay, WeChat or UnionPay payment code")]
     UnknownShape { digits: usize, prefix: String },
     #[error("this is a UnionPay code; UnionPay is not enabled on this till")]
     UnionpayNotEnabled,
+}
+
+/// The channel of a payment code on a till that takes UnionPay only when
+/// `unionpay_enabled` (its channel is configured): elsewhere a UnionPay code
+/// is refused before anything is sent.
+pub fn classify_for_till(
+    code: &str,
+    unionpay_enabled: bool,
+) -> Result<(ChannelKind, String), PayCodeError> {
+    match classify(code)? {
+        (ChannelKind::Unionpay, _) if !unionpay_enabled => Err(PayCodeError::UnionpayNotEnabled),
+        found => Ok(found),
+    }
 }
 
 /// The channel of a payment code. Surrounding spaces (some scanners add
@@ -44,7 +57,7 @@ pub fn classify(code: &str) -> Result<(ChannelKind, String), PayCodeError> {
     } else if (16..=24).contains(&len) && (25..=30).contains(&prefix) {
         ChannelKind::Alipay
     } else if len == 19 && prefix == 62 {
-        return Err(PayCodeError::UnionpayNotEnabled);
+        ChannelKind::Unionpay
     } else {
         return Err(PayCodeError::UnknownShape {
             digits: len,
@@ -70,6 +83,15 @@ mod tests {
             }
         }
         ok(" 134567890123456789\n", ChannelKind::Wechat);
+        ok("6212345678901234567", ChannelKind::Unionpay);
+        assert_eq!(
+            classify_for_till("6212345678901234567", true),
+            Ok((ChannelKind::Unionpay, "6212345678901234567".to_owned()))
+        );
+        assert_eq!(
+            classify_for_till("134567890123456789", false).map(|c| c.0),
+            Ok(ChannelKind::Wechat)
+        );
         ok("１３４５６７８９０１２３４５６７８９", ChannelKind::Wechat);
         assert_eq!(
             classify("１３４５６７８９０１２３４５６７８９").map(|c| c.1),
@@ -80,7 +102,7 @@ mod tests {
     #[test]
     fn everything_else_is_refused_with_a_reason() {
         assert_eq!(
-            classify("6212345678901234567"),
+            classify_for_till("6212345678901234567", false),
             Err(PayCodeError::UnionpayNotEnabled)
         );
         assert_eq!(classify(""), Err(PayCodeError::Empty));

@@ -3,12 +3,12 @@
 //!
 //! * `GET /_sim/trades` — every trade, newest first.
 //! * `POST /_sim/trades/{out_trade_no}/pay` — the buyer pays (an unscanned
-//!   Alipay trade is scanned first). `?channel=alipay|wechat` picks the trade
-//!   when both channels have one with that number.
+//!   Alipay trade is scanned first). `?channel=alipay|wechat|unionpay` picks the trade
+//!   when more than one channel has one with that number.
 //! * `POST /_sim/trades/{out_trade_no}/decline` — the buyer gives up; the
 //!   trade closes as if it had timed out.
 //! * `GET|PUT|DELETE /_sim/faults` — read, patch or clear fault settings.
-//! * `POST /_sim/paycodes` with `{"channel":"alipay"|"wechat","password":
+//! * `POST /_sim/paycodes` with `{"channel":"alipay"|"wechat"|"unionpay","password":
 //!   bool,"balance_fen":int?}` — the phone shows a fresh payment code (付款码),
 //!   single-use, valid 60 s; answers `{"code": "<digits>", ...}`.
 //!   `GET /_sim/paycodes` lists them, newest first.
@@ -134,6 +134,15 @@ pub(crate) fn act(
     let mut found = store
         .trades_by_out_trade_no(out_trade_no)
         .map_err(internal_problem)?;
+    if found.is_empty() && out_trade_no.contains('_') {
+        // UnionPay order numbers are letters and digits only: the merchant's
+        // number with `_` finds its UnionPay trade.
+        let compact: String = out_trade_no.chars().filter(|c| *c != '_').collect();
+        found = store
+            .trades_by_out_trade_no(&compact)
+            .map_err(internal_problem)?;
+        found.retain(|t| t.channel == Channel::Unionpay);
+    }
     if let Some(c) = channel {
         found.retain(|t| t.channel == c);
     }
@@ -143,7 +152,7 @@ pub(crate) fn act(
         _ => {
             return Err((
                 StatusCode::CONFLICT,
-                "both channels have this out_trade_no; add ?channel=alipay or ?channel=wechat"
+                "more than one channel has this out_trade_no; add ?channel=alipay, ?channel=wechat or ?channel=unionpay"
                     .into(),
             ))
         }
@@ -202,7 +211,12 @@ async fn buyer(
         None => None,
         Some(c) => match Channel::parse(c) {
             Some(c) => Some(c),
-            None => return problem(StatusCode::BAD_REQUEST, "channel must be alipay or wechat"),
+            None => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "channel must be alipay, wechat or unionpay",
+                )
+            }
         },
     };
     let result = act(&sim, &out_trade_no, channel, action);
@@ -298,12 +312,15 @@ pub async fn issue_paycode(State(sim): State<SimState>, body: Bytes) -> Response
         Err(e) => {
             return problem(
                 StatusCode::BAD_REQUEST,
-                format!("expected {{\"channel\":\"alipay\"|\"wechat\",\"password\":bool,\"balance_fen\":int}}: {e}"),
+                format!("expected {{\"channel\":\"alipay\"|\"wechat\"|\"unionpay\",\"password\":bool,\"balance_fen\":int}}: {e}"),
             )
         }
     };
     let Some(channel) = Channel::parse(&req.channel) else {
-        return problem(StatusCode::BAD_REQUEST, "channel must be alipay or wechat");
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "channel must be alipay, wechat or unionpay",
+        );
     };
     if req.balance_fen.is_some_and(|b| b < 0) {
         return problem(StatusCode::BAD_REQUEST, "balance_fen must not be negative");

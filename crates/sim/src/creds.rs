@@ -17,6 +17,7 @@ use rand::Rng;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde::{Deserialize, Serialize};
 
+use crate::pki::{self, Pki};
 use crate::sign::{generate_pem_pair, parse_private_key, parse_public_key};
 use crate::{SimError, CREDENTIALS_FILE, SIM_KEYS_FILE};
 
@@ -25,6 +26,34 @@ use crate::{SimError, CREDENTIALS_FILE, SIM_KEYS_FILE};
 pub struct Credentials {
     pub alipay: AlipayCredentials,
     pub wechatpay: WechatpayCredentials,
+    /// Absent only in files written before the simulator spoke UnionPay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unionpay: Option<UnionpayCredentials>,
+}
+
+/// The UnionPay part of `credentials.json`.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UnionpayCredentials {
+    pub mer_id: String,
+    pub merchant_private_key_pem: String,
+    /// The merchant's signing certificate (its serial is the `certId`).
+    pub merchant_cert_pem: String,
+    pub root_cert_pem: String,
+    pub middle_cert_pem: String,
+    /// `http://<addr>`; the ACP paths are added by the client.
+    pub gateway: String,
+    /// `http://<addr>/filedownload/`: where the reconciliation file is
+    /// fetched (UnionPay's `filedownload.95516.com`).
+    pub file_gateway: String,
+}
+
+impl fmt::Debug for UnionpayCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnionpayCredentials")
+            .field("mer_id", &self.mer_id)
+            .field("gateway", &self.gateway)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The Alipay part of `credentials.json`.
@@ -57,6 +86,7 @@ impl fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("alipay", &self.alipay)
             .field("wechatpay", &self.wechatpay)
+            .field("unionpay", &self.unionpay)
             .finish()
     }
 }
@@ -99,6 +129,18 @@ struct SimFile {
     merchant_name: String,
     alipay: AlipaySide,
     wechatpay: WechatSide,
+    /// Made on the first start that knows UnionPay.
+    #[serde(default)]
+    unionpay: Option<UnionpaySide>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+struct UnionpaySide {
+    mer_id: String,
+    merchant_public_key_pem: String,
+    merchant_cert_id: String,
+    sign_private_key_pem: String,
+    pki: Pki,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -138,6 +180,12 @@ pub struct SimKeys {
     pub wechat_platform_public_key_id: String,
     /// The merchant's APIv3 key: notifications are encrypted with it.
     pub wechat_apiv3_key: String,
+    pub unionpay_mer_id: String,
+    pub unionpay_merchant_public: RsaPublicKey,
+    /// The serial (decimal) of the merchant's certificate: its `certId`.
+    pub unionpay_merchant_cert_id: String,
+    pub unionpay_sign_private: RsaPrivateKey,
+    pub unionpay_pki: Pki,
 }
 
 impl fmt::Debug for SimKeys {
@@ -155,6 +203,7 @@ pub fn load_or_create(dir: &Path, base_url: &str) -> Result<SimKeys, SimError> {
     let sim_path = dir.join(SIM_KEYS_FILE);
     let cred_path = dir.join(CREDENTIALS_FILE);
     let gateway = format!("{base_url}/gateway.do");
+    let file_gateway = format!("{base_url}/filedownload/");
 
     let (mut sim, fresh) = if sim_path.exists() {
         let text = read(&sim_path)?;
@@ -166,6 +215,11 @@ pub fn load_or_create(dir: &Path, base_url: &str) -> Result<SimKeys, SimError> {
     } else {
         (new_sim_file()?, true)
     };
+    let mut sim_changed = false;
+    if sim.unionpay.is_none() {
+        sim.unionpay = Some(new_unionpay_side()?);
+        sim_changed = true;
+    }
 
     if !fresh && cred_path.exists() {
         // Later start: keep every key, only follow the port.
@@ -176,9 +230,27 @@ pub fn load_or_create(dir: &Path, base_url: &str) -> Result<SimKeys, SimError> {
                 source,
             })?;
         let mut changed = false;
+        if value.get("unionpay").is_none_or(|u| u.is_null()) {
+            // A file from before UnionPay: give the merchant its part.
+            let side = unionpay_side(&mut sim)?;
+            let creds = issue_unionpay_merchant(side, base_url)?;
+            if let Some(obj) = value.as_object_mut() {
+                obj.insert(
+                    "unionpay".to_owned(),
+                    serde_json::to_value(creds).map_err(|source| SimError::StateFile {
+                        path: cred_path.clone(),
+                        source,
+                    })?,
+                );
+            }
+            sim_changed = true;
+            changed = true;
+        }
         for (section, field, url) in [
             ("alipay", "gateway", gateway.as_str()),
             ("wechatpay", "base_url", base_url),
+            ("unionpay", "gateway", base_url),
+            ("unionpay", "file_gateway", file_gateway.as_str()),
         ] {
             if let Some(obj) = value.get_mut(section).and_then(|v| v.as_object_mut()) {
                 if obj.get(field).and_then(|v| v.as_str()) != Some(url) {
@@ -187,6 +259,9 @@ pub fn load_or_create(dir: &Path, base_url: &str) -> Result<SimKeys, SimError> {
                 }
             }
         }
+        if sim_changed {
+            write_json(&sim_path, &sim)?;
+        }
         if changed {
             write_json(&cred_path, &value)?;
         }
@@ -194,6 +269,7 @@ pub fn load_or_create(dir: &Path, base_url: &str) -> Result<SimKeys, SimError> {
         // First start, or the merchant's file was lost: issue new merchant
         // keys (the platform keeps its own) and write the merchant's view.
         let [(app_private, app_public), (mch_private, mch_public)] = generate_pairs()?;
+        let unionpay = issue_unionpay_merchant(unionpay_side(&mut sim)?, base_url)?;
         sim.alipay.app_public_key_pem = app_public;
         sim.wechatpay.merchant_public_key_pem = mch_public;
         let creds = Credentials {
@@ -213,6 +289,7 @@ pub fn load_or_create(dir: &Path, base_url: &str) -> Result<SimKeys, SimError> {
                 platform_public_key_id: sim.wechatpay.platform_public_key_id.clone(),
                 base_url: base_url.to_owned(),
             },
+            unionpay: Some(unionpay),
         };
         // The platform file first: if we stop in between, the next start
         // sees no credentials and issues merchant keys again.
@@ -220,7 +297,13 @@ pub fn load_or_create(dir: &Path, base_url: &str) -> Result<SimKeys, SimError> {
         write_json(&cred_path, &creds)?;
     }
 
+    let up = unionpay_side(&mut sim)?.clone();
     Ok(SimKeys {
+        unionpay_mer_id: up.mer_id.clone(),
+        unionpay_merchant_public: parse_public_key(&up.merchant_public_key_pem)?,
+        unionpay_merchant_cert_id: up.merchant_cert_id.clone(),
+        unionpay_sign_private: parse_private_key(&up.sign_private_key_pem)?,
+        unionpay_pki: up.pki,
         merchant_name: sim.merchant_name.clone(),
         alipay_app_id: sim.alipay.app_id.clone(),
         alipay_pid: sim.alipay.pid.clone(),
@@ -261,6 +344,48 @@ fn new_sim_file() -> Result<SimFile, SimError> {
             platform_public_key_id: format!("PUB_KEY_ID_0114{mchid}{today}{}", digits(&mut rng, 8)),
             mchid,
         },
+        unionpay: None,
+    })
+}
+
+fn unionpay_side(sim: &mut SimFile) -> Result<&mut UnionpaySide, SimError> {
+    sim.unionpay
+        .as_mut()
+        .ok_or_else(|| SimError::Key("the UnionPay platform keys are missing".into()))
+}
+
+/// UnionPay's signing key and its certificate chain; the merchant's part
+/// is issued by [`issue_unionpay_merchant`].
+fn new_unionpay_side() -> Result<UnionpaySide, SimError> {
+    let (sign_private, _) = generate_pem_pair()?;
+    let pki = pki::create(&sign_private)?;
+    let mut rng = rand::thread_rng();
+    Ok(UnionpaySide {
+        mer_id: format!("777290058{}", digits(&mut rng, 6)),
+        merchant_public_key_pem: String::new(),
+        merchant_cert_id: String::new(),
+        sign_private_key_pem: sign_private,
+        pki,
+    })
+}
+
+/// A new merchant key and certificate; the platform keeps the public half.
+fn issue_unionpay_merchant(
+    side: &mut UnionpaySide,
+    base_url: &str,
+) -> Result<UnionpayCredentials, SimError> {
+    let (private, public) = generate_pem_pair()?;
+    let (cert_pem, cert_id) = pki::merchant_cert(&side.pki, &side.mer_id, &private)?;
+    side.merchant_public_key_pem = public;
+    side.merchant_cert_id = cert_id;
+    Ok(UnionpayCredentials {
+        mer_id: side.mer_id.clone(),
+        merchant_private_key_pem: private,
+        merchant_cert_pem: cert_pem,
+        root_cert_pem: side.pki.root_cert_pem.clone(),
+        middle_cert_pem: side.pki.middle_cert_pem.clone(),
+        gateway: base_url.to_owned(),
+        file_gateway: format!("{base_url}/filedownload/"),
     })
 }
 

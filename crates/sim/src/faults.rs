@@ -25,6 +25,9 @@
 //!   cancel then meets the trade as it now is (paid: reversed and refunded).
 //! * `wechat_payerror`: every unpaid WeChat order queries as `PAYERROR` (the
 //!   payment failed at the bank); it can still be closed.
+//! * `unionpay_cert`: UnionPay answers carry an `expired` signing
+//!   certificate, one issued by an `untrusted` CA, or one whose CN names
+//!   another owner (`wrong_owner`); the signature itself is good.
 //!
 //! What each fault means for the business state matters to the client under
 //! test, so it is fixed here:
@@ -67,6 +70,11 @@ pub struct Faults {
     pub alipay_close_lost_race: bool,
     #[serde(default)]
     pub wechat_payerror: bool,
+    /// Which certificate UnionPay answers carry: unset for the good one,
+    /// `expired`, `untrusted` (issued by a CA nobody configured) or
+    /// `wrong_owner` (a CN naming someone else).
+    #[serde(default)]
+    pub unionpay_cert: Option<String>,
 }
 
 /// A partial update (`PUT /_sim/faults`); absent fields keep their value.
@@ -84,6 +92,8 @@ pub struct FaultPatch {
     pub alipay_cancel_not_exist: Option<bool>,
     pub alipay_close_lost_race: Option<bool>,
     pub wechat_payerror: Option<bool>,
+    /// An empty string goes back to the good certificate.
+    pub unionpay_cert: Option<String>,
     /// Reseed the generator, to replay a fault pattern.
     pub seed: Option<u64>,
 }
@@ -95,6 +105,8 @@ pub enum FaultError {
     RateOutOfRange(&'static str),
     #[error("latency_ms must be at most 600000")]
     LatencyTooLong,
+    #[error("unionpay_cert must be one of expired, untrusted, wrong_owner (or empty)")]
+    UnknownCert,
 }
 
 /// What happens to one protocol request.
@@ -157,8 +169,15 @@ impl FaultBox {
         if patch.latency_ms.is_some_and(|l| l > 600_000) {
             return Err(FaultError::LatencyTooLong);
         }
+        let cert = patch.unionpay_cert.as_deref().map(str::trim);
+        if cert.is_some_and(|c| !matches!(c, "" | "expired" | "untrusted" | "wrong_owner")) {
+            return Err(FaultError::UnknownCert);
+        }
         let mut guard = self.lock();
         let (faults, rng) = &mut *guard;
+        if let Some(c) = cert {
+            faults.unionpay_cert = Some(c.to_owned()).filter(|c| !c.is_empty());
+        }
         if let Some(seed) = patch.seed {
             *rng = ChaCha8Rng::seed_from_u64(seed);
         }

@@ -1,5 +1,6 @@
 //! The payment-channel simulator: a loopback server that speaks the Alipay
-//! open-platform gateway (face-to-face QR) and WeChat Pay API v3 (Native)
+//! open-platform gateway (face-to-face QR), WeChat Pay API v3 (Native) and
+//! UnionPay ACP 5.1.0 (back-end gateway, with certificates of its own)
 //! wire protocols, so the counter can take a payment end to end without the
 //! real channels.
 //!
@@ -13,7 +14,9 @@
 //!   stay in the simulator's own `simulator.json`.
 //! * [`store`] keeps trades and refunds in a SQLite file (WAL) so they survive
 //!   a restart; [`trade`] holds the channel-neutral life cycle.
-//! * [`alipay`] and [`wechat`] map the wire protocols onto that life cycle;
+//! * [`alipay`], [`wechat`] and [`unionpay`] map the wire protocols onto
+//!   that life cycle; [`pki`] makes UnionPay's test root, intermediate and
+//!   signing certificates;
 //!   [`bills`] renders both channels' daily bills from the stored trades.
 //! * [`page`] is the "customer phone": a web page listing pending QR codes with
 //!   Pay and Decline buttons; [`control`] is the JSON control API for tests.
@@ -37,11 +40,14 @@ pub mod net;
 pub mod notify;
 pub mod page;
 pub mod paycode;
+pub mod pki;
 pub mod sign;
 pub mod store;
 pub mod trade;
+pub mod unionpay_bill;
 
 mod alipay;
+mod unionpay;
 mod wechat;
 
 use std::collections::HashMap;
@@ -55,7 +61,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, Utc};
 
-pub use creds::{AlipayCredentials, Credentials, WechatpayCredentials};
+pub use creds::{AlipayCredentials, Credentials, UnionpayCredentials, WechatpayCredentials};
 pub use faults::Faults;
 
 /// Name of the merchant's view of the demo accounts inside the state dir.
@@ -324,6 +330,9 @@ pub fn app(state: SimState) -> Router {
             get(wechat::query_refund),
         )
         .route("/v3/bill/tradebill", get(wechat::trade_bill))
+        .route("/gateway/api/backTransReq.do", post(unionpay::back_trans))
+        .route("/gateway/api/queryTrans.do", post(unionpay::query_trans))
+        .route("/filedownload/", post(unionpay::file_transfer))
         .route("/v3/billdownload/file", get(wechat::download_bill))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -148,6 +148,8 @@ async fn deliver(sim: SimState, t: Trade) {
     let prepared = match t.channel {
         Channel::Alipay => alipay_form(&sim, &t).map(Prepared::Alipay),
         Channel::Wechat => wechat_body(&sim, &t).map(Prepared::Wechat),
+        // The counter polls UnionPay; its trades carry no notify URL.
+        Channel::Unionpay => return,
     };
     let prepared = match prepared {
         Ok(p) => p,

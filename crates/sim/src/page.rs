@@ -145,7 +145,8 @@ fn paycode_section(out: &mut String, sim: &SimState, trades: &[Trade]) -> Result
          <form class=newcode method=post action='/_sim/paycodes'>\
          <input type=hidden name=return_to value='/'>\
          <select name=channel><option value=alipay>支付宝 Alipay</option>\
-         <option value=wechat>微信支付 WeChat Pay</option></select>\
+         <option value=wechat>微信支付 WeChat Pay</option>\
+         <option value=unionpay>云闪付 UnionPay</option></select>\
          <label><input type=checkbox name=password value=true> 需要输入密码 Needs password</label>\
          <label>余额 Balance (分 fen) <input name=balance_fen inputmode=numeric size=8 placeholder='不限 any'></label>\
          <button class=show type=submit>出示付款码 Show code</button></form>",
@@ -262,6 +263,7 @@ fn channel_name(c: Channel) -> &'static str {
     match c {
         Channel::Alipay => "支付宝 Alipay",
         Channel::Wechat => "微信支付 WeChat Pay",
+        Channel::Unionpay => "云闪付 UnionPay",
     }
 }
 
@@ -269,6 +271,7 @@ fn channel_class(c: Channel) -> &'static str {
     match c {
         Channel::Alipay => "alipay",
         Channel::Wechat => "wechat",
+        Channel::Unionpay => "unionpay",
     }
 }
 
@@ -366,7 +369,7 @@ fn esc(s: &str) -> String {
 }
 
 const CSS: &str = r#"
-:root{--alipay:#1677FF;--wechat:#07C160;--ink:#1f2329;--muted:#646a73;--line:#e5e6eb;--bg:#f5f6f8}
+:root{--alipay:#1677FF;--wechat:#07C160;--unionpay:#D7000F;--ink:#1f2329;--muted:#646a73;--line:#e5e6eb;--bg:#f5f6f8}
 *{box-sizing:border-box}
 body{margin:0;font-family:-apple-system,"PingFang SC","Noto Sans CJK SC","Microsoft YaHei","Segoe UI",Roboto,sans-serif;color:var(--ink);background:var(--bg)}
 header.top{display:flex;justify-content:space-between;align-items:center;padding:16px 32px;background:#fff;border-bottom:1px solid var(--line)}
@@ -380,6 +383,7 @@ h2{font-size:17px;margin:24px 0 12px}
 .card{background:#fff;border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.08);overflow:hidden;border-top:6px solid var(--brand)}
 .card.alipay{--brand:var(--alipay)}
 .card.wechat{--brand:var(--wechat)}
+.card.unionpay{--brand:var(--unionpay)}
 .card header{display:flex;justify-content:space-between;align-items:center;padding:14px 18px 0}
 .brand{font-weight:600;color:var(--brand)}
 .pill{font-size:12px;padding:2px 8px;border-radius:10px;background:var(--bg);color:var(--muted)}
@@ -406,6 +410,7 @@ tr:last-child td{border-bottom:none}
 .dot{display:inline-block;width:8px;height:8px;border-radius:50%;margin-right:8px;vertical-align:middle}
 .dot.alipay{background:var(--alipay)}
 .dot.wechat{background:var(--wechat)}
+.dot.unionpay{background:var(--unionpay)}
 .single{padding-top:28px}
 .single .cards{grid-template-columns:minmax(300px,420px);justify-content:center}
 .back{text-align:center;margin-top:18px}

@@ -25,6 +25,10 @@ use crate::{SimError, SimState};
 
 /// How long a code shown on the phone can be used.
 pub const CODE_LIFETIME: chrono::Duration = chrono::Duration::seconds(60);
+/// How long a UnionPay code payment waits for the password before the
+/// simulator ends it (the documents name no figure; WeChat's 45 s and the
+/// simulator's Alipay 60 s bracket it).
+pub const UNIONPAY_PASSWORD_WINDOW: chrono::Duration = chrono::Duration::seconds(60);
 /// WeChat revokes a code payment still waiting for the password after 45 s.
 pub const WECHAT_PASSWORD_WINDOW: chrono::Duration = chrono::Duration::seconds(45);
 
@@ -50,14 +54,16 @@ fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Er
 }
 
 /// The digits of a fresh code, in the shape the channel uses: WeChat 18
-/// digits starting 10–15, Alipay 18 digits starting 25–30.
+/// digits starting 10–15, Alipay 18 digits starting 25–30, UnionPay 19
+/// digits starting 62.
 pub fn new_code(channel: Channel) -> String {
     let mut rng = rand::thread_rng();
-    let prefix = match channel {
-        Channel::Wechat => rng.gen_range(10..=15),
-        Channel::Alipay => rng.gen_range(25..=30),
-    };
-    format!("{prefix}{}", random_digits(16))
+    match channel {
+        Channel::Wechat => format!("{}{}", rng.gen_range(10..=15), random_digits(16)),
+        Channel::Alipay => format!("{}{}", rng.gen_range(25..=30), random_digits(16)),
+        // UnionPay: 19 digits starting 62.
+        Channel::Unionpay => format!("62{}", random_digits(17)),
+    }
 }
 
 /// Show a new code on the simulated phone.
@@ -262,6 +268,8 @@ mod tests {
             let p: u32 = a[..2].parse().unwrap_or(0);
             assert!((25..=30).contains(&p), "{a}");
             assert!(w.bytes().chain(a.bytes()).all(|b| b.is_ascii_digit()));
+            let u = new_code(Channel::Unionpay);
+            assert!(u.len() == 19 && u.starts_with("62"), "{u}");
         }
     }
 }

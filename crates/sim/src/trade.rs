@@ -21,6 +21,7 @@ use serde::Serialize;
 pub enum Channel {
     Alipay,
     Wechat,
+    Unionpay,
 }
 
 impl Channel {
@@ -28,6 +29,7 @@ impl Channel {
         match self {
             Channel::Alipay => "alipay",
             Channel::Wechat => "wechat",
+            Channel::Unionpay => "unionpay",
         }
     }
 
@@ -35,6 +37,7 @@ impl Channel {
         match s {
             "alipay" => Some(Channel::Alipay),
             "wechat" | "wechatpay" => Some(Channel::Wechat),
+            "unionpay" => Some(Channel::Unionpay),
             _ => None,
         }
     }
@@ -309,6 +312,10 @@ impl Trade {
             }
             Channel::Wechat => {
                 self.buyer_id = format!("oUpF8{}", random_alnum(23));
+            }
+            Channel::Unionpay => {
+                // The card behind 云闪付, masked as UnionPay shows it.
+                self.buyer_id = format!("6217****{}", random_digits(4));
             }
         }
     }

@@ -549,7 +549,19 @@ async fn first_start_writes_credentials_in_the_published_shape_and_follows_the_p
         k.sort();
         k
     };
-    assert_eq!(keys(&raw), ["alipay", "wechatpay"]);
+    assert_eq!(keys(&raw), ["alipay", "unionpay", "wechatpay"]);
+    assert_eq!(
+        keys(&raw["unionpay"]),
+        [
+            "file_gateway",
+            "gateway",
+            "mer_id",
+            "merchant_cert_pem",
+            "merchant_private_key_pem",
+            "middle_cert_pem",
+            "root_cert_pem"
+        ]
+    );
     assert_eq!(
         keys(&raw["alipay"]),
         [
@@ -592,8 +604,8 @@ async fn first_start_writes_credentials_in_the_published_shape_and_follows_the_p
     let cred_file = std::fs::read_to_string(dir.join("credentials.json")).unwrap();
     assert_eq!(
         cred_file.matches("PRIVATE KEY-----").count(),
-        4,
-        "two merchant private keys only"
+        6,
+        "three merchant private keys only"
     );
     assert!(sim_file.contains("PRIVATE KEY"));
     let old = sim.creds.clone();
@@ -607,6 +619,18 @@ async fn first_start_writes_credentials_in_the_published_shape_and_follows_the_p
         format!("http://{}/gateway.do", sim.addr)
     );
     assert_eq!(sim.creds.wechatpay.base_url, format!("http://{}", sim.addr));
+    let up = sim.creds.unionpay.clone().unwrap();
+    assert_eq!(up.gateway, format!("http://{}", sim.addr));
+    assert_eq!(
+        up.file_gateway,
+        format!("http://{}/filedownload/", sim.addr)
+    );
+    assert_eq!(up, {
+        let mut o = old.unionpay.clone().unwrap();
+        o.gateway = up.gateway.clone();
+        o.file_gateway = up.file_gateway.clone();
+        o
+    });
     assert_eq!(
         sim.creds.alipay.app_private_key_pem,
         old.alipay.app_private_key_pem
@@ -619,6 +643,31 @@ async fn first_start_writes_credentials_in_the_published_shape_and_follows_the_p
         .alipay("alipay.trade.precreate", precreate_biz("KEEP_1", "1.00"))
         .await;
     assert_eq!(r["code"], "10000");
+    sim.stop().await;
+}
+
+/// A state directory from before the simulator spoke UnionPay gains the
+/// UnionPay accounts on its next start and keeps everything else.
+#[tokio::test]
+async fn an_older_state_gains_unionpay_and_keeps_its_keys() {
+    let sim = start_in(tempfile::tempdir().unwrap()).await;
+    let old = sim.creds.clone();
+    let tmp = sim.stop().await;
+    for file in ["credentials.json", shouyin_sim::SIM_KEYS_FILE] {
+        let path = tmp.path().join(file);
+        let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        v.as_object_mut().unwrap().remove("unionpay");
+        std::fs::write(&path, v.to_string()).unwrap();
+    }
+    let sim = start_in(tmp).await;
+    assert_eq!(
+        sim.creds.alipay.app_private_key_pem,
+        old.alipay.app_private_key_pem
+    );
+    let up = sim.creds.unionpay.clone().expect("a UnionPay section");
+    assert!(up.mer_id.starts_with("777290058"), "{up:?}");
+    assert!(up.root_cert_pem.contains("BEGIN CERTIFICATE"));
+    assert_ne!(up.root_cert_pem, old.unionpay.unwrap().root_cert_pem);
     sim.stop().await;
 }
 

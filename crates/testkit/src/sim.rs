@@ -100,7 +100,7 @@ impl Sim {
     /// apart.
     pub fn credentials_with_timeouts(&self, timeout_ms: u64, cancel_retry_gap_ms: u64) -> Value {
         let mut creds = self.credentials();
-        for section in ["alipay", "wechatpay"] {
+        for section in ["alipay", "wechatpay", "unionpay"] {
             creds[section]["timeout_ms"] = json!(timeout_ms);
             creds[section]["cancel_retry_gap_ms"] = json!(cancel_retry_gap_ms);
         }
@@ -176,7 +176,7 @@ impl Sim {
     }
 
     /// The simulated phone shows a fresh payment code (付款码) of `channel`
-    /// (`"alipay"` or `"wechat"`); `password`: the customer must confirm
+    /// (`"alipay"`, `"wechat"` or `"unionpay"`); `password`: the customer must confirm
     /// on the phone; `balance_fen`: what the customer can spend.
     pub async fn paycode(&self, channel: &str, password: bool, balance_fen: Option<i64>) -> String {
         let mut body = json!({"channel": channel, "password": password});
@@ -226,12 +226,15 @@ impl Sim {
         }
     }
 
-    /// The simulator's view of one trade.
+    /// The simulator's view of one trade. A UnionPay trade is kept under
+    /// the number without its `_` separators (ACP order numbers are letters
+    /// and digits only).
     pub async fn trade(&self, order_no: &str) -> Option<Value> {
-        self.trades()
-            .await
-            .into_iter()
-            .find(|t| t["out_trade_no"] == order_no)
+        let compact: String = order_no.chars().filter(|c| *c != '_').collect();
+        self.trades().await.into_iter().find(|t| {
+            t["out_trade_no"] == order_no
+                || (t["channel"] == "unionpay" && t["out_trade_no"] == compact.as_str())
+        })
     }
 
     /// The payment notifications the simulator tried to deliver, oldest first.

@@ -93,6 +93,16 @@ describe("bill file errors", () => {
     expect(describeError(zh, wrongDay)).toBe(
       "账单是 2026-11-21 的，不是 2026-11-20 的；请把账单日期改为 2026-11-21（退款账单按退款成功的日期）",
     );
+    // UnionPay's fixed-width file cut off: its line, in the screen's words.
+    const badRow = {
+      code: "bill_unreadable",
+      message: "not a readable UnionPay bill: line 10: not a row of the 一般交易流水 (ZM) layout",
+      fields: { reason: "bad_row", line: "10", layout: "一般交易流水 (ZM)" },
+    };
+    expect(describeError(zh, badRow)).toBe("无法读取账单文件：第 10 行不符合银联对账文件的定长格式（可能被截断或改动过）");
+    expect(describeError(en, badRow)).toContain("line 10 does not follow the fixed-width layout of UnionPay's file");
+    const unionpayWrongChannel = { code: "bill_wrong_channel", message: "x", fields: { found: "alipay", wanted: "unionpay" } };
+    expect(describeError(zh, unionpayWrongChannel)).toBe("这是支付宝的账单，不是银联的账单；请选择对应的支付渠道");
     const accountLog = { code: "bill_account_log", message: "x" };
     expect(describeError(zh, accountLog)).toContain("业务明细");
     expect(describeError(en, accountLog)).toContain("业务明细");

@@ -116,6 +116,23 @@ describe("the cashier screen", () => {
     expect(translate("en", "channel_suspended", { reason: "x" })).toBe("Suspended — x");
   });
 
+  it("enables UnionPay once the channel is configured, and charges it", async () => {
+    const withUnionpay: TerminalDto = {
+      ...terminal,
+      channels: terminal.channels.map((c) =>
+        c.channel === "unionpay" ? { ...c, available: true, reason: null } : c,
+      ),
+    };
+    render(Cashier, { props: { terminal: withUnionpay } });
+    const button = screen.getByTestId("channel-unionpay") as HTMLButtonElement;
+    expect(button.disabled).toBe(false);
+    for (const k of ["8", ".", "8"]) await fireEvent.click(screen.getByTestId(`key-${k}`));
+    await fireEvent.click(button);
+    await waitFor(() =>
+      expect(calls.some((c) => c.cmd === "order_charge" && JSON.stringify(c.args).includes("unionpay"))).toBe(true),
+    );
+  });
+
   it("says a cancel answered with a bad signature in its own words", async () => {
     render(Cashier, { props: { terminal } });
     for (const k of ["1", "2", ".", "3", "0"]) await fireEvent.click(screen.getByTestId(`key-${k}`));

@@ -46,48 +46,61 @@ pub(crate) fn bill_file_error(channel: ChannelKind, e: &BillFileError) -> ApiErr
     error
 }
 
-/// Parse a downloaded bill file of `channel` (plain, zip or gzip). The
-/// format is checked against the channel: a WeChat Pay file given as Alipay
-/// (or the other way round) is named as such rather than failing with a
-/// parser's complaint.
-pub fn read_bill_file(channel: ChannelKind, bytes: &[u8]) -> Result<ParsedBill, ApiError> {
-    type Parser = fn(&[u8]) -> Result<ParsedBill, BillFileError>;
-    let alipay: Parser = shouyin_channels::alipay::read_bill;
-    let wechat: Parser = shouyin_channels::wechatpay::read_bill;
-    let (own, other, other_channel) = match channel {
-        ChannelKind::Alipay => (alipay, wechat, ChannelKind::Wechat),
-        ChannelKind::Wechat => (wechat, alipay, ChannelKind::Alipay),
-        other => return Err(no_channel_bill(other)),
-    };
-    match own(bytes) {
-        Ok(bill) => Ok(bill),
-        Err(e) => {
-            let looks_other = match &e {
-                BillFileError::NoTable { .. } => {
-                    other(bytes).is_ok()
-                        || (channel == ChannelKind::Wechat
-                            && other(bytes) == Err(BillFileError::AlipayAccountLog))
-                }
-                _ => false,
-            };
-            if looks_other {
-                Err(ApiError::new(
-                    ErrorCode::BillWrongChannel,
-                    format!(
-                        "this is {} {} bill, not {} {} bill",
-                        article(other_channel),
-                        channel_name(other_channel),
-                        article(channel),
-                        channel_name(channel)
-                    ),
-                )
-                .with("found", other_channel)
-                .with("wanted", channel))
-            } else {
-                Err(bill_file_error(channel, &e))
+/// Parse a downloaded bill file of `channel` (plain, zip or gzip) for the
+/// Beijing `date` (UnionPay's file dates its rows without a year). The
+/// format is checked against the channel: another channel's file is named
+/// as such rather than failing with a parser's complaint.
+pub fn read_bill_file(
+    channel: ChannelKind,
+    date: NaiveDate,
+    bytes: &[u8],
+) -> Result<ParsedBill, ApiError> {
+    let parse = |which: ChannelKind| -> Result<ParsedBill, BillFileError> {
+        match which {
+            ChannelKind::Alipay => shouyin_channels::alipay::read_bill(bytes),
+            ChannelKind::Wechat => shouyin_channels::wechatpay::read_bill(bytes),
+            ChannelKind::Unionpay => {
+                shouyin_channels::unionpay_bill::parse_unionpay_bill(bytes, date)
+                    .map(shouyin_channels::unionpay::with_ledger_numbers)
             }
+            ChannelKind::Cash => Err(BillFileError::Empty),
+        }
+    };
+    if channel == ChannelKind::Cash {
+        return Err(no_channel_bill(channel));
+    }
+    let e = match parse(channel) {
+        Ok(bill) => return Ok(bill),
+        Err(e) => e,
+    };
+    if matches!(e, BillFileError::NoTable { .. }) {
+        let others = [
+            ChannelKind::Alipay,
+            ChannelKind::Wechat,
+            ChannelKind::Unionpay,
+        ];
+        let found = others.into_iter().filter(|c| *c != channel).find(|c| {
+            let parsed = parse(*c);
+            parsed.is_ok()
+                // The Alipay account log is Alipay's all the same.
+                || (*c == ChannelKind::Alipay && parsed == Err(BillFileError::AlipayAccountLog))
+        });
+        if let Some(other_channel) = found {
+            return Err(ApiError::new(
+                ErrorCode::BillWrongChannel,
+                format!(
+                    "this is {} {} bill, not {} {} bill",
+                    article(other_channel),
+                    channel_name(other_channel),
+                    article(channel),
+                    channel_name(channel)
+                ),
+            )
+            .with("found", other_channel)
+            .with("wanted", channel));
         }
     }
+    Err(bill_file_error(channel, &e))
 }
 
 /// The channel as named in English sentences of the log and the CLI.
@@ -110,7 +123,7 @@ fn article(channel: ChannelKind) -> &'static str {
 pub(crate) fn no_channel_bill(channel: ChannelKind) -> ApiError {
     ApiError::new(
         ErrorCode::BillNoChannelBill,
-        format!("{channel} has no daily bill to reconcile (alipay or wechat)"),
+        format!("{channel} has no daily bill to reconcile (alipay, wechat or unionpay)"),
     )
     .with("channel", channel)
 }
@@ -119,6 +132,7 @@ pub(crate) fn no_channel_bill(channel: ChannelKind) -> ApiError {
 pub(super) fn is_no_bill(e: &ChannelError) -> bool {
     matches!(
         e.definite_code(),
-        Some("NO_STATEMENT_EXIST" | "isp.bill_not_exist" | "BILL_NOT_EXIST")
+        // UnionPay's file transfer answers 98 when there is no file.
+        Some("NO_STATEMENT_EXIST" | "isp.bill_not_exist" | "BILL_NOT_EXIST" | "98")
     )
 }

@@ -346,10 +346,21 @@ impl LedgerView {
             .collect()
     }
 
-    /// The amounts of the day's succeeded refunds.
-    pub(crate) fn day_refund_amounts(&self) -> Vec<i64> {
+    /// The amounts of the day's succeeded refunds, but those in `apart`.
+    pub(crate) fn day_refund_amounts(&self, apart: &HashSet<&str>) -> Vec<i64> {
         self.day_refunds
             .iter()
+            .filter(|no| !apart.contains(no.as_str()))
+            .filter_map(|no| self.refunds.get(no))
+            .map(|r| r.amount_fen)
+            .collect()
+    }
+
+    /// The amounts of the day's refunds in `apart`.
+    pub(crate) fn day_refund_amounts_of(&self, apart: &HashSet<&str>) -> Vec<i64> {
+        self.day_refunds
+            .iter()
+            .filter(|no| apart.contains(no.as_str()))
             .filter_map(|no| self.refunds.get(no))
             .map(|r| r.amount_fen)
             .collect()
@@ -561,7 +572,30 @@ pub(crate) fn classify(
                 } else {
                     ReconcileClass::Matched
                 };
-                out.push(line(class, kind, &b.out_trade_no, Some(b), source).with_ledger_order(o));
+                let mut l =
+                    line(class, kind, &b.out_trade_no, Some(b), source).with_ledger_order(o);
+                // The till records money the channel gave back on a reverse
+                // or cancel as a refund of the whole amount: that refund is
+                // this reversal, not a refund missing from the bill.
+                if class == ReconcileClass::Matched {
+                    let undone = view
+                        .refunds_of_order
+                        .get(&b.out_trade_no)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|no| view.refunds.get(no))
+                        .find(|r| {
+                            r.channel == channel
+                                && r.state == RefundState::Succeeded
+                                && r.amount_fen == b.amount_fen
+                                && !seen_refunds.contains(r.out_refund_no.as_str())
+                        });
+                    if let Some(r) = undone {
+                        seen_refunds.insert(r.out_refund_no.as_str());
+                        l.out_refund_no = Some(r.out_refund_no.clone());
+                    }
+                }
+                out.push(l);
             }
         }
     }
@@ -920,7 +954,10 @@ mod tests {
         v.day_refund(refund("A_R1", "A", 30, RefundState::Succeeded));
         v.named_refund(refund("OLD_R1", "OLD", 7, RefundState::Succeeded));
         assert_eq!(v.day_payment_amounts(), vec![100, 40]);
-        assert_eq!(v.day_refund_amounts(), vec![30]);
+        assert_eq!(v.day_refund_amounts(&HashSet::new()), vec![30]);
+        let apart = HashSet::from(["A_R1"]);
+        assert_eq!(v.day_refund_amounts(&apart), Vec::<i64>::new());
+        assert_eq!(v.day_refund_amounts_of(&apart), vec![30]);
     }
 
     fn wx_refund(
@@ -1097,5 +1134,43 @@ mod tests {
         );
         assert_eq!(lines[0].class, C::MissingInLedger);
         assert!(lines[0].action_en.contains("reversed"));
+    }
+
+    #[test]
+    fn a_reversal_is_the_refund_the_till_recorded_for_it_not_a_missing_refund() {
+        // A payment the channel reversed (or cancelled) after it was paid:
+        // the till records the money given back as a refund of it all.
+        let reversal = BillLine {
+            kind: BillKind::Reversal,
+            status: "S31".into(),
+            ..pay_line("R", 600)
+        };
+        let mut v = LedgerView::default();
+        v.day_order(order("R", OrderState::Refunded, 600));
+        v.day_refund(refund("R_CH1", "R", 600, RefundState::Succeeded));
+        // An unrelated refund of the day stays what it is.
+        v.day_refund(refund("B_R1", "B", 100, RefundState::Succeeded));
+        let bill = [pay_line("R", 600), reversal.clone()];
+        let lines = classify(CH, ALL, &bill, &v, BillSource::File);
+        let seen: Vec<(C, K, String, Option<String>)> = lines
+            .iter()
+            .map(|l| (l.class, l.kind, l.order_no.clone(), l.out_refund_no.clone()))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (C::MissingInBill, K::Refund, "B".into(), Some("B_R1".into())),
+                (C::Matched, K::Payment, "R".into(), None),
+                (C::Matched, K::Reversal, "R".into(), Some("R_CH1".into())),
+            ]
+        );
+        // Not when the amounts differ: a partial refund is a refund.
+        let mut v = LedgerView::default();
+        v.day_order(order("R", OrderState::Refunded, 600));
+        v.day_refund(refund("R_R1", "R", 200, RefundState::Succeeded));
+        let lines = classify(CH, ALL, &[reversal], &v, BillSource::File);
+        assert!(lines
+            .iter()
+            .any(|l| l.class == C::MissingInBill && l.kind == K::Refund));
     }
 }

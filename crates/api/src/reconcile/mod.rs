@@ -2,7 +2,7 @@
 //!
 //! The bill comes from the channel (`Channel::daily_bill`) or from a file
 //! the accountant downloaded (Alipay: the zip or its detail CSV; WeChat Pay:
-//! the CSV). Each bill line is matched to the ledger by order number
+//! the CSV; UnionPay: the reconciliation zip or its ZM file). Each bill line is matched to the ledger by order number
 //! (payments) or refund request number (refunds), and every line on either
 //! side ends in exactly one [`ReconcileClass`]. Differences carry what to do,
 //! in Chinese and English.
@@ -22,6 +22,12 @@
 //! orders by `paid_at`, refunds by `settled_at`, inside the Beijing day —
 //! never by `business_date` (the ledger's `bill_span`). Orders of other
 //! channels are ignored.
+//!
+//! A reversal line (WeChat REVOKED, UnionPay 消费撤销 / 冲正) matches an
+//! order the ledger does not count as received; the refund of the whole
+//! amount the till records when a channel gives a payment back on a reverse
+//! is that reversal, not a refund missing from the bill, and is counted with
+//! the reversals on the ledger's side too.
 //!
 //! Parts: reading bills in `bill`, the pure matching in `matching`, and here
 //! the glue: fetching or importing, gathering the ledger's side, the result.
@@ -216,6 +222,8 @@ pub enum ReconcileBillType {
     WechatRefund,
     /// Alipay 业务明细: payments and refunds.
     AlipayTrade,
+    /// UnionPay 一般交易流水 (ZM): payments, refunds, cancels.
+    UnionpayTrade,
 }
 
 impl From<BillType> for ReconcileBillType {
@@ -225,6 +233,7 @@ impl From<BillType> for ReconcileBillType {
             BillType::WechatSuccess => ReconcileBillType::WechatSuccess,
             BillType::WechatRefund => ReconcileBillType::WechatRefund,
             BillType::AlipayTrade => ReconcileBillType::AlipayTrade,
+            BillType::UnionpayTrade => ReconcileBillType::UnionpayTrade,
         }
     }
 }
@@ -236,6 +245,7 @@ impl ReconcileBillType {
             ReconcileBillType::WechatSuccess => "wechat_success",
             ReconcileBillType::WechatRefund => "wechat_refund",
             ReconcileBillType::AlipayTrade => "alipay_trade",
+            ReconcileBillType::UnionpayTrade => "unionpay_trade",
         }
     }
 }
@@ -331,7 +341,7 @@ fn load_view(
     // by number or by order and amount.
     let named: HashSet<&str> = bill
         .iter()
-        .filter(|l| l.kind == BillKind::Refund)
+        .filter(|l| matches!(l.kind, BillKind::Refund | BillKind::Reversal))
         .map(|l| l.out_trade_no.as_str())
         .collect();
     for order_no in named {
@@ -367,8 +377,16 @@ fn report(
     for l in &lines {
         counts.add(l.class);
     }
+    // Refunds the till recorded for a reversal the bill shows are counted
+    // with the reversals, as the bill counts them.
+    let reversed: HashSet<&str> = lines
+        .iter()
+        .filter(|l| l.kind == ReconcileLineKind::Reversal)
+        .filter_map(|l| l.out_refund_no.as_deref())
+        .collect();
     let ledger_payments = view.day_payment_amounts();
-    let ledger_refunds = view.day_refund_amounts();
+    let ledger_refunds = view.day_refund_amounts(&reversed);
+    let ledger_reversals = view.day_refund_amounts_of(&reversed);
     ReconcileReportDto {
         date: date.to_string(),
         channel,
@@ -382,7 +400,12 @@ fn report(
         differences: count(lines.iter().filter(|l| l.class.is_difference()).count()),
         counts,
         bill_totals: ReconcileTotalsDto::of_bill(bill),
-        ledger_totals: ledger_totals(bill_side.bill_type, &ledger_payments, &ledger_refunds),
+        ledger_totals: ledger_totals(
+            bill_side.bill_type,
+            &ledger_payments,
+            &ledger_refunds,
+            &ledger_reversals,
+        ),
         bill_lines_outside_day: bill_side.outside_day,
         lines,
         settled_unverified: Vec::new(),
@@ -391,9 +414,14 @@ fn report(
 
 /// The ledger's totals of what the bill can show: a payments-only bill is
 /// set against the ledger's payments, a refunds-only bill its refunds.
-fn ledger_totals(bill_type: BillType, payments: &[i64], refunds: &[i64]) -> ReconcileTotalsDto {
+fn ledger_totals(
+    bill_type: BillType,
+    payments: &[i64],
+    refunds: &[i64],
+    reversals: &[i64],
+) -> ReconcileTotalsDto {
     let none: &[i64] = &[];
-    ReconcileTotalsDto::new(
+    let mut totals = ReconcileTotalsDto::new(
         if bill_type.has_payments() {
             payments
         } else {
@@ -404,7 +432,11 @@ fn ledger_totals(bill_type: BillType, payments: &[i64], refunds: &[i64]) -> Reco
         } else {
             none
         },
-    )
+    );
+    totals.reversal_count = count(reversals.len());
+    totals.reversals_fen = reversals.iter().sum();
+    totals.reversals = format_fen(totals.reversals_fen);
+    totals
 }
 
 fn parse_date(text: &str) -> Result<NaiveDate, ApiError> {
@@ -490,6 +522,7 @@ impl Counter {
         };
         let bill_type = match channel {
             ChannelKind::Wechat => BillType::WechatAll,
+            ChannelKind::Unionpay => BillType::UnionpayTrade,
             _ => BillType::AlipayTrade,
         };
         let bill = ParsedBill {
@@ -509,7 +542,7 @@ impl Counter {
         date: NaiveDate,
         bytes: Vec<u8>,
     ) -> Result<ReconcileReportDto, ApiError> {
-        let bill = tokio::task::spawn_blocking(move || read_bill_file(channel, &bytes))
+        let bill = tokio::task::spawn_blocking(move || read_bill_file(channel, date, &bytes))
             .await
             .map_err(|e| ApiError::internal(format!("the bill reader failed: {e}")))??;
         self.reconcile_lines(channel, date, bill, BillSource::File, true)
@@ -529,7 +562,7 @@ impl Counter {
         source: BillSource,
         bill_available: bool,
     ) -> Result<ReconcileReportDto, ApiError> {
-        if matches!(channel, ChannelKind::Cash | ChannelKind::Unionpay) {
+        if channel == ChannelKind::Cash {
             return Err(no_channel_bill(channel));
         }
         let footer_disagreements: Vec<String> = parsed

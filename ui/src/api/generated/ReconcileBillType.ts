@@ -3,4 +3,4 @@
 /**
  * Which bill was read: the type decides which ledger records it can show.
  */
-export type ReconcileBillType = "wechat_all" | "wechat_success" | "wechat_refund" | "alipay_trade";
+export type ReconcileBillType = "wechat_all" | "wechat_success" | "wechat_refund" | "alipay_trade" | "unionpay_trade";

@@ -216,7 +216,7 @@ fn a_channel_that_cannot_be_reached_is_never_a_dead_end() {
         let words = panel.text().await?;
         for needed in [
             "微信支付暂时无法连接",
-            "请改用现金或支付宝",
+            "请改用现金、支付宝或银联",
             "后台继续确认",
             "返回键盘",
         ] {

@@ -65,7 +65,11 @@ fn a_manager_refunds_with_a_pin_then_reports_and_exports_the_day() {
         app.fill("[data-testid=export-dir]", out.to_str().unwrap()).await?;
         app.fill("[data-testid=export-name]", "day.csv").await?;
         app.click("[data-testid=export-run]").await?;
-        app.wait_for("[data-testid=export-result]", SHORT).await?;
+        if let Err(e) = app.wait_for("[data-testid=export-result]", SHORT).await {
+            app.screenshot("export-failure").await?;
+            let screen = app.text(".export").await?;
+            anyhow::bail!("{e:#}; the export screen says: {screen}");
+        }
         app.screenshot("export").await?;
         // The same file again: nothing is replaced until the user says so.
         let first = std::fs::read(out.join("day.csv"))?;

@@ -378,9 +378,18 @@ impl App {
 
     /// Replace the text of an input field.
     pub async fn fill(&self, css: &str, text: &str) -> Result<()> {
-        let field = self.wait_for(css, Duration::from_secs(10)).await?;
-        field.clear().await?;
-        field.send_keys(text).await?;
+        // A value the page fills in late (a default folder) can land between
+        // the clear and the typing; type again while the field does not hold
+        // `text` (a field that reformats what is typed is left as typed).
+        for _ in 0..3 {
+            let field = self.wait_for(css, Duration::from_secs(10)).await?;
+            field.clear().await?;
+            field.send_keys(text).await?;
+            if field.prop("value").await?.as_deref() == Some(text) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
         Ok(())
     }
 

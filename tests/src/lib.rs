@@ -385,8 +385,13 @@ impl App {
             let field = self.wait_for(css, Duration::from_secs(10)).await?;
             field.clear().await?;
             field.send_keys(text).await?;
-            if field.prop("value").await?.as_deref() == Some(text) {
+            // Text with a key such as Enter acts on the page: never again.
+            if text.chars().any(|c| ('\u{E000}'..='\u{F8FF}').contains(&c)) {
                 return Ok(());
+            }
+            match field.prop("value").await {
+                Ok(value) if value.as_deref() != Some(text) => {}
+                _ => return Ok(()),
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
